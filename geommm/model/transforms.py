@@ -96,12 +96,13 @@ def apply_adstock(lagged: Any, weights: Any) -> Any:
     ``out[..., t, c] = sum_l weights[..., c, l] * x[..., t - l, c]`` — causal, and
     with normalised weights it preserves the total (up to carryover past the end).
     """
-    xp = _xp(lagged, weights)
-    if xp is np:
+    if not _is_tensor(weights):
         weights = np.asarray(weights, dtype="float64")
-    # weights (..., C, L) -> (L, ..., 1, C) to broadcast against (L, ..., T, C)
-    w = xp.moveaxis(weights, -1, 0)[..., None, :]
-    return (lagged * w).sum(axis=0)
+    # a sum over the few lags keeps leading batch axes (posterior draws) of weights
+    total = 0.0
+    for lag in range(lagged.shape[0]):
+        total = total + weights[..., lag][..., None, :] * lagged[lag]
+    return total
 
 
 def adstock(x: Any, weights: Any, time_axis: int = -2) -> Any:

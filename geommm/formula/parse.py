@@ -1,0 +1,229 @@
+"""Formula string -> ModelSpec, using ``formulae`` for the parsing.
+
+formulae turns the string into terms; this module only interprets the terms
+geommm adds (``media``, ``fourier``, ``trend``, ``(x | geo)``) and checks every
+name against the panel, so typos fail here with a suggestion instead of deep
+inside PyMC.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+
+import formulae as fm
+from formulae.terms.call_resolver import LazyOperator, LazyValue, LazyVariable
+from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
+
+from geommm.errors import FormulaError
+from geommm.formula.terms import DEFAULT_MAX_LAG, FourierTerm, MediaTerm, ModelSpec, TrendTerm
+
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend")
+#: Transformations formulae itself evaluates inside control terms.
+CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
+_MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag")
+
+
+def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> ModelSpec:
+    """Parse ``formula`` and check every referenced column exists in ``columns``."""
+    if not isinstance(formula, str) or "~" not in formula:
+        raise FormulaError(
+            f"formula must be a string like 'revenue ~ price + media(tv_spend)'; got {formula!r}"
+        )
+    try:
+        desc = fm.model_description(formula)
+    except Exception as exc:  # formulae raises its own ParseError/ScanError types
+        raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
+    if desc.response is None:
+        raise FormulaError(f"formula {formula!r} has no response (KPI) on the left of '~'")
+    response = _response_name(desc.response, formula)
+    columns = list(columns)
+    _check_column(response, columns, "response")
+
+    controls: list[str] = []
+    geo_varying: list[str] = []
+    geo_intercept = False
+    media: list[MediaTerm] = []
+    fourier: list[FourierTerm] = []
+    trend: TrendTerm | None = None
+
+    for term in desc.terms:
+        if isinstance(term, Intercept):
+            continue
+        if isinstance(term, GroupSpecificTerm):
+            factor = _term_text(term.factor)
+            if factor != geo:
+                raise FormulaError(
+                    f"group term '({_term_text(term.expr)} | {factor})': geommm pools by the geo "
+                    f"column {geo!r}; write '(... | {geo})'"
+                )
+            if isinstance(term.expr, Intercept):
+                geo_intercept = True
+            else:
+                expr = _control_expr(term.expr, columns)
+                geo_varying.append(expr)
+                if expr not in controls:
+                    controls.append(expr)
+            continue
+        call = _special_call(term)
+        if call is None:
+            expr = _control_expr(term, columns)
+            if expr not in controls:
+                controls.append(expr)
+        elif call.callee == "media":
+            media.append(_media_term(call, columns))
+        elif call.callee == "fourier":
+            fourier.append(_fourier_term(call))
+        elif call.callee == "trend":
+            if call.args or call.kwargs:
+                raise FormulaError("trend() takes no arguments (a linear trend, pooled across geos)")
+            trend = TrendTerm()
+
+    if not media:
+        raise FormulaError(
+            f"formula {formula!r} has no media(...) term; add e.g. media(tv_spend, name='tv')"
+        )
+    names = [m.name for m in media]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise FormulaError(f"media names must be unique; repeated: {dupes}")
+    return ModelSpec(
+        formula=formula,
+        response=response,
+        controls=tuple(controls),
+        geo_varying=tuple(geo_varying),
+        geo_intercept=geo_intercept,
+        media=tuple(media),
+        fourier=tuple(fourier),
+        trend=trend,
+    )
+
+
+# ----------------------------------------------------------------------------- helpers
+def _response_name(response, formula: str) -> str:
+    comps = getattr(response.term, "components", [])
+    if len(comps) != 1 or type(comps[0]).__name__ != "Variable":
+        raise FormulaError(
+            f"the response in {formula!r} must be a plain column name (transformations such as "
+            "log() are not supported: contributions and ROI are reported in KPI units)"
+        )
+    return comps[0].name
+
+
+def _term_text(term) -> str:
+    comps = getattr(term, "components", None)
+    if comps is None:
+        return "1" if isinstance(term, Intercept) else str(term)
+    return ":".join(c.name for c in comps)
+
+
+def _special_call(term: Term):
+    comps = term.components
+    calls = [c for c in comps if type(c).__name__ == "Call"]
+    special = [c for c in calls if c.call.callee in SPECIAL_FUNCTIONS]
+    if not special:
+        return None
+    if len(comps) != 1:
+        raise FormulaError(
+            f"'{_term_text(term)}': {special[0].call.callee}() cannot be part of an interaction"
+        )
+    return special[0].call
+
+
+def _control_expr(term, columns: Sequence[str]) -> str:
+    for comp in term.components:
+        if type(comp).__name__ == "Call":
+            callee = comp.call.callee
+            if callee not in CONTROL_FUNCTIONS and not callee.startswith("np."):
+                raise FormulaError(
+                    f"unknown function {callee}() in term '{comp.name}'; geommm knows "
+                    f"{', '.join(SPECIAL_FUNCTIONS)} and, for controls, "
+                    f"{', '.join(CONTROL_FUNCTIONS)} and np.* transformations"
+                )
+            for var in _call_variables(comp.call):
+                _check_column(var, columns, f"term '{comp.name}'")
+        else:
+            _check_column(comp.name, columns, "control")
+    return _term_text(term)
+
+
+def _call_variables(call) -> Iterable[str]:
+    stack = list(call.args) + list(call.kwargs.values())
+    while stack:
+        arg = stack.pop()
+        if isinstance(arg, LazyVariable):
+            yield arg.name
+        elif isinstance(arg, LazyOperator):
+            stack.extend(arg.args)
+        elif hasattr(arg, "callee"):
+            stack.extend(list(arg.args) + list(arg.kwargs.values()))
+
+
+def _literal(arg, what: str):
+    if isinstance(arg, LazyValue):
+        return arg.value
+    if isinstance(arg, LazyVariable):  # an unquoted word, e.g. name=tv
+        return arg.name
+    raise FormulaError(f"{what} must be a literal value, got {arg!r}")
+
+
+def _column_arg(arg, what: str) -> str:
+    if isinstance(arg, LazyVariable):
+        return arg.name
+    if isinstance(arg, LazyValue) and isinstance(arg.value, str):
+        return arg.value
+    raise FormulaError(f"{what} must name a column of the panel")
+
+
+def _media_term(call, columns: Sequence[str]) -> MediaTerm:
+    if len(call.args) != 1:
+        raise FormulaError(
+            "media() takes one column (exposure or spend) and keywords "
+            f"{', '.join(_MEDIA_KEYWORDS)}; e.g. media(tv_impressions, spend=tv_spend, name='tv')"
+        )
+    unknown = sorted(set(call.kwargs) - set(_MEDIA_KEYWORDS))
+    if unknown:
+        raise FormulaError(
+            f"media(): unknown keyword(s) {unknown}; allowed: {', '.join(_MEDIA_KEYWORDS)}"
+        )
+    column = _column_arg(call.args[0], "media()'s first argument")
+    _check_column(column, columns, "media()")
+    spend = column
+    if "spend" in call.kwargs:
+        spend = _column_arg(call.kwargs["spend"], "media(spend=...)")
+        _check_column(spend, columns, "media(spend=...)")
+    kw = {k: _literal(v, f"media({k}=...)") for k, v in call.kwargs.items() if k != "spend"}
+    name = str(kw.get("name", column.removesuffix("_spend").removesuffix("_impressions")))
+    try:
+        max_lag = int(kw.get("max_lag", DEFAULT_MAX_LAG))
+        return MediaTerm(
+            input=column,
+            spend=spend,
+            name=name,
+            adstock=str(kw.get("adstock", "geometric")),
+            saturation=str(kw.get("saturation", "hill")),
+            max_lag=max_lag,
+        )
+    except (TypeError, ValueError) as exc:
+        raise FormulaError(f"media({column}, ...): {exc}") from None
+
+
+def _fourier_term(call) -> FourierTerm:
+    values = [_literal(a, "fourier() arguments") for a in call.args]
+    kwargs = {k: _literal(v, f"fourier({k}=...)") for k, v in call.kwargs.items()}
+    unknown = sorted(set(kwargs) - {"period", "order"})
+    if unknown or len(values) > 2:
+        raise FormulaError("fourier() takes (period, order), e.g. fourier(52, 2)")
+    params = dict(zip(("period", "order"), values)) | kwargs
+    try:
+        return FourierTerm(period=float(params.get("period", 52.18)), order=int(params.get("order", 2)))
+    except (TypeError, ValueError) as exc:
+        raise FormulaError(f"fourier(): {exc}") from None
+
+
+def _check_column(name: str, columns: Sequence[str], where: str) -> None:
+    if name in columns:
+        return
+    close = difflib.get_close_matches(name, columns, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise FormulaError(f"{where}: column {name!r} is not in the panel{hint}")

@@ -1,0 +1,100 @@
+"""The term objects a formula turns into: media, seasonality, trend and controls.
+
+Each term is a small frozen dataclass holding only what the user wrote (after
+validation), so a ModelSpec can be printed, compared and saved as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from geommm.model.transforms import ADSTOCKS, SATURATIONS
+
+DEFAULT_MAX_LAG = 8
+
+
+@dataclass(frozen=True)
+class MediaTerm:
+    """``media(input, spend=..., name=..., adstock=..., saturation=..., max_lag=...)``.
+
+    ``input`` drives the response (exposure or spend); ``spend`` is what ROI divides by
+    and defaults to ``input``.
+    """
+
+    input: str
+    spend: str
+    name: str
+    adstock: str = "geometric"
+    saturation: str = "hill"
+    max_lag: int = DEFAULT_MAX_LAG
+
+    def __post_init__(self) -> None:
+        if self.adstock not in ADSTOCKS:
+            raise ValueError(f"adstock={self.adstock!r} is not one of {ADSTOCKS}")
+        if self.saturation not in SATURATIONS:
+            raise ValueError(f"saturation={self.saturation!r} is not one of {SATURATIONS}")
+        if not 1 <= self.max_lag <= 52:
+            raise ValueError(f"max_lag={self.max_lag} must be between 1 and 52 weeks")
+
+
+@dataclass(frozen=True)
+class FourierTerm:
+    """``fourier(period, order)``: yearly (or other) seasonality with geo-specific amplitude."""
+
+    period: float = 52.18
+    order: int = 2
+
+    def __post_init__(self) -> None:
+        if self.period <= 1:
+            raise ValueError(f"period={self.period} must be more than 1 week")
+        if not 1 <= self.order <= 10:
+            raise ValueError(f"order={self.order} must be between 1 and 10")
+
+
+@dataclass(frozen=True)
+class TrendTerm:
+    """``trend()``: a linear trend over the panel, pooled across geos."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the formula says, validated against the panel's columns."""
+
+    formula: str
+    response: str
+    controls: tuple[str, ...] = ()
+    geo_varying: tuple[str, ...] = ()
+    geo_intercept: bool = True
+    media: tuple[MediaTerm, ...] = ()
+    fourier: tuple[FourierTerm, ...] = ()
+    trend: TrendTerm | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.media)
+
+    def media_term(self, channel: str) -> MediaTerm:
+        for m in self.media:
+            if m.name == channel:
+                return m
+        raise KeyError(channel)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["trend"] = self.trend is not None
+        out.pop("extra", None)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        return cls(
+            formula=d["formula"],
+            response=d["response"],
+            controls=tuple(d.get("controls", ())),
+            geo_varying=tuple(d.get("geo_varying", ())),
+            geo_intercept=bool(d.get("geo_intercept", True)),
+            media=tuple(MediaTerm(**m) for m in d.get("media", ())),
+            fourier=tuple(FourierTerm(**f) for f in d.get("fourier", ())),
+            trend=TrendTerm() if d.get("trend") else None,
+        )

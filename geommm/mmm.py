@@ -1,0 +1,169 @@
+"""GeoMMM: the user-facing model object — formula + panel (+ lift tests) -> Fit."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from geommm.data import Panel, check_lift_tests, read_lift_tests, read_panel
+from geommm.errors import DataError, FitError, FormulaError, GeoMMMError
+from geommm.formula import ModelSpec, parse_formula
+from geommm.model.build import LIKELIHOODS, build_pymc_model
+from geommm.model.design import ModelData, build_model_data
+from geommm.model.lift import LiftCells, build_lift_cells
+from geommm.model.priors import DEFAULT_MEDIA_SHARE, PriorSet, resolve_priors
+
+
+class GeoMMM:
+    """A hierarchical geo-level media mix model described by a formula.
+
+    >>> model = GeoMMM("revenue ~ price + fourier(52, 2) + trend() + (1 | geo)"
+    ...                " + media(tv_spend, name='tv')", data=panel)
+    >>> fit = model.fit(draws=500, tune=500, chains=2)
+    """
+
+    def __init__(
+        self,
+        formula: str,
+        data: Panel | Any,
+        *,
+        geo: str = "geo",
+        time: str = "time",
+        lift_tests: pl.DataFrame | Any | None = None,
+        population: str | None = None,
+        priors: Mapping[str, Any] | None = None,
+        likelihood: str = "normal",
+    ) -> None:
+        self.panel = data if isinstance(data, Panel) else read_panel(data, geo=geo, time=time)
+        if likelihood not in LIKELIHOODS:
+            raise FormulaError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
+        self.likelihood = likelihood
+        self.population = population
+        self.spec: ModelSpec = parse_formula(formula, self.panel.columns, geo=self.panel.geo_col)
+        self.data: ModelData = build_model_data(self.spec, self.panel, population=population)
+        self._check_media()
+        self.lift_tests: pl.DataFrame | None = None
+        self.lift_cells: LiftCells | None = None
+        if lift_tests is not None:
+            lifts = lift_tests if _is_validated(lift_tests) else read_lift_tests(lift_tests)
+            check_lift_tests(lifts, self.panel, {m.name: m.spend for m in self.spec.media})
+            self.lift_tests = lifts
+            self.lift_cells = build_lift_cells(lifts, self.data)
+        self.prior_overrides = dict(priors or {})
+        self.priors: PriorSet = resolve_priors(
+            self.prior_overrides, list(self.spec.channels), self.default_roi
+        )
+        self._model = None
+
+    # ------------------------------------------------------------------ model
+    @property
+    def default_roi(self) -> float:
+        """ROI at which all media together would explain DEFAULT_MEDIA_SHARE of the KPI."""
+        return DEFAULT_MEDIA_SHARE * float(self.data.kpi.sum()) / float(self.data.spend.sum())
+
+    @property
+    def model(self):
+        """The PyMC model (built on first use)."""
+        if self._model is None:
+            self._model = build_pymc_model(
+                self.spec, self.data, self.priors, lift_cells=self.lift_cells,
+                likelihood=self.likelihood,
+            )
+        return self._model
+
+    def default_priors(self) -> pl.DataFrame:
+        """Every prior in force (defaults merged with overrides), one row per parameter."""
+        return self.priors.table()
+
+    def sample_prior_predictive(self, draws: int = 500, seed: int | None = 0):
+        """Prior predictive draws (arviz InferenceData) to check the priors make sense."""
+        import pymc as pm
+
+        with self.model:
+            return pm.sample_prior_predictive(draws=draws, random_seed=seed)
+
+    def fit(
+        self,
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        sampler: str = "nutpie",
+        seed: int | None = 0,
+        method: str = "nuts",
+        *,
+        target_accept: float = 0.9,
+        cores: int | None = None,
+        progressbar: bool = True,
+    ):
+        """Fit the model and return a :class:`geommm.fit.Fit`.
+
+        method: "nuts" (full posterior; sampler "nutpie" default, "pymc" or "numpyro"),
+        "advi" (fast approximate posterior, intervals too narrow) or "map" (point estimate).
+        """
+        from geommm import sampling
+        from geommm.fit import Fit
+
+        settings = sampling.SamplerSettings(
+            method=method, sampler=sampler, draws=draws, tune=tune, chains=chains,
+            cores=cores, seed=seed, target_accept=target_accept,
+        )
+        sampling.check_settings(settings)
+        model = self.model
+        try:
+            idata = sampling.run(model, settings, progressbar=progressbar)
+        except GeoMMMError:
+            raise
+        except Exception as exc:  # surface sampler failures as one clear error
+            raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
+        fit = Fit(
+            idata=idata,
+            spec=self.spec,
+            panel=self.panel,
+            settings=settings,
+            priors=self.priors,
+            prior_overrides=self.prior_overrides,
+            population=self.population,
+            likelihood=self.likelihood,
+            lift_tests=self.lift_tests,
+            data=self.data,
+            lift_cells=self.lift_cells,
+        )
+        fit.warn_if_not_converged()
+        return fit
+
+    def _check_media(self) -> None:
+        spend = self.data.spend.sum(axis=(0, 1))
+        dead = [c for c, s in zip(self.spec.channels, spend) if not s > 0]
+        if dead:
+            cols = [self.spec.media_term(c).spend for c in dead]
+            raise DataError(
+                f"{self.panel.source}: channel(s) {dead} have zero spend in every geo and week "
+                f"(columns {cols}); their effect cannot be estimated, remove them from the formula"
+            )
+        inp = self.data.media_input.sum(axis=1)
+        sp = self.data.spend.sum(axis=1)
+        odd = [
+            (self.data.geos[g], self.spec.channels[c])
+            for g, c in zip(*np.nonzero((sp > 0) & (inp <= 0)))
+        ]
+        if odd:
+            warnings.warn(
+                f"{len(odd)} geo-channel cell(s) have spend but no exposure, e.g. {odd[:3]}; "
+                "the model sees no media there",
+                stacklevel=3,
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"GeoMMM({self.spec.formula!r}; {self.data.n_geos} geos x {self.data.n_times} weeks, "
+            f"channels {list(self.spec.channels)}, "
+            f"{0 if self.lift_cells is None else self.lift_cells.n_tests} lift tests)"
+        )
+
+
+def _is_validated(obj: Any) -> bool:
+    return isinstance(obj, pl.DataFrame) and "geo_list" in obj.columns and "lift_se" in obj.columns

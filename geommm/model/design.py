@@ -1,0 +1,248 @@
+"""ModelSpec + Panel -> the scaled numpy arrays the model and the analysis share.
+
+Scaling is what keeps NUTS fast and priors portable: the KPI is divided by a
+per-geo scale (mean KPI, or population-proportional), media by a per-geo-channel
+scale (mean of the weeks it ran), controls are standardised. All of it is
+recorded here so results go back to original KPI and spend units exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import formulae as fm
+import numpy as np
+
+from geommm.errors import DataError, FormulaError
+from geommm.formula.terms import ModelSpec
+from geommm.model.transforms import lag_stack
+
+DAYS_PER_WEEK = 7.0
+
+
+@dataclass
+class ModelData:
+    """Arrays in (geo, time, channel/control) order plus the scales that undo the scaling."""
+
+    geos: tuple[str, ...]
+    times: np.ndarray  # datetime64[D]
+    channels: tuple[str, ...]
+    kpi: np.ndarray  # (G, T) original units
+    kpi_scale: np.ndarray  # (G,)
+    media_input: np.ndarray  # (G, T, C) original units (exposure or spend)
+    spend: np.ndarray  # (G, T, C)
+    media_scale: np.ndarray  # (G, C)
+    max_lag: int
+    lag_mask: np.ndarray  # (C, L) 1 where lag < channel's max_lag
+    controls: np.ndarray  # (G, T, K) standardised
+    control_names: tuple[str, ...]
+    control_groups: tuple[str, ...]  # formula term each control column comes from
+    geo_varying: np.ndarray  # (K,) bool
+    fourier: np.ndarray  # (T, F)
+    fourier_names: tuple[str, ...]
+    trend: np.ndarray  # (T,)
+    origin: np.datetime64 = field(default=None)
+    n_train_weeks: int = 0
+    control_center: np.ndarray = field(default=None)
+    control_sd: np.ndarray = field(default=None)
+
+    @property
+    def n_geos(self) -> int:
+        return len(self.geos)
+
+    @property
+    def n_times(self) -> int:
+        return len(self.times)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    @property
+    def kpi_scaled(self) -> np.ndarray:
+        return self.kpi / self.kpi_scale[:, None]
+
+    @property
+    def media_scaled(self) -> np.ndarray:
+        return self.media_input / self.media_scale[:, None, :]
+
+    def lagged(self, media_scaled: np.ndarray | None = None) -> np.ndarray:
+        """Lag stack (L, G, T, C) of scaled media (the observed media by default)."""
+        x = self.media_scaled if media_scaled is None else media_scaled
+        return lag_stack(x, self.max_lag, time_axis=-2)
+
+    @property
+    def input_per_spend(self) -> np.ndarray:
+        """(G, C) model-input units bought by one unit of spend (1 where input is spend)."""
+        spend = self.spend.sum(axis=1)
+        inp = self.media_input.sum(axis=1)
+        ratio = np.where(spend > 0, inp / np.where(spend > 0, spend, 1.0), 1.0)
+        # geos where a channel never ran: use the channel's national ratio
+        national = inp.sum(0) / np.where(spend.sum(0) > 0, spend.sum(0), 1.0)
+        national = np.where(spend.sum(0) > 0, national, 1.0)
+        return np.where(spend > 0, ratio, national[None, :])
+
+
+def build_model_data(
+    spec: ModelSpec,
+    panel,
+    *,
+    population: str | None = None,
+    reference: ModelData | None = None,
+    reference_panel=None,
+) -> ModelData:
+    """Assemble ModelData. With ``reference`` (a training ModelData) the same scales,
+    control standardisation and time origin are reused, so new periods line up."""
+    media_cols = [m.input for m in spec.media]
+    spend_cols = [m.spend for m in spec.media]
+    panel.require([spec.response], "kpi")
+    panel.require(sorted(set(media_cols)), "media")
+    panel.require(sorted(set(spend_cols)), "spend")
+
+    kpi = panel.values([spec.response])[..., 0]
+    media_input = panel.values(media_cols)
+    spend = panel.values(spend_cols)
+    times = np.asarray(panel.times, dtype="datetime64[D]")
+    max_lag = max(m.max_lag for m in spec.media)
+    lag_mask = np.array(
+        [[1.0 if lag < m.max_lag else 0.0 for lag in range(max_lag)] for m in spec.media]
+    )
+
+    if reference is None:
+        kpi_scale = _kpi_scale(kpi, panel, population, spec.response)
+        media_scale = _media_scale(media_input)
+        origin = times[0]
+        n_train = len(times)
+    else:
+        _check_same_geos(reference, panel)
+        kpi_scale, media_scale = reference.kpi_scale, reference.media_scale
+        origin, n_train = reference.origin, reference.n_train_weeks
+
+    weeks = (times - origin).astype("timedelta64[D]").astype("float64") / DAYS_PER_WEEK
+    trend = weeks / max(n_train - 1, 1) - 0.5
+    fourier, fourier_names = _fourier(spec, weeks)
+    controls, names, groups, varying, center, sd = _controls(
+        spec, panel, reference, reference_panel
+    )
+    return ModelData(
+        geos=tuple(panel.geos),
+        times=times,
+        channels=spec.channels,
+        kpi=kpi,
+        kpi_scale=kpi_scale,
+        media_input=media_input,
+        spend=spend,
+        media_scale=media_scale,
+        max_lag=max_lag,
+        lag_mask=lag_mask,
+        controls=controls,
+        control_names=names,
+        control_groups=groups,
+        geo_varying=varying,
+        fourier=fourier,
+        fourier_names=fourier_names,
+        trend=trend,
+        origin=origin,
+        n_train_weeks=n_train,
+        control_center=center,
+        control_sd=sd,
+    )
+
+
+def _kpi_scale(kpi: np.ndarray, panel, population: str | None, response: str) -> np.ndarray:
+    mean = kpi.mean(axis=1)
+    if population is not None:
+        panel.require([population], "population")
+        pop = panel.geo_values(population)
+        return pop * (kpi.sum() / (pop * kpi.shape[1]).sum())
+    bad = [g for g, m in zip(panel.geos, mean) if not m > 0]
+    if bad:
+        raise DataError(
+            f"{panel.source}: KPI column {response!r} has a mean <= 0 in geo(s) {bad[:10]}; "
+            "geommm scales the KPI per geo by its mean, so each geo needs a positive KPI "
+            "(or pass population=... to scale by population)"
+        )
+    return mean
+
+
+def _media_scale(media_input: np.ndarray) -> np.ndarray:
+    on = media_input > 0
+    n_on = on.sum(axis=1)
+    total = media_input.sum(axis=1)
+    return np.where(n_on > 0, total / np.maximum(n_on, 1), 1.0)
+
+
+def _fourier(spec: ModelSpec, weeks: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    cols, names = [], []
+    for term in spec.fourier:
+        for k in range(1, term.order + 1):
+            angle = 2 * np.pi * k * weeks / term.period
+            cols += [np.sin(angle), np.cos(angle)]
+            names += [f"sin_{k}_p{term.period:g}", f"cos_{k}_p{term.period:g}"]
+    if not cols:
+        return np.zeros((len(weeks), 0)), ()
+    return np.column_stack(cols), tuple(names)
+
+
+def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_panel):
+    G, T = panel.n_geos, panel.n_times
+    if not spec.controls:
+        empty = np.zeros(0)
+        return np.zeros((G, T, 0)), (), (), np.zeros(0, bool), empty, empty
+    rhs = " + ".join(spec.controls)
+    try:
+        if reference is None:
+            common = _design(spec, panel.frame.to_pandas(), rhs)
+            matrix = common.design_matrix
+        else:
+            common = _design(spec, reference_panel.frame.to_pandas(), rhs)
+            matrix = common.evaluate_new_data(panel.frame.to_pandas()).design_matrix
+    except FormulaError:
+        raise
+    except Exception as exc:
+        raise FormulaError(f"cannot build the control terms '{rhs}': {exc}") from None
+    names, groups = [], []
+    for term, slc in common.slices.items():
+        if term == "Intercept":
+            continue
+        width = slc.stop - slc.start
+        labels = common.as_dataframe().columns[slc] if width > 1 else [term]
+        names += list(labels)
+        groups += [term] * width
+    keep = [i for i, t in enumerate(_slice_terms(common)) if t != "Intercept"]
+    values = np.asarray(matrix, dtype="float64")[:, keep]
+    values = values.reshape(G, T, len(keep))  # frame is sorted by geo, then time
+    if reference is None:
+        center = values.mean(axis=(0, 1))
+        sd = values.std(axis=(0, 1))
+        constant = [n for n, s in zip(names, sd) if not s > 0]
+        if constant:
+            raise DataError(
+                f"{panel.source}: control(s) {constant} are constant over all geos and weeks, "
+                "so their effect cannot be told apart from the intercept; remove them from the formula"
+            )
+    else:
+        center, sd = reference.control_center, reference.control_sd
+    varying = np.array([g in spec.geo_varying for g in groups], dtype=bool)
+    return (values - center) / sd, tuple(names), tuple(groups), varying, center, sd
+
+
+def _design(spec: ModelSpec, frame, rhs: str):
+    return fm.design_matrices(f"{spec.response} ~ 1 + {rhs}", frame, na_action="error").common
+
+
+def _slice_terms(common) -> list[str]:
+    out = []
+    for term, slc in common.slices.items():
+        out += [term] * (slc.stop - slc.start)
+    return out
+
+
+def _check_same_geos(reference: ModelData, panel) -> None:
+    unknown = sorted(set(panel.geos) - set(reference.geos))
+    missing = sorted(set(reference.geos) - set(panel.geos))
+    if unknown or missing:
+        raise DataError(
+            f"{panel.source}: the new panel must hold the same geos as the fitted one; "
+            f"unknown geos {unknown[:10]}, missing geos {missing[:10]}"
+        )

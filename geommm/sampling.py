@@ -1,0 +1,163 @@
+"""Run a sampler or a fast approximation on a built PyMC model, timing compile and sampling.
+
+Compile time is part of what users wait for, so it is measured apart from
+sampling and stored with the fit.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import arviz as az
+import numpy as np
+import pymc as pm
+
+from geommm.errors import FitError
+
+SAMPLERS = ("nutpie", "pymc", "numpyro")
+METHODS = ("nuts", "advi", "map")
+
+
+@dataclass
+class SamplerSettings:
+    method: str = "nuts"
+    sampler: str = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    cores: int | None = None
+    seed: int | None = 0
+    target_accept: float = 0.9
+    compile_seconds: float = 0.0
+    sampling_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_settings(s: SamplerSettings) -> None:
+    if s.method not in METHODS:
+        raise FitError(f"method={s.method!r} is not one of {METHODS}")
+    if s.method == "nuts" and s.sampler not in SAMPLERS:
+        raise FitError(f"sampler={s.sampler!r} is not one of {SAMPLERS}")
+    for name in ("draws", "chains"):
+        if int(getattr(s, name)) < 1:
+            raise FitError(f"{name} must be at least 1, got {getattr(s, name)}")
+    if s.tune < 0:
+        raise FitError(f"tune must be >= 0, got {s.tune}")
+    if not 0.5 <= s.target_accept < 1:
+        raise FitError(f"target_accept must be in [0.5, 1), got {s.target_accept}")
+    if s.method == "nuts" and s.sampler == "numpyro":
+        try:
+            import numpyro  # noqa: F401
+        except ImportError:
+            raise FitError(
+                "sampler='numpyro' needs JAX and NumPyro: pip install numpyro jax "
+                "(the path for very large panels; on a CPU nutpie is usually faster)"
+            ) from None
+
+
+def run(model: pm.Model, s: SamplerSettings, progressbar: bool = True) -> az.InferenceData:
+    """Sample ``model`` according to ``s``; fills the timing fields of ``s``."""
+    check_settings(s)
+    cpu0 = os.times()
+    cpu_start = cpu0.user + cpu0.system + cpu0.children_user + cpu0.children_system
+    if s.method == "nuts" and s.sampler == "nutpie":
+        idata = _nutpie(model, s, progressbar)
+    elif s.method == "nuts":
+        t0 = time.perf_counter()
+        with model:
+            idata = pm.sample(
+                draws=s.draws,
+                tune=s.tune,
+                chains=s.chains,
+                cores=s.cores or min(s.chains, os.cpu_count() or 1),
+                random_seed=s.seed,
+                target_accept=s.target_accept,
+                nuts_sampler=s.sampler,
+                progressbar=progressbar,
+                compute_convergence_checks=False,
+            )
+        s.sampling_seconds = time.perf_counter() - t0
+    elif s.method == "advi":
+        idata = _advi(model, s, progressbar)
+    else:
+        idata = _map(model, s, progressbar)
+    cpu1 = os.times()
+    s.cpu_seconds = cpu1.user + cpu1.system + cpu1.children_user + cpu1.children_system - cpu_start
+    return idata
+
+
+def _nutpie(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
+    import nutpie
+
+    t0 = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model)
+    s.compile_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    idata = nutpie.sample(
+        compiled,
+        draws=s.draws,
+        tune=s.tune,
+        chains=s.chains,
+        cores=s.cores or min(s.chains, os.cpu_count() or 1),
+        seed=s.seed,
+        target_accept=s.target_accept,
+        progress_bar=progressbar,
+        save_warmup=False,
+    )
+    s.sampling_seconds = time.perf_counter() - t0
+    return idata
+
+
+def _advi(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
+    t0 = time.perf_counter()
+    with model:
+        approx = pm.fit(
+            n=max(s.tune, 1) * 10,
+            method="advi",
+            random_seed=s.seed,
+            progressbar=progressbar,
+            callbacks=[pm.callbacks.CheckParametersConvergence(diff="relative", tolerance=1e-3)],
+        )
+        idata = approx.sample(draws=s.draws * s.chains, random_seed=s.seed)
+    s.sampling_seconds = time.perf_counter() - t0
+    return _as_chains(idata, s.chains)
+
+
+def _map(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
+    t0 = time.perf_counter()
+    with model:
+        point = pm.find_MAP(progressbar=progressbar, seed=s.seed)
+        names = [v.name for v in model.free_RVs + model.deterministics]
+        posterior = {
+            n: np.asarray(point[n])[None, None, ...] for n in names if n in point
+        }
+        idata = az.from_dict(
+            posterior=posterior,
+            coords={k: np.asarray(v) for k, v in model.coords.items() if v is not None},
+            dims={v.name: list(model.named_vars_to_dims.get(v.name, ())) for v in model.free_RVs + model.deterministics},
+        )
+    s.sampling_seconds = time.perf_counter() - t0
+    s.chains, s.draws = 1, 1
+    return idata
+
+
+def _as_chains(idata: az.InferenceData, chains: int) -> az.InferenceData:
+    """Reshape ADVI's single chain of draws into ``chains`` pseudo-chains."""
+    post = idata.posterior
+    n = post.sizes["draw"]
+    per = n // chains
+    if chains <= 1 or per < 1:
+        return idata
+    post = post.isel(draw=slice(0, per * chains))
+    reshaped = {}
+    for name, da in post.data_vars.items():
+        arr = da.values.reshape(chains, per, *da.shape[2:])
+        reshaped[name] = arr
+    dims = {name: list(da.dims[2:]) for name, da in post.data_vars.items()}
+    coords = {k: v.values for k, v in post.coords.items() if k not in ("chain", "draw")}
+    return az.from_dict(posterior=reshaped, dims=dims, coords=coords)
