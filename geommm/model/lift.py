@@ -81,7 +81,8 @@ def build_lift_cells(lifts: pl.DataFrame, data) -> LiftCells:
                 f"({times[0]}..{times[-1]})"
             )
         actual = data.spend[np.ix_(g_idx, window, [c])][..., 0]  # (n_geos, n_weeks)
-        delta_spend = _spread(float(row["spend_delta"]), actual, tid)
+        typical = _typical_spend(data.spend[g_idx, :, c], window, L)
+        delta_spend = _spread(float(row["spend_delta"]), actual, typical, tid)
         delta_input = delta_spend * input_per_spend[g_idx, c][:, None]
         delta_scaled = np.zeros((len(g_idx), data.n_times))
         delta_scaled[:, window] = delta_input / data.media_scale[g_idx, c][:, None]
@@ -108,8 +109,27 @@ def build_lift_cells(lifts: pl.DataFrame, data) -> LiftCells:
     )
 
 
-def _spread(spend_delta: float, actual: np.ndarray, test_id: str) -> np.ndarray:
-    """Spend change per (geo, week): proportional to actual spend, even where it is zero."""
+def _typical_spend(spend: np.ndarray, window: np.ndarray, lookback: int) -> np.ndarray:
+    """(n_geos,) weekly spend of each test geo just outside the window (before, else after).
+
+    Used to share a go-dark's missing spend between geos of different size."""
+    start, stop = window[0], window[-1] + 1
+    before = spend[:, max(0, start - max(lookback, 4)) : start]
+    after = spend[:, stop : stop + max(lookback, 4)]
+    for part in (before, after):
+        if part.size and part.sum() > 0:
+            return part.mean(axis=1)
+    return np.ones(spend.shape[0])
+
+
+def _spread(spend_delta: float, actual: np.ndarray, typical: np.ndarray, test_id: str) -> np.ndarray:
+    """Spend change per (geo, week) of the window.
+
+    Proportional to actual spend where there is some. Where there is none (a
+    go-dark), business-as-usual spend is unknown: it is shared between geos in
+    proportion to their typical spend around the window and evenly over weeks,
+    which beats an even split when test geos differ in size.
+    """
     total = actual.sum()
     if total > 0:
         if spend_delta > total * (1 + 1e-9):
@@ -124,7 +144,8 @@ def _spread(spend_delta: float, actual: np.ndarray, test_id: str) -> np.ndarray:
             f"lift test {test_id!r}: positive spend_delta {spend_delta:g} (a heavy-up) but the "
             "panel shows no spend of that channel in the test geos and window"
         )
-    return np.full(actual.shape, spend_delta / actual.size)
+    share = typical / typical.sum() if typical.sum() > 0 else np.full(len(typical), 1 / len(typical))
+    return np.broadcast_to((spend_delta * share / actual.shape[1])[:, None], actual.shape).copy()
 
 
 def implied_lift(
