@@ -62,7 +62,10 @@ def build_pymc_model(
     *,
     lift_cells: LiftCells | None = None,
     likelihood: str = "normal",
+    store_mean: bool = False,
 ) -> pm.Model:
+    """Build the model. ``store_mean`` keeps the (geo, time) expected scaled KPI in the
+    trace as ``kpi_mean`` (large; off by default, the analysis recomputes it)."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}")
     shared, per_channel = priors.shared, priors.channel
@@ -144,6 +147,8 @@ def build_pymc_model(
         for part in mean_fn.baseline_components(params, data).values():
             mu = mu + part
 
+        if store_mean:
+            pm.Deterministic("kpi_mean", mu, dims=("geo", "time"))
         noise = shared["noise_sd"].create("noise_sd", dims="geo")
         y = data.kpi_scaled
         if likelihood == "normal":
@@ -158,7 +163,7 @@ def build_pymc_model(
             )
             pm.Deterministic("lift_implied", implied, dims="lift_test")
             pm.Normal(
-                "lift_test", mu=implied, sigma=lift_cells.lift_se, observed=lift_cells.lift,
+                "lift_observed", mu=implied, sigma=lift_cells.lift_se, observed=lift_cells.lift,
                 dims="lift_test",
             )
     return model

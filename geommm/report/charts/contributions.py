@@ -1,0 +1,225 @@
+"""Where the KPI comes from: stacked contributions over time and a waterfall of the total.
+
+Baseline, trend, seasonality and controls sit at the bottom in muted colours,
+media on top in strong ones, so "how much did marketing add" reads at a glance.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from geommm.errors import SchemaError
+from geommm.report.charts._common import (
+    HDI_TITLE,
+    dropdown,
+    geos_national_first,
+    inline_data,
+    require_columns,
+)
+from geommm.report.theme import (
+    COMPONENT_TYPE_COLORS,
+    COMPONENT_TYPE_ORDER,
+    NATIONAL,
+    component_colors,
+)
+
+TOTAL_LABEL = "Total KPI"
+
+
+def order_components(df: pl.DataFrame) -> list[tuple[str, str]]:
+    """(component, type) pairs: by type (baseline first, media last), then by size."""
+    rank = {kind: i for i, kind in enumerate(COMPONENT_TYPE_ORDER)}
+    sizes = (
+        df.group_by("component", "component_type")
+        .agg(pl.col("mean").sum().abs().alias("size"))
+        .to_dicts()
+    )
+    sizes.sort(key=lambda r: (rank.get(r["component_type"], len(rank)), -r["size"], r["component"]))
+    return [(r["component"], r["component_type"]) for r in sizes]
+
+
+def _geo_time_with_national(df: pl.DataFrame) -> pl.DataFrame:
+    """Per-geo rows plus national rows (means add up; HDIs are not summed)."""
+    if "geo" not in df.columns:
+        return df.with_columns(pl.lit(NATIONAL).alias("geo"))
+    if (df["geo"] == NATIONAL).any():
+        return df
+    national = (
+        df.group_by("time", "component", "component_type")
+        .agg(pl.col("mean").sum())
+        .with_columns(pl.lit(NATIONAL).alias("geo"))
+    )
+    return pl.concat([df, national], how="diagonal_relaxed")
+
+
+def contribution_area_chart(
+    contributions: pl.DataFrame,
+    *,
+    geo: str | None = None,
+    time_title: str = "week",
+) -> alt.Chart:
+    """Stacked area of each component's contribution over time, with a geo drop-down.
+
+    Expects ``fit.contributions(by=["geo", "time"])`` (or ``by=["time"]``).
+    National rows are the sum over geos when the table has none.
+    """
+    require_columns(contributions, ("time", "component", "component_type", "mean"), "contributions")
+    data = _geo_time_with_national(contributions)
+    order = order_components(data)
+    domain, colors = component_colors(order)
+    data = data.with_columns(
+        pl.col("component")
+        .replace_strict(domain, list(range(len(domain))), default=len(domain))
+        .alias("stack_order")
+    )
+    param = dropdown(
+        "contribution_geo", geos_national_first(data["geo"].unique()), "Geo:", value=geo
+    )
+    tooltip = [
+        alt.Tooltip("geo:N"),
+        alt.Tooltip("time:T"),
+        alt.Tooltip("component:N"),
+        alt.Tooltip("component_type:N", title="type"),
+        alt.Tooltip("mean:Q", title="contribution (mean)", format=",.0f"),
+    ]
+    if "hdi_low" in data.columns and "hdi_high" in data.columns:
+        tooltip += [
+            alt.Tooltip("hdi_low:Q", title="HDI low", format=",.0f"),
+            alt.Tooltip("hdi_high:Q", title="HDI high", format=",.0f"),
+        ]
+    return (
+        alt.Chart(inline_data(data))
+        .mark_area(opacity=0.9, interpolate="monotone")
+        .encode(
+            x=alt.X("time:T", title=time_title),
+            y=alt.Y("mean:Q", title="contribution to KPI (posterior mean)", stack="zero"),
+            color=alt.Color(
+                "component:N",
+                title="component",
+                sort=domain,
+                scale=alt.Scale(domain=domain, range=colors),
+            ),
+            order=alt.Order("stack_order:Q", sort="ascending"),
+            tooltip=tooltip,
+        )
+        .add_params(param)
+        .transform_filter(alt.datum.geo == param)
+        .properties(
+            width=720,
+            height=320,
+            title=alt.Title(
+                "KPI decomposition over time",
+                subtitle="baseline, trend, seasonality and controls at the "
+                "bottom; media channels on top",
+            ),
+        )
+    )
+
+
+def waterfall_table(contributions: pl.DataFrame, geo: str | None = None) -> pl.DataFrame:
+    """Total contribution per component with the running start/end of each waterfall step."""
+    df = contributions
+    if "geo" in df.columns:
+        if geo is None and (df["geo"] == NATIONAL).any():
+            geo = NATIONAL
+        if geo is not None:
+            df = df.filter(pl.col("geo") == geo)
+    elif geo not in (None, NATIONAL):
+        raise SchemaError(f"contributions table has no 'geo' column, cannot pick geo {geo!r}.")
+    # one row per component already (no summing over geos or weeks): HDIs stay exact
+    exact = {"hdi_low", "hdi_high"} <= set(df.columns) and (
+        "time" not in df.columns and (geo is not None or "geo" not in df.columns)
+    )
+    totals = df.group_by("component", "component_type").agg(
+        pl.col("mean").sum(),
+        *([pl.col("hdi_low").sum(), pl.col("hdi_high").sum()] if exact else []),
+    )
+    if not exact:
+        # summed HDIs are not the HDI of a sum: show none rather than a wrong one
+        totals = totals.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("hdi_low"),
+            pl.lit(None, dtype=pl.Float64).alias("hdi_high"),
+        )
+    order = [name for name, _ in order_components(totals)]
+    totals = (
+        totals.with_columns(
+            pl.col("component").replace_strict(order, list(range(len(order)))).alias("step")
+        )
+        .sort("step")
+        .with_columns(pl.col("mean").cum_sum().alias("end"))
+        .with_columns((pl.col("end") - pl.col("mean")).alias("start"))
+    )
+    total = totals["mean"].sum()
+    total_row = pl.DataFrame(
+        {
+            "component": [TOTAL_LABEL],
+            "component_type": ["total"],
+            "mean": [total],
+            "hdi_low": [None],
+            "hdi_high": [None],
+            "step": [len(order)],
+            "end": [total],
+            "start": [0.0],
+        }
+    )
+    out = pl.concat([totals, total_row], how="diagonal_relaxed")
+    return out.with_columns(
+        (pl.col("mean") / total if total else pl.lit(None)).alias("share"),
+        (pl.col("start") + pl.col("hdi_low")).alias("band_low"),
+        (pl.col("start") + pl.col("hdi_high")).alias("band_high"),
+    ).with_columns(pl.max_horizontal("start", "end", "band_high").alias("label_at"))
+
+
+def waterfall_chart(contributions: pl.DataFrame, *, geo: str | None = None) -> alt.LayerChart:
+    """Waterfall from zero to the total KPI, one step per component.
+
+    Best fed ``fit.contributions(by=[])`` (national totals, exact HDIs) or
+    ``by=["geo"]`` with ``geo=``. A table with time is summed first (then
+    the per-step HDI whiskers are left out, as summed HDIs would be wrong).
+    """
+    require_columns(contributions, ("component", "component_type", "mean"), "contributions")
+    data = waterfall_table(contributions, geo)
+    order = data["component"].to_list()
+    kinds = [k for k in (*COMPONENT_TYPE_ORDER, "total") if k in set(data["component_type"])]
+    y = alt.Y("component:N", sort=order, title=None)
+    base = alt.Chart(inline_data(data))
+    bars = base.mark_bar(height={"band": 0.7}).encode(
+        y=y,
+        x=alt.X("start:Q", title="contribution to total KPI"),
+        x2="end:Q",
+        color=alt.Color(
+            "component_type:N",
+            title="type",
+            sort=kinds,
+            scale=alt.Scale(
+                domain=kinds, range=[COMPONENT_TYPE_COLORS.get(k, "#9aa5b1") for k in kinds]
+            ),
+        ),
+        tooltip=[
+            alt.Tooltip("component:N"),
+            alt.Tooltip("component_type:N", title="type"),
+            alt.Tooltip("mean:Q", title="contribution (mean)", format=",.0f"),
+            alt.Tooltip("share:Q", title="share of total", format=".1%"),
+            alt.Tooltip("hdi_low:Q", title="HDI low", format=",.0f"),
+            alt.Tooltip("hdi_high:Q", title="HDI high", format=",.0f"),
+        ],
+    )
+    whiskers = base.mark_rule(color="#1f2933", strokeWidth=1.2).encode(
+        y=y, x="band_low:Q", x2="band_high:Q"
+    )
+    labels = base.mark_text(align="left", dx=4, fontSize=10, color="#1f2933").encode(
+        y=y,
+        x=alt.X("label_at:Q"),
+        text=alt.Text("share:Q", format=".1%"),
+    )
+    where = geo if geo not in (None, NATIONAL) else "all geos"
+    return alt.layer(bars, whiskers, labels).properties(
+        width=620,
+        height=alt.Step(22),
+        title=alt.Title(
+            f"Where the KPI comes from ({where})",
+            subtitle=f"bars: posterior mean contribution; whiskers: {HDI_TITLE}; "
+            "labels: share of total",
+        ),
+    )

@@ -1,0 +1,224 @@
+"""Charts build valid Vega-Lite from the Fit table contracts; the report is offline and safe."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import altair as alt
+import polars as pl
+import pytest
+import vl_convert as vlc
+
+import report_fixtures as fx
+from geommm.errors import SchemaError
+from geommm.report import charts
+from geommm.report.export import chart_spec, save_chart
+from geommm.report.from_fit import fit_header, fit_sections
+from geommm.report.html import build_report, render_report, write_report
+from geommm.report.sections import Section
+from geommm.report.tables import format_number, html_table
+
+EVIL = "<script>alert('x')</script>"
+
+
+def _with_national_roi() -> pl.DataFrame:
+    national = fx.roi("channel").with_columns(pl.lit("national").alias("geo"))
+    return pl.concat([fx.roi("geo"), national], how="diagonal_relaxed")
+
+
+CHARTS = {
+    "fit": lambda: charts.fit_chart(fx.fitted()),
+    "fit_small_multiples": lambda: charts.fit_chart(fx.fitted(), small_multiples=True),
+    "contribution_area": lambda: charts.contribution_area_chart(fx.contributions_geo_time()),
+    "waterfall_total": lambda: charts.waterfall_chart(fx.contributions_total()),
+    "waterfall_geo_time": lambda: charts.waterfall_chart(fx.contributions_geo_time(), geo="east"),
+    "roi_forest": lambda: charts.roi_forest_chart(fx.roi("channel")),
+    "roi_forest_marginal": lambda: charts.roi_forest_chart(
+        fx.roi("channel"), fx.roi("channel", marginal=True)
+    ),
+    "roi_heatmap": lambda: charts.roi_heatmap(fx.roi("geo")),
+    "geo_ranking": lambda: charts.geo_ranking_chart(_with_national_roi()),
+    "response_curves": lambda: charts.response_curve_chart(fx.response_curves()),
+    "response_curves_raw": lambda: charts.response_curve_chart(
+        fx.response_curves(), per_current_spend=False
+    ),
+    "adstock_decay": lambda: charts.adstock_decay_chart(fx.adstock_decay()),
+    "lift_check": lambda: charts.lift_check_chart(fx.lift_checks()),
+    "budget_geo": lambda: charts.budget_chart(fx.allocation_table(), fx.allocation_summary()),
+    "budget_national": lambda: charts.budget_chart(
+        fx.allocation_table().drop("geo").group_by("channel").sum()
+    ),
+    "diagnostics": lambda: charts.diagnostics_chart(fx.summary(), worst=8),
+    "diagnostics_one_chain": lambda: charts.diagnostics_chart(
+        fx.summary().with_columns(pl.lit(float("nan")).alias("r_hat"))
+    ),
+    "diagnostics_map_fit": lambda: charts.diagnostics_chart(
+        fx.summary().with_columns(
+            pl.lit(None, pl.Float64).alias(c) for c in ("r_hat", "ess_bulk", "ess_tail")
+        )
+    ),
+    "prior_posterior": lambda: charts.prior_posterior_chart(fx.prior_posterior()),
+}
+
+
+@pytest.mark.parametrize("name", list(CHARTS))
+def test_chart_builds_valid_vegalite(name):
+    chart = CHARTS[name]()
+    assert isinstance(chart, alt.TopLevelMixin)
+    spec = chart.to_dict()  # validates against the Vega-Lite schema
+    # compile and run the dataflow headlessly: catches errors the schema cannot
+    svg = vlc.vegalite_to_svg(chart_spec(chart))
+    assert svg.startswith("<svg") and "<path" in svg
+    json.dumps(spec)
+
+
+def test_fit_chart_has_a_geo_dropdown_and_national_view():
+    spec = charts.fit_chart(fx.fitted()).to_dict()
+    (param,) = spec["params"]
+    assert param["bind"]["input"] == "select"
+    assert param["bind"]["options"][0] == "national"
+    assert param["value"] == "national"
+
+
+def test_charts_are_not_limited_to_5000_rows():
+    big = pl.concat([fx.contributions_geo_time()] * 7)  # > 5,000 rows
+    assert big.height > 5000
+    charts.contribution_area_chart(big).to_dict()
+
+
+def test_missing_column_names_the_table_and_column():
+    with pytest.raises(SchemaError, match=r"roi.*roi_hdi_high"):
+        charts.roi_heatmap(fx.roi("geo").drop("roi_hdi_high"))
+
+
+def test_waterfall_steps_add_up_and_summed_hdis_are_dropped():
+    table = charts.waterfall_table(fx.contributions_total())
+    total = table.filter(pl.col("component") == "Total KPI")["end"][0]
+    assert total == pytest.approx(fx.contributions_total()["mean"].sum())
+    assert table["component_type"].to_list()[0] == "baseline"
+    assert table.filter(pl.col("component_type") == "media")["hdi_low"].null_count() == 0
+    summed = charts.waterfall_table(fx.contributions_geo_time())
+    assert summed["hdi_low"].null_count() == summed.height
+
+
+def test_lift_table_flags_disagreeing_tests():
+    table = charts.lift_agreement_table(fx.lift_checks())
+    assert table["overlap"].to_list() == ["yes", "yes", "no"]
+    assert table["geos"][1] == "south, east"
+
+
+def test_number_formatting_is_readable():
+    assert format_number(12345.678) == "12,346"
+    assert format_number(2.3456) == "2.35"
+    assert format_number(1.0034, "r_hat") == "1.003"
+    assert format_number(310.4, "min_ess_bulk") == "310"
+    assert format_number(float("nan")) == "–"
+    assert format_number(0.123, "share") == "12.3%"
+
+
+def _report(**kwargs):
+    sections = fit_sections(fx.FakeFit(), **kwargs)
+    return render_report(sections, title="t", header=fit_header(fx.FakeFit()))
+
+
+def test_report_is_offline_and_has_one_container_per_chart():
+    page, n_charts = _report()
+    assert n_charts == 13
+    assert len(re.findall(r'<div class="chart" id="chart-\d+"', page)) == n_charts
+    assert len(re.findall(r'<script type="application/json"', page)) == n_charts
+    tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", page, flags=re.IGNORECASE)
+    assert not [t for t in tags if re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", t)]
+    assert "vegaEmbed" in page and 'class="error"' not in page
+    assert "Sampler diagnostics: WARNING" in page  # fixture verdict is "warning"
+
+
+def test_report_escapes_user_strings(tmp_path):
+    fitted = fx.fitted().with_columns(pl.col("geo").replace("north", EVIL))
+    section = Section(
+        EVIL, charts=[charts.fit_chart(fitted)], tables={EVIL: fitted.head(3)}, intro=EVIL
+    )
+    path = build_report(
+        [section],
+        tmp_path / "r.html",
+        title=EVIL,
+        header={"Formula": EVIL, "diagnostics": {"verdict": "fail", "messages": [EVIL]}},
+    )
+    page = path.read_text()
+    assert EVIL not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "\\u003cscript\\u003e" in page  # inside the JSON spec
+
+
+def test_failing_chart_becomes_an_error_box_and_the_rest_survives():
+    def broken():
+        raise RuntimeError("boom <b>")
+
+    sections = [
+        Section(
+            "A", charts=[broken, charts.roi_heatmap(fx.roi("geo"))], tables={"bad": lambda: 1 / 0}
+        )
+    ]
+    page, n = render_report(sections, title="t")
+    assert n == 1
+    assert page.count('class="error"') == 2
+    assert "boom &lt;b&gt;" in page and "ZeroDivisionError" in page
+
+
+def test_missing_or_unimplemented_fit_methods_drop_sections_quietly(tmp_path):
+    class PartialFit(fx.FakeFit):
+        response_curves = None  # not a method: dropped
+
+        def adstock_decay(self):
+            raise NotImplementedError
+
+        def lift_test_check(self):
+            return fx.lift_checks().head(0)  # a fit without lift tests
+
+        def roi(self, by="geo"):
+            raise ValueError("no ROI today")
+
+    path = write_report(PartialFit(), tmp_path / "partial.html")
+    page = path.read_text()
+    assert "Lift tests" not in page and "Response curves and carryover" not in page
+    assert "no ROI today" in page  # a real error is shown, not hidden
+    assert "Model fit" in page and 'class="error"' in page
+
+
+def test_ok_verdict_has_no_red_banner(tmp_path):
+    class GoodFit(fx.FakeFit):
+        def diagnostics(self):
+            return fx.diagnostics("ok")
+
+    page = write_report(GoodFit(), tmp_path / "ok.html").read_text()
+    assert "banner ok" in page and "banner bad" not in page
+
+
+def test_budget_section_only_with_an_allocation():
+    class Allocation:
+        table = fx.allocation_table()
+        summary = fx.allocation_summary()
+
+    page, n = _report(allocation=Allocation())
+    assert n == 14 and "Recommended allocation" in page and "expected_lift_mean" in page
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
+def test_save_chart_by_suffix(tmp_path, suffix):
+    path = save_chart(charts.roi_forest_chart(fx.roi("channel")), tmp_path / f"roi{suffix}")
+    data = path.read_bytes()
+    assert len(data) > 1000
+    if suffix == ".png":
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    if suffix == ".html":
+        assert not re.search(rb"<script[^>]*src=[\"']?https?:", data)
+
+
+def test_save_chart_rejects_unknown_suffix(tmp_path):
+    with pytest.raises(ValueError, match="unsupported"):
+        save_chart(charts.roi_forest_chart(fx.roi("channel")), tmp_path / "roi.pdf")
+
+
+def test_html_table_cuts_long_tables():
+    out = html_table(pl.DataFrame({"x": list(range(300))}), max_rows=10)
+    assert out.count("<tr>") == 11 and "first 10 of 300" in out
