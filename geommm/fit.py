@@ -271,6 +271,34 @@ class Fit:
                         rows.append((g, ch, lag, s["mean"][gi, ci, lag], s["hdi_low"][gi, ci, lag], s["hdi_high"][gi, ci, lag]))
         return pl.DataFrame(rows, schema=["geo", "channel", "lag", "weight_mean", "weight_hdi_low", "weight_hdi_high"], orient="row")
 
+    def prior_posterior(self, draws: int = 1000, seed: int = 0) -> pl.DataFrame:
+        """Long table (parameter, source "prior"|"posterior", value) for the key media
+        parameters, to see what the data taught the model beyond its priors."""
+        rng = np.random.default_rng(seed)
+        post = posterior_draws(self.idata, names=("roi", "retention_logit", "slope"), max_draws=draws)
+        prior_draws = {
+            name: self.priors.channel[name].draw(draws, rng) for name in ("roi", "retention_logit", "slope")
+        }
+        frames = []
+        for name in ("roi", "retention_logit", "slope"):
+            if name not in post:
+                continue
+            label = "retention" if name == "retention_logit" else name
+            for source, arr in (("prior", prior_draws[name]), ("posterior", post[name])):
+                if name == "retention_logit":
+                    arr = 1.0 / (1.0 + np.exp(-arr))
+                for ci, ch in enumerate(self.channels):
+                    frames.append(pl.DataFrame({
+                        "parameter": f"{label}[{ch}]", "source": source, "value": np.asarray(arr)[:, ci],
+                    }))
+        return pl.concat(frames) if frames else pl.DataFrame(schema={"parameter": pl.String, "source": pl.String, "value": pl.Float64})
+
+    def report(self, path: str | Path = "geommm-report.html", allocation=None) -> Path:
+        """Write the self-contained offline HTML report (charts + key tables)."""
+        from geommm.report import write_report
+
+        return write_report(self, path, allocation=allocation)
+
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fit to one netCDF file (atomically); reload with ``geommm.load_fit``."""

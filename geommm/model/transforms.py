@@ -99,8 +99,9 @@ def apply_adstock(lagged: Any, weights: Any) -> Any:
     if not _is_tensor(weights):
         weights = np.asarray(weights, dtype="float64")
     # a sum over the few lags keeps leading batch axes (posterior draws) of weights
+    n_lags = lagged.type.shape[0] if _is_tensor(lagged) else lagged.shape[0]
     total = 0.0
-    for lag in range(lagged.shape[0]):
+    for lag in range(n_lags):
         total = total + weights[..., lag][..., None, :] * lagged[lag]
     return total
 
