@@ -167,7 +167,7 @@ def implied_lift(
     w = weights[g, c, :]  # (K, L)
     actual = adstocked[g, t, c]
     bau = xp.maximum(actual - (w * cells.delta_lagged).sum(axis=-1), 0.0)
-    cell_params = {k: _cell(v, g, c) for k, v in params.items()}
+    cell_params = {k: _cell(params[k], g, c) for k in ("half_saturation", "slope") if k in params}
     sat = _saturate_cells(media, xp.stack([actual, bau], axis=-1), cell_params, c)
     beta = params["media_effect"][g, c]
     diff = kpi_scale[g] * beta * (sat[:, 0] - sat[:, 1])

