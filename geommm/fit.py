@@ -271,6 +271,34 @@ class Fit:
                         rows.append((g, ch, lag, s["mean"][gi, ci, lag], s["hdi_low"][gi, ci, lag], s["hdi_high"][gi, ci, lag]))
         return pl.DataFrame(rows, schema=["geo", "channel", "lag", "weight_mean", "weight_hdi_low", "weight_hdi_high"], orient="row")
 
+    # ------------------------------------------------------------ decisions
+    def response_curves(self, geo=None, channel=None, spend_grid=None, hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Incremental KPI vs the period's total spend (scaling observed flighting), per geo
+        and national, with HDI bands."""
+        from geommm.analysis.response import response_curves
+
+        return response_curves(self, geo=geo, channel=channel, spend_grid=spend_grid, hdi_prob=hdi_prob)
+
+    def optimize_budget(self, budget: float | None = None, **kwargs):
+        """Best split of ``budget`` over channels (``by="channel"``) or geo x channel
+        (``by="geo"``) within ``bounds``; returns an Allocation. See
+        :func:`geommm.analysis.optimize.optimize_budget` for every option."""
+        from geommm.analysis.optimize import optimize_budget
+
+        return optimize_budget(self, budget, **kwargs)
+
+    def scenario(self, spend_plan, hdi_prob: float = 0.9) -> pl.DataFrame:
+        """What-if: predicted KPI under ``spend_plan`` and the change vs the actual plan."""
+        from geommm.analysis.scenario import scenario
+
+        return scenario(self, spend_plan, hdi_prob=hdi_prob)
+
+    def predict(self, new_panel, hdi_prob: float = 0.9, **kwargs) -> pl.DataFrame:
+        """Out-of-sample predictions (geo, time, mean, hdi_low, hdi_high), carryover included."""
+        from geommm.analysis.predict import predict
+
+        return predict(self, new_panel, hdi_prob=hdi_prob, **kwargs)
+
     def prior_posterior(self, draws: int = 1000, seed: int = 0) -> pl.DataFrame:
         """Long table (parameter, source "prior"|"posterior", value) for the key media
         parameters, to see what the data taught the model beyond its priors."""

@@ -1,0 +1,174 @@
+"""The files a command leaves behind: checked folder, atomic writes, one layout.
+
+Every file is written through ``geommm._atomic`` so an interrupted run never
+leaves a half-written table that looks complete, and a folder with earlier
+results is only reused when the user says ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from geommm._atomic import atomic_path, write_text
+from geommm.cli.console import UserError, note, one_line
+
+#: Files ``geommm fit`` / ``geommm demo`` may write; stale copies are removed on --overwrite.
+RESULT_FILES = (
+    "fit.nc",
+    "roi_channel.csv",
+    "roi_geo.csv",
+    "marginal_roi_channel.csv",
+    "marginal_roi_geo.csv",
+    "contributions.csv",
+    "fit_metrics.csv",
+    "lift_test_check.csv",
+    "diagnostics.json",
+    "allocation_channel.csv",
+    "report.html",
+)
+
+
+def prepare_dir(path: Path, overwrite: bool) -> Path:
+    """Check ``path`` can take results now, before any long step runs."""
+    if path.exists() and not path.is_dir():
+        raise UserError(f"output {path} exists and is not a folder; choose another --out")
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise UserError(
+            f"output folder {path} is not empty; pass --overwrite to replace its results "
+            "or choose another --out"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def remove_stale(
+    folder: Path, written: Iterable[Path], known: Iterable[str] = RESULT_FILES
+) -> None:
+    """Delete result files of an earlier run that this run did not rewrite (only known names)."""
+    keep = {p.name for p in written}
+    for name in known:
+        old = folder / name
+        if name not in keep and old.is_file():
+            old.unlink()
+
+
+def _publish(path: Path) -> None:
+    """Give an atomically written file ordinary permissions (temp files are private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
+
+
+def write_csv(frame: Any, path: Path) -> Path:
+    """Write a polars table as CSV, atomically."""
+    with atomic_path(path) as tmp:
+        frame.write_csv(tmp)
+    _publish(path)
+    return path
+
+
+def write_json(data: Any, path: Path) -> Path:
+    """Write JSON (NaN and infinity become null, which every JSON reader accepts)."""
+    write_text(path, json.dumps(_finite(data), indent=2, default=str) + "\n")
+    _publish(path)
+    return path
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def save_fit(fit: Any, path: Path) -> Path:
+    fit.save(path)
+    _publish(path)
+    return path
+
+
+def diagnostics_record(fit: Any) -> dict[str, Any]:
+    """Diagnostics plus the sampler settings and timings, for diagnostics.json."""
+    diag = fit.diagnostics()
+    record = diag.to_dict() if hasattr(diag, "to_dict") else {"text": str(diag)}
+    settings = getattr(fit, "settings", None)
+    if settings is not None and hasattr(settings, "to_dict"):
+        record["settings"] = settings.to_dict()
+    return record
+
+
+def write_tables(
+    fit: Any, folder: Path, ready: dict[str, Any] | None = None, problems: list[str] | None = None
+) -> list[Path]:
+    """The standard result tables of a fit; ``ready`` holds tables already computed, by file name.
+
+    A table that fails is reported in ``problems`` and skipped, so one broken
+    table never costs the user the fit they waited for.
+    """
+    tables = {
+        "roi_channel.csv": lambda: fit.roi(by="channel"),
+        "roi_geo.csv": lambda: fit.roi(by="geo"),
+        "marginal_roi_channel.csv": lambda: fit.marginal_roi(by="channel"),
+        "marginal_roi_geo.csv": lambda: fit.marginal_roi(by="geo"),
+        "contributions.csv": lambda: fit.contributions(by=["geo", "time"]),
+        "fit_metrics.csv": fit.fit_metrics,
+    }
+    if getattr(fit, "lift_tests", None) is not None and len(fit.lift_tests):
+        tables["lift_test_check.csv"] = fit.lift_test_check
+    ready = ready or {}
+    problems = problems if problems is not None else []
+    written = []
+    for name, make in tables.items():
+        try:
+            table = ready[name] if name in ready else make()
+        except Exception as exc:  # noqa: BLE001 - reported, see docstring
+            problems.append(failed(name, exc))
+            continue
+        written.append(write_csv(table, folder / name))
+    written.append(write_json(diagnostics_record(fit), folder / "diagnostics.json"))
+    return written
+
+
+def failed(what: str, exc: BaseException) -> str:
+    """Record a failed output on stderr now; the text is repeated in the final error line."""
+    text = f"{what} ({type(exc).__name__}: {one_line(exc)})"
+    note(f"warning: could not write {text}")
+    return text
+
+
+def write_report(fit: Any, path: Path, allocation: Any = None) -> Path | None:
+    """Write the HTML report if this geommm has one; None (with a note) if not."""
+    options = {} if allocation is None else {"allocation": allocation}
+    if hasattr(fit, "report"):
+        fit.report(path, **options)
+    else:
+        try:
+            from geommm.report import write_report as report_of
+        except ImportError:
+            note("report: not available in this version of geommm (no HTML report written)")
+            return None
+        report_of(fit, path, **options)
+    _publish(path)
+    return path
+
+
+def try_report(
+    fit: Any, path: Path, allocation: Any = None, problems: list[str] | None = None
+) -> Path | None:
+    """Like :func:`write_report`, but a failure goes into ``problems``: the fit results stand."""
+    try:
+        return write_report(fit, path, allocation=allocation)
+    except Exception as exc:  # noqa: BLE001 - results are already on disk; say what failed
+        if problems is not None:
+            problems.append(failed(path.name, exc))
+        else:
+            failed(path.name, exc)
+        return None

@@ -1,0 +1,280 @@
+"""The ``geommm`` command line: sub-commands, options and their help texts.
+
+Only argparse is imported here, so ``geommm --help`` never waits for PyMC.
+Numeric options are checked by argparse itself (usage error, exit 2) before
+any data is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEMO_OUT = Path("geommm-demo-output")
+METHODS = ("nuts", "advi", "map")
+SAMPLERS = ("nutpie", "pymc", "numpyro")
+LIKELIHOODS = ("normal", "studentt")
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _bounds(text: str) -> tuple[float, float]:
+    parts = text.replace(" ", "").split(",")
+    try:
+        low, high = (float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW,HIGH multipliers of current spend such as 0.8,1.2, got {text!r}"
+        ) from None
+    if not 0 <= low <= 1 <= high:
+        raise argparse.ArgumentTypeError(f"need 0 <= LOW <= 1 <= HIGH, got {text!r}")
+    return low, high
+
+
+def _unit_interval(text: str) -> float:
+    value = _positive(text)
+    if not 0.5 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0.5, 1), got {text}")
+    return value
+
+
+def _command(
+    subs, name: str, summary: str, description: str, example: str
+) -> argparse.ArgumentParser:
+    return subs.add_parser(
+        name,
+        help=summary,
+        description=f"{summary}\n\n{description}".strip(),
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _panel_keys(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--geo", metavar="COL", help="geo column (default: --config, else 'geo')")
+    p.add_argument(
+        "--time", metavar="COL", help="week/date column (default: --config, else 'time')"
+    )
+    p.add_argument("--population", metavar="COL", help="population column used to scale each geo")
+    p.add_argument(
+        "--date-format", metavar="FMT", help="strptime format for non-ISO dates, e.g. %%d/%%m/%%Y"
+    )
+
+
+def _sampler_options(
+    p: argparse.ArgumentParser, draws: int | None, tune: int | None, chains: int | None
+) -> None:
+    def shown(value: int | None) -> str:
+        return "" if value is None else f" (default {value})"
+
+    p.add_argument(
+        "--draws", type=_count(1), metavar="N", help=f"posterior draws per chain{shown(draws)}"
+    )
+    p.add_argument(
+        "--tune", type=_count(0), metavar="N", help=f"warm-up iterations per chain{shown(tune)}"
+    )
+    p.add_argument("--chains", type=_count(1), metavar="N", help=f"number of chains{shown(chains)}")
+    p.add_argument("--seed", type=_count(0), metavar="S", help="random seed (default 0)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``geommm`` parser with one sub-parser per command."""
+    from geommm import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="geommm",
+        description=(
+            "Hierarchical geo-level Bayesian media mix modelling with Geo-Lift calibration.\n"
+            "Start with `geommm demo`; every command has --help."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"geommm {__version__}")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = _command(
+        subs,
+        "validate",
+        "Check a panel file and show its geos, weeks, date range and column roles.",
+        "Reads a CSV/TSV/Parquet panel exactly as the model would and reports the first problem\n"
+        "found (missing column, gaps, duplicates, bad dates, negative spend) with the rows\n"
+        "involved.",
+        "geommm validate panel.csv --geo geo --time week --kpi revenue "
+        "--media tv_spend search_spend",
+    )
+    p.add_argument("panel", metavar="PANEL", type=Path, help="panel file (.csv, .tsv or .parquet)")
+    p.add_argument("--geo", metavar="COL", default="geo", help="geo column (default %(default)s)")
+    p.add_argument(
+        "--time", metavar="COL", default="time", help="week/date column (default %(default)s)"
+    )
+    p.add_argument("--kpi", metavar="COL", help="KPI column (revenue, conversions, ...)")
+    for role, what in (("media", "media input"), ("spend", "spend"), ("controls", "control")):
+        p.add_argument(
+            f"--{role}", metavar="COL", nargs="+", action="extend", help=f"{what} column(s)"
+        )
+    p.add_argument("--population", metavar="COL", help="population column")
+    p.add_argument(
+        "--date-format", metavar="FMT", help="strptime format for non-ISO dates, e.g. %%d/%%m/%%Y"
+    )
+    p.add_argument("--lift-tests", metavar="FILE", type=Path, help="also check a lift-test CSV")
+
+    p = _command(
+        subs,
+        "simulate",
+        "Simulate a geo panel with known true ROI (and lift tests run inside it).",
+        "Writes panel.parquet, lift_tests.csv, truth.json and truth_*.parquet into --out and\n"
+        "prints the formula that matches the simulated columns.",
+        "geommm simulate --geos 12 --weeks 104 --channels 3 --seed 1 --out sim12",
+    )
+    p.add_argument(
+        "--geos",
+        type=_count(1),
+        default=10,
+        metavar="N",
+        help="number of geos (default %(default)s)",
+    )
+    p.add_argument(
+        "--weeks",
+        type=_count(8),
+        default=104,
+        metavar="T",
+        help="number of weeks (default %(default)s)",
+    )
+    p.add_argument(
+        "--channels",
+        type=_count(1),
+        default=4,
+        metavar="C",
+        help="media channels (default %(default)s)",
+    )
+    p.add_argument(
+        "--seed", type=_count(0), default=0, metavar="S", help="random seed (default %(default)s)"
+    )
+    p.add_argument(
+        "--no-collinear", action="store_true", help="let tv and search follow separate buying plans"
+    )
+    p.add_argument(
+        "--lift-tests",
+        type=_count(0),
+        default=4,
+        metavar="K",
+        help="lift tests to run (default %(default)s)",
+    )
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
+
+    p = _command(
+        subs,
+        "demo",
+        "Fit the bundled demo panel and compare the estimated ROI with the known truth.",
+        "10 geos x 104 weeks x 4 channels (tv and search bought together) with 4 lift tests.\n"
+        "Default: NUTS (nutpie), 2 chains x (500 warm-up + 500 draws), a few minutes on 2 cores.\n"
+        "--fast uses ADVI instead (about a minute; intervals too narrow, for a first look only).",
+        "geommm demo --out demo-results",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=DEMO_OUT,
+        metavar="DIR",
+        help="output folder (default ./%(default)s)",
+    )
+    p.add_argument("--fast", action="store_true", help="ADVI approximation instead of NUTS")
+    _sampler_options(p, draws=500, tune=500, chains=2)
+    p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
+
+    p = _command(
+        subs,
+        "fit",
+        "Fit a model to a panel and write the fit, ROI tables, diagnostics and report.",
+        "Writes fit.nc, roi_channel.csv, roi_geo.csv, marginal_roi_channel.csv,\n"
+        "marginal_roi_geo.csv, contributions.csv, fit_metrics.csv, lift_test_check.csv\n"
+        "(with lift tests), diagnostics.json and report.html into --out.\n"
+        "Options given here override the --config file.",
+        'geommm fit --data panel.csv --time week --formula "revenue ~ trend() + (1 | geo) + '
+        "media(tv_spend, name='tv')\" --out results",
+    )
+    p.add_argument("--data", type=Path, metavar="PANEL", help="panel file (.csv, .tsv or .parquet)")
+    p.add_argument("--formula", metavar="TEXT", help="model formula (quote it)")
+    _panel_keys(p)
+    p.add_argument("--lift-tests", type=Path, metavar="FILE", help="Geo-Lift results CSV")
+    p.add_argument("--config", type=Path, metavar="FILE", help="TOML config (see docs/cli.md)")
+    _sampler_options(p, draws=1000, tune=1000, chains=4)
+    p.add_argument("--method", choices=METHODS, help="nuts (default), advi or map")
+    p.add_argument("--sampler", choices=SAMPLERS, help="NUTS implementation (default nutpie)")
+    p.add_argument(
+        "--target-accept",
+        type=_unit_interval,
+        metavar="P",
+        help="NUTS target acceptance (default 0.9)",
+    )
+    p.add_argument("--likelihood", choices=LIKELIHOODS, help="observation noise (default normal)")
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (or [output] dir in --config)"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", default=None, help="replace files in a non-empty --out"
+    )
+
+    p = _command(
+        subs,
+        "report",
+        "Write the self-contained HTML report of a saved fit.",
+        "Reads DIR/fit.nc (written by `geommm fit` or `geommm demo`); no refitting.",
+        "geommm report results --out results/report.html",
+    )
+    p.add_argument("dir", type=Path, metavar="DIR", help="folder holding fit.nc")
+    p.add_argument("--out", type=Path, metavar="FILE", help="report file (default DIR/report.html)")
+
+    p = _command(
+        subs,
+        "optimize",
+        "Reallocate a budget across channels or geos to maximise the expected KPI.",
+        "Reads DIR/fit.nc; prints and writes the allocation table.",
+        "geommm optimize results --budget 5000000 --by channel --bounds 0.8,1.2",
+    )
+    p.add_argument("dir", type=Path, metavar="DIR", help="folder holding fit.nc")
+    p.add_argument(
+        "--budget",
+        type=_positive,
+        metavar="X",
+        help="total spend to allocate over the analysed weeks (default: what was spent)",
+    )
+    p.add_argument(
+        "--by",
+        choices=("channel", "geo"),
+        default="channel",
+        help="allocate over (default %(default)s)",
+    )
+    p.add_argument(
+        "--bounds",
+        type=_bounds,
+        metavar="LOW,HIGH",
+        help="limits as multiples of current spend, e.g. 0.8,1.2",
+    )
+    p.add_argument(
+        "--out", type=Path, metavar="FILE", help="allocation CSV (default DIR/allocation_<by>.csv)"
+    )
+    return parser
