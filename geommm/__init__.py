@@ -6,34 +6,49 @@
                       " + media(tv_spend, name='tv')", data=panel)
     fit = model.fit(draws=500, tune=500, chains=2)
     fit.roi(by="geo")
+
+Heavy modules (PyMC, arviz) load on first use of the names that need them, so
+``import geommm`` and ``geommm --help`` stay fast.
 """
 
 from __future__ import annotations
 
+import importlib
 import warnings as _warnings
 
 # arviz announces a future refactor at import; analysts need not see it on every run.
-_warnings.filterwarnings("ignore", message=r"(?s).*ArviZ is undergoing a major refactor", category=FutureWarning)
+_warnings.filterwarnings(
+    "ignore", message=r"(?s).*ArviZ is undergoing a major refactor", category=FutureWarning
+)
 
 from geommm import errors  # noqa: E402
-from geommm.data import Panel, read_lift_tests, read_panel  # noqa: E402
 from geommm.errors import ConvergenceWarning, GeoMMMError  # noqa: E402
-from geommm.fit import Fit, load_fit  # noqa: E402
-from geommm.mmm import GeoMMM  # noqa: E402
-from geommm.model.priors import Prior  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "GeoMMM",
-    "Fit",
-    "Panel",
-    "Prior",
-    "read_panel",
-    "read_lift_tests",
-    "load_fit",
-    "errors",
-    "GeoMMMError",
-    "ConvergenceWarning",
-    "__version__",
-]
+_LAZY = {
+    "GeoMMM": "geommm.mmm",
+    "Fit": "geommm.fit",
+    "load_fit": "geommm.fit",
+    "Panel": "geommm.data",
+    "read_panel": "geommm.data",
+    "read_lift_tests": "geommm.data",
+    "Prior": "geommm.model.priors",
+    "sim": "geommm.sim",
+    "report": "geommm.report",
+}
+
+__all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(_LAZY[name])
+        value = module if module.__name__ == f"geommm.{name}" else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'geommm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

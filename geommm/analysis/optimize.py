@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy.optimize import minimize
+import scipy.sparse
+from scipy.optimize import Bounds, LinearConstraint, minimize
 
 from geommm.analysis.allocation import DEFAULT_BOUNDS, NATIONAL, Allocation, Units, planning_units
 from geommm.analysis.draws import summarise
@@ -60,10 +61,7 @@ class BudgetProblem:
         plan = data.media_input[:, -weeks:, :]
         spend = data.spend[:, -weeks:, :].sum(axis=1)  # (G, C)
         cell_ref, plan = self._open_empty_units(data, units, spend, plan.copy())
-        U = units.n_units
-        self.incidence = np.zeros((cell_ref.size, U))  # (G*C, U): which unit owns each cell
-        self.incidence[np.arange(cell_ref.size), units.unit_of_cell.reshape(-1)] = 1.0
-        self.reference = cell_ref.reshape(-1) @ self.incidence  # (U,) spend at multiplier 1
+        self.reference = self.to_units(cell_ref[None])[0]  # (U,) spend at multiplier 1
         has_ref = self.reference > 0
         ref = np.where(has_ref, self.reference, 1.0)
         self.current = np.where(has_ref, units.current / ref, 0.0)
@@ -112,15 +110,16 @@ class BudgetProblem:
         v[self.free] = x
         return v
 
-    def evaluate(self, v: np.ndarray, gradient: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """Per draw and unit: KPI (D, U) and d KPI / d multiplier (D, U)."""
+    def to_units(self, cells: np.ndarray) -> np.ndarray:
+        """(D, G, C) per cell -> (D, U) per unit."""
+        if self.units.by == "channel":
+            return cells.sum(axis=1)
+        return cells.reshape(cells.shape[0], -1)
+
+    def evaluate(self, v: np.ndarray, order: int = 1) -> list[np.ndarray]:
+        """Per draw and unit: [KPI, d KPI / d m, d2 KPI / d m2][: order + 1], each (D, U)."""
         cell_m = v[self.units.unit_of_cell]
-        if gradient:
-            kpi, grad = self.response.kpi_and_gradient(cell_m)
-            grad = grad.reshape(grad.shape[0], -1) @ self.incidence
-        else:
-            kpi, grad = self.response.kpi(cell_m), None
-        return kpi.reshape(kpi.shape[0], -1) @ self.incidence, grad
+        return [self.to_units(x) for x in self.response.derivatives(cell_m, order)]
 
     def spend(self, v: np.ndarray) -> np.ndarray:
         return v * self.reference
@@ -136,10 +135,10 @@ class BudgetProblem:
         f = self.free
         if not f.any():
             return float("nan")
-        ratio = plan.gradient.mean(axis=0)[f] / self.reference[f]
+        ratio = plan.gradient.mean(axis=0)[f] / self.reference[f]  # KPI per extra unit of spend
         v = plan.multipliers[f]
         lo, hi = self.lower[f], self.upper[f]
-        gap = TOL * 1e3 * np.maximum(hi, 1.0)
+        gap = 1e-3 * (hi - lo)
         inside = (v > lo + gap) & (v < hi - gap)
         if inside.any():
             w = (v * self.reference[f])[inside]
@@ -150,31 +149,47 @@ class BudgetProblem:
 
 # ------------------------------------------------------------------------- objective
 class Objective:
-    """Negative scaled objective and gradient in the free multipliers, for scipy."""
+    """Posterior mean, or a lower quantile, of total incremental KPI as a function of the
+    unit multipliers, with exact gradient and (diagonal) Hessian; the last point is cached
+    because scipy asks for value, gradient and Hessian separately."""
 
-    def __init__(self, problem: BudgetProblem, kind: str, quantile: float, scale: float) -> None:
-        self.problem, self.kind, self.quantile, self.scale = problem, kind, quantile, scale
+    def __init__(self, problem: BudgetProblem, kind: str, quantile: float) -> None:
+        self.problem, self.kind, self.quantile = problem, kind, quantile
+        self.scale = 1.0
+        self._key, self._last = None, None
+        current = self.evaluate(problem.current)[0]
+        self.scale = abs(current) if abs(current) > 0 else 1.0  # SLSQP/trust-constr see O(1) numbers
 
-    def value_and_gradient(self, v: np.ndarray) -> tuple[float, np.ndarray]:
-        """Objective (posterior mean or lower quantile of total KPI) and gradient (U,)."""
-        kpi, grad = self.problem.evaluate(v)
+    def evaluate(self, v: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Objective, gradient (U,) and Hessian diagonal (U,) at unit multipliers ``v``."""
+        key = v.tobytes()
+        if key == self._key:
+            return self._last
+        kpi, grad, hess = self.problem.evaluate(v, order=2)
         if self.kind == "mean":
-            return float(kpi.sum(axis=1).mean()), grad.mean(axis=0)
-        totals = kpi.sum(axis=1)
-        order = np.argsort(totals)
-        pos = self.quantile * (len(totals) - 1)
-        i = int(np.floor(pos))
-        j, frac = min(i + 1, len(totals) - 1), pos - np.floor(pos)
-        a, b = order[i], order[j]
-        value = (1 - frac) * totals[a] + frac * totals[b]
-        return float(value), (1 - frac) * grad[a] + frac * grad[b]
+            out = float(kpi.sum(axis=1).mean()), grad.mean(axis=0), hess.mean(axis=0)
+        else:
+            totals = kpi.sum(axis=1)
+            order = np.argsort(totals)
+            pos = self.quantile * (len(totals) - 1)
+            i = int(np.floor(pos))
+            a, b = order[i], order[min(i + 1, len(totals) - 1)]
+            w = pos - i  # linear interpolation between the two neighbouring draws
+            out = (float((1 - w) * totals[a] + w * totals[b]), (1 - w) * grad[a] + w * grad[b],
+                   (1 - w) * hess[a] + w * hess[b])
+        self._key, self._last = key, out
+        return out
 
     def value(self, v: np.ndarray) -> float:
-        return self.value_and_gradient(v)[0]
+        return self.evaluate(v)[0]
 
-    def __call__(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = self.value_and_gradient(self.problem.multipliers(x))
+    # scipy's view: minimise -objective / scale over the free multipliers
+    def fun(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad, _ = self.evaluate(self.problem.multipliers(x))
         return -value / self.scale, -grad[self.problem.free] / self.scale
+
+    def hess_diagonal(self, x: np.ndarray) -> np.ndarray:
+        return -self.evaluate(self.problem.multipliers(x))[2][self.problem.free] / self.scale
 
 
 # ---------------------------------------------------------------------------- solver
@@ -196,34 +211,52 @@ def project(problem: BudgetProblem, x: np.ndarray, budget: float) -> np.ndarray:
 
 
 def solve(problem: BudgetProblem, objective: Objective, budget: float, starts: list[np.ndarray]) -> Plan:
-    """Maximise ``objective`` with SLSQP from each start; the best feasible plan wins."""
+    """Maximise ``objective`` with scipy's trust-constr (exact gradient and Hessian, the
+    budget as a linear equality, bounds as a box) from each start; the best plan wins.
+
+    Variables are rescaled by sqrt(|curvature|) at the start so the trust region is
+    round in the directions that matter. (SLSQP needs one iteration per bound that
+    becomes active, and a per-geo plan has hundreds.)
+    """
     f = problem.free
     best_x, best_value, ok, msg = None, -np.inf, not f.sum() > 1, ""
     if f.any():
-        R = problem.reference[f]
         fixed = float(problem.spend(problem.pinned)[~f].sum())
         norm = max(budget, 1.0)
-        constraint = {"type": "eq", "fun": lambda x: (x @ R + fixed - budget) / norm,
-                      "jac": lambda x: R / norm}
-        box = list(zip(problem.lower[f], problem.upper[f]))
+        lo, hi = problem.lower[f], problem.upper[f]
         for start in starts:
             x0 = project(problem, start, budget)
             candidates = [x0]
             if f.sum() > 1:
+                s = np.sqrt(np.abs(objective.hess_diagonal(x0)))
+                s = np.where(s > 1e-3 * s.max(), s, 1e-3 * s.max()) if s.max() > 0 else np.ones_like(s)
+                s = s / np.median(s)
+                inner = lo + np.clip(x0 - lo, 1e-6 * (hi - lo), (1 - 1e-6) * (hi - lo))
+                target = (budget - fixed) / norm
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    res = minimize(objective, x0, jac=True, method="SLSQP", bounds=box,
-                                   constraints=[constraint], options={"maxiter": 500, "ftol": 1e-10})
+                    warnings.simplefilter("ignore")
+                    res = minimize(
+                        lambda y, s=s: _rescaled(objective.fun(y / s), s), inner * s, jac=True,
+                        hess=lambda y, s=s: scipy.sparse.diags(objective.hess_diagonal(y / s) / s**2),
+                        method="trust-constr", bounds=Bounds(lo * s, hi * s),
+                        constraints=[LinearConstraint(scipy.sparse.csr_matrix(problem.reference[f][None, :] / s / norm), target, target)],
+                        options={"maxiter": 400, "gtol": 1e-9, "xtol": 1e-10},
+                    )
                 if np.all(np.isfinite(res.x)):
-                    candidates.insert(0, project(problem, res.x, budget))
-                ok, msg = ok or bool(res.success), str(res.message)
+                    candidates.insert(0, project(problem, res.x / s, budget))
+                ok, msg = ok or res.status in (1, 2), str(res.message)
             for x in candidates:
                 value = objective.value(problem.multipliers(x))
                 if best_x is None or value > best_value + 1e-12 * abs(best_value):
                     best_x, best_value = x, value
     v = problem.multipliers(best_x) if best_x is not None else problem.pinned.copy()
-    kpi, grad = problem.evaluate(v)
+    kpi, grad = problem.evaluate(v, order=1)
     return Plan(v, kpi, grad, ok, msg)
+
+
+def _rescaled(value_and_grad: tuple[float, np.ndarray], s: np.ndarray) -> tuple[float, np.ndarray]:
+    value, grad = value_and_grad
+    return value, grad / s
 
 
 # ------------------------------------------------------------------------ public API
@@ -271,11 +304,11 @@ def optimize_budget(
         notes.append(note)
     else:
         budget = _check_budget(units.current.sum() if budget is None else budget, low, high, n_weeks)
-        mean_obj = Objective(problem, "mean", risk_quantile, _scale(problem))
+        mean_obj = Objective(problem, "mean", risk_quantile)
         starts = [problem.current[problem.free], _even_start(problem, budget, low, high)]
         plan = solve(problem, mean_obj, budget, starts)
     if objective == "risk_adjusted":
-        risk_obj = Objective(problem, "risk_adjusted", risk_quantile, _scale(problem))
+        risk_obj = Objective(problem, "risk_adjusted", risk_quantile)
         plan = solve(problem, risk_obj, budget, [plan.multipliers[problem.free], problem.current[problem.free]])
     return _allocation(problem, plan, budget, objective, risk_quantile, hdi_prob, notes,
                        target_marginal_roi)
@@ -309,13 +342,6 @@ def _check_budget(budget, low: float, high: float, weeks: int) -> float:
     return float(np.clip(budget, low, high))
 
 
-def _scale(problem: BudgetProblem) -> float:
-    """Objective scale so SLSQP sees numbers of order one."""
-    kpi, _ = problem.evaluate(problem.current, gradient=False)
-    total = abs(float(kpi.sum(axis=1).mean()))
-    return total if total > 0 else 1.0
-
-
 def _even_start(problem: BudgetProblem, budget: float, low: float, high: float) -> np.ndarray:
     """The same relative position between lower and upper bound for every unit."""
     f = problem.free
@@ -329,7 +355,7 @@ def _budget_for_marginal_roi(problem: BudgetProblem, target: float, low: float, 
         raise OptimizationError(f"target_marginal_roi must be a finite number, got {target}")
     if not problem.free.any():
         raise OptimizationError("no unit can change spend within the bounds, so there is no budget to choose")
-    obj = Objective(problem, "mean", 0.5, _scale(problem))
+    obj = Objective(problem, "mean", 0.5)
     at_low = solve(problem, obj, low, [problem.lower[problem.free]])
     m_low = problem.marginal_roi(at_low)
     if m_low < target:
@@ -359,7 +385,7 @@ def _budget_for_marginal_roi(problem: BudgetProblem, target: float, low: float, 
 def _allocation(problem: BudgetProblem, plan: Plan, budget: float, objective: str,
                 quantile: float, hdi_prob: float, notes: list[str], target) -> Allocation:
     units = problem.units
-    now_kpi, _ = problem.evaluate(problem.current)
+    now_kpi = problem.evaluate(problem.current, order=0)[0]
     now_total, opt_total = now_kpi.sum(axis=1), plan.kpi.sum(axis=1)
     lift = summarise(opt_total - now_total, hdi_prob)
     optimal = problem.spend(plan.multipliers)

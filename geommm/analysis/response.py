@@ -113,58 +113,72 @@ class MediaResponse:
 
     def kpi(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray:
         """(D, G, C) incremental KPI at ``multiplier`` x the plan."""
-        return self._evaluate(multiplier, gradient=False)[0]
+        return self.derivatives(multiplier, order=0)[0]
 
     def kpi_and_gradient(self, multiplier: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(D, G, C) incremental KPI and its derivative with respect to each cell's multiplier."""
-        return self._evaluate(multiplier, gradient=True)
+        kpi, grad = self.derivatives(multiplier, order=1)
+        return kpi, grad
 
-    def _evaluate(self, multiplier, gradient: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def derivatives(self, multiplier: float | np.ndarray = 1.0, order: int = 2) -> list[np.ndarray]:
+        """[KPI, dKPI/dm, d2KPI/dm2][: order + 1], each (D, G, C).
+
+        A cell's KPI depends on its own multiplier only, so these are the whole
+        gradient and the (diagonal) Hessian.
+        """
         m = np.broadcast_to(np.asarray(multiplier, dtype="float64"), (self.n_geos, self.n_channels))
-        D, G, C = self.effect.shape
-        level = np.empty((D, G, C))
-        slope = np.empty((D, G, C)) if gradient else None
-        for c in range(C):
-            y_sum, dy_sum = _scaled_response(self.kinds[c], self.prepared[c], m[:, c],
-                                             self.slope[c], gradient)
-            level[:, :, c] = y_sum
-            if gradient:
-                slope[:, :, c] = dy_sum
-        kpi = self.effect * level
-        return kpi, (self.effect * slope if gradient else None)
+        out = [np.empty(self.effect.shape) for _ in range(order + 1)]
+        for c in range(self.n_channels):
+            sums = _response_sums(self.kinds[c], self.prepared[c], m[:, c], self.slope[c], order)
+            for k, value in enumerate(sums):
+                out[k][:, :, c] = value
+        return [self.effect * o for o in out]
 
 
 #: Multipliers are kept at least this large inside log(m) and 1/m.
 MIN_MULTIPLIER = 1e-12
 
 
-def _scaled_response(kind: str, z0: np.ndarray, m: np.ndarray, slope, gradient: bool):
-    """Sum over weeks of the saturation response at multiplier ``m`` (G,) and of its
-    derivative in ``m``, both (D, G). Each uses one or two passes over ``z0``."""
+def _response_sums(kind: str, z0: np.ndarray, m: np.ndarray, slope, order: int) -> list[np.ndarray]:
+    """Sums over weeks of the saturation response at multiplier ``m`` (G,) and of its first
+    ``order`` derivatives in ``m``, each (D, G); a few passes over ``z0``, no big temporaries."""
+    def dot(*arrays):
+        return np.einsum("dgt" + ",dgt" * (len(arrays) - 1) + "->dg", *arrays)
+
     if kind == "hill":
-        mm = np.maximum(m, MIN_MULTIPLIER)
-        y = z0 + slope[..., None] * np.log(mm)[None, :, None]
+        # y = sigmoid(z0 + n log m): y' = n y (1 - y) / m,
+        # y'' = n / m^2 (n y (1 - y)(1 - 2y) - y (1 - y))
+        mm = np.maximum(m, MIN_MULTIPLIER)[None, :]
+        y = z0 + slope[..., None] * np.log(mm)[..., None]
         scipy.special.expit(y, out=y)
-        y_sum = y.sum(axis=-1)
-        if not gradient:
-            return y_sum, None
-        # d/dm sigmoid(z0 + n log m) = n y (1 - y) / m; sum of y (1 - y) = sum y - sum y^2
-        y_sq = np.einsum("dgt,dgt->dg", y, y)
-        return y_sum, slope * (y_sum - y_sq) / mm[None, :]
+        s1 = y.sum(axis=-1)
+        if order == 0:
+            return [s1]
+        s2 = dot(y, y)
+        out = [s1, slope * (s1 - s2) / mm]
+        if order >= 2:
+            s3 = dot(y, y, y)
+            out.append(slope / mm**2 * (slope * (s1 - 3 * s2 + 2 * s3) - (s1 - s2)))
+        return out
     x = z0 * m[None, :, None]
     if kind == "logistic":
+        # y = tanh(m b): y' = b (1 - y^2), y'' = -2 b^2 y (1 - y^2)
         np.tanh(x, out=x)
-        y_sum = x.sum(axis=-1)
-        if not gradient:
-            return y_sum, None
-        # d/dm tanh(m b) = b (1 - tanh^2)
-        return y_sum, z0.sum(axis=-1) - np.einsum("dgt,dgt->dg", z0 * x, x)
-    # michaelis_menten: y = m b / (1 + m b); dy/dm = b / (1 + m b)^2
-    denom = 1.0 + x
-    y_sum = (x / denom).sum(axis=-1)
-    if not gradient:
-        return y_sum, None
-    return y_sum, (z0 / (denom * denom)).sum(axis=-1)
+        out = [x.sum(axis=-1)]
+        if order >= 1:
+            out.append(z0.sum(axis=-1) - dot(z0, x, x))
+        if order >= 2:
+            bx = z0 * x
+            out.append(-2.0 * (dot(z0, bx) - dot(bx, bx, x)))
+        return out
+    # michaelis_menten: y = m b / (1 + m b): y' = b / (1 + m b)^2, y'' = -2 b^2 / (1 + m b)^3
+    inv = 1.0 / (1.0 + x)
+    out = [(x * inv).sum(axis=-1)]
+    if order >= 1:
+        out.append(dot(z0, inv, inv))
+    if order >= 2:
+        out.append(-2.0 * dot(z0 * inv, z0 * inv, inv))
+    return out
 
 
 # ---------------------------------------------------------------------- curves table

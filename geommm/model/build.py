@@ -22,6 +22,7 @@ from geommm.model.lift import LiftCells, implied_lift
 from geommm.model.priors import PriorSet
 
 LIKELIHOODS = ("normal", "studentt")
+CENTERED_BASELINE = False
 
 
 def model_coords(data: ModelData, lift_cells: LiftCells | None = None) -> dict:
@@ -40,7 +41,7 @@ def model_coords(data: ModelData, lift_cells: LiftCells | None = None) -> dict:
     return coords
 
 
-def _pooled(name: str, center, sd, dims: tuple[str, ...], link=None):
+def _pooled(name: str, center, sd, dims: tuple[str, ...], link=None, centered: bool = False):
     """Non-centred partial pooling: ``link(center + sd * z)`` with ``z ~ Normal(0, 1)``.
 
     With one geo (``sd is None``) there is nothing to pool: the value is the centre.
@@ -49,6 +50,10 @@ def _pooled(name: str, center, sd, dims: tuple[str, ...], link=None):
         model = pm.modelcontext(None)
         shape = tuple(len(model.coords[d]) for d in dims)
         value = pt.broadcast_to(center, shape)
+    elif centered:
+        # data identify each geo's baseline well (every week informs it): a centred
+        # hierarchy then samples better than a non-centred one
+        return pm.Normal(name, center, sd, dims=dims)
     else:
         z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
         value = center + sd * z
@@ -79,7 +84,7 @@ def build_pymc_model(
         intercept = shared["intercept"].create("intercept")
         if spec.geo_intercept and G > 1:
             sd = shared["intercept_geo_sd"].create("intercept_geo_sd")
-            params["intercept_geo"] = _pooled("intercept_geo", intercept, sd, ("geo",))
+            params["intercept_geo"] = _pooled("intercept_geo", intercept, sd, ("geo",), centered=CENTERED_BASELINE)
         else:
             params["intercept_geo"] = pm.Deterministic(
                 "intercept_geo", intercept * pt.ones(G), dims="geo"
@@ -135,7 +140,14 @@ def build_pymc_model(
 
         # media effect from national ROI: beta_gc = rel_gc * roi_c * spend_c / sum(s_g rel_gc sat)
         roi = channel_rv("roi")
-        rel = pt.exp(_pooled("media_effect_log_dev", 0.0, geo_sd("roi_geo_sd"), ("geo", "channel")))
+        roi_geo_sd = geo_sd("roi_geo_sd")
+        if roi_geo_sd is None:
+            rel = pt.ones((G, C))
+        else:
+            # Only relative geo effects matter (beta is normalised to the national ROI),
+            # so the geo deviations sum to zero: no flat direction for the sampler.
+            z = pm.ZeroSumNormal("media_effect_geo_z", sigma=1.0, dims=("channel", "geo"))
+            rel = pt.exp(roi_geo_sd[None, :] * z.T)
         spend_total = data.spend.sum(axis=(0, 1))
         weighted = (data.kpi_scale[:, None] * rel * sat.sum(axis=1)).sum(axis=0)
         beta = pm.Deterministic(
