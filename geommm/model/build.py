@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.model.transform.optimization import freeze_dims_and_data
 
 from geommm.formula.terms import ModelSpec
 from geommm.model import mean as mean_fn
@@ -178,4 +179,6 @@ def build_pymc_model(
                 "lift_observed", mu=implied, sigma=lift_cells.lift_se, observed=lift_cells.lift,
                 dims="lift_test",
             )
-    return model
+    # Static shapes: lets PyTensor broadcast length-1 axes (one channel, one geo) and
+    # simplify the graph; the model is rebuilt for new data anyway.
+    return freeze_dims_and_data(model)
