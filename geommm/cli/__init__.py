@@ -18,6 +18,7 @@ __all__ = ["main"]
 
 def _commands() -> dict[str, Callable]:
     from geommm.cli import commands
+    from geommm.cli.batch import fit_many
     from geommm.cli.demo import demo
 
     return {
@@ -27,6 +28,7 @@ def _commands() -> dict[str, Callable]:
         "fit": commands.fit,
         "report": commands.report,
         "optimize": commands.optimize,
+        "fit-many": fit_many,
     }
 
 

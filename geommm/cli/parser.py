@@ -277,4 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, metavar="FILE", help="allocation CSV (default DIR/allocation_<by>.csv)"
     )
+    from geommm.cli.batch import add_parser as add_fit_many
+
+    add_fit_many(subs, _command)
     return parser

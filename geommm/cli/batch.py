@@ -1,0 +1,80 @@
+"""``geommm fit-many``: a grid of fits from a TOML job file, run on Dask."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from geommm.cli.console import UserError
+from geommm.cli.outputs import prepare_dir, write_csv
+
+JOB_KEYS = {"name", "formula", "data", "geo", "time", "lift_tests", "priors", "population", "fit", "weeks"}
+PATH_KEYS = ("data", "lift_tests")
+
+
+def add_parser(subs, command) -> None:
+    p = command(
+        subs,
+        "fit-many",
+        "Run many fits (brands, KPIs, prior variants, time slices) on Dask.",
+        "JOBS is a TOML file: a [defaults] table with any job key, then one [[jobs]] table per\n"
+        "fit with a unique name. Job keys: name, formula, data, geo, time, lift_tests, priors,\n"
+        "population, weeks = [start, end], fit = {method, draws, tune, chains, sampler, seed}.\n"
+        "Paths are relative to the TOML file. Writes roi_channel.csv, roi_geo.csv and\n"
+        "status.csv (one row per job, with the error of any job that failed).",
+        "geommm fit-many jobs.toml --out results --workers 2",
+    )
+    p.add_argument("jobs", type=Path, metavar="JOBS", help="TOML job file")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, default=2, metavar="N", help="LocalCluster worker processes (default 2)")
+    p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
+
+
+def load_jobs(path: Path) -> list[Any]:
+    from geommm.batch import FitJob
+
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"job file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path}: not valid TOML ({exc})") from None
+    unknown_top = sorted(set(raw) - {"defaults", "jobs"})
+    if unknown_top:
+        raise UserError(f"{path}: unknown table(s) {unknown_top}; use [defaults] and [[jobs]]")
+    defaults = raw.get("defaults", {})
+    entries = raw.get("jobs", [])
+    if not entries:
+        raise UserError(f"{path}: no [[jobs]] tables")
+    jobs = []
+    for i, entry in enumerate(entries):
+        spec = {**defaults, **entry, "fit": {**defaults.get("fit", {}), **entry.get("fit", {})}}
+        unknown = sorted(set(spec) - JOB_KEYS)
+        if unknown:
+            raise UserError(f"{path}: job {i + 1} has unknown key(s) {unknown}; known: {sorted(JOB_KEYS)}")
+        missing = [k for k in ("name", "formula", "data") if k not in spec]
+        if missing:
+            raise UserError(f"{path}: job {i + 1} lacks {missing}")
+        for key in PATH_KEYS:
+            if isinstance(spec.get(key), str):
+                spec[key] = str((path.parent / spec[key]).resolve())
+        if "weeks" in spec:
+            spec["weeks"] = tuple(spec["weeks"])
+        jobs.append(FitJob(**spec))
+    return jobs
+
+
+def fit_many(args: argparse.Namespace) -> int:
+    from geommm.batch import run_fits
+
+    jobs = load_jobs(args.jobs)
+    out = prepare_dir(args.out, args.overwrite)
+    result = run_fits(jobs, scheduler=args.scheduler, n_workers=args.workers)
+    for name, table in (("roi_channel.csv", result.roi), ("roi_geo.csv", result.roi_geo), ("status.csv", result.status)):
+        if table.height:
+            write_csv(table, out / name)
+    print(result.status.select("job", "ok", "verdict", "seconds", "error"))
+    return 0 if result.failed.height == 0 else 1
