@@ -23,7 +23,6 @@ from geommm.model.lift import LiftCells, implied_lift
 from geommm.model.priors import PriorSet
 
 LIKELIHOODS = ("normal", "studentt")
-CENTERED_BASELINE = False
 
 
 def model_coords(data: ModelData, lift_cells: LiftCells | None = None) -> dict:
@@ -42,7 +41,7 @@ def model_coords(data: ModelData, lift_cells: LiftCells | None = None) -> dict:
     return coords
 
 
-def _pooled(name: str, center, sd, dims: tuple[str, ...], link=None, centered: bool = False):
+def _pooled(name: str, center, sd, dims: tuple[str, ...], link=None):
     """Non-centred partial pooling: ``link(center + sd * z)`` with ``z ~ Normal(0, 1)``.
 
     With one geo (``sd is None``) there is nothing to pool: the value is the centre.
@@ -51,10 +50,6 @@ def _pooled(name: str, center, sd, dims: tuple[str, ...], link=None, centered: b
         model = pm.modelcontext(None)
         shape = tuple(len(model.coords[d]) for d in dims)
         value = pt.broadcast_to(center, shape)
-    elif centered:
-        # data identify each geo's baseline well (every week informs it): a centred
-        # hierarchy then samples better than a non-centred one
-        return pm.Normal(name, center, sd, dims=dims)
     else:
         z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
         value = center + sd * z
@@ -82,14 +77,16 @@ def build_pymc_model(
     with pm.Model(coords=model_coords(data, lift_cells)) as model:
         params: dict = {}
         # ---------------------------------------------------------------- baseline
-        intercept = shared["intercept"].create("intercept")
+        # The free intercept is each geo's mean KPI level; the baseline (intercept_geo) is
+        # derived below as level minus the geo's average media contribution. Media enter
+        # the mean centred, so level and media effects are nearly uncorrelated a posteriori
+        # (an uncentred media term makes NUTS take ~2x more leapfrog steps).
+        level = shared["intercept"].create("kpi_level")
         if spec.geo_intercept and G > 1:
-            sd = shared["intercept_geo_sd"].create("intercept_geo_sd")
-            params["intercept_geo"] = _pooled("intercept_geo", intercept, sd, ("geo",), centered=CENTERED_BASELINE)
+            sd = shared["intercept_geo_sd"].create("kpi_level_geo_sd")
+            level_geo = _pooled("kpi_level_geo", level, sd, ("geo",))
         else:
-            params["intercept_geo"] = pm.Deterministic(
-                "intercept_geo", intercept * pt.ones(G), dims="geo"
-            )
+            level_geo = level * pt.ones(G)
         if data.fourier.shape[1]:
             coef = shared["seasonality"].create("seasonality", dims="fourier")
             if G > 1:
@@ -156,9 +153,12 @@ def build_pymc_model(
         )
         params["media_effect"] = beta
 
-        mu = (beta[:, None, :] * sat).sum(axis=-1)
-        for part in mean_fn.baseline_components(params, data).values():
-            mu = mu + part
+        media_mean = (beta * sat.mean(axis=1)).sum(axis=-1)  # (G,) average media per week
+        params["intercept_geo"] = pm.Deterministic("intercept_geo", level_geo - media_mean, dims="geo")
+        mu = level_geo[:, None] + (beta[:, None, :] * sat).sum(axis=-1) - media_mean[:, None]
+        for name, part in mean_fn.baseline_components(params, data).items():
+            if name != "baseline":
+                mu = mu + part
 
         if store_mean:
             pm.Deterministic("kpi_mean", mu, dims=("geo", "time"))

@@ -113,8 +113,8 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
     """The defaults, in scaled units. ``default_roi`` is the ROI at which media would
     explain DEFAULT_MEDIA_SHARE of the KPI (data-driven centre, wide spread)."""
     return {
-        "intercept": Prior("Normal", mu=0.8, sigma=0.5, note="baseline as a share of mean KPI"),
-        "intercept_geo_sd": Prior("HalfNormal", sigma=0.2, note="spread of geo baselines"),
+        "intercept": Prior("Normal", mu=1.0, sigma=0.5, note="geo mean KPI level, share of mean KPI"),
+        "intercept_geo_sd": Prior("HalfNormal", sigma=0.2, note="spread of geo mean levels"),
         "control_effect": Prior("Normal", mu=0.0, sigma=0.2, note="per standardised control"),
         "control_geo_sd": Prior("HalfNormal", sigma=0.05, note="geo spread of (x | geo) effects"),
         "seasonality": Prior("Normal", mu=0.0, sigma=0.2, note="Fourier coefficients"),
