@@ -65,6 +65,8 @@ def main() -> None:
         "sampling_s": round(s.sampling_seconds, 1),
         "total_wall_s": round(wall, 1),
         "cpu_s": round(s.cpu_seconds, 1),
+        "leapfrog_per_draw": round(float(fit.idata.sample_stats["n_steps"].values.mean()), 1)
+        if "n_steps" in fit.idata.sample_stats else "n/a",
         "divergences": d.divergences,
         "max_r_hat": round(d.max_r_hat, 4),
         "min_ess_bulk": round(d.min_ess_bulk),
