@@ -56,11 +56,14 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=6)
     parser.add_argument("--weeks", type=int, default=104)
     parser.add_argument("--draws", type=int, default=200)
-    parser.add_argument("--fit", action="store_true", help="fit with MAP instead of synthetic draws")
+    parser.add_argument(
+        "--fit", action="store_true", help="fit with MAP instead of synthetic draws"
+    )
     args = parser.parse_args()
 
-    sim = simulate(n_geos=args.geos, n_weeks=args.weeks, n_channels=args.channels, seed=0,
-                   n_lift_tests=0)
+    sim = simulate(
+        n_geos=args.geos, n_weeks=args.weeks, n_channels=args.channels, seed=0, n_lift_tests=0
+    )
     model = GeoMMM(sim.formula, data=sim.panel, geo="geo", time="week")
     if args.fit:
         with warnings.catch_warnings():
@@ -69,24 +72,38 @@ def main() -> None:
         forward = fit.forward
     else:
         forward = synthetic_forward(model, sim.truth, args.draws)
-    print(f"{args.geos} geos x {args.weeks} weeks x {args.channels} channels, "
-          f"{forward.n_draws} draws (optimiser thins to 200)")
+    print(
+        f"{args.geos} geos x {args.weeks} weeks x {args.channels} channels, "
+        f"{forward.n_draws} draws (optimiser thins to 200)"
+    )
 
-    national = timed("national plan (by='channel', 0.5-1.5)",
-                     lambda: optimize_budget(forward, by="channel", bounds=(0.5, 1.5)))
-    per_geo = timed("per-geo plan (by='geo', 0.5-1.5)",
-                    lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5)))
-    timed("per-geo, risk-adjusted (10% quantile)",
-          lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5), objective="risk_adjusted"))
-    timed("per-geo, last 13 weeks as the pattern",
-          lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5), weeks=13))
+    national = timed(
+        "national plan (by='channel', 0.5-1.5)",
+        lambda: optimize_budget(forward, by="channel", bounds=(0.5, 1.5)),
+    )
+    per_geo = timed(
+        "per-geo plan (by='geo', 0.5-1.5)",
+        lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5)),
+    )
+    timed(
+        "per-geo, risk-adjusted (10% quantile)",
+        lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5), objective="risk_adjusted"),
+    )
+    timed(
+        "per-geo, last 13 weeks as the pattern",
+        lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5), weeks=13),
+    )
     target = per_geo.summary["marginal_roi"]
-    timed(f"per-geo, target marginal ROI {target:.2f}",
-          lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5), target_marginal_roi=target))
+    timed(
+        f"per-geo, target marginal ROI {target:.2f}",
+        lambda: optimize_budget(forward, by="geo", bounds=(0.5, 1.5), target_marginal_roi=target),
+    )
     for name, alloc in [("national", national), ("per geo", per_geo)]:
         s = alloc.summary
-        print(f"{name}: lift {s['expected_lift_mean']:+,.0f} on {s['current_kpi_mean']:,.0f} "
-              f"({s['expected_lift_mean'] / s['current_kpi_mean']:+.2%}), converged {s['converged']}")
+        print(
+            f"{name}: lift {s['expected_lift_mean']:+,.0f} on {s['current_kpi_mean']:,.0f} "
+            f"({s['expected_lift_mean'] / s['current_kpi_mean']:+.2%}), converged {s['converged']}"
+        )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,9 @@ _LAZY = {
     "Prior": "geommm.model.priors",
     "sim": "geommm.sim",
     "report": "geommm.report",
+    "evaluate_holdout": "geommm.analysis.validation",
+    "time_slice_cv": "geommm.analysis.validation",
+    "batch": "geommm.batch",
 }
 
 __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]

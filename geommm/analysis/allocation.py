@@ -62,8 +62,10 @@ def planning_units(
     geo of the channel; units not listed keep ``DEFAULT_BOUNDS``).
     """
     if by not in BY:
-        raise OptimizationError(f"by={by!r} is not one of {BY}: 'channel' plans one multiplier "
-                                "per channel for all geos, 'geo' one per geo x channel cell")
+        raise OptimizationError(
+            f"by={by!r} is not one of {BY}: 'channel' plans one multiplier "
+            "per channel for all geos, 'geo' one per geo x channel cell"
+        )
     geos, channels = tuple(geos), tuple(channels)
     G, C = len(geos), len(channels)
     if by == "channel":
@@ -82,9 +84,19 @@ def planning_units(
         scale = current[u] if k == "relative" else 1.0
         lower[u], upper[u] = lo * scale, hi * scale
         kind.append(k)
-    units = Units(by, geos, channels, labels, unit_of_cell, current.astype("float64"),
-                  lower, upper, kind, _fixed_mask(fixed, by, labels, geos, channels),
-                  [[] for _ in labels])
+    units = Units(
+        by=by,
+        geos=geos,
+        channels=channels,
+        labels=labels,
+        unit_of_cell=unit_of_cell,
+        current=current.astype("float64"),
+        lower=lower,
+        upper=upper,
+        kind=kind,
+        fixed=_fixed_mask(fixed, by, labels, geos, channels),
+        notes=[[] for _ in labels],
+    )
     units.lower[units.fixed] = units.current[units.fixed]
     units.upper[units.fixed] = units.current[units.fixed]
     for u in np.nonzero(units.fixed)[0]:
@@ -94,7 +106,9 @@ def planning_units(
 
 def _where(label: tuple[str, str]) -> str:
     geo, channel = label
-    return f"channel {channel!r}" if geo in (None, NATIONAL) else f"geo {geo!r}, channel {channel!r}"
+    return (
+        f"channel {channel!r}" if geo in (None, NATIONAL) else f"geo {geo!r}, channel {channel!r}"
+    )
 
 
 def _check_bound(label, lo: float, hi: float, kind: str) -> None:
@@ -120,8 +134,9 @@ def _bound_rows(bounds, by: str, geos, channels) -> dict:
         lo, hi = (float(b) for b in bounds)
     except (TypeError, ValueError):
         raise OptimizationError(
-            f"bounds must be a (lower, upper) pair of multipliers of current spend, e.g. (0.8, 1.2), "
-            f"or a Polars table with columns [geo,] channel, lower, upper[, kind]; got {bounds!r}"
+            "bounds must be a (lower, upper) pair of multipliers of current spend, e.g. "
+            "(0.8, 1.2), or a Polars table with columns [geo,] channel, lower, upper[, kind]; "
+            f"got {bounds!r}"
         ) from None
     return {(None, c): (lo, hi, "relative") for c in channels}
 
@@ -141,9 +156,13 @@ def _table_rows(table: pl.DataFrame, by: str, geos, channels) -> dict:
         geo = None if geo in (None, NATIONAL) else str(geo)
         kind = rec.get("kind") or "relative"
         if channel not in channels:
-            raise OptimizationError(f"bounds table names unknown channel {channel!r}; the model has {list(channels)}")
+            raise OptimizationError(
+                f"bounds table names unknown channel {channel!r}; the model has {list(channels)}"
+            )
         if geo is not None and geo not in geos:
-            raise OptimizationError(f"bounds table names unknown geo {geo!r}; the model has {list(geos)[:20]}")
+            raise OptimizationError(
+                f"bounds table names unknown geo {geo!r}; the model has {list(geos)[:20]}"
+            )
         if geo is not None and by == "channel":
             raise OptimizationError(
                 f"bounds table row for geo {geo!r}, channel {channel!r}: by='channel' plans one "
@@ -151,7 +170,9 @@ def _table_rows(table: pl.DataFrame, by: str, geos, channels) -> dict:
                 "or use by='geo'"
             )
         if kind not in KINDS:
-            raise OptimizationError(f"bounds kind {kind!r} for {_where((geo, channel))} is not one of {KINDS}")
+            raise OptimizationError(
+                f"bounds kind {kind!r} for {_where((geo, channel))} is not one of {KINDS}"
+            )
         key = (geo, channel)
         if key in rows:
             raise OptimizationError(f"bounds table lists {_where(key)} twice; keep one row")
@@ -178,15 +199,20 @@ def _fixed_mask(fixed, by: str, labels, geos, channels) -> np.ndarray:
     for item in _as_items(fixed):
         geo, channel = item
         if channel not in channels:
-            raise OptimizationError(f"fixed names unknown channel {channel!r}; the model has {list(channels)}")
+            raise OptimizationError(
+                f"fixed names unknown channel {channel!r}; the model has {list(channels)}"
+            )
         if geo in (None, NATIONAL):
             hits = [u for (g, c), u in index.items() if c == channel]
         elif by == "channel":
             raise OptimizationError(
-                f"fixed cell ({geo!r}, {channel!r}) needs by='geo'; with by='channel' fix whole channels"
+                f"fixed cell ({geo!r}, {channel!r}) needs by='geo'; with by='channel' "
+                "fix whole channels"
             )
         elif geo not in geos:
-            raise OptimizationError(f"fixed names unknown geo {geo!r}; the model has {list(geos)[:20]}")
+            raise OptimizationError(
+                f"fixed names unknown geo {geo!r}; the model has {list(geos)[:20]}"
+            )
         else:
             hits = [index[(geo, channel)]]
         mask[hits] = True
@@ -233,13 +259,17 @@ class Allocation:
             f"({s['hdi_prob']:.0%} HDI {s['expected_lift_hdi_low']:+,.0f} .. "
             f"{s['expected_lift_hdi_high']:+,.0f}) on {s['current_kpi_mean']:,.0f} from media"
         )
-        moves = self.table.filter(pl.col("change") != 0).sort(
-            pl.col("change").abs(), descending=True
-        ).head(5)
+        moves = (
+            self.table.filter(pl.col("change") != 0)
+            .sort(pl.col("change").abs(), descending=True)
+            .head(5)
+        )
         lines = [head]
         for r in moves.iter_rows(named=True):
             pct = "" if r["change_pct"] is None else f" ({r['change_pct']:+.1%})"
-            lines.append(f"  {r['geo']} / {r['channel']}: {r['current_spend']:,.0f} -> "
-                         f"{r['optimal_spend']:,.0f}{pct}")
+            lines.append(
+                f"  {r['geo']} / {r['channel']}: {r['current_spend']:,.0f} -> "
+                f"{r['optimal_spend']:,.0f}{pct}"
+            )
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -38,7 +38,9 @@ def as_forward(fit_or_forward) -> ForwardModel:
         return fit_or_forward
     forward = getattr(fit_or_forward, "forward", None)
     if not isinstance(forward, ForwardModel):
-        raise TypeError(f"expected a geommm Fit or ForwardModel, got {type(fit_or_forward).__name__}")
+        raise TypeError(
+            f"expected a geommm Fit or ForwardModel, got {type(fit_or_forward).__name__}"
+        )
     return forward
 
 
@@ -51,7 +53,9 @@ def thin_draws(draws: Mapping[str, np.ndarray], max_draws: int | None) -> dict[s
     return {k: v[idx] for k, v in draws.items()}
 
 
-def draw_chunks(draws: Mapping[str, np.ndarray], cells_per_draw: int) -> Iterator[dict[str, np.ndarray]]:
+def draw_chunks(
+    draws: Mapping[str, np.ndarray], cells_per_draw: int
+) -> Iterator[dict[str, np.ndarray]]:
     """Slices of the draws small enough that ``draws x cells_per_draw`` fits in memory."""
     n = next(iter(draws.values())).shape[0]
     size = max(1, CHUNK_CELLS // max(cells_per_draw, 1))
@@ -90,7 +94,8 @@ class MediaResponse:
         self.kinds = [m.saturation for m in forward.spec.media]
         self.slope = [None if slope is None else slope[:, c, None] for c in range(C)]  # (D, 1)
         # one prepared (D, G, weeks) block per channel, so that scaling by m is one pass:
-        # hill: z0 = n (log(a + floor) - log K), response sigmoid(z0 + n log m);
+        # hill: z0 = n (log(a + floor) - log K), response sigmoid(z0 + n log m) (exact at
+        # m = 1; elsewhere the log floor differs only in dark weeks, where both are ~0);
         # logistic: b = a / 2K, response tanh(m b); michaelis_menten: b = a / K, m b / (1 + m b)
         self.prepared = []
         for c, kind in enumerate(self.kinds):
@@ -115,7 +120,9 @@ class MediaResponse:
         """(D, G, C) incremental KPI at ``multiplier`` x the plan."""
         return self.derivatives(multiplier, order=0)[0]
 
-    def kpi_and_gradient(self, multiplier: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    def kpi_and_gradient(
+        self, multiplier: float | np.ndarray = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(D, G, C) incremental KPI and its derivative with respect to each cell's multiplier."""
         kpi, grad = self.derivatives(multiplier, order=1)
         return kpi, grad
@@ -142,6 +149,7 @@ MIN_MULTIPLIER = 1e-12
 def _response_sums(kind: str, z0: np.ndarray, m: np.ndarray, slope, order: int) -> list[np.ndarray]:
     """Sums over weeks of the saturation response at multiplier ``m`` (G,) and of its first
     ``order`` derivatives in ``m``, each (D, G); a few passes over ``z0``, no big temporaries."""
+
     def dot(*arrays):
         return np.einsum("dgt" + ",dgt" * (len(arrays) - 1) + "->dg", *arrays)
 
@@ -238,7 +246,9 @@ def response_curves(
             )
         )
     if not frames:
-        raise DataError(f"no spend for channel(s) {channels} in geo(s) {geos}: there is no curve to draw")
+        raise DataError(
+            f"no spend for channel(s) {channels} in geo(s) {geos}: there is no curve to draw"
+        )
     return pl.concat(frames).sort("geo", "channel", "spend_multiplier")
 
 
