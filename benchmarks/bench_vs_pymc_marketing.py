@@ -51,7 +51,7 @@ CONTROLS = ("competitor_activity_score_control", "sentiment_score_control")
 def geommm_formula(saturation: str | None) -> str:
     curve = f", saturation='{saturation}'" if saturation else ""
     media = " + ".join(f"media({col}, name='ch{i}'{curve})" for i, col in enumerate(CHANNELS))
-    return (f"conversions ~ {' + '.join(CONTROLS)} + fourier(52, 2) + trend() + (1 | geo) + {media}")
+    return f"conversions ~ {' + '.join(CONTROLS)} + fourier(52, 2) + trend() + (1 | geo) + {media}"
 
 
 # ---------------------------------------------------------------- child: geommm
@@ -63,14 +63,19 @@ def run_geommm_child(a: argparse.Namespace) -> None:
     import geommm as gm
 
     import_seconds = time.perf_counter() - t_start
-    t0 = time.perf_counter()
     panel = gm.read_panel(a.data, geo="geo", time="time")
     model = gm.GeoMMM(geommm_formula(a.saturation), data=panel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler="nutpie",
-                        seed=a.seed, progressbar=False)
-    fit_seconds = time.perf_counter() - t0
+        fit = model.fit(
+            draws=a.draws,
+            tune=a.tune,
+            chains=a.chains,
+            sampler="nutpie",
+            seed=a.seed,
+            progressbar=False,
+        )
+    fit_seconds = time.perf_counter() - t_start  # imports included, as on the peer side
     d = fit.diagnostics()
     s = fit.settings
     stats = fit.idata.sample_stats
@@ -84,7 +89,9 @@ def run_geommm_child(a: argparse.Namespace) -> None:
         "divergences": int(d.divergences),
         "max_r_hat": float(d.max_r_hat),
         "min_ess_bulk": float(d.min_ess_bulk),
-        "mean_steps_per_draw": float(stats["n_steps"].values.mean()) if "n_steps" in stats else None,
+        "mean_steps_per_draw": float(stats["n_steps"].values.mean())
+        if "n_steps" in stats
+        else None,
         "target_accept": s.target_accept,
         "verdict": d.verdict,
         "unconstrained_dims": int(sum(v.size for v in model.model.initial_point().values())),
@@ -109,7 +116,10 @@ def ensure_peer_venv(venv: Path) -> Path:
     """Create the peer's virtual environment on first use; return its interpreter."""
     py = venv / "bin" / "python"
     probe = "import pymc_marketing, sys; sys.exit(pymc_marketing.__version__ != '0.19.2')"
-    if py.exists() and subprocess.run([str(py), "-c", probe], capture_output=True).returncode == 0:
+    if (
+        py.exists()
+        and subprocess.run([str(py), "-c", probe], check=False, capture_output=True).returncode == 0
+    ):
         return py
     print(f"creating {venv} with {' '.join(PEER_PINS)} (once; not timed)", flush=True)
     t0 = time.perf_counter()
@@ -131,7 +141,12 @@ def run_child(label: str, cmd: list[str], result_path: Path, log_path: Path) -> 
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not result_path.exists():
         tail = log_path.read_text().splitlines()[-15:]
-        print(f"   FAILED (exit {proc.returncode}); last lines of the log:", *tail, sep="\n   ", flush=True)
+        print(
+            f"   FAILED (exit {proc.returncode}); last lines of the log:",
+            *tail,
+            sep="\n   ",
+            flush=True,
+        )
         return {"side": label, "failed": f"exit {proc.returncode}: " + (tail[-1] if tail else "")}
     r = json.loads(result_path.read_text())
     r["side"] = label
@@ -139,8 +154,11 @@ def run_child(label: str, cmd: list[str], result_path: Path, log_path: Path) -> 
     r["peak_rss_gb"] = usage.ru_maxrss / 1024**2  # Linux reports kilobytes
     r["cpu_seconds"] = usage.ru_utime + usage.ru_stime
     r["load_before"], r["load_after"] = load0, os.getloadavg()[0]
-    print(f"   done in {wall:.0f} s: compile {r['compile_seconds']:.1f} s, sampling "
-          f"{r['sampling_seconds']:.1f} s, {r['divergences']} divergences", flush=True)
+    print(
+        f"   done in {wall:.0f} s: compile {r['compile_seconds']:.1f} s, sampling "
+        f"{r['sampling_seconds']:.1f} s, {r['divergences']} divergences",
+        flush=True,
+    )
     return r
 
 
@@ -165,8 +183,11 @@ def table(rows: list[dict]) -> list[str]:
         if "failed" in r:
             cells.append([r["side"], "failed: " + r["failed"][:60]] + [""] * (len(COLUMNS) - 2))
             continue
-        r = {**r, "ess_per_second": r["min_ess_bulk"] / r["fit_seconds"],
-             "mean_steps_per_draw": r.get("mean_steps_per_draw") or float("nan")}
+        r = {
+            **r,
+            "ess_per_second": r["min_ess_bulk"] / r["fit_seconds"],
+            "mean_steps_per_draw": r.get("mean_steps_per_draw") or float("nan"),
+        }
         cells.append([fmt.format(**r) for _, fmt in COLUMNS])
     return _markdown(cells)
 
@@ -178,16 +199,31 @@ def ratios(rows: list[dict]) -> list[str]:
     cells = [["geommm / peer", "total wall ratio", "ESS/s ratio"]]
     for g in ours:
         for p in peers:
-            eps_g, eps_p = g["min_ess_bulk"] / g["fit_seconds"], p["min_ess_bulk"] / p["fit_seconds"]
-            cells.append([f"{g['side']} / {p['side']}", f"{g['fit_seconds'] / p['fit_seconds']:.2f}",
-                          f"{eps_g / eps_p:.2f}" if eps_p > 0 else "n/a"])
+            eps_g, eps_p = (
+                g["min_ess_bulk"] / g["fit_seconds"],
+                p["min_ess_bulk"] / p["fit_seconds"],
+            )
+            cells.append(
+                [
+                    f"{g['side']} / {p['side']}",
+                    f"{g['fit_seconds'] / p['fit_seconds']:.2f}",
+                    f"{eps_g / eps_p:.2f}" if eps_p > 0 else "n/a",
+                ]
+            )
     return _markdown(cells) if len(cells) > 1 else []
 
 
 def _markdown(cells: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    line = lambda row: "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"  # noqa: E731
-    return [line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells[1:])]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |"
+
+    return [
+        line(cells[0]),
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+        *map(line, cells[1:]),
+    ]
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -203,7 +239,9 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--tune", type=int, default=500)
     p.add_argument("--draws", type=int, default=500)
@@ -212,7 +250,9 @@ def main() -> None:
     p.add_argument("--skip-peer", action="store_true", help="geommm rows only")
     p.add_argument("--skip-logistic", action="store_true", help="no geommm-logistic row")
     p.add_argument("--skip-pooled", action="store_true", help="no peer-pooled row")
-    p.add_argument("--venv", default=str(DEFAULT_VENV), help="peer virtual environment (default: %(default)s)")
+    p.add_argument(
+        "--venv", default=str(DEFAULT_VENV), help="peer virtual environment (default: %(default)s)"
+    )
     p.add_argument("--out", default=str(DEFAULT_OUT), help="markdown result (default: %(default)s)")
     p.add_argument("--child", choices=("geommm",), help=argparse.SUPPRESS)
     p.add_argument("--saturation", help=argparse.SUPPRESS)
@@ -226,8 +266,18 @@ def main() -> None:
         sys.exit(f"panel not found: {data} (pass --data PATH)")
 
     runs: list[tuple[str, list[str] | None]] = []
-    common = ["--chains", str(a.chains), "--tune", str(a.tune), "--draws", str(a.draws),
-              "--seed", str(a.seed), "--data", str(data)]
+    common = [
+        "--chains",
+        str(a.chains),
+        "--tune",
+        str(a.tune),
+        "--draws",
+        str(a.draws),
+        "--seed",
+        str(a.seed),
+        "--data",
+        str(data),
+    ]
     me = [sys.executable, str(Path(__file__).resolve()), "--child", "geommm", *common]
     runs.append(("geommm", me))
     if not a.skip_logistic:
@@ -248,8 +298,14 @@ def main() -> None:
         for label, cmd in runs:
             result = Path(tmp) / f"{label}.json"
             log = Path(tmp) / f"{label}.log"
-            rows.append(run_child(label, [*cmd, "--result" if label.startswith("geommm") else "--out",
-                                          str(result)], result, log))
+            rows.append(
+                run_child(
+                    label,
+                    [*cmd, "--result" if label.startswith("geommm") else "--out", str(result)],
+                    result,
+                    log,
+                )
+            )
             if "failed" in rows[-1]:
                 keep = HERE / "results" / f"{label}.log"
                 keep.parent.mkdir(parents=True, exist_ok=True)
@@ -257,33 +313,44 @@ def main() -> None:
                 print(f"   log kept at {keep}", flush=True)
     load_after = os.getloadavg()
 
-    versions = {}
+    versions: dict[str, set[str]] = {}
     for r in rows:
-        versions.update({f"{r['side']}: {k}": v for k, v in r.get("versions", {}).items()})
+        for k, v in r.get("versions", {}).items():
+            versions.setdefault(k, set()).add(v)
     lines = [
         "# geommm vs PyMC-Marketing: same panel, same sampler settings",
         "",
-        f"- run: {started:%Y-%m-%d %H:%M %Z}, {platform.platform()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
+        (
+            f"- run: {started:%Y-%m-%d %H:%M %Z}, {platform.platform()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}"
+        ),
         f"- panel: {data.name}; nutpie, {a.chains} chains x {a.tune} tune + {a.draws} draws, seed {a.seed}",
-        f"- load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}; "
-        f"after: {' '.join(f'{x:.2f}' for x in load_after)}",
-        "- versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()),
+        (
+            f"- load average (1/5/15 min) before: {' '.join(f'{x:.2f}' for x in load_before)}; "
+            f"after: {' '.join(f'{x:.2f}' for x in load_after)}"
+        ),
+        "- versions: " + "; ".join(f"{k} {'/'.join(sorted(v))}" for k, v in versions.items()),
         "",
         *table(rows),
         "",
         *ratios(rows),
         "",
-        "Columns: compile s = nutpie's compile_pymc_model (PyTensor graph -> numba); sampling s = "
-        "nutpie.sample; total wall s = read the CSV, build the model, compile and sample (imports "
-        "and the diagnostics after the fit excluded); ESS/s = min bulk ESS / total wall s; max "
-        "R-hat and min bulk ESS over every stored parameter (the peer's per-date deterministics "
-        "excluded); peak RSS and CPU s are the child process's own (getrusage via wait4); "
-        "leapfrog/draw = mean of nutpie's n_steps over the kept draws.",
+        (
+            "Columns: compile s = nutpie's compile_pymc_model (PyTensor graph -> numba); sampling s = "
+            "nutpie.sample; total wall s = import the library, read the CSV, build the "
+            "model, compile and sample (the diagnostics after the fit excluded); ESS/s = min bulk ESS / total wall s; max "
+            "R-hat and min bulk ESS over every stored parameter (the peer's per-date deterministics "
+            "excluded); peak RSS and CPU s are the child process's own (getrusage via wait4); "
+            "leapfrog/draw = mean of nutpie's n_steps over the kept draws."
+        ),
         "",
-        "Model differences that remain: geommm adds trend() and partially pools every per-geo "
-        "parameter; peer-default estimates each geo x channel parameter on its own; geommm "
-        "samples with target_accept 0.9 (its default), the peer with PyMC's default 0.8.",
+        (
+            "Model differences that remain: geommm adds trend(), shares the control coefficients "
+            "across geos and partially pools its per-geo intercept, seasonality, retention, "
+            "half-saturation and effect; the peer fits per-geo intercept, control and seasonality "
+            "coefficients unpooled, and peer-default also each geo x channel media parameter; "
+            "geommm samples with target_accept 0.9 (its default), the peer with PyMC's 0.8."
+        ),
     ]
     lines += ["", "Details per run:", "", *details(rows)]
     text = "\n".join(lines) + "\n"
@@ -294,14 +361,31 @@ def main() -> None:
 
 
 def details(rows: list[dict]) -> list[str]:
-    cells = [["model", "unconstrained dims", "target_accept", "imports s", "process wall s",
-              "load before", "load after"]]
+    cells = [
+        [
+            "model",
+            "unconstrained dims",
+            "target_accept",
+            "imports s",
+            "process wall s",
+            "load before",
+            "load after",
+        ]
+    ]
     for r in rows:
         if "failed" in r:
             continue
-        cells.append([r["side"], str(r.get("unconstrained_dims", "?")), str(r.get("target_accept", "?")),
-                      f"{r['import_seconds']:.1f}", f"{r['process_wall_seconds']:.1f}",
-                      f"{r['load_before']:.2f}", f"{r['load_after']:.2f}"])
+        cells.append(
+            [
+                r["side"],
+                str(r.get("unconstrained_dims", "?")),
+                str(r.get("target_accept", "?")),
+                f"{r['import_seconds']:.1f}",
+                f"{r['process_wall_seconds']:.1f}",
+                f"{r['load_before']:.2f}",
+                f"{r['load_after']:.2f}",
+            ]
+        )
     return _markdown(cells)
 
 

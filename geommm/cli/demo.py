@@ -17,8 +17,8 @@ from geommm.cli.outputs import failed, prepare_dir
 DEMO_NUTS = {
     "method": "nuts",
     "sampler": "nutpie",
-    "draws": 500,
-    "tune": 500,
+    "draws": 1000,
+    "tune": 1000,
     "chains": 2,
     "seed": 0,
 }

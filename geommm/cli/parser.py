@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "Fit the bundled demo panel and compare the estimated ROI with the known truth.",
         "10 geos x 104 weeks x 4 channels (tv and search bought together) with 4 lift tests.\n"
-        "Default: NUTS (nutpie), 2 chains x (500 warm-up + 500 draws), a few minutes on 2 cores.\n"
+        "Default: NUTS (nutpie), 2 chains x (1000 warm-up + 1000 draws), a few minutes on 2 cores.\n"
         "--fast uses ADVI instead (about a minute; intervals too narrow, for a first look only).",
         "geommm demo --out demo-results",
     )
@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default ./%(default)s)",
     )
     p.add_argument("--fast", action="store_true", help="ADVI approximation instead of NUTS")
-    _sampler_options(p, draws=500, tune=500, chains=2)
+    _sampler_options(p, draws=1000, tune=1000, chains=2)
     p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
 
     p = _command(
