@@ -97,19 +97,22 @@ class GeoMMM:
         *,
         target_accept: float = 0.9,
         cores: int | None = None,
+        backend: str = "auto",
         progressbar: bool = True,
     ):
         """Fit the model and return a :class:`geommm.fit.Fit`.
 
         method: "nuts" (full posterior; sampler "nutpie" default, "pymc" or "numpyro"),
         "advi" (fast approximate posterior, intervals too narrow) or "map" (point estimate).
+        backend: how nutpie compiles the model — "jax" (compiles in ~2 s; the default
+        when JAX is installed, as it is with geommm's dependencies) or "numba" (30-50 s).
         """
         from geommm import sampling
         from geommm.fit import Fit
 
         settings = sampling.SamplerSettings(
             method=method, sampler=sampler, draws=draws, tune=tune, chains=chains,
-            cores=cores, seed=seed, target_accept=target_accept,
+            cores=cores, seed=seed, target_accept=target_accept, backend=backend,
         )
         sampling.check_settings(settings)
         model = self.model
