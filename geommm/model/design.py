@@ -201,15 +201,15 @@ def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_pan
         raise
     except Exception as exc:
         raise FormulaError(f"cannot build the control terms '{rhs}': {exc}") from None
-    names, groups = [], []
+    columns = list(common.as_dataframe().columns)
+    keep, names, groups = [], [], []
     for term, slc in common.slices.items():
         if term == "Intercept":
             continue
-        width = slc.stop - slc.start
-        labels = common.as_dataframe().columns[slc] if width > 1 else [term]
-        names += list(labels)
-        groups += [term] * width
-    keep = [i for i, t in enumerate(_slice_terms(common)) if t != "Intercept"]
+        for i in range(slc.start, slc.stop):
+            keep.append(i)
+            names.append(columns[i] if slc.stop - slc.start > 1 else term)
+            groups.append(term)
     values = np.asarray(matrix, dtype="float64")[:, keep]
     values = values.reshape(G, T, len(keep))  # frame is sorted by geo, then time
     if reference is None:
@@ -229,13 +229,6 @@ def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_pan
 
 def _design(spec: ModelSpec, frame, rhs: str):
     return fm.design_matrices(f"{spec.response} ~ 1 + {rhs}", frame, na_action="error").common
-
-
-def _slice_terms(common) -> list[str]:
-    out = []
-    for term, slc in common.slices.items():
-        out += [term] * (slc.stop - slc.start)
-    return out
 
 
 def _check_same_geos(reference: ModelData, panel) -> None:
