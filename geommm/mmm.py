@@ -49,7 +49,7 @@ class GeoMMM:
         self.lift_tests: pl.DataFrame | None = None
         self.lift_cells: LiftCells | None = None
         if lift_tests is not None:
-            lifts = lift_tests if _is_validated(lift_tests) else read_lift_tests(lift_tests)
+            lifts = read_lift_tests(lift_tests)  # cheap, and re-checks tables users edited
             check_lift_tests(lifts, self.panel, {m.name: m.spend for m in self.spec.media})
             self.lift_tests = lifts
             self.lift_cells = build_lift_cells(lifts, self.data)
@@ -167,6 +167,3 @@ class GeoMMM:
             f"{0 if self.lift_cells is None else self.lift_cells.n_tests} lift tests)"
         )
 
-
-def _is_validated(obj: Any) -> bool:
-    return isinstance(obj, pl.DataFrame) and "geo_list" in obj.columns and "lift_se" in obj.columns

@@ -197,8 +197,6 @@ def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_pan
         else:
             common = _design(spec, reference_panel.frame.to_pandas(), rhs)
             matrix = common.evaluate_new_data(panel.frame.to_pandas()).design_matrix
-    except FormulaError:
-        raise
     except Exception as exc:
         raise FormulaError(f"cannot build the control terms '{rhs}': {exc}") from None
     columns = list(common.as_dataframe().columns)
