@@ -32,6 +32,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lift-tests", type=int, default=0)
     p.add_argument("--sampler", default="nutpie")
+    p.add_argument("--worst", type=int, default=5, help="print the N parameters with the highest R-hat")
+    p.add_argument("--save", help="write the posterior (InferenceData netCDF) here for a closer look")
     a = p.parse_args()
 
     result = sim.simulate(n_geos=a.geos, n_weeks=a.weeks, n_channels=a.channels, seed=a.seed,
@@ -81,6 +83,13 @@ def main() -> None:
     for k, v in rows.items():
         print(f"{k:<{width}}  {v}")
     print(nat)
+    if a.worst:
+        import arviz as az
+
+        table = az.summary(fit.idata, kind="diagnostics")
+        print(table.sort_values("r_hat", ascending=False).head(a.worst)[["ess_bulk", "ess_tail", "r_hat"]])
+    if a.save:
+        fit.idata.to_netcdf(a.save)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,11 @@ def _nutpie(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.Infere
 
     t0 = time.perf_counter()
     if s.backend == "jax":
+        from geommm import _jax_speed
+
+        _jax_speed.tune_xla_flags()
         compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+        compiled = _jax_speed.lean_logp(compiled)
     else:
         compiled = nutpie.compile_pymc_model(model)
     s.compile_seconds = time.perf_counter() - t0

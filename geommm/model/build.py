@@ -1,7 +1,9 @@
 """ModelData + priors -> the partially pooled PyMC model.
 
 Every geo-level parameter is a channel-level (or national) value plus a geo
-deviation, non-centred (``mean + sd * z``), which keeps NUTS out of funnels.
+deviation, non-centred (``mean + sd * z``), which keeps NUTS out of funnels; the
+media effect's deviations are partially centred per channel by how strongly the
+data pin each geo down (``centring.py``).
 The graph is vectorised over geo x time x channel: adstock is one weighted sum
 over a precomputed lag stack, no Python loop over geos or weeks. Only small
 (geo, channel) deterministics are stored in the trace; contributions are
@@ -18,6 +20,7 @@ from pymc.model.transform.optimization import freeze_dims_and_data
 from geommm.formula.terms import ModelSpec
 from geommm.model import mean as mean_fn
 from geommm.model import transforms as tf
+from geommm.model.centring import geo_effect_centring
 from geommm.model.design import ModelData
 from geommm.model.lift import LiftCells, implied_lift
 from geommm.model.priors import PriorSet
@@ -64,9 +67,11 @@ def build_pymc_model(
     lift_cells: LiftCells | None = None,
     likelihood: str = "normal",
     store_mean: bool = False,
+    geo_centring: np.ndarray | None = None,
 ) -> pm.Model:
     """Build the model. ``store_mean`` keeps the (geo, time) expected scaled KPI in the
-    trace as ``kpi_mean`` (large; off by default, the analysis recomputes it)."""
+    trace as ``kpi_mean`` (large; off by default, the analysis recomputes it).
+    ``geo_centring`` (per channel, 1 = non-centred) is read from the data when None."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}")
     shared, per_channel = priors.shared, priors.channel
@@ -144,8 +149,15 @@ def build_pymc_model(
         else:
             # Only relative geo effects matter (beta is normalised to the national ROI),
             # so the geo deviations sum to zero: no flat direction for the sampler.
-            z = pm.ZeroSumNormal("media_effect_geo_z", sigma=1.0, dims=("channel", "geo"))
-            rel = pt.exp(roi_geo_sd[None, :] * z.T)
+            # Partially centred per channel (see centring.py): u ~ N(0, sd^(1-w)),
+            # log rel = sd^w * u; w = 1 is the usual non-centred form.
+            if geo_centring is None:
+                geo_centring = geo_effect_centring(spec, data, priors)
+            w = np.asarray(geo_centring, dtype="float64")
+            u = pm.ZeroSumNormal(
+                "media_effect_geo_u", sigma=(roi_geo_sd ** (1.0 - w))[:, None], dims=("channel", "geo")
+            )
+            rel = pt.exp((roi_geo_sd**w)[None, :] * u.T)
         spend_total = data.spend.sum(axis=(0, 1))
         weighted = (data.kpi_scale[:, None] * rel * sat.sum(axis=1)).sum(axis=0)
         beta = pm.Deterministic(

@@ -16,7 +16,11 @@ from geommm.formula.terms import MediaTerm
 from geommm.model import transforms as tf
 
 
-def _take(x: Any, idx: Sequence[int]) -> Any:
+def _take(x: Any, idx: Sequence[int], n_channels: int) -> Any:
+    # all channels in order (one kind for every channel, the usual case): no gather,
+    # so no costly scatter in the gradient
+    if list(idx) == list(range(n_channels)):
+        return x
     return x[..., list(idx)]
 
 
@@ -47,14 +51,14 @@ def adstock_weights(
     xp = tf._xp(retention)
     parts = []
     for kind, idx in _groups(media, "adstock").items():
-        alpha = _take(retention, idx)
+        alpha = _take(retention, idx, len(media))
         if kind == "geometric":
             w = tf.adstock_weights("geometric", max_lag, alpha=alpha)
         elif kind == "delayed":
-            theta = _take(params["peak_lag"], idx)[..., None, :]
+            theta = _take(params["peak_lag"], idx, len(media))[..., None, :]
             w = tf.adstock_weights("delayed", max_lag, alpha=alpha, theta=theta + 0 * alpha)
         else:
-            shape = _take(params["weibull_shape"], idx)[..., None, :]
+            shape = _take(params["weibull_shape"], idx, len(media))[..., None, :]
             scale = 0.5 + alpha * max_lag
             w = tf.adstock_weights("weibull", max_lag, shape=shape + 0 * alpha, scale=scale)
         parts.append((idx, w))
@@ -71,10 +75,10 @@ def saturate(media: Sequence[MediaTerm], adstocked: Any, params: Mapping[str, An
     xp = tf._xp(adstocked, half)
     parts = []
     for kind, idx in _groups(media, "saturation").items():
-        x = _take(adstocked, idx)
-        k = _take(half, idx)[..., None, :]
+        x = _take(adstocked, idx, len(media))
+        k = _take(half, idx, len(media))[..., None, :]
         if kind == "hill":
-            n = _take(params["slope"], idx)[..., None, None, :]
+            n = _take(params["slope"], idx, len(media))[..., None, None, :]
             y = tf.hill(x, k, n)
         elif kind == "logistic":
             y = tf.logistic(x, 1.0 / k)
