@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytensor
 import pytest
 
 from geommm.analysis.forward import ForwardModel
@@ -131,3 +132,39 @@ def test_channel_roi_prior_override_reaches_the_model(tiny_sim):
 def test_bad_priors_are_rejected_with_the_name(priors, fragment):
     with pytest.raises(PriorError, match=fragment):
         resolve_priors(priors, ["tv", "search"], default_roi=1.0)
+
+
+def test_geo_roi_parameter_fixes_each_geos_in_panel_roi(tiny_model, point_values):
+    """contribution_gc / spend_gc = roi_c * rel_gc, with spend-weighted mean of rel = 1."""
+    fw = _forward(tiny_model, point_values)
+    contrib = fw.media_contributions()[0].sum(axis=1)  # (G, C)
+    spend = tiny_model.data.spend.sum(axis=1)
+    geo_roi = contrib / spend
+    weighted = (geo_roi * spend).sum(axis=0) / spend.sum(axis=0)
+    np.testing.assert_allclose(weighted, point_values["roi"], rtol=1e-9)
+    assert np.ptp(geo_roi / point_values["roi"], axis=0).max() > 0.01  # geos do differ
+
+
+def test_partial_centring_changes_the_sampler_coordinates_not_the_model(tiny_model):
+    """The same geo deviations give the same media effect for any centring weight w."""
+    data, spec, priors = tiny_model.data, tiny_model.spec, tiny_model.priors
+    C = data.n_channels
+    values = {}
+    for w in (0.0, 0.4, 1.0):
+        model = build_pymc_model(spec, data, priors, geo_centring=np.full(C, w))
+        point = model.initial_point()
+        sd = np.array([0.3, 0.5])[:C]
+        dev = np.linspace(-0.6, 0.6, data.n_geos)[None, :] * np.ones((C, 1))
+        dev = dev - dev.mean(axis=1, keepdims=True)
+        u = dev / sd[:, None] ** w
+        point["roi_geo_sd_log__"] = np.log(sd)
+        # PyMC's zero-sum transform, constrained -> free (drop the last geo, shift the rest)
+        n = u.shape[-1]
+        point["media_effect_geo_u_zerosum__"] = u[:, :-1] - u[:, -1:] * np.sqrt(n) / (np.sqrt(n) + n)
+        # evaluate at these values (compile_fn on the RV graph would draw from the prior)
+        out = model.replace_rvs_by_values([model["media_effect"]])[0]
+        fn = pytensor.function(model.value_vars, out, on_unused_input="ignore")
+        values[w] = fn(**{v.name: point[v.name] for v in model.value_vars})
+    np.testing.assert_allclose(values[0.0], values[1.0], rtol=1e-9)
+    np.testing.assert_allclose(values[0.4], values[1.0], rtol=1e-9)
+

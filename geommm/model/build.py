@@ -141,15 +141,22 @@ def build_pymc_model(
         adstocked = tf.apply_adstock(lagged, weights)
         sat = mean_fn.saturate(spec.media, adstocked, params)  # (G, T, C)
 
-        # media effect from national ROI: beta_gc = rel_gc * roi_c * spend_c / sum(s_g rel_gc sat)
+        # Media effect from ROI. Each geo's contribution over the panel is fixed by its
+        # ROI: contribution_gc = roi_c * rel_gc * spend_gc, where rel_gc is the geo's ROI
+        # relative to the channel (spend-weighted mean 1, so roi_c is the national ROI).
+        # Then beta_gc = contribution_gc / (kpi_scale_g * sum_t sat_gct): carryover and
+        # half-saturation change the shape of the response, not its level, so they are
+        # nearly uncorrelated with rel and roi a posteriori.
         roi = channel_rv("roi")
         roi_geo_sd = geo_sd("roi_geo_sd")
+        spend_gc = data.spend.sum(axis=1)  # (G, C)
+        spend_share = spend_gc / spend_gc.sum(axis=0, keepdims=True)
         if roi_geo_sd is None:
             rel = pt.ones((G, C))
         else:
-            # Only relative geo effects matter (beta is normalised to the national ROI),
-            # so the geo deviations sum to zero: no flat direction for the sampler.
-            # Partially centred per channel (see centring.py): u ~ N(0, sd^(1-w)),
+            # Only relative geo ROIs matter (rel is normalised below), so the geo
+            # deviations sum to zero: no flat direction for the sampler. Partially
+            # centred per channel (see centring.py): u ~ N(0, sd^(1-w)),
             # log rel = sd^w * u; w = 1 is the usual non-centred form.
             if geo_centring is None:
                 geo_centring = geo_effect_centring(spec, data, priors)
@@ -158,11 +165,16 @@ def build_pymc_model(
                 "media_effect_geo_u", sigma=(roi_geo_sd ** (1.0 - w))[:, None], dims=("channel", "geo")
             )
             rel = pt.exp((roi_geo_sd**w)[None, :] * u.T)
-        spend_total = data.spend.sum(axis=(0, 1))
-        weighted = (data.kpi_scale[:, None] * rel * sat.sum(axis=1)).sum(axis=0)
-        beta = pm.Deterministic(
-            "media_effect", rel * (roi * spend_total / weighted)[None, :], dims=("geo", "channel")
-        )
+            rel = rel / (spend_share * rel).sum(axis=0)[None, :]
+        sat_total = sat.sum(axis=1)  # (G, C)
+        active = (spend_gc > 0) & (data.media_input.sum(axis=1) > 0)
+        safe_total = pt.switch(active, sat_total, 1.0)
+        geo_beta = rel * roi[None, :] * spend_gc / (data.kpi_scale[:, None] * safe_total)
+        # a channel never used in a geo: its effect there (for plans that would start it)
+        # is the geo's relative ROI times the channel's national effect per unit response
+        national_beta = roi * spend_gc.sum(axis=0) / (data.kpi_scale[:, None] * sat_total).sum(axis=0)
+        beta = pt.switch(active, geo_beta, rel * national_beta[None, :])
+        beta = pm.Deterministic("media_effect", beta, dims=("geo", "channel"))
         params["media_effect"] = beta
 
         media_mean = (beta * sat.mean(axis=1)).sum(axis=-1)  # (G,) average media per week

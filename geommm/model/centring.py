@@ -71,10 +71,8 @@ def geo_effect_evidence(spec: ModelSpec, data: ModelData, priors: PriorSet):
     K = X.shape[-1]
     national, *_ = np.linalg.lstsq(X.reshape(G * T, K), y.reshape(-1), rcond=None)
     national = national[:C]
-    if T <= K + 2 or np.any(national <= 0):
-        # too few weeks per geo, or a channel without a positive effect in the data:
-        # nothing pins geos down for certain, keep those channels non-centred
-        pass
+    # s = inf (then w = 1, non-centred) where nothing pins the geos down: too few
+    # weeks per geo, or a channel without a positive national effect in the data
     s = np.full((G, C), np.inf)
     rel = np.full((G, C), np.nan)
     if T > K + 2:
@@ -94,7 +92,12 @@ def geo_effect_evidence(spec: ModelSpec, data: ModelData, priors: PriorSet):
 
 
 def geo_effect_centring(spec: ModelSpec, data: ModelData, priors: PriorSet) -> np.ndarray:
-    """Per-channel ``w`` in [0, 1] (1 = non-centred) for the media-effect geo deviations."""
+    """Per-channel ``w`` in [0, 1] (1 = non-centred) for the geo deviations of log ROI.
+
+    Only the media effect is partially centred: it is the one geo parameter the data
+    often pin down per geo. Carryover and half-saturation per geo are weakly identified
+    and stay non-centred (partially centring them made the 40-geo panel mix worse).
+    """
     if data.n_geos < 2:
         return np.ones(data.n_channels)
     s, tau = geo_effect_evidence(spec, data, priors)
