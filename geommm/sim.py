@@ -341,12 +341,18 @@ def simulate(
     lift_noise: float = 0.15,
     trend: bool = True,
     seasonality: bool = True,
+    lift_design: list[dict] | None = None,
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
     ``noise`` is the residual sd relative to the geo's KPI scale (0.05 = ~5%);
     ``lift_noise`` the lift tests' standard error relative to the true lift;
     ``collinear`` makes tv and search follow one national buying plan.
+    ``lift_design`` plans the experiments instead of placing ``n_lift_tests`` at random
+    (which is then ignored): a list of ``{"channel": "tv", "geos": ["geo_00", ...],
+    "start": week index, "weeks": length, "multiplier": 0 (go-dark) or e.g. 2.0
+    (heavy-up), "post": weeks measured after the end (default 4)}`` — to see what a
+    planned test program would teach the model.
     """
     _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise)
     rng = np.random.default_rng(seed)
@@ -364,7 +370,12 @@ def simulate(
     kpi_scale = population * KPI_PER_CAPITA
     bau_spend = _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear)  # relative levels
     per_spend = _input_per_spend(rng, channels, n_geos, n_weeks)
-    tests = _place_lift_tests(rng, bau_spend, channels, max_lag, n_lift_tests)
+    if lift_design is None:
+        tests = _place_lift_tests(rng, bau_spend, channels, max_lag, n_lift_tests)
+    else:
+        tests = _designed_tests(lift_design, channels, geos, n_weeks, max_lag)
+        settings["n_lift_tests"] = len(tests)
+        settings["lift_design"] = [dict(d) for d in lift_design]
     spend = _apply_tests(bau_spend, tests)
     params = _media_params(rng, profiles, spend * per_spend, kpi_scale, max_lag)
     # the response only sees x / m, so one factor per channel sets ROI without changing it
@@ -623,6 +634,39 @@ def _place_lift_tests(rng, bau, channels, max_lag, n_tests, post=4) -> list[_Tes
         mult = float(rng.uniform(1.5, 3.0)) if kind_up else 0.0
         tests.append(_Test(c, geos, start, end, measure_end, mult))
         busy += [(g, c, start, last) for g in geos]
+    return tests
+
+
+def _designed_tests(design, channels, geos, n_weeks, max_lag) -> list[_Test]:
+    """Planned tests, checked: known channel and geos, inside the panel, no overlap."""
+    tests: list[_Test] = []
+    busy: list[tuple[int, int, int, int]] = []
+    for i, d in enumerate(design):
+        where = f"lift_design[{i}]"
+        unknown = set(d) - {"channel", "geos", "start", "weeks", "multiplier", "post"}
+        if unknown:
+            raise DataError(f"{where}: unknown key(s) {sorted(unknown)}")
+        if d.get("channel") not in channels:
+            raise DataError(f"{where}: channel {d.get('channel')!r} is not one of {list(channels)}")
+        missing = [g for g in d.get("geos", []) if g not in geos]
+        if missing or not d.get("geos"):
+            raise DataError(f"{where}: geos {missing or d.get('geos')!r} are not in the panel {geos[:3]}...")
+        start, length, post = int(d.get("start", -1)), int(d.get("weeks", 0)), int(d.get("post", 4))
+        mult = float(d.get("multiplier", -1))
+        if start < 0 or length < 1 or post < 0 or start + length + post > n_weeks:
+            raise DataError(f"{where}: weeks {start}..{start + length + post - 1} fall outside "
+                            f"the panel's 0..{n_weeks - 1} (start, weeks and post must fit)")
+        if mult < 0 or mult == 1.0:
+            raise DataError(f"{where}: multiplier {mult} must be 0 (go-dark) or positive and not 1")
+        c = channels.index(d["channel"])
+        cell = tuple(sorted(geos.index(g) for g in d["geos"]))
+        end, measure_end = start + length - 1, start + length - 1 + post
+        last = max(measure_end, end + max_lag - 1)
+        if any(g in cell and cc == c and not (last < a or start > b) for g, cc, a, b in busy):
+            raise DataError(f"{where}: overlaps another test of {d['channel']} in the same geo "
+                            "within its carryover; move it so each lift has one cause")
+        tests.append(_Test(c, cell, start, end, measure_end, mult))
+        busy += [(g, c, start, last) for g in cell]
     return tests
 
 

@@ -321,3 +321,49 @@ def test_options_and_bad_settings():
         sim.simulate(n_geos=0)
     with pytest.raises(DataError, match="lift tests"):
         sim.simulate(n_weeks=10, n_lift_tests=2)
+
+
+_G = ["geo_00", "geo_01", "geo_02", "geo_03"]
+_DESIGN = [
+    {"channel": "tv", "geos": _G[:2], "start": 10, "weeks": 5, "multiplier": 2.0},
+    {"channel": "search", "geos": _G[2:], "start": 10, "weeks": 5, "multiplier": 0.0, "post": 6},
+]
+
+
+def test_planned_lift_design_is_followed():
+    r = sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, lift_design=_DESIGN)
+    t = r.lift_tests.sort("test_id")
+    assert t["channel"].to_list() == ["tv", "search"]
+    assert t["geos"].to_list() == ["geo_00;geo_01", "geo_02;geo_03"]
+    weeks = r.panel["week"].unique().sort()
+    assert t["start"][0] == weeks[10] and t["end"][0] == weeks[14]
+    assert t["measure_end"][1] == weeks[14 + 6]
+    assert t["spend_delta"][0] > 0 > t["spend_delta"][1]
+    # the go-dark really switched the channel off in its window
+    off = r.panel.filter(pl.col("geo").is_in(_G[2:]) & pl.col("week").is_between(weeks[10], weeks[14]))
+    assert (off["search_spend"] == 0).all()
+    assert r.settings["n_lift_tests"] == 2
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"channel": "radio"}, "channel 'radio'"),
+        ({"geos": ["geo_09"]}, "not in the panel"),
+        ({"start": 58}, "outside"),
+        ({"multiplier": 1.0}, "multiplier"),
+        ({"colour": "red"}, "unknown key"),
+    ],
+)
+def test_bad_lift_design_is_rejected_with_its_index(change, fragment):
+    design = [dict(_DESIGN[0], **change)]
+    with pytest.raises(DataError, match=r"lift_design\[0\]") as err:
+        sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, lift_design=design)
+    assert fragment in str(err.value)
+
+
+def test_overlapping_planned_tests_are_rejected():
+    design = [_DESIGN[0], dict(_DESIGN[0], start=12)]
+    with pytest.raises(DataError, match="overlaps"):
+        sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, lift_design=design)
