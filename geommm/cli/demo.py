@@ -19,7 +19,7 @@ DEMO_NUTS = {
     "sampler": "nutpie",
     "draws": 1000,
     "tune": 1000,
-    "chains": 2,
+    "chains": 4,
     "seed": 0,
 }
 SHOWN = ["channel", "roi_mean", "roi_hdi_low", "roi_hdi_high", "true_roi", "covered"]

@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "Fit the bundled demo panel and compare the estimated ROI with the known truth.",
         "10 geos x 104 weeks x 4 channels (tv and search bought together) with 4 lift tests.\n"
-        "Default: NUTS (nutpie), 2 chains x (1000 warm-up + 1000 draws), a few minutes on 2 cores.\n"
+        "Default: NUTS (nutpie), 4 chains x (1000 warm-up + 1000 draws), 1-2 minutes on 2 cores.\n"
         "--fast uses ADVI instead (about a minute; intervals too narrow, for a first look only).",
         "geommm demo --out demo-results",
     )
