@@ -32,7 +32,7 @@ def _prior_median(prior, n: int, seed: int = 0) -> np.ndarray:
     return np.median(prior.draw(4001, np.random.default_rng(seed)), axis=0) * np.ones(n)
 
 
-def _prior_centre_params(spec: ModelSpec, data: ModelData, priors: PriorSet) -> dict:
+def _prior_centre_params(data: ModelData, priors: PriorSet) -> dict:
     G, C = data.n_geos, data.n_channels
     med = {k: _prior_median(p, C) for k, p in priors.channel.items()}
     return {
@@ -48,7 +48,7 @@ def _design(spec: ModelSpec, data: ModelData, priors: PriorSet) -> tuple[np.ndar
     """Within-geo demeaned regressors (G, T, C + K), media first, and scaled KPI (G, T)."""
     G, T, _ = data.media_input.shape
     x = mean_fn.media_saturation(
-        spec.media, _prior_centre_params(spec, data, priors), data.lagged(), data.lag_mask
+        spec.media, _prior_centre_params(data, priors), data.lagged(), data.lag_mask
     )
     parts = [x, np.broadcast_to(data.fourier, (G, T, data.fourier.shape[1])),
              np.broadcast_to(data.trend[:, None], (G, T, 1)) if spec.trend is not None else None,
@@ -75,16 +75,16 @@ def geo_effect_evidence(spec: ModelSpec, data: ModelData, priors: PriorSet):
     # weeks per geo, or a channel without a positive national effect in the data
     s = np.full((G, C), np.inf)
     rel = np.full((G, C), np.nan)
+    ok = national > 0
     if T > K + 2:
-        for g in range(G):  # small per-geo regressions (numpy, before sampling)
-            xtx_inv = np.linalg.pinv(X[g].T @ X[g])
-            coef = xtx_inv @ X[g].T @ y[g]
-            resid = y[g] - X[g] @ coef
-            noise2 = resid @ resid / (T - K)
-            se = np.sqrt(np.maximum(np.diag(xtx_inv)[:C] * noise2, 0.0))
-            ok = national > 0
-            s[g, ok] = se[ok] / national[ok]
-            rel[g, ok] = coef[:C][ok] / national[ok] - 1.0
+        # one small least-squares fit per geo, batched over geos (numpy, before sampling)
+        xtx_inv = np.linalg.pinv(np.einsum("gtk,gtj->gkj", X, X))  # (G, K, K)
+        coef = np.einsum("gkj,gtj,gt->gk", xtx_inv, X, y)
+        resid = y - np.einsum("gtk,gk->gt", X, coef)
+        noise2 = (resid**2).sum(axis=1) / (T - K)
+        se = np.sqrt(np.maximum(np.diagonal(xtx_inv, axis1=1, axis2=2)[:, :C] * noise2[:, None], 0.0))
+        s[:, ok] = se[:, ok] / national[ok]
+        rel[:, ok] = coef[:, :C][:, ok] / national[ok] - 1.0
     with np.errstate(invalid="ignore"):
         tau2 = np.nanvar(rel, axis=0) - np.nanmean(np.where(np.isfinite(s), s**2, np.nan), axis=0)
     tau = np.sqrt(np.clip(np.nan_to_num(tau2, nan=0.0), 0.0, None))
