@@ -32,6 +32,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lift-tests", type=int, default=0)
     p.add_argument("--sampler", default="nutpie")
+    p.add_argument("--mass-matrix", default="draws", choices=("draws", "gradients"),
+                   help="nutpie's mass-matrix adaptation (default %(default)s)")
     p.add_argument("--worst", type=int, default=5, help="print the N parameters with the highest R-hat")
     p.add_argument("--save", help="write the posterior (InferenceData netCDF) here for a closer look")
     a = p.parse_args()
@@ -43,7 +45,7 @@ def main() -> None:
     model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week", lift_tests=lifts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler=a.sampler, seed=a.seed,
+        fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler=a.sampler, seed=a.seed, mass_matrix=a.mass_matrix,
                         progressbar=False)
     wall = time.perf_counter() - t0
     d = fit.diagnostics()

@@ -7,7 +7,7 @@ import pytest
 
 import geommm as gm
 from geommm import sim
-from geommm.model.centring import geo_effect_centring, geo_effect_evidence
+from geommm.model.centring import geo_effect_centring, geo_effect_evidence, geo_level_centring
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,24 @@ def test_too_few_weeks_per_geo_falls_back_to_non_centred():
     result = sim.simulate(n_geos=3, n_weeks=12, n_channels=2, seed=2, n_lift_tests=0)
     m = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week")
     np.testing.assert_array_equal(geo_effect_centring(m.spec, m.data, m.priors), np.ones(2))
+
+
+def test_geo_levels_pinned_by_many_weeks_are_centred(rich_model):
+    m = rich_model
+    assert geo_level_centring(m.spec, m.data, m.priors) == 0.0
+
+
+def test_geo_levels_drowned_in_noise_stay_non_centred():
+    result = sim.simulate(n_geos=6, n_weeks=30, n_channels=2, seed=2, noise=0.5, n_lift_tests=0)
+    m = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week")
+    assert geo_level_centring(m.spec, m.data, m.priors) == 1.0
+
+
+def test_level_centring_falls_back_to_non_centred_without_geos_or_weeks():
+    one = sim.simulate(n_geos=1, n_weeks=60, n_channels=2, seed=2, n_lift_tests=0)
+    m = gm.GeoMMM(one.formula.replace(" + (1 | geo)", ""), data=one.panel, geo="geo", time="week")
+    assert geo_level_centring(m.spec, m.data, m.priors) == 1.0
+    # 10 weeks, 9 regressors: no per-geo noise estimate
+    short = sim.simulate(n_geos=3, n_weeks=10, n_channels=2, seed=2, n_lift_tests=0)
+    m = gm.GeoMMM(short.formula, data=short.panel, geo="geo", time="week")
+    assert geo_level_centring(m.spec, m.data, m.priors) == 1.0

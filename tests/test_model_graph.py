@@ -168,3 +168,25 @@ def test_partial_centring_changes_the_sampler_coordinates_not_the_model(tiny_mod
     np.testing.assert_allclose(values[0.0], values[1.0], rtol=1e-9)
     np.testing.assert_allclose(values[0.4], values[1.0], rtol=1e-9)
 
+
+
+def test_partial_centring_of_geo_levels_does_not_change_the_model(tiny_model):
+    """Centred (w = 0) and non-centred (w = 1) geo levels: same values, same log density."""
+    data, spec, priors = tiny_model.data, tiny_model.spec, tiny_model.priors
+    level, sd = 1.02, 0.05
+    target = level + np.linspace(-0.08, 0.08, data.n_geos)
+    values, logps = {}, {}
+    for w in (0.0, 1.0):
+        model = build_pymc_model(spec, data, priors, level_centring=w)
+        point = model.initial_point()
+        point["kpi_level"] = np.array(level)
+        point["kpi_level_geo_sd_log__"] = np.array(np.log(sd))
+        point["kpi_level_geo_u"] = target if w == 0.0 else (target - level) / sd
+        out = model.replace_rvs_by_values([model["kpi_level_geo"]])[0]
+        fn = pytensor.function(model.value_vars, out, on_unused_input="ignore")
+        values[w] = fn(**{v.name: point[v.name] for v in model.value_vars})
+        logps[w] = model.compile_logp(jacobian=True)(point)
+    np.testing.assert_allclose(values[0.0], target, rtol=1e-12)
+    np.testing.assert_allclose(values[1.0], target, rtol=1e-12)
+    # the two densities differ only by the constant Jacobian of u = (level_geo - level) / sd
+    np.testing.assert_allclose(logps[0.0] - logps[1.0], -data.n_geos * np.log(sd), rtol=1e-9)

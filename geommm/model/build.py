@@ -20,7 +20,7 @@ from pymc.model.transform.optimization import freeze_dims_and_data
 from geommm.formula.terms import ModelSpec
 from geommm.model import mean as mean_fn
 from geommm.model import transforms as tf
-from geommm.model.centring import geo_effect_centring
+from geommm.model.centring import geo_effect_centring, geo_level_centring
 from geommm.model.design import ModelData
 from geommm.model.lift import LiftCells, implied_lift
 from geommm.model.priors import PriorSet
@@ -59,6 +59,15 @@ def _pooled(name: str, center, sd, dims: tuple[str, ...], link=None):
     return pm.Deterministic(name, link(value) if link is not None else value, dims=dims)
 
 
+def _partially_centred(name: str, center, sd, dims: tuple[str, ...], w: float):
+    """``center + geo deviation`` with the deviation partially centred (weight ``w``,
+    1 = non-centred, 0 = centred): ``u ~ Normal((1 - w) center, sd^(1 - w))`` and
+    value = ``center + sd^w (u - (1 - w) center)`` (Gorinova, Moore & Hoffman 2020).
+    The model is the same for every ``w``; only the sampler's coordinates change."""
+    u = pm.Normal(f"{name}_u", (1.0 - w) * center, sd ** (1.0 - w), dims=dims)
+    return pm.Deterministic(name, center + sd**w * (u - (1.0 - w) * center), dims=dims)
+
+
 def build_pymc_model(
     spec: ModelSpec,
     data: ModelData,
@@ -68,10 +77,12 @@ def build_pymc_model(
     likelihood: str = "normal",
     store_mean: bool = False,
     geo_centring: np.ndarray | None = None,
+    level_centring: float | None = None,
 ) -> pm.Model:
     """Build the model. ``store_mean`` keeps the (geo, time) expected scaled KPI in the
     trace as ``kpi_mean`` (large; off by default, the analysis recomputes it).
-    ``geo_centring`` (per channel, 1 = non-centred) is read from the data when None."""
+    ``geo_centring`` (per channel) and ``level_centring`` (the geo mean KPI level) are
+    partial-centring weights, 1 = non-centred; read from the data when None."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}")
     shared, per_channel = priors.shared, priors.channel
@@ -89,7 +100,9 @@ def build_pymc_model(
         level = shared["intercept"].create("kpi_level")
         if spec.geo_intercept and G > 1:
             sd = shared["intercept_geo_sd"].create("kpi_level_geo_sd")
-            level_geo = _pooled("kpi_level_geo", level, sd, ("geo",))
+            if level_centring is None:
+                level_centring = geo_level_centring(spec, data, priors)
+            level_geo = _partially_centred("kpi_level_geo", level, sd, ("geo",), float(level_centring))
         else:
             level_geo = level * pt.ones(G)
         if data.fourier.shape[1]:
