@@ -58,6 +58,7 @@ class GeoMMM:
             self.prior_overrides, list(self.spec.channels), self.default_roi
         )
         self._model = None
+        self._opt_model = None
 
     # ------------------------------------------------------------------ model
     @property
@@ -74,6 +75,20 @@ class GeoMMM:
                 likelihood=self.likelihood,
             )
         return self._model
+
+    def _optimisation_model(self):
+        """The same model with non-centred geo levels, for MAP and ADVI.
+
+        A mode is not invariant to reparameterisation: with centred geo levels the joint
+        density grows without bound as their spread shrinks to zero, and the optimiser's
+        answer then depends on the units of the data. NUTS samples the posterior, which
+        is the same either way, so it gets the centring that mixes best."""
+        if self._opt_model is None:
+            self._opt_model = build_pymc_model(
+                self.spec, self.data, self.priors, lift_cells=self.lift_cells,
+                likelihood=self.likelihood, level_centring=1.0,
+            )
+        return self._opt_model
 
     def default_priors(self) -> pl.DataFrame:
         """Every prior in force (defaults merged with overrides), one row per parameter."""
@@ -120,7 +135,7 @@ class GeoMMM:
             mass_matrix=mass_matrix,
         )
         sampling.check_settings(settings)
-        model = self.model
+        model = self.model if method == "nuts" else self._optimisation_model()
         try:
             idata = sampling.run(model, settings, progressbar=progressbar)
         except GeoMMMError:

@@ -99,6 +99,7 @@ def test_corrupted_saved_fit_gives_fit_error(tmp_path):
     ({"method": "gibbs"}, "method"),
     ({"draws": 0}, "draws"),
     ({"target_accept": 1.5}, "target_accept"),
+    ({"mass_matrix": "dense"}, "mass_matrix"),
 ])
 def test_bad_fit_settings(tiny_model, kwargs, fragment):
     with pytest.raises(FitError, match=fragment):
