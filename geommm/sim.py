@@ -334,7 +334,7 @@ def simulate(
     n_channels: int = 4,
     seed: int = 0,
     *,
-    collinear: bool = True,
+    collinear: bool | str = True,
     max_lag: int = 8,
     noise: float = 0.05,
     n_lift_tests: int = 4,
@@ -347,14 +347,17 @@ def simulate(
 
     ``noise`` is the residual sd relative to the geo's KPI scale (0.05 = ~5%);
     ``lift_noise`` the lift tests' standard error relative to the true lift;
-    ``collinear`` makes tv and search follow one national buying plan.
+    ``collinear`` makes tv and search follow one national buying plan (bursts and
+    pauses together, each geo's weekly spend still its own); ``collinear="strict"``
+    also gives them the same burst sizes and the same week-to-week changes in every
+    geo, so only the geos' spend levels tell them apart: the panel alone cannot.
     ``lift_design`` plans the experiments instead of placing ``n_lift_tests`` at random
     (which is then ignored): a list of ``{"channel": "tv", "geos": ["geo_00", ...],
     "start": week index, "weeks": length, "multiplier": 0 (go-dark) or e.g. 2.0
     (heavy-up), "post": weeks measured after the end (default 4)}`` — to see what a
     planned test program would teach the model.
     """
-    _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise)
+    _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise, collinear)
     rng = np.random.default_rng(seed)
     settings = dict(
         n_geos=n_geos, n_weeks=n_weeks, n_channels=n_channels, seed=seed, collinear=collinear,
@@ -373,7 +376,7 @@ def simulate(
     if lift_design is None:
         tests = _place_lift_tests(rng, bau_spend, channels, max_lag, n_lift_tests)
     else:
-        tests = _designed_tests(lift_design, channels, geos, n_weeks, max_lag)
+        tests = _designed_tests(lift_design, channels, geos, n_weeks, max_lag, bau_spend)
         settings["n_lift_tests"] = len(tests)
         settings["lift_design"] = [dict(d) for d in lift_design]
     spend = _apply_tests(bau_spend, tests)
@@ -418,7 +421,8 @@ def simulate(
     return SimulatedPanel(panel, lift_table, truth, formula, settings)
 
 
-def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise) -> None:
+def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise,
+                collinear=True) -> None:
     problems = []
     if n_geos < 1:
         problems.append(f"n_geos={n_geos} (need at least 1)")
@@ -432,6 +436,8 @@ def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_
         problems.append(f"noise={noise}, lift_noise={lift_noise} (must be >= 0)")
     if n_lift_tests < 0:
         problems.append(f"n_lift_tests={n_lift_tests} (must be >= 0)")
+    if collinear not in (True, False, "strict"):
+        problems.append(f"collinear={collinear!r} (True, False or 'strict')")
     if problems:
         raise DataError("simulate() got invalid settings: " + "; ".join(problems))
 
@@ -499,6 +505,8 @@ def _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear) -> np.ndarray:
     national = np.array([p.flight == "national" for p in profiles])
     always = np.array([p.flight == "always" for p in profiles])
     names = channel_names(n_ch)  # same order as profiles
+    propensity = np.exp(0.3 * rng.standard_normal((n_geos, n_ch)))  # geo media intensity
+    weekly = rng.lognormal(-0.02, 0.2, size=(n_geos, n_weeks, n_ch))
     if collinear and "tv" in names and "search" in names:
         tv, search = names.index("tv"), names.index("search")
         # search bursts when the national TV plan does, with half its burst sizes
@@ -510,8 +518,10 @@ def _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear) -> np.ndarray:
     amp = np.where(pick, amp[:1], amp[1:])
     is_on = is_on | always[None, :, None]
     level = np.where(is_on, 1.0, off_level[None, :, None]) * amp
-    propensity = np.exp(0.3 * rng.standard_normal((n_geos, n_ch)))  # geo media intensity
-    weekly = rng.lognormal(-0.02, 0.2, size=(n_geos, n_weeks, n_ch))
+    if collinear == "strict" and "tv" in names and "search" in names:
+        # one plan: search's weekly spend in a geo is a fixed multiple of tv's
+        tv, search = names.index("tv"), names.index("search")
+        level[:, search], weekly[..., search] = level[:, tv], weekly[..., tv]
     return kpi_scale[:, None, None] * propensity[:, None, :] * np.moveaxis(level, 1, 2) * weekly
 
 
@@ -637,8 +647,9 @@ def _place_lift_tests(rng, bau, channels, max_lag, n_tests, post=4) -> list[_Tes
     return tests
 
 
-def _designed_tests(design, channels, geos, n_weeks, max_lag) -> list[_Test]:
-    """Planned tests, checked: known channel and geos, inside the panel, no overlap."""
+def _designed_tests(design, channels, geos, n_weeks, max_lag, bau) -> list[_Test]:
+    """Planned tests, checked: known channel and geos, inside the panel, no overlap, and
+    the channel live in the window (a go-dark in a pause would measure nothing)."""
     tests: list[_Test] = []
     busy: list[tuple[int, int, int, int]] = []
     for i, d in enumerate(design):
@@ -665,6 +676,10 @@ def _designed_tests(design, channels, geos, n_weeks, max_lag) -> list[_Test]:
         if any(g in cell and cc == c and not (last < a or start > b) for g, cc, a, b in busy):
             raise DataError(f"{where}: overlaps another test of {d['channel']} in the same geo "
                             "within its carryover; move it so each lift has one cause")
+        dark = [geos[g] for g in cell if not (bau[g, start:end + 1, c] > 0).any()]
+        if dark:
+            raise DataError(f"{where}: {d['channel']} has no spend in {dark} in weeks "
+                            f"{start}..{end} (a pause in its plan); move the test")
         tests.append(_Test(c, cell, start, end, measure_end, mult))
         busy += [(g, c, start, last) for g in cell]
     return tests

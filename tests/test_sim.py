@@ -367,3 +367,35 @@ def test_overlapping_planned_tests_are_rejected():
     design = [_DESIGN[0], dict(_DESIGN[0], start=12)]
     with pytest.raises(DataError, match="overlaps"):
         sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, lift_design=design)
+
+
+def _spend(panel: pl.DataFrame, column: str) -> np.ndarray:
+    return panel.pivot(on="geo", index="week", values=column).sort("week").drop("week").to_numpy().T
+
+
+def test_strictly_collinear_search_is_a_fixed_multiple_of_tv_in_every_geo():
+    strict = sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, collinear="strict", n_lift_tests=0)
+    tv, search = _spend(strict.panel, "tv_spend"), _spend(strict.panel, "search_spend")
+    ratio = np.divide(search, tv, out=np.full_like(tv, np.nan), where=tv > 0)
+    assert ((tv > 0) == (search > 0)).all()
+    np.testing.assert_allclose(np.nanmin(ratio, axis=1), np.nanmax(ratio, axis=1), rtol=1e-9)
+    assert np.ptp(np.nanmean(ratio, axis=1)) > 0  # the geos' levels still differ
+    loose = sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, collinear=True, n_lift_tests=0)
+    tv, search = _spend(loose.panel, "tv_spend"), _spend(loose.panel, "search_spend")
+    assert min(np.corrcoef(t, s)[0, 1] for t, s in zip(tv, search)) < 0.99
+
+
+@pytest.mark.bad_input
+def test_bad_collinear_value_is_rejected():
+    with pytest.raises(DataError, match="collinear"):
+        sim.simulate(n_geos=4, n_weeks=60, n_channels=3, collinear="yes")
+
+
+@pytest.mark.bad_input
+def test_planned_test_in_a_pause_is_rejected():
+    base = sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, n_lift_tests=0)
+    tv = _spend(base.panel, "tv_spend")
+    week = int(np.flatnonzero((tv[:2] == 0).all(axis=0))[0])  # tv dark in geos 0-1
+    design = [{"channel": "tv", "geos": _G[:2], "start": week, "weeks": 1, "multiplier": 0.0}]
+    with pytest.raises(DataError, match="no spend"):
+        sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, lift_design=design)
