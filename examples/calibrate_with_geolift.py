@@ -93,7 +93,8 @@ def main() -> None:
     print("Lift tests run inside the panel:")
     print(result.lift_tests.select("test_id", "channel", "geos", "start", "end", "spend_delta", "lift", "lift_se"))
     truth = result.truth.roi_national
-    plain = scored(fit(result, None, args), truth, "panel only")
+    plain_fit = fit(result, None, args)
+    plain = scored(plain_fit, truth, "panel only")
     calibrated_fit = fit(result, result.lift_tests, args)
     calibrated = scored(calibrated_fit, truth, "with lift tests")
     both = pl.concat([plain, calibrated]).sort("channel", "fit")
@@ -104,6 +105,8 @@ def main() -> None:
         print(shrink)
         print("Measured vs model-implied lift (calibrated fit):")
         print(calibrated_fit.lift_test_check())
+        print("The same tests against the panel-only fit (before calibration):")
+        print(plain_fit.lift_test_check(result.lift_tests))
 
 
 if __name__ == "__main__":

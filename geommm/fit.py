@@ -219,9 +219,22 @@ class Fit:
         mean = self.forward.expected_kpi().mean(axis=0)
         return accuracy_table(self.data.kpi, mean, self.data.geos)
 
-    def lift_test_check(self, hdi_prob: float = 0.9) -> pl.DataFrame:
-        """Each lift test's measured lift next to the model-implied lift (posterior)."""
-        if self.lift_cells is None or not self.lift_cells.n_tests:
+    def lift_test_check(self, lift_tests=None, hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each lift test's measured lift next to the model-implied lift (posterior).
+
+        Without ``lift_tests`` it checks the tests the model was calibrated on. Pass
+        tests (any source ``read_lift_tests`` accepts) to check a fit against
+        experiments it has not seen, e.g. the uncalibrated fit, to compare before and
+        after calibration."""
+        if lift_tests is not None:
+            from geommm.data.lift_tests import check_lift_tests, read_lift_tests
+
+            lt = read_lift_tests(lift_tests)
+            check_lift_tests(lt, self.panel, {m.name: m.spend for m in self.spec.media})
+            cells = build_lift_cells(lt, self.data)
+        else:
+            lt, cells = self.lift_tests, self.lift_cells
+        if cells is None or not cells.n_tests:
             return pl.DataFrame(
                 schema={"test_id": pl.String, "channel": pl.String, "geos": pl.String,
                         "lift": pl.Float64, "lift_se": pl.Float64, "implied_mean": pl.Float64,
@@ -237,9 +250,8 @@ class Fit:
             p = {k: v[d] for k, v in draws.items()}
             w = mean_fn.adstock_weights(self.spec.media, p, self.data.max_lag, self.data.lag_mask)
             ad = tf.apply_adstock(lagged, w)
-            out.append(implied_lift(self.lift_cells, self.spec.media, p, ad, self.data.kpi_scale, self.data.lag_mask))
+            out.append(implied_lift(cells, self.spec.media, p, ad, self.data.kpi_scale, self.data.lag_mask))
         s = summarise(np.array(out), hdi_prob)
-        lt = self.lift_tests
         return pl.DataFrame(
             {
                 "test_id": [str(x) for x in lt["test_id"]],

@@ -134,3 +134,13 @@ def test_calibrated_model_agrees_with_the_experiments(calibration):
     inside = (check["implied_hdi_low"] - 2 * check["lift_se"] <= check["lift"]) & (
         check["lift"] <= check["implied_hdi_high"] + 2 * check["lift_se"])
     assert inside.all(), check
+
+
+def test_lift_check_before_and_after_calibration(calibration):
+    """The uncalibrated fit can be checked against the experiments too: its implied
+    lifts are less certain than the calibrated fit's, for the same tests."""
+    result, plain, calibrated = calibration
+    before, after = plain.lift_test_check(result.lift_tests), calibrated.lift_test_check()
+    assert before["test_id"].to_list() == after["test_id"].to_list() == result.lift_tests["test_id"].to_list()
+    width = lambda t: (t["implied_hdi_high"] - t["implied_hdi_low"]).to_numpy()  # noqa: E731
+    assert (width(after) < width(before)).all(), (before, after)
