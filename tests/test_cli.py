@@ -232,50 +232,12 @@ def test_simulate_writes_panel_truth_and_formula(tmp_path):
 @pytest.mark.bad_input
 def test_refuses_to_overwrite_without_flag(tmp_path):
     out_dir = tmp_path / "sim"
-    assert (
-        run(
-            "simulate",
-            "--geos",
-            "2",
-            "--weeks",
-            "12",
-            "--channels",
-            "1",
-            "--lift-tests",
-            "0",
-            "--out",
-            out_dir,
-        )[0]
-        == 0
-    )
-    code, _, err = run(
-        "simulate",
-        "--geos",
-        "2",
-        "--weeks",
-        "12",
-        "--channels",
-        "1",
-        "--lift-tests",
-        "0",
-        "--out",
-        out_dir,
-    )
+    tiny = ("simulate", "--geos", "2", "--weeks", "12", "--channels", "1", "--lift-tests", "0",
+            "--out", out_dir)
+    assert run(*tiny)[0] == 0
+    code, _, err = run(*tiny)
     assert_user_error(code, err, str(out_dir), "--overwrite")
-    code, _, err = run(
-        "simulate",
-        "--geos",
-        "2",
-        "--weeks",
-        "12",
-        "--channels",
-        "1",
-        "--lift-tests",
-        "0",
-        "--out",
-        out_dir,
-        "--overwrite",
-    )
+    code, _, err = run(*tiny, "--overwrite")
     assert code == 0, err
 
 

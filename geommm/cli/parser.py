@@ -148,30 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
         "prints the formula that matches the simulated columns.",
         "geommm simulate --geos 12 --weeks 104 --channels 3 --seed 1 --out sim12",
     )
-    p.add_argument(
-        "--geos",
-        type=_count(1),
-        default=10,
-        metavar="N",
-        help="number of geos (default %(default)s)",
-    )
-    p.add_argument(
-        "--weeks",
-        type=_count(8),
-        default=104,
-        metavar="T",
-        help="number of weeks (default %(default)s)",
-    )
-    p.add_argument(
-        "--channels",
-        type=_count(1),
-        default=4,
-        metavar="C",
-        help="media channels (default %(default)s)",
-    )
-    p.add_argument(
-        "--seed", type=_count(0), default=0, metavar="S", help="random seed (default %(default)s)"
-    )
+    for flag, minimum, default, metavar, what in (
+        ("--geos", 1, 10, "N", "number of geos"),
+        ("--weeks", 8, 104, "T", "number of weeks"),
+        ("--channels", 1, 4, "C", "media channels"),
+        ("--seed", 0, 0, "S", "random seed"),
+    ):
+        p.add_argument(flag, type=_count(minimum), default=default, metavar=metavar,
+                       help=f"{what} (default %(default)s)")
     p.add_argument(
         "--no-collinear", action="store_true", help="let tv and search follow separate buying plans"
     )
