@@ -419,6 +419,18 @@ def test_config_roi_interval_becomes_a_tuple():
     assert config.priors == {"tv": {"roi": (2, 4)}, "roi": (1, 3)}
 
 
+def test_mass_matrix_from_config_and_flag_reaches_the_fit():
+    from geommm.cli.parser import MASS_MATRICES
+    from geommm.sampling import MASS_MATRICES as FIT_CHOICES
+
+    assert MASS_MATRICES == FIT_CHOICES  # the CLI keeps its own copy to import fast
+    config = parse_config({"fit": {"mass_matrix": "gradients"}})
+    assert config.fit == {"mass_matrix": "gradients"}
+    assert config.merged(mass_matrix="draws").fit == {"mass_matrix": "draws"}
+    with pytest.raises(ConfigError, match="mass_matrix"):
+        parse_config({"fit": {"mass_matrix": "dense"}})
+
+
 @pytest.mark.bad_input
 def test_parse_config_raises_config_error():
     with pytest.raises(ConfigError, match=r"'output\.overwrite' must be true or false"):

@@ -112,6 +112,7 @@ def fit(args: argparse.Namespace) -> int:
         chains=args.chains,
         seed=args.seed,
         target_accept=args.target_accept,
+        mass_matrix=args.mass_matrix,
     )
     for value, what in (
         (config.panel, "--data PANEL (or [data] panel)"),
