@@ -28,7 +28,7 @@ from geommm.analysis.forward import ForwardModel
 from geommm.errors import ConvergenceWarning, FitError
 from geommm.formula import ModelSpec
 from geommm.model.design import ModelData, build_model_data
-from geommm.model.lift import LiftCells, build_lift_cells, implied_lift
+from geommm.model.lift import LiftCells, build_lift_cells, implied_lift, lift_tests_on_grid
 from geommm.model.priors import PriorSet, resolve_priors
 from geommm.sampling import SamplerSettings
 
@@ -227,11 +227,7 @@ class Fit:
         experiments it has not seen, e.g. the uncalibrated fit, to compare before and
         after calibration."""
         if lift_tests is not None:
-            from geommm.data.lift_tests import check_lift_tests, read_lift_tests
-
-            lt = read_lift_tests(lift_tests)
-            check_lift_tests(lt, self.panel, {m.name: m.spend for m in self.spec.media})
-            cells = build_lift_cells(lt, self.data)
+            lt, cells = lift_tests_on_grid(lift_tests, self.panel, self.spec, self.data)
         else:
             lt, cells = self.lift_tests, self.lift_cells
         if cells is None or not cells.n_tests:

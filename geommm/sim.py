@@ -507,7 +507,8 @@ def _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear) -> np.ndarray:
     names = channel_names(n_ch)  # same order as profiles
     propensity = np.exp(0.3 * rng.standard_normal((n_geos, n_ch)))  # geo media intensity
     weekly = rng.lognormal(-0.02, 0.2, size=(n_geos, n_weeks, n_ch))
-    if collinear and "tv" in names and "search" in names:
+    pair = collinear and "tv" in names and "search" in names
+    if pair:
         tv, search = names.index("tv"), names.index("search")
         # search bursts when the national TV plan does, with half its burst sizes
         is_on[0, search] = is_on[0, tv]
@@ -518,9 +519,8 @@ def _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear) -> np.ndarray:
     amp = np.where(pick, amp[:1], amp[1:])
     is_on = is_on | always[None, :, None]
     level = np.where(is_on, 1.0, off_level[None, :, None]) * amp
-    if collinear == "strict" and "tv" in names and "search" in names:
+    if pair and collinear == "strict":
         # one plan: search's weekly spend in a geo is a fixed multiple of tv's
-        tv, search = names.index("tv"), names.index("search")
         level[:, search], weekly[..., search] = level[:, tv], weekly[..., tv]
     return kpi_scale[:, None, None] * propensity[:, None, :] * np.moveaxis(level, 1, 2) * weekly
 

@@ -20,7 +20,7 @@ from pymc.model.transform.optimization import freeze_dims_and_data
 from geommm.formula.terms import ModelSpec
 from geommm.model import mean as mean_fn
 from geommm.model import transforms as tf
-from geommm.model.centring import geo_effect_centring, geo_level_centring
+from geommm.model.centring import centring_weights
 from geommm.model.design import ModelData
 from geommm.model.lift import LiftCells, implied_lift
 from geommm.model.priors import PriorSet
@@ -89,6 +89,10 @@ def build_pymc_model(
     G, C = data.n_geos, data.n_channels
     kinds_adstock = {m.adstock for m in spec.media}
     kinds_sat = {m.saturation for m in spec.media}
+    if G > 1 and (geo_centring is None or level_centring is None):
+        effect_w, level_w = centring_weights(spec, data, priors)  # one set of fits for both
+        geo_centring = effect_w if geo_centring is None else geo_centring
+        level_centring = level_w if level_centring is None else level_centring
 
     with pm.Model(coords=model_coords(data, lift_cells)) as model:
         params: dict = {}
@@ -100,8 +104,6 @@ def build_pymc_model(
         level = shared["intercept"].create("kpi_level")
         if spec.geo_intercept and G > 1:
             sd = shared["intercept_geo_sd"].create("kpi_level_geo_sd")
-            if level_centring is None:
-                level_centring = geo_level_centring(spec, data, priors)
             level_geo = _partially_centred("kpi_level_geo", level, sd, ("geo",), float(level_centring))
         else:
             level_geo = level * pt.ones(G)
@@ -171,8 +173,6 @@ def build_pymc_model(
             # deviations sum to zero: no flat direction for the sampler. Partially
             # centred per channel (see centring.py): u ~ N(0, sd^(1-w)),
             # log rel = sd^w * u; w = 1 is the usual non-centred form.
-            if geo_centring is None:
-                geo_centring = geo_effect_centring(spec, data, priors)
             w = np.asarray(geo_centring, dtype="float64")
             u = pm.ZeroSumNormal(
                 "media_effect_geo_u", sigma=(roi_geo_sd ** (1.0 - w))[:, None], dims=("channel", "geo")

@@ -19,6 +19,8 @@ its posterior are the same for every ``w``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from geommm.formula.terms import ModelSpec
@@ -44,8 +46,16 @@ def _prior_centre_params(data: ModelData, priors: PriorSet) -> dict:
     }
 
 
-def _regressors(spec: ModelSpec, data: ModelData, priors: PriorSet) -> np.ndarray:
-    """Regressors (G, T, C + K), media first (at the prior-centre adstock and saturation)."""
+@dataclass(frozen=True)
+class _Fits:
+    """The least-squares fits both weights read: one pooled, one per geo (numpy, once)."""
+
+    raw: np.ndarray  # (G, T, C + K) regressors, media first
+    pooled: np.ndarray  # (C + K,) coefficients shared by all geos (within-geo demeaned)
+    per_geo: tuple | None  # (coef, se, noise2) of _per_geo_fits; None: too few weeks
+
+
+def _fits(spec: ModelSpec, data: ModelData, priors: PriorSet) -> _Fits:
     G, T, _ = data.media_input.shape
     x = mean_fn.media_saturation(
         spec.media, _prior_centre_params(data, priors), data.lagged(), data.lag_mask
@@ -53,19 +63,18 @@ def _regressors(spec: ModelSpec, data: ModelData, priors: PriorSet) -> np.ndarra
     parts = [x, np.broadcast_to(data.fourier, (G, T, data.fourier.shape[1])),
              np.broadcast_to(data.trend[:, None], (G, T, 1)) if spec.trend is not None else None,
              data.controls]
-    return np.concatenate([p for p in parts if p is not None and p.shape[-1]], axis=-1)
-
-
-def _design(spec: ModelSpec, data: ModelData, priors: PriorSet) -> tuple[np.ndarray, np.ndarray]:
-    """Within-geo demeaned regressors (G, T, C + K), media first, and scaled KPI (G, T)."""
-    X, y = _regressors(spec, data, priors), data.kpi_scaled
-    return X - X.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+    raw = np.concatenate([p for p in parts if p is not None and p.shape[-1]], axis=-1)
+    X = raw - raw.mean(axis=1, keepdims=True)
+    y = data.kpi_scaled - data.kpi_scaled.mean(axis=1, keepdims=True)
+    K = X.shape[-1]
+    pooled, *_ = np.linalg.lstsq(X.reshape(G * T, K), y.reshape(-1), rcond=None)
+    return _Fits(raw, pooled, _per_geo_fits(X, y) if T > K + 2 else None)
 
 
 def _per_geo_fits(X: np.ndarray, y: np.ndarray):
     """One small least-squares fit per geo, batched over geos (numpy, before sampling):
     coefficients (G, K), their standard errors (G, K) and the residual variance (G,)."""
-    G, T, K = X.shape
+    _, T, K = X.shape
     xtx_inv = np.linalg.pinv(np.einsum("gtk,gtj->gkj", X, X))  # (G, K, K)
     coef = np.einsum("gkj,gtj,gt->gk", xtx_inv, X, y)
     resid = y - np.einsum("gtk,gk->gt", X, coef)
@@ -101,18 +110,19 @@ def geo_effect_evidence(spec: ModelSpec, data: ModelData, priors: PriorSet):
     gives the geo's own effect and its standard error (collinearity included). The
     spread is the method-of-moments estimate var(geo effects) - mean(s^2).
     """
-    G, T, C = data.media_input.shape
-    X, y = _design(spec, data, priors)
-    K = X.shape[-1]
-    national, *_ = np.linalg.lstsq(X.reshape(G * T, K), y.reshape(-1), rcond=None)
-    national = national[:C]
+    return _effect_evidence(data, _fits(spec, data, priors))
+
+
+def _effect_evidence(data: ModelData, fits: _Fits):
+    G, _, C = data.media_input.shape
+    national = fits.pooled[:C]
     # s = inf (then w = 1, non-centred) where nothing pins the geos down: too few
     # weeks per geo, or a channel without a positive national effect in the data
     s = np.full((G, C), np.inf)
     rel = np.full((G, C), np.nan)
     ok = national > 0
-    if T > K + 2:
-        coef, se, _ = _per_geo_fits(X, y)
+    if fits.per_geo is not None:
+        coef, se, _ = fits.per_geo
         s[:, ok] = se[:, :C][:, ok] / national[ok]
         rel[:, ok] = coef[:, :C][:, ok] / national[ok] - 1.0
     return s, _spread(rel, s)
@@ -125,10 +135,7 @@ def geo_effect_centring(spec: ModelSpec, data: ModelData, priors: PriorSet) -> n
     often pin down per geo. Carryover and half-saturation per geo are weakly identified
     and stay non-centred (partially centring them made the 40-geo panel mix worse).
     """
-    if data.n_geos < 2:
-        return np.ones(data.n_channels)
-    s, tau = geo_effect_evidence(spec, data, priors)
-    return _summarise(_weight(s, tau[None, :]))
+    return centring_weights(spec, data, priors)[0]
 
 
 def geo_level_centring(spec: ModelSpec, data: ModelData, priors: PriorSet) -> float:
@@ -142,19 +149,23 @@ def geo_level_centring(spec: ModelSpec, data: ModelData, priors: PriorSet) -> fl
     So the rule of thumb: centred when the data pin the geos down more tightly than
     they differ (median s^2 / (s^2 + tau^2) < 0.5), else non-centred.
     """
+    return centring_weights(spec, data, priors)[1]
+
+
+def centring_weights(spec: ModelSpec, data: ModelData, priors: PriorSet) -> tuple[np.ndarray, float]:
+    """Both weights from one set of fits: per-channel ``w`` of the media effect (see
+    ``geo_effect_centring``) and 0 or 1 for the geo KPI levels (``geo_level_centring``)."""
     G, T, C = data.media_input.shape
     if G < 2:
-        return 1.0
-    raw = _regressors(spec, data, priors)
-    X = raw - raw.mean(axis=1, keepdims=True)
-    y = data.kpi_scaled
-    if T <= X.shape[-1] + 2:
-        return 1.0
-    K = X.shape[-1]
-    shared, *_ = np.linalg.lstsq(X.reshape(G * T, K), (y - y.mean(axis=1, keepdims=True)).ravel(), rcond=None)
+        return np.ones(C), 1.0
+    fits = _fits(spec, data, priors)
+    s, tau = _effect_evidence(data, fits)
+    effect_w = _summarise(_weight(s, tau[None, :]))
+    if fits.per_geo is None:
+        return effect_w, 1.0
     # the model's level is the geo mean of the KPI less the geo means of the non-media
     # terms (media enter centred), with the shared coefficients of the pooled fit
-    level = y.mean(axis=1) - raw[..., C:].mean(axis=1) @ shared[C:]
-    _, _, noise2 = _per_geo_fits(X, y - y.mean(axis=1, keepdims=True))
-    s = np.sqrt(noise2 / T)
-    return 0.0 if float(_summarise(_weight(s, _spread(level, s)))) < 0.5 else 1.0
+    level = data.kpi_scaled.mean(axis=1) - fits.raw[..., C:].mean(axis=1) @ fits.pooled[C:]
+    s_level = np.sqrt(fits.per_geo[2] / T)
+    level_w = float(_summarise(_weight(s_level, _spread(level, s_level))))
+    return effect_w, (0.0 if level_w < 0.5 else 1.0)
