@@ -68,6 +68,17 @@ def _partially_centred(name: str, center, sd, dims: tuple[str, ...], w: float):
     return pm.Deterministic(name, center + sd**w * (u - (1.0 - w) * center), dims=dims)
 
 
+def equal_effect_geo_roi(data: ModelData) -> np.ndarray:
+    """Per geo and channel, the ROI (up to a channel factor) that an equal media effect
+    in scaled units would give: ``kpi_scale_g * sum_t (x_gt / m_gc) / spend_gc``, i.e.
+    KPI scale times active weeks over spend. 0 where the channel never runs."""
+    spend = data.spend.sum(axis=1)
+    reach = data.media_scaled.sum(axis=1)
+    active = (spend > 0) & (reach > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(active, data.kpi_scale[:, None] * reach / np.where(active, spend, 1.0), 0.0)
+
+
 def build_pymc_model(
     spec: ModelSpec,
     data: ModelData,
@@ -162,31 +173,40 @@ def build_pymc_model(
         # Then beta_gc = contribution_gc / (kpi_scale_g * sum_t sat_gct): carryover and
         # half-saturation change the shape of the response, not its level, so they are
         # nearly uncorrelated with rel and roi a posteriori.
+        # Geos are pooled towards equal media *effects* (DESIGN: log beta_gc = b_c +
+        # tau_c z_gc), not equal ROIs: a geo that spends twice as much per unit of KPI
+        # for the same effect has half the ROI. So rel_gc is the geo's effect deviation
+        # times the ROI it would have at the channel's effect, kpi_scale_g * (active
+        # weeks) / spend_gc (scaled media sum to the active weeks; shape-free, data only).
+        # Pooling towards equal ROIs instead biased weakly identified channels low
+        # (display -25%, search -33% over 10 simulated panels; docs/performance.md).
         roi = channel_rv("roi")
         roi_geo_sd = geo_sd("roi_geo_sd")
         spend_gc = data.spend.sum(axis=1)  # (G, C)
         spend_share = spend_gc / spend_gc.sum(axis=0, keepdims=True)
+        active = (spend_gc > 0) & (data.media_input.sum(axis=1) > 0)
+        equal_effect_roi = equal_effect_geo_roi(data)
         if roi_geo_sd is None:
-            rel = pt.ones((G, C))
+            effect_dev = pt.ones((G, C))
         else:
-            # Only relative geo ROIs matter (rel is normalised below), so the geo
+            # Only relative geo effects matter (rel is normalised below), so the geo
             # deviations sum to zero: no flat direction for the sampler. Partially
             # centred per channel (see centring.py): u ~ N(0, sd^(1-w)),
-            # log rel = sd^w * u; w = 1 is the usual non-centred form.
+            # log effect deviation = sd^w * u; w = 1 is the usual non-centred form.
             w = np.asarray(geo_centring, dtype="float64")
             u = pm.ZeroSumNormal(
                 "media_effect_geo_u", sigma=(roi_geo_sd ** (1.0 - w))[:, None], dims=("channel", "geo")
             )
-            rel = pt.exp((roi_geo_sd**w)[None, :] * u.T)
-            rel = rel / (spend_share * rel).sum(axis=0)[None, :]
+            effect_dev = pt.exp((roi_geo_sd**w)[None, :] * u.T)
+        rel = effect_dev * equal_effect_roi
+        rel = rel / (spend_share * rel).sum(axis=0)[None, :]
         sat_total = sat.sum(axis=1)  # (G, C)
-        active = (spend_gc > 0) & (data.media_input.sum(axis=1) > 0)
         safe_total = pt.switch(active, sat_total, 1.0)
         geo_beta = rel * roi[None, :] * spend_gc / (data.kpi_scale[:, None] * safe_total)
         # a channel never used in a geo: its effect there (for plans that would start it)
-        # is the geo's relative ROI times the channel's national effect per unit response
+        # is the geo's effect deviation times the channel's national effect per unit response
         national_beta = roi * spend_gc.sum(axis=0) / (data.kpi_scale[:, None] * sat_total).sum(axis=0)
-        beta = pt.switch(active, geo_beta, rel * national_beta[None, :])
+        beta = pt.switch(active, geo_beta, effect_dev * national_beta[None, :])
         beta = pm.Deterministic("media_effect", beta, dims=("geo", "channel"))
         params["media_effect"] = beta
 

@@ -129,7 +129,7 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
             sigma=1.0,
             note=f"national ROI; centre = media explaining {DEFAULT_MEDIA_SHARE:.0%} of KPI",
         ),
-        "roi_geo_sd": Prior("Gamma", alpha=2.0, beta=5.0, note="geo spread of log ROI (relative to the channel)"),
+        "roi_geo_sd": Prior("Gamma", alpha=2.0, beta=5.0, note="geo spread of the log media effect (pooled towards equal effects)"),
         "retention_logit": Prior("Normal", mu=-0.5, sigma=1.0, note="logit weekly carryover"),
         "retention_geo_sd": Prior("HalfNormal", sigma=0.3, note="geo spread of logit carryover"),
         "half_saturation_log": Prior("Normal", mu=0.0, sigma=0.7, note="log half-saturation, scaled"),
