@@ -12,11 +12,17 @@ from pathlib import Path
 from geommm.sim import SimulatedPanel, simulate
 
 #: 10 geos x 2 years x tv/search/social/display, tv and search bought together.
+#: The seed is the first from 2024 on whose panel is typical of its own noise: with
+#: the true curves known, least squares puts every channel's national ROI within
+#: 1.645 standard errors of the truth (``benchmarks/known_curves.py --demo``). Seed
+#: 2024's panel put display 2.1 se below its truth and search 2.1 se above, so no
+#: calibrated fit to it could be expected to cover both; a demo should show the
+#: typical case. The rule reads the panel only, never geommm's fit.
 DEMO_SETTINGS: dict = dict(
     n_geos=10,
     n_weeks=104,
     n_channels=4,
-    seed=2024,
+    seed=2026,
     collinear=True,
     max_lag=8,
     noise=0.05,
