@@ -190,3 +190,30 @@ def test_partial_centring_of_geo_levels_does_not_change_the_model(tiny_model):
     np.testing.assert_allclose(values[1.0], target, rtol=1e-12)
     # the two densities differ only by the constant Jacobian of u = (level_geo - level) / sd
     np.testing.assert_allclose(logps[0.0] - logps[1.0], -data.n_geos * np.log(sd), rtol=1e-9)
+
+
+def test_geos_pool_towards_equal_media_effects_not_equal_rois(tiny_model):
+    """With no geo deviation (u = 0) every geo gets the same effect per unit of scaled
+    media (DESIGN: log beta_gc = b_c + tau_c z_gc), so a geo spending more per unit of
+    KPI has a lower ROI; before session 4 u = 0 meant equal geo ROIs."""
+    from geommm.model.build import equal_effect_geo_roi
+
+    data, spec, priors = tiny_model.data, tiny_model.spec, tiny_model.priors
+    model = build_pymc_model(spec, data, priors)
+    point = model.initial_point()
+    point["media_effect_geo_u_zerosum__"] = np.zeros_like(point["media_effect_geo_u_zerosum__"])
+    names = [n for n in NAMES if n not in ("kpi_mean", "lift_implied")]
+    outs = model.replace_rvs_by_values([model[n] for n in names])
+    fn = pytensor.function(model.value_vars, outs, on_unused_input="ignore")
+    values = dict(zip(names, fn(**{v.name: point[v.name] for v in model.value_vars})))
+    fw = _forward(tiny_model, values)
+    contrib = fw.media_contributions()[0].sum(axis=1)  # (G, C), KPI units
+    reach = data.media_scaled.sum(axis=1)  # active weeks in scaled media
+    spend = data.spend.sum(axis=1)
+    # contribution per unit of scaled media, as a share of each geo's KPI: equal
+    per_unit = contrib / (data.kpi_scale[:, None] * reach)
+    np.testing.assert_allclose(per_unit / per_unit.mean(axis=0), 1.0, rtol=1e-9)
+    geo_roi = contrib / spend
+    np.testing.assert_allclose(geo_roi / geo_roi[0], equal_effect_geo_roi(data) / equal_effect_geo_roi(data)[0],
+                               rtol=1e-9)
+    assert np.ptp(geo_roi / geo_roi.mean(axis=0), axis=0).max() > 0.05  # so not equal ROIs
