@@ -229,6 +229,20 @@ def test_simulate_writes_panel_truth_and_formula(tmp_path):
     assert pl.read_parquet(out_dir / "panel.parquet")["geo"].n_unique() == 2
 
 
+def test_simulate_strict_collinear_makes_search_a_multiple_of_tv(tmp_path):
+    out_dir = tmp_path / "sim"
+    code, _, err = run("simulate", "--geos", "3", "--weeks", "30", "--channels", "2", "--lift-tests",
+                       "0", "--strict-collinear", "--out", out_dir)
+    assert code == 0, err
+    panel = pl.read_parquet(out_dir / "panel.parquet").filter(pl.col("tv_spend") > 0)
+    ratio = panel.group_by("geo").agg((pl.col("search_spend") / pl.col("tv_spend")).std().alias("sd"),
+                                      (pl.col("search_spend") / pl.col("tv_spend")).mean().alias("m"))
+    assert (ratio["sd"] / ratio["m"]).max() < 1e-9
+    code, _, err = run("simulate", "--geos", "3", "--weeks", "30", "--channels", "2",
+                       "--strict-collinear", "--no-collinear", "--out", tmp_path / "x")
+    assert code == 2 and "not allowed with" in err
+
+
 @pytest.mark.bad_input
 def test_refuses_to_overwrite_without_flag(tmp_path):
     out_dir = tmp_path / "sim"

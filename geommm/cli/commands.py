@@ -70,7 +70,7 @@ def simulate(args: argparse.Namespace) -> int:
             args.weeks,
             args.channels,
             args.seed,
-            collinear=not args.no_collinear,
+            collinear="strict" if args.strict_collinear else not args.no_collinear,
             n_lift_tests=args.lift_tests,
         )
         result.save(folder)

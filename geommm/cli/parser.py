@@ -157,8 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p.add_argument(flag, type=_count(minimum), default=default, metavar=metavar,
                        help=f"{what} (default %(default)s)")
-    p.add_argument(
+    plan = p.add_mutually_exclusive_group()
+    plan.add_argument(
         "--no-collinear", action="store_true", help="let tv and search follow separate buying plans"
+    )
+    plan.add_argument(
+        "--strict-collinear", action="store_true",
+        help="search's weekly spend a fixed multiple of tv's in every geo: the panel alone "
+        "cannot tell them apart (what lift tests are for)",
     )
     p.add_argument(
         "--lift-tests",
