@@ -23,16 +23,19 @@ import numpy as np
 import geommm as gm
 from geommm import sim
 from geommm.demo.make_demo import DEMO_SETTINGS
-from geommm.model import transforms as tf
 
 
 def known_curve_roi(result: sim.SimulatedPanel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """National ROI per channel by least squares with the true curves: (estimate, se, truth)."""
-    t = result.truth
+    p = result.truth.media_params
     data = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week").data
-    weights = tf.adstock_weights("geometric", t.max_lag, alpha=t.alpha)
-    sat = tf.hill(tf.apply_adstock(data.lagged(), weights), t.half_saturation[:, None, :], t.slope)
-    G, T, C = sat.shape
+    inputs, spend = data.media_input, data.spend
+    # the true response per unit of effect: in the panel (the regressors) and with the
+    # carryover after the last week (what ROI counts), from the simulator's own maths
+    per_effect = p.kpi_scale[:, None, None] * p.beta[:, None, :]
+    response = sim.media_contributions(inputs, p) / per_effect  # (G, T, C)
+    total = sim.media_contributions(inputs, p, pad=p.max_lag - 1).sum(axis=1) / p.beta  # (G, C)
+    G, T, C = response.shape
     baseline = [np.ones((T, 1)), data.fourier]
     if data.trend is not None and np.ndim(data.trend):
         baseline.append(np.asarray(data.trend).reshape(T, 1))
@@ -40,24 +43,21 @@ def known_curve_roi(result: sim.SimulatedPanel) -> tuple[np.ndarray, np.ndarray,
     for g in range(G):
         own = np.hstack([*baseline, data.controls[g]])
         media = np.zeros((T, G * C))
-        media[:, g * C:(g + 1) * C] = sat[g]
+        media[:, g * C:(g + 1) * C] = response[g]
         rows.append(np.hstack([np.kron(np.eye(G)[g][None, :], own), media]))
     X, y = np.vstack(rows), data.kpi_scaled.reshape(-1)
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ coef
     cov = resid.var() * len(y) / (len(y) - X.shape[1]) * np.linalg.pinv(X.T @ X)
     first = X.shape[1] - G * C
-    # national contribution = sum_g beta_gc * kpi_scale_g * sum_t sat_gct: linear in beta
-    total = sat.sum(axis=1) * data.kpi_scale[:, None]  # (G, C)
-    spend = data.spend.sum(axis=(0, 1))
+    # national contribution = sum_g beta_gc * total_gc: linear in the fitted effects
+    spent = spend.sum(axis=(0, 1))
     est, se = np.empty(C), np.empty(C)
     for c in range(C):
         w = np.zeros(X.shape[1])
         w[first + np.arange(G) * C + c] = total[:, c]
-        est[c], se[c] = w @ coef / spend[c], np.sqrt(w @ cov @ w) / spend[c]
-    truth = t.roi_national.sort("channel").to_dict(as_series=False)
-    true = np.array([dict(zip(truth["channel"], truth["roi"]))[ch] for ch in t.channels])
-    return est, se, true
+        est[c], se[c] = w @ coef / spent[c], np.sqrt(w @ cov @ w) / spent[c]
+    return est, se, sim.true_roi(inputs, spend, p, national=True)
 
 
 def _report(label: str, result: sim.SimulatedPanel) -> np.ndarray:

@@ -185,8 +185,8 @@ def build_pymc_model(
         roi_geo_sd = geo_sd("roi_geo_sd")
         spend_gc = data.spend.sum(axis=1)  # (G, C)
         spend_share = spend_gc / spend_gc.sum(axis=0, keepdims=True)
-        active = (spend_gc > 0) & (data.media_input.sum(axis=1) > 0)
         equal_effect_roi = equal_effect_geo_roi(data)
+        active = equal_effect_roi > 0  # the channel ran (spend and input) in the geo
         if roi_geo_sd is None:
             effect_dev = pt.ones((G, C))
         else:
