@@ -17,7 +17,7 @@ import polars as pl
 
 import geommm as gm
 from geommm.analysis.optimize import optimize_budget
-from geommm.analysis.response import response_curves
+from geommm.analysis.curves import response_curves
 from geommm.analysis.scenario import scenario
 from geommm.demo import load_demo
 

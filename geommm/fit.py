@@ -23,7 +23,7 @@ import xarray as xr
 from geommm._atomic import atomic_path
 from geommm.analysis import contributions as contrib_mod
 from geommm.analysis import roi as roi_mod
-from geommm.analysis.draws import posterior_draws, summarise
+from geommm.analysis.draws import draw_chunks, posterior_draws, summarise
 from geommm.analysis.forward import ForwardModel
 from geommm.errors import ConvergenceWarning, FitError
 from geommm.formula import ModelSpec
@@ -236,18 +236,14 @@ class Fit:
                         "lift": pl.Float64, "lift_se": pl.Float64, "implied_mean": pl.Float64,
                         "implied_hdi_low": pl.Float64, "implied_hdi_high": pl.Float64}
             )
-        draws = self.forward.draws
+        fw = self.forward
         lagged = self.data.lagged()
-        from geommm.model import mean as mean_fn
-        from geommm.model import transforms as tf
-
-        out = []
-        for d in range(self.forward.n_draws):
-            p = {k: v[d] for k, v in draws.items()}
-            w = mean_fn.adstock_weights(self.spec.media, p, self.data.max_lag, self.data.lag_mask)
-            ad = tf.apply_adstock(lagged, w)
-            out.append(implied_lift(cells, self.spec.media, p, ad, self.data.kpi_scale, self.data.lag_mask))
-        s = summarise(np.array(out), hdi_prob)
+        cells_per_draw = lagged[0].size
+        implied = [
+            implied_lift(cells, fw.transform, chunk, fw.transform.adstock(lagged, chunk), self.data.kpi_scale)
+            for chunk in draw_chunks(fw.draws, cells_per_draw)
+        ]  # (D, N), draws in memory-bounded chunks
+        s = summarise(np.concatenate(implied), hdi_prob)
         return pl.DataFrame(
             {
                 "test_id": [str(x) for x in lt["test_id"]],
@@ -263,27 +259,28 @@ class Fit:
 
     def adstock_decay(self, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Carryover weights per lag: geo, channel, lag, weight_mean, weight_hdi_low, weight_hdi_high."""
-        from geommm.model import mean as mean_fn
-
-        draws = self.forward.draws
-        w = mean_fn.adstock_weights(self.spec.media, draws, self.data.max_lag, self.data.lag_mask)
-        rows = []
-        national = {**draws, "retention": _channel_center(draws["retention"])}
-        wn = mean_fn.adstock_weights(self.spec.media, national, self.data.max_lag, self.data.lag_mask)
-        for label, arr in [("geo", w), ("national", wn)]:
-            s = summarise(arr, hdi_prob)  # (G, C, L)
+        fw = self.forward
+        national = {**fw.draws, "retention": _channel_center(fw.draws["retention"])}
+        frames = []
+        for label, weights in (("geo", fw.transform.weights(fw.draws)), ("national", fw.transform.weights(national))):
+            s = summarise(weights, hdi_prob)  # (G or 1, C, L)
             geos = self.data.geos if label == "geo" else ("national",)
-            for gi, g in enumerate(geos):
-                for ci, ch in enumerate(self.channels):
-                    for lag in range(self.data.max_lag):
-                        rows.append((g, ch, lag, s["mean"][gi, ci, lag], s["hdi_low"][gi, ci, lag], s["hdi_high"][gi, ci, lag]))
-        return pl.DataFrame(rows, schema=["geo", "channel", "lag", "weight_mean", "weight_hdi_low", "weight_hdi_high"], orient="row")
+            n_g, n_c, n_l = s["mean"].shape
+            frames.append(pl.DataFrame({
+                "geo": np.repeat(np.array(geos), n_c * n_l),
+                "channel": np.tile(np.repeat(np.array(self.channels), n_l), n_g),
+                "lag": np.tile(np.arange(n_l), n_g * n_c),
+                "weight_mean": s["mean"].reshape(-1),
+                "weight_hdi_low": s["hdi_low"].reshape(-1),
+                "weight_hdi_high": s["hdi_high"].reshape(-1),
+            }))
+        return pl.concat(frames)
 
     # ------------------------------------------------------------ decisions
     def response_curves(self, geo=None, channel=None, spend_grid=None, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Incremental KPI vs the period's total spend (scaling observed flighting), per geo
         and national, with HDI bands."""
-        from geommm.analysis.response import response_curves
+        from geommm.analysis.curves import response_curves
 
         return response_curves(self, geo=geo, channel=channel, spend_grid=spend_grid, hdi_prob=hdi_prob)
 

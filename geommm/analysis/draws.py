@@ -6,10 +6,12 @@ draws keeps every table fast and memory-bounded on big panels.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 import arviz as az
 import numpy as np
+
+from geommm.media import channel_parameter_priors
 
 MODEL_PARAMETERS = (
     "intercept_geo",
@@ -18,9 +20,7 @@ MODEL_PARAMETERS = (
     "control_geo",
     "retention",
     "half_saturation",
-    "slope",
-    "peak_lag",
-    "weibull_shape",
+    *channel_parameter_priors(),  # slope, peak_lag, ... of every registered media kind
     "media_effect",
     "noise_sd",
     "roi",
@@ -63,3 +63,24 @@ def summarise(samples: np.ndarray, hdi_prob: float = 0.9) -> dict[str, np.ndarra
         "hdi_low": hdi[:, 0].reshape(shape),
         "hdi_high": hdi[:, 1].reshape(shape),
     }
+
+
+#: Keep per-chunk arrays of draws x geos x weeks x channels below this many numbers.
+CHUNK_CELLS = 4_000_000
+
+
+def thin_draws(draws: Mapping[str, np.ndarray], max_draws: int | None) -> dict[str, np.ndarray]:
+    """Evenly spaced subset of at most ``max_draws`` draws (all of them when None)."""
+    n = next(iter(draws.values())).shape[0]
+    if max_draws is None or n <= max_draws:
+        return dict(draws)
+    idx = np.linspace(0, n - 1, max_draws).round().astype(int)
+    return {k: v[idx] for k, v in draws.items()}
+
+
+def draw_chunks(draws: Mapping[str, np.ndarray], cells_per_draw: int) -> Iterator[dict[str, np.ndarray]]:
+    """Slices of the draws small enough that ``draws x cells_per_draw`` fits in memory."""
+    n = next(iter(draws.values())).shape[0]
+    size = max(1, CHUNK_CELLS // max(cells_per_draw, 1))
+    for start in range(0, n, size):
+        yield {k: v[start : start + size] for k, v in draws.items()}

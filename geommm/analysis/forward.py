@@ -1,9 +1,10 @@
-"""Forward model over posterior draws: what the fitted model says the KPI would be.
+"""THE forward model: what the fitted model says the KPI would be, over posterior draws.
 
 Everything downstream (contributions, ROI, marginal ROI, response curves,
-predictions, scenarios, the optimiser) asks this one object for KPI under some
-media plan, so the definitions cannot drift apart. Results are in original KPI
-units, with a leading draw axis.
+predictions, scenarios, the optimiser, lift checks) asks this one object for KPI
+under some media plan, and it asks :class:`geommm.media.MediaTransform` (the same
+transform the PyMC graph uses) how media turn into KPI. Results are in original
+KPI units, with a leading draw axis.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from geommm.formula.terms import ModelSpec
-from geommm.model import mean as mean_fn
+from geommm.media import lag_stack
+from geommm.model import expected
 from geommm.model.design import ModelData
-from geommm.model.transforms import lag_stack
 
 
 class ForwardModel:
@@ -23,10 +24,15 @@ class ForwardModel:
         self.spec = spec
         self.data = data
         self.draws = draws
+        self.transform = expected.media_transform(spec, data)
 
     @property
     def n_draws(self) -> int:
         return self.draws["media_effect"].shape[0]
+
+    def with_draws(self, draws: dict[str, np.ndarray]) -> ForwardModel:
+        """The same model over other draws (a thinned set or a chunk)."""
+        return ForwardModel(self.spec, self.data, draws)
 
     def media_contributions(
         self, media_input: np.ndarray | None = None, carryover_weeks: int = 0, data: ModelData | None = None
@@ -42,8 +48,7 @@ class ForwardModel:
             pad = np.zeros((x.shape[0], carryover_weeks, x.shape[2]))
             x = np.concatenate([x, pad], axis=1)
         scaled = x / self.data.media_scale[:, None, :]
-        lagged = lag_stack(scaled, self.data.max_lag, time_axis=-2)
-        sat = mean_fn.media_saturation(self.spec.media, self.draws, lagged, self.data.lag_mask)
+        sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws)
         beta = self.draws["media_effect"][:, :, None, :]
         return self.data.kpi_scale[None, :, None, None] * beta * sat
 
@@ -56,11 +61,15 @@ class ForwardModel:
         out = self.media_contributions(full)
         return out[:, :, history.shape[1] :, :]
 
+    def plan_response(self, plan: np.ndarray | None = None) -> PlanResponse:
+        """KPI of every geo x channel, and its derivatives, as ``plan`` is scaled."""
+        return PlanResponse(self, plan)
+
     def baseline_contributions(self, data: ModelData | None = None) -> dict[str, np.ndarray]:
         """Named non-media components, each (D, G, T), in KPI units."""
         data = data or self.data
         scale = self.data.kpi_scale[None, :, None]
-        parts = mean_fn.baseline_components(self.draws, data)
+        parts = expected.baseline_components(self.draws, data)
         out = {}
         G, T = data.n_geos, data.n_times
         for name, value in parts.items():
@@ -68,7 +77,7 @@ class ForwardModel:
                 continue
             out[name] = np.broadcast_to(value, (self.n_draws, G, T)) * scale
         if data.controls.shape[-1]:
-            for name, value in mean_fn.control_contributions(self.draws, data).items():
+            for name, value in expected.control_contributions(self.draws, data).items():
                 out[name] = value * scale
         return out
 
@@ -90,3 +99,64 @@ class ForwardModel:
         else:
             noise = rng.standard_normal(expected.shape) * sd
         return expected + noise
+
+
+class PlanResponse:
+    """Incremental KPI of every geo x channel when a weekly media plan is scaled.
+
+    ``plan`` is model input (exposure or spend, original units) per geo, week and
+    channel, ``(G, T, C)``; the observed media by default. Scaling a plan by ``m``
+    scales its adstocked media by ``m`` (adstock is linear), so the plan is adstocked
+    once per draw and every "what if we spent m times as much" is one pass through
+    the saturation sums (:meth:`MediaTransform.response_sums`), with closed-form
+    derivatives in ``m``. The carryover tail after the plan's last week counts, as
+    in ROI: ``kpi(m)`` equals :meth:`ForwardModel.media_contributions` of ``m x plan``
+    summed over weeks.
+    """
+
+    def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None) -> None:
+        data, draws = forward.data, forward.draws
+        plan = data.media_input if plan is None else np.asarray(plan, dtype="float64")
+        G, _, C = plan.shape
+        lag = data.max_lag
+        scaled = np.concatenate([plan, np.zeros((G, lag - 1, C))], axis=1) / data.media_scale[:, None, :]
+        adstocked = forward.transform.adstock(lag_stack(scaled, lag, time_axis=-2), draws)
+        adstocked = np.broadcast_to(adstocked, (forward.n_draws, *adstocked.shape[-3:]))
+        self.transform = forward.transform
+        self.effect = data.kpi_scale[None, :, None] * draws["media_effect"]  # (D, G, C)
+        self.prepared = forward.transform.prepare(adstocked, draws)
+        self.n_geos, self.n_channels = G, C
+
+    @property
+    def n_draws(self) -> int:
+        return self.effect.shape[0]
+
+    def kpi(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray:
+        """(D, G, C) incremental KPI at ``multiplier`` x the plan."""
+        return self.derivatives(multiplier, order=0)[0]
+
+    def kpi_and_gradient(self, multiplier: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """(D, G, C) incremental KPI and its derivative with respect to each cell's multiplier."""
+        kpi, grad = self.derivatives(multiplier, order=1)
+        return kpi, grad
+
+    def derivatives(self, multiplier: float | np.ndarray = 1.0, order: int = 2) -> list[np.ndarray]:
+        """[KPI, dKPI/dm, d2KPI/dm2][: order + 1], each (D, G, C).
+
+        A cell's KPI depends on its own multiplier only, so these are the whole
+        gradient and the (diagonal) Hessian.
+        """
+        m = np.broadcast_to(np.asarray(multiplier, dtype="float64"), (self.n_geos, self.n_channels))
+        return [self.effect * s for s in self.transform.response_sums(self.prepared, m, order)]
+
+
+def as_forward(fit_or_forward) -> ForwardModel:
+    """Accept a ``Fit`` or a ``ForwardModel`` wherever the analysis needs draws."""
+    if isinstance(fit_or_forward, ForwardModel):
+        return fit_or_forward
+    forward = getattr(fit_or_forward, "forward", None)
+    if not isinstance(forward, ForwardModel):
+        raise TypeError(
+            f"expected a geommm Fit or ForwardModel, got {type(fit_or_forward).__name__}"
+        )
+    return forward

@@ -2,7 +2,7 @@
 
 Each planning unit (a channel nationally, or a geo x channel cell) scales its
 weekly flighting by a multiplier, so the KPI of a plan is the response model of
-:mod:`geommm.analysis.response` evaluated over thinned posterior draws, with an
+:meth:`ForwardModel.plan_response` evaluated over thinned posterior draws, with an
 exact gradient and Hessian. scipy's trust-constr then maximises the posterior
 mean (or a risk-adjusted lower quantile) subject to total spend = budget and each
 unit's bounds: a smooth problem with one linear equality and a box, solved in
@@ -28,8 +28,8 @@ from scipy.optimize import Bounds, LinearConstraint, minimize
 
 from geommm.analysis.allocation import DEFAULT_BOUNDS, NATIONAL, Allocation, Units, planning_units
 from geommm.analysis.draws import summarise
-from geommm.analysis.forward import ForwardModel
-from geommm.analysis.response import MediaResponse, as_forward, thin_draws
+from geommm.analysis.forward import ForwardModel, as_forward
+from geommm.analysis.draws import thin_draws
 from geommm.errors import OptimizationError
 
 OBJECTIVES = ("mean", "risk_adjusted")
@@ -76,7 +76,7 @@ class BudgetProblem:
         self.pinned = np.where(
             self.free, 0.0, self.lower
         )  # multiplier of the units that cannot move
-        self.response = MediaResponse(forward, plan, draws=thin_draws(forward.draws, max_draws))
+        self.response = forward.with_draws(thin_draws(forward.draws, max_draws)).plan_response(plan)
 
     def _open_empty_units(self, data, units: Units, spend: np.ndarray, plan: np.ndarray):
         """Reference spend per cell; units with no spend but a positive absolute upper bound

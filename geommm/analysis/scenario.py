@@ -21,8 +21,8 @@ import numpy as np
 import polars as pl
 
 from geommm.analysis.draws import summarise
-from geommm.analysis.forward import ForwardModel
-from geommm.analysis.response import NATIONAL, as_forward
+from geommm.analysis.forward import ForwardModel, as_forward
+from geommm.analysis.curves import NATIONAL
 from geommm.errors import DataError
 from geommm.model.design import ModelData
 

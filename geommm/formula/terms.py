@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from geommm.model.transforms import ADSTOCKS, SATURATIONS
+from geommm.media.registry import ADSTOCKS, SATURATIONS
 
 DEFAULT_MAX_LAG = 8
 

@@ -18,8 +18,7 @@ import pytensor.tensor as pt
 from pymc.model.transform.optimization import freeze_dims_and_data
 
 from geommm.formula.terms import ModelSpec
-from geommm.model import mean as mean_fn
-from geommm.model import transforms as tf
+from geommm.model import expected
 from geommm.model.centring import centring_weights
 from geommm.model.design import ModelData
 from geommm.model.lift import LiftCells, implied_lift
@@ -98,8 +97,7 @@ def build_pymc_model(
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}")
     shared, per_channel = priors.shared, priors.channel
     G, C = data.n_geos, data.n_channels
-    kinds_adstock = {m.adstock for m in spec.media}
-    kinds_sat = {m.saturation for m in spec.media}
+    transform = expected.media_transform(spec, data)
     if G > 1 and (geo_centring is None or level_centring is None):
         effect_w, level_w = centring_weights(spec, data, priors)  # one set of fits for both
         geo_centring = effect_w if geo_centring is None else geo_centring
@@ -151,21 +149,16 @@ def build_pymc_model(
             "retention", channel_rv("retention_logit"), geo_sd("retention_geo_sd"),
             ("geo", "channel"), link=pm.math.sigmoid,
         )
-        params["half_saturation"] = _pooled(
-            "half_saturation", channel_rv("half_saturation_log"),
-            geo_sd("half_saturation_geo_sd"), ("geo", "channel"), link=pt.exp,
-        )
-        if "hill" in kinds_sat:
-            params["slope"] = channel_rv("slope")
-        if "delayed" in kinds_adstock:
-            params["peak_lag"] = channel_rv("peak_lag")
-        if "weibull" in kinds_adstock:
-            params["weibull_shape"] = channel_rv("weibull_shape")
+        if transform.uses_half_saturation():
+            params["half_saturation"] = _pooled(
+                "half_saturation", channel_rv("half_saturation_log"),
+                geo_sd("half_saturation_geo_sd"), ("geo", "channel"), link=pt.exp,
+            )
+        for name in transform.channel_parameters():  # e.g. slope (Hill), peak_lag (delayed)
+            params[name] = channel_rv(name)
 
-        lagged = data.lagged()
-        weights = mean_fn.adstock_weights(spec.media, params, data.max_lag, data.lag_mask)
-        adstocked = tf.apply_adstock(lagged, weights)
-        sat = mean_fn.saturate(spec.media, adstocked, params)  # (G, T, C)
+        adstocked = transform.adstock(data.lagged(), params)
+        sat = transform.saturate(adstocked, params)  # (G, T, C)
 
         # Media effect from ROI. Each geo's contribution over the panel is fixed by its
         # ROI: contribution_gc = roi_c * rel_gc * spend_gc, where rel_gc is the geo's ROI
@@ -214,7 +207,7 @@ def build_pymc_model(
         media_mean = (beta * sat.mean(axis=1)).sum(axis=-1)  # (G,) average media per week
         params["intercept_geo"] = pm.Deterministic("intercept_geo", level_geo - media_mean, dims="geo")
         mu = level_geo[:, None] + (beta[:, None, :] * sat).sum(axis=-1) - media_mean[:, None]
-        for name, part in mean_fn.baseline_components(params, data).items():
+        for name, part in expected.baseline_components(params, data).items():
             if name != "baseline":
                 mu = mu + part
 
@@ -229,9 +222,7 @@ def build_pymc_model(
             pm.StudentT("kpi", nu=nu, mu=mu, sigma=noise[:, None], observed=y, dims=("geo", "time"))
 
         if lift_cells is not None and lift_cells.n_tests:
-            implied = implied_lift(
-                lift_cells, spec.media, params, adstocked, data.kpi_scale, data.lag_mask
-            )
+            implied = implied_lift(lift_cells, transform, params, adstocked, data.kpi_scale)
             pm.Deterministic("lift_implied", implied, dims="lift_test")
             pm.Normal(
                 "lift_observed", mu=implied, sigma=lift_cells.lift_se, observed=lift_cells.lift,

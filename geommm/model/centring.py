@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from geommm.formula.terms import ModelSpec
-from geommm.model import mean as mean_fn
+from geommm.media import channel_parameter_priors
+from geommm.model import expected
 from geommm.model.design import ModelData
 from geommm.model.priors import PriorSet
 
@@ -37,12 +38,11 @@ def _prior_median(prior, n: int, seed: int = 0) -> np.ndarray:
 def _prior_centre_params(data: ModelData, priors: PriorSet) -> dict:
     G, C = data.n_geos, data.n_channels
     med = {k: _prior_median(p, C) for k, p in priors.channel.items()}
+    kinds = channel_parameter_priors()  # slope, peak_lag, ... of every registered kind
     return {
         "retention": np.broadcast_to(1.0 / (1.0 + np.exp(-med["retention_logit"])), (G, C)),
         "half_saturation": np.broadcast_to(np.exp(med["half_saturation_log"]), (G, C)),
-        "slope": med["slope"],
-        "peak_lag": med["peak_lag"],
-        "weibull_shape": med["weibull_shape"],
+        **{k: v for k, v in med.items() if k in kinds},
     }
 
 
@@ -57,9 +57,7 @@ class _Fits:
 
 def _fits(spec: ModelSpec, data: ModelData, priors: PriorSet) -> _Fits:
     G, T, _ = data.media_input.shape
-    x = mean_fn.media_saturation(
-        spec.media, _prior_centre_params(data, priors), data.lagged(), data.lag_mask
-    )
+    x = expected.media_transform(spec, data)(data.lagged(), _prior_centre_params(data, priors))
     parts = [x, np.broadcast_to(data.fourier, (G, T, data.fourier.shape[1])),
              np.broadcast_to(data.trend[:, None], (G, T, 1)) if spec.trend is not None else None,
              data.controls]

@@ -15,7 +15,7 @@ import numpy as np
 
 from geommm.errors import DataError, FormulaError
 from geommm.formula.terms import ModelSpec
-from geommm.model.transforms import lag_stack
+from geommm.media import lag_stack
 
 DAYS_PER_WEEK = 7.0
 

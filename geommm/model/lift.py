@@ -20,8 +20,8 @@ import numpy as np
 import polars as pl
 
 from geommm.errors import LiftTestError
-from geommm.model import mean as mean_fn
-from geommm.model import transforms as tf
+from geommm.media import MediaTransform, lag_stack
+from geommm.media.backend import xp_of
 
 
 @dataclass
@@ -96,7 +96,7 @@ def build_lift_cells(lifts: pl.DataFrame, data) -> LiftCells:
         delta_input = delta_spend * input_per_spend[g_idx, c][:, None]
         delta_scaled = np.zeros((len(g_idx), data.n_times))
         delta_scaled[:, window] = delta_input / data.media_scale[g_idx, c][:, None]
-        lagged = tf.lag_stack(delta_scaled, L, time_axis=-1)  # (L, n_geos, T)
+        lagged = lag_stack(delta_scaled, L, time_axis=-1)  # (L, n_geos, T)
         for j, g in enumerate(g_idx):
             for t in measured:
                 cells["g"].append(g)
@@ -160,57 +160,27 @@ def _spread(spend_delta: float, actual: np.ndarray, typical: np.ndarray, test_id
 
 def implied_lift(
     cells: LiftCells,
-    media,
+    transform: MediaTransform,
     params: dict[str, Any],
     adstocked: Any,
     kpi_scale: np.ndarray,
-    lag_mask: np.ndarray,
 ) -> Any:
-    """Implied lift per test (KPI units) for PyMC tensors (no batch axis) or numpy.
+    """Implied lift per test (KPI units), for PyMC tensors or numpy with leading draw axes.
 
-    ``adstocked`` is the observed adstocked scaled media ``(G, T, C)``; ``params`` hold
-    ``retention``, ``half_saturation``, ``slope`` … ``(G, C)`` and ``media_effect``.
+    ``adstocked`` is the observed adstocked scaled media ``(..., G, T, C)``; ``params``
+    hold ``retention``, ``half_saturation``, ``slope`` ... and ``media_effect``.
     """
     g, t, c = cells.geo_idx, cells.time_idx, cells.channel_idx
-    xp = tf._xp(adstocked, params["media_effect"])
-    weights = mean_fn.adstock_weights(media, params, cells.delta_lagged.shape[1], lag_mask)
-    w = weights[g, c, :]  # (K, L)
-    actual = adstocked[g, t, c]
+    xp = xp_of(adstocked, params["media_effect"])
+    weights = transform.weights(params, cells.delta_lagged.shape[1])
+    w = weights[..., g, c, :]  # (..., K, L)
+    actual = adstocked[..., g, t, c]
     bau = xp.maximum(actual - (w * cells.delta_lagged).sum(axis=-1), 0.0)
-    cell_params = {k: _cell(params[k], g, c) for k in ("half_saturation", "slope") if k in params}
-    sat = _saturate_cells(media, xp.stack([actual, bau], axis=-1), cell_params, c)
-    beta = params["media_effect"][g, c]
-    diff = kpi_scale[g] * beta * (sat[:, 0] - sat[:, 1])
-    return xp.dot(cells.membership(), diff) if xp is np else _dot(cells.membership(), diff)
-
-
-def _dot(m: np.ndarray, v):
+    sat = transform.saturate_cells(xp.stack([actual, bau], axis=-1), params, g, c)
+    beta = params["media_effect"][..., g, c]
+    diff = kpi_scale[g] * beta * (sat[..., 0] - sat[..., 1])
+    if xp is np:
+        return diff @ cells.membership().T
     import pytensor.tensor as pt
 
-    return pt.dot(pt.as_tensor(m), v)
-
-
-def _cell(v: Any, g: np.ndarray, c: np.ndarray) -> Any:
-    nd = v.ndim if hasattr(v, "ndim") else np.ndim(v)
-    if nd == 2:
-        return v[g, c]
-    if nd == 1:
-        return v[c]
-    return v
-
-
-def _saturate_cells(media, x, cell_params, c: np.ndarray) -> Any:
-    """Saturation of (K, 2) cells [actual, BAU], each with its own channel's curve."""
-    k = cell_params["half_saturation"][:, None]
-    kinds = np.array([media[ci].saturation for ci in c])
-    out = 0.0
-    for kind in np.unique(kinds):
-        if kind == "hill":
-            y = tf.hill(x, k, cell_params["slope"][:, None])
-        elif kind == "logistic":
-            y = tf.logistic(x, 1.0 / k)
-        else:
-            y = tf.michaelis_menten(x, k)
-        mask = (kinds == kind).astype("float64")[:, None]
-        out = out + mask * y
-    return out
+    return pt.dot(pt.as_tensor(cells.membership()), diff)

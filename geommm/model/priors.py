@@ -19,6 +19,7 @@ import polars as pl
 from scipy import stats
 
 from geommm.errors import PriorError
+from geommm.media import channel_parameter_priors
 
 DISTRIBUTIONS = ("Normal", "HalfNormal", "LogNormal", "Beta", "Gamma")
 _PARAMS = {
@@ -29,7 +30,8 @@ _PARAMS = {
     "Gamma": ("alpha", "beta"),
 }
 
-#: Media parameters that may be set per channel: ``priors={"tv": {"roi": (2, 4)}}``.
+#: Media parameters that may be set per channel: ``priors={"tv": {"roi": (2, 4)}}``:
+#: the pooled ones every channel has, then those the adstock and saturation kinds add.
 CHANNEL_PARAMETERS = (
     "roi",
     "roi_geo_sd",
@@ -37,9 +39,7 @@ CHANNEL_PARAMETERS = (
     "retention_geo_sd",
     "half_saturation_log",
     "half_saturation_geo_sd",
-    "slope",
-    "peak_lag",
-    "weibull_shape",
+    *channel_parameter_priors(),
 )
 #: Assumed media share of the KPI behind the default ROI prior centre.
 DEFAULT_MEDIA_SHARE = 0.2
@@ -134,9 +134,10 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
         "retention_geo_sd": Prior("HalfNormal", sigma=0.3, note="geo spread of logit carryover"),
         "half_saturation_log": Prior("Normal", mu=0.0, sigma=0.7, note="log half-saturation, scaled"),
         "half_saturation_geo_sd": Prior("Gamma", alpha=2.0, beta=8.0, note="geo spread of log K"),
-        "slope": Prior("LogNormal", mu=math.log(1.3), sigma=0.4, note="Hill slope per channel"),
-        "peak_lag": Prior("HalfNormal", sigma=2.0, note="delayed adstock: weeks to peak"),
-        "weibull_shape": Prior("LogNormal", mu=0.3, sigma=0.5, note="Weibull adstock shape"),
+        **{
+            name: Prior(spec.dist, note=spec.note, **spec.params)
+            for name, spec in channel_parameter_priors().items()
+        },
     }
 
 
