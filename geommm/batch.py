@@ -19,7 +19,8 @@ from geommm.workflows.batch import (
 )
 
 __all__ = [
-    "STATUS_SCHEMA", "BatchResult", "FitJob", "prior_variants", "run_fits", "run_job", "time_slices",
+    "STATUS_SCHEMA", "BatchResult", "FitJob",
+    "prior_variants", "run_fits", "run_job", "time_slices",
 ]
 
 warnings.warn(

@@ -203,7 +203,8 @@ def check_lift_tests(
     actual minus ``spend_delta``, must stay >= 0).
     """
     table, source = read_table(lifts)
-    _check_against_panel(validate_lift_tests(table, source, warn=False), panel, channel_spend, source)
+    table = validate_lift_tests(table, source, warn=False)
+    _check_against_panel(table, panel, channel_spend, source)
 
 
 def read_lift_tests_for_panel(
