@@ -36,9 +36,9 @@ _LAZY = {
     "Prior": "geommm.model.priors",
     "sim": "geommm.sim",
     "report": "geommm.report",
-    "evaluate_holdout": "geommm.analysis.validation",
-    "time_slice_cv": "geommm.analysis.validation",
-    "batch": "geommm.batch",
+    "evaluate_holdout": "geommm.workflows.validation",
+    "time_slice_cv": "geommm.workflows.validation",
+    "batch": "geommm.workflows.batch",
 }
 
 __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]
@@ -47,7 +47,7 @@ __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]
 def __getattr__(name: str):
     if name in _LAZY:
         module = importlib.import_module(_LAZY[name])
-        value = module if module.__name__ == f"geommm.{name}" else getattr(module, name)
+        value = module if module.__name__.rpartition(".")[2] == name else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'geommm' has no attribute {name!r}")

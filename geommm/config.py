@@ -2,7 +2,7 @@
 
 A config file lets a team keep one reviewed, versioned description of a model
 run (data, formula, sampler settings, priors) instead of a long command line.
-Its constraints live in ``data_schemas/fit_config.schema.json`` (standard JSON
+Its constraints live in ``geommm/data/schemas/fit_config.schema.json`` (standard JSON
 Schema), so the file format is documented and checked in one place; this
 module only reads TOML, runs the schema and turns schema errors into messages
 that name the offending key.

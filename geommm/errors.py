@@ -29,7 +29,7 @@ class DataError(GeoMMMError, ValueError):
 
 
 class SchemaError(DataError):
-    """A table does not match its declarative schema in data_schemas/ (missing column, wrong type)."""
+    """A table does not match its schema in geommm/data/schemas/ (missing column, wrong type)."""
 
 
 class FormulaError(GeoMMMError, ValueError):

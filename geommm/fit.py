@@ -25,10 +25,11 @@ from geommm.analysis import contributions as contrib_mod
 from geommm.analysis import roi as roi_mod
 from geommm.analysis.draws import draw_chunks, posterior_draws, summarise
 from geommm.analysis.forward import ForwardModel
+from geommm.data import read_lift_tests_for_panel
 from geommm.errors import ConvergenceWarning, FitError
 from geommm.formula import ModelSpec
 from geommm.model.design import ModelData, build_model_data
-from geommm.model.lift import LiftCells, build_lift_cells, implied_lift, lift_tests_on_grid
+from geommm.model.lift import LiftCells, build_lift_cells, implied_lift
 from geommm.model.priors import PriorSet, resolve_priors
 from geommm.sampling import SamplerSettings
 
@@ -227,7 +228,9 @@ class Fit:
         experiments it has not seen, e.g. the uncalibrated fit, to compare before and
         after calibration."""
         if lift_tests is not None:
-            lt, cells = lift_tests_on_grid(lift_tests, self.panel, self.spec, self.data)
+            spend = {m.name: m.spend for m in self.spec.media}
+            lt = read_lift_tests_for_panel(lift_tests, self.panel, spend)
+            cells = build_lift_cells(lt, self.data)
         else:
             lt, cells = self.lift_tests, self.lift_cells
         if cells is None or not cells.n_tests:

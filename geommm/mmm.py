@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from geommm.data import Panel, read_panel
+from geommm.data import Panel, read_lift_tests_for_panel, read_panel
 from geommm.errors import DataError, FitError, FormulaError, GeoMMMError
 from geommm.formula import ModelSpec, parse_formula
 from geommm.model.build import LIKELIHOODS, build_pymc_model
 from geommm.model.design import ModelData, build_model_data
-from geommm.model.lift import LiftCells, lift_tests_on_grid
+from geommm.model.lift import LiftCells, build_lift_cells
 from geommm.model.priors import DEFAULT_MEDIA_SHARE, PriorSet, resolve_priors
 
 
@@ -49,8 +49,9 @@ class GeoMMM:
         self.lift_tests: pl.DataFrame | None = None
         self.lift_cells: LiftCells | None = None
         if lift_tests is not None:
-            self.lift_tests, self.lift_cells = lift_tests_on_grid(
-                lift_tests, self.panel, self.spec, self.data)
+            spend = {m.name: m.spend for m in self.spec.media}
+            self.lift_tests = read_lift_tests_for_panel(lift_tests, self.panel, spend)
+            self.lift_cells = build_lift_cells(self.lift_tests, self.data)
         self.prior_overrides = dict(priors or {})
         self.priors: PriorSet = resolve_priors(
             self.prior_overrides, list(self.spec.channels), self.default_roi

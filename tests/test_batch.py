@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("distributed")
 
 from geommm import sim  # noqa: E402
-from geommm.batch import FitJob, prior_variants, run_fits  # noqa: E402
+from geommm.workflows.batch import FitJob, prior_variants, run_fits  # noqa: E402
 
 
 def test_local_cluster_runs_fits_and_reports_failures(tmp_path):

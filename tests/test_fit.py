@@ -58,6 +58,8 @@ def test_lift_test_check_lists_every_test(map_fit, tiny_sim):
     check = map_fit.lift_test_check()
     assert check["test_id"].to_list() == tiny_sim.lift_tests["test_id"].to_list()
     assert check["implied_mean"].is_finite().all()
+    # tests passed in are read and placed on the grid the same way as the calibration tests
+    assert map_fit.lift_test_check(tiny_sim.lift_tests).equals(check)
 
 
 def test_adstock_decay_sums_to_one(advi_fit):

@@ -10,7 +10,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from geommm.data import LiftSignWarning, check_lift_tests, from_geolift, read_lift_tests, read_panel
+from geommm.data import (
+    LiftSignWarning,
+    check_lift_tests,
+    from_geolift,
+    read_lift_tests,
+    read_lift_tests_for_panel,
+    read_panel,
+)
 from geommm.errors import DataError, LiftTestError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "geolift_results_example.csv"
@@ -255,6 +262,27 @@ def test_spend_column_missing_from_panel():
 
 def test_go_dark_on_zero_spend_is_allowed():
     check_lift_tests(lift_table(spend_delta=[100.0, -500.0]), make_panel(), CHANNELS)
+
+
+def test_read_for_panel_validates_once_and_names_the_file(tmp_path, monkeypatch):
+    """What GeoMMM uses: the read_lift_tests table, checked against the panel in one pass."""
+    from geommm.data import lift_tests as module
+
+    calls = []
+    validate = module.validate_lift_tests
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return validate(*args, **kwargs)
+
+    monkeypatch.setattr(module, "validate_lift_tests", counted)
+    table = read_lift_tests_for_panel(lift_table(), make_panel(), CHANNELS)
+    assert len(calls) == 1
+    assert table.equals(read_lift_tests(lift_table()))
+    path = tmp_path / "lifts.csv"
+    lift_table(channel=["tv", "radio"]).write_csv(path)
+    with pytest.raises(LiftTestError, match=r"lifts\.csv: unknown channel\(s\) \['radio'\]"):
+        read_lift_tests_for_panel(path, make_panel(), CHANNELS)
 
 
 # --- GeoLift adapter -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 import geommm as gm
 from geommm.analysis.predict import media_history, predict
-from geommm.analysis.validation import HoldoutResult, evaluate_holdout, time_slice_cv
+from geommm.workflows.validation import HoldoutResult, evaluate_holdout, time_slice_cv
 from geommm.errors import DataError
 from geommm.sim import simulate
 

@@ -34,7 +34,7 @@ def add_parser(subs, command) -> None:
 
 
 def load_jobs(path: Path) -> list[Any]:
-    from geommm.batch import FitJob
+    from geommm.workflows.batch import FitJob
 
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -68,7 +68,7 @@ def load_jobs(path: Path) -> list[Any]:
 
 
 def fit_many(args: argparse.Namespace) -> int:
-    from geommm.batch import run_fits
+    from geommm.workflows.batch import run_fits
 
     jobs = load_jobs(args.jobs)
     out = prepare_dir(args.out, args.overwrite)

@@ -1,4 +1,4 @@
-"""Data layer: read and validate geo panels and lift tests against ``data_schemas/``.
+"""Data layer: read and validate geo panels and lift tests against ``schemas/``.
 
 Everything downstream (formula, model, analysis) receives a validated
 :class:`Panel` or lift-test table, so a data problem is reported once, here,
@@ -8,7 +8,12 @@ in the analyst's own column names.
 from __future__ import annotations
 
 from geommm.data.geolift import from_geolift
-from geommm.data.lift_tests import LiftSignWarning, check_lift_tests, read_lift_tests
+from geommm.data.lift_tests import (
+    LiftSignWarning,
+    check_lift_tests,
+    read_lift_tests,
+    read_lift_tests_for_panel,
+)
 from geommm.data.panel import Panel, read_panel
 from geommm.data.schema import load_schema
 
@@ -17,6 +22,7 @@ __all__ = [
     "Panel",
     "read_lift_tests",
     "check_lift_tests",
+    "read_lift_tests_for_panel",
     "from_geolift",
     "load_schema",
     "LiftSignWarning",

@@ -1,7 +1,7 @@
 """Geo-Lift experiment results: read, validate, and check against a panel.
 
 Lift tests are the ground truth that calibrates each channel per geo, so a
-wrong row does real damage: every rule in ``data_schemas/lift_tests.schema.json``
+wrong row does real damage: every rule in ``geommm/data/schemas/lift_tests.schema.json``
 is enforced, and the panel check makes sure each test happened inside the
 panel the model sees (known channel and geos, weeks covered, and a heavy-up
 no larger than the spend actually observed).
@@ -23,7 +23,10 @@ from geommm.data.schema import Schema, load_schema
 from geommm.data.validate import LABEL, check_rule, describe_rows, require_columns, suggest
 from geommm.errors import LiftTestError
 
-__all__ = ["read_lift_tests", "check_lift_tests", "LiftSignWarning", "LIFT_COLUMNS"]
+__all__ = [
+    "read_lift_tests", "check_lift_tests", "read_lift_tests_for_panel", "LiftSignWarning",
+    "LIFT_COLUMNS",
+]
 
 # Leading columns of the validated table, in order; extra input columns follow.
 LIFT_COLUMNS = (
@@ -200,7 +203,27 @@ def check_lift_tests(
     actual minus ``spend_delta``, must stay >= 0).
     """
     table, source = read_table(lifts)
-    table = _label_by_test(validate_lift_tests(table, source, warn=False))
+    table = validate_lift_tests(table, source, warn=False)
+    _check_against_panel(table, panel, channel_spend, source)
+
+
+def read_lift_tests_for_panel(
+    source: TableSource, panel: Panel, channel_spend: Mapping[str, str]
+) -> pl.DataFrame:
+    """:func:`read_lift_tests` then :func:`check_lift_tests`, validating the table once.
+
+    What a model needs before it places the tests on its grid; errors name ``source``.
+    """
+    table, name = read_table(source)
+    lifts = validate_lift_tests(table, name)
+    _check_against_panel(lifts, panel, channel_spend, name)
+    return lifts
+
+
+def _check_against_panel(
+    lifts: pl.DataFrame, panel: Panel, channel_spend: Mapping[str, str], source: str
+) -> None:
+    table = _label_by_test(lifts)
     _check_channels(table, channel_spend, source)
     panel.check([channel_spend[c] for c in table["channel"].unique().sort()], "spend")
     _check_geos(table, panel, source)

@@ -1,7 +1,7 @@
 """The validated geo x week panel the model is built on.
 
 A :class:`Panel` is only ever constructed from data that passed every check
-in ``data_schemas/panel.schema.json``: unique cells, weekly steps, a complete
+in ``geommm/data/schemas/panel.schema.json``: unique cells, weekly steps, a complete
 grid. Columns get their roles (kpi, media, spend, control, population) at read
 time or later through :meth:`Panel.require`, so the model can declare what it
 needs and get a precise error when the data do not provide it.

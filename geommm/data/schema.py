@@ -1,4 +1,4 @@
-"""Load the declarative table schemas in ``data_schemas/``.
+"""Load the declarative table schemas in ``geommm/data/schemas/``.
 
 The JSON files are the single source of truth for what a valid panel or
 lift-test table looks like; this module only reads them into typed rules so
@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import geommm
 from geommm.errors import SchemaError
 
 __all__ = ["Rule", "Schema", "load_schema", "schema_dir"]
@@ -84,15 +83,18 @@ class Schema:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
+#: The schema files ship inside the package, next to this module, so a checkout and
+#: an installed wheel find them the same way.
+_SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+
+
 def schema_dir() -> Path:
-    """Folder holding the schema files: inside the package (wheel) or beside it (repo checkout)."""
-    package = Path(geommm.__file__).parent
-    bundled = package / "data_schemas"
-    return bundled if bundled.is_dir() else package.parent / "data_schemas"
+    """Folder holding the schema files (``geommm/data/schemas/``)."""
+    return _SCHEMA_DIR
 
 
 def load_schema(name: str) -> Schema:
-    """Read ``data_schemas/<name>.schema.json`` (e.g. ``"panel"``, ``"lift_tests"``)."""
+    """Read ``schemas/<name>.schema.json`` (e.g. ``"panel"``, ``"lift_tests"``)."""
     return _load(name, schema_dir())
 
 

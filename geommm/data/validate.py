@@ -1,6 +1,6 @@
 """Enforce schema rules on Polars tables and explain every violation.
 
-The rules come from ``data_schemas/`` (see :mod:`geommm.data.schema`); this
+The rules come from ``schemas/`` (see :mod:`geommm.data.schema`); this
 module only knows how to check each kind of rule and how to word the error:
 which source, which column, which rows (or (geo, week) cells) and values,
 and what to do about it. Nothing here fills, drops or rewrites data.

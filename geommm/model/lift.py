@@ -48,18 +48,12 @@ class LiftCells:
         return m
 
 
-def lift_tests_on_grid(source, panel, spec, data) -> tuple[pl.DataFrame, LiftCells]:
-    """Read and validate lift tests (any ``read_lift_tests`` source) against the panel
-    and the formula's media, and place them on the model's grid: (table, cells)."""
-    from geommm.data.lift_tests import check_lift_tests, read_lift_tests
-
-    lifts = read_lift_tests(source)  # cheap, and re-checks tables users edited
-    check_lift_tests(lifts, panel, {m.name: m.spend for m in spec.media})
-    return lifts, build_lift_cells(lifts, data)
-
-
 def build_lift_cells(lifts: pl.DataFrame, data) -> LiftCells:
-    """Turn validated lift-test rows into cells on the model's geo/time/channel grid."""
+    """Turn validated lift-test rows into cells on the model's geo/time/channel grid.
+
+    The caller reads and checks the tests with the data layer first
+    (``geommm.data.read_lift_tests_for_panel``); the model never reads files.
+    """
     geo_pos = {g: i for i, g in enumerate(data.geos)}
     chan_pos = {c: i for i, c in enumerate(data.channels)}
     times = data.times
