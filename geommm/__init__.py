@@ -24,7 +24,7 @@ _warnings.filterwarnings(
 from geommm import errors  # noqa: E402
 from geommm.errors import ConvergenceWarning, GeoMMMError  # noqa: E402
 
-__version__ = "0.1.0"
+from geommm._version import __version__  # noqa: E402
 
 _LAZY = {
     "GeoMMM": "geommm.mmm",

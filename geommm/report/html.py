@@ -163,7 +163,7 @@ def render_report(
     tables: Mapping[str, Any] | None = None,
 ) -> tuple[str, int]:
     """The report as an HTML string, plus how many chart containers it holds."""
-    from geommm import __version__
+    from geommm._version import __version__
 
     all_sections = as_sections(sections)
     if tables:
