@@ -1,0 +1,59 @@
+"""Synthetic geo panels with known truth: the demo data and every parameter-recovery test.
+
+One concept per module:
+
+- :mod:`~geommm.sim.profiles`  channel profiles, channel names, calendar constants;
+- :mod:`~geommm.sim.truth`     media parameters and the true KPI, contributions and ROI
+  (its own numpy forward code: the simulator is the yardstick, so it does not share
+  the model's transforms);
+- :mod:`~geommm.sim.generate`  :func:`simulate`, the generator (baseline, flights, spend);
+- :mod:`~geommm.sim.lift`      lift tests placed inside the panel and their true lift;
+- :mod:`~geommm.sim.store`     :class:`SimulatedPanel` and its save / load.
+
+Lift tests happen *inside* the panel: business-as-usual spend is drawn first,
+heavy-ups and go-darks are applied to it, and the KPI is computed from the resulting
+actual spend — the same situation the model's calibration term assumes.
+"""
+
+from __future__ import annotations
+
+from geommm.sim.generate import build_formula, simulate
+from geommm.sim.lift import LIFT_SCHEMA
+from geommm.sim.profiles import (
+    CHANNEL_NAMES,
+    EXPOSURE_CHANNELS,
+    KPI_PER_CAPITA,
+    SEASON_PERIOD,
+    START_WEEK,
+    channel_names,
+)
+from geommm.sim.store import SimulatedPanel, load, load_from
+from geommm.sim.truth import (
+    MediaParams,
+    SimTruth,
+    incremental_kpi,
+    media_contributions,
+    media_scale,
+    true_roi,
+)
+
+__all__ = [
+    "MediaParams",
+    "SimTruth",
+    "SimulatedPanel",
+    "simulate",
+    "media_contributions",
+    "incremental_kpi",
+    "true_roi",
+    "media_scale",
+    "load",
+    "load_from",
+    "build_formula",
+    "channel_names",
+    "SEASON_PERIOD",
+    "START_WEEK",
+    "KPI_PER_CAPITA",
+    "EXPOSURE_CHANNELS",
+    "CHANNEL_NAMES",
+    "LIFT_SCHEMA",
+]
