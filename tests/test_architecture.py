@@ -70,9 +70,6 @@ READER_NAMES = {"read_table", "from_geolift", "check_lift_tests", "validate_lift
 #: (importing module, imported module); the integrator empties this list.
 #: An entry that no longer matches a violation fails the test: delete it then.
 ALLOWED = {
-    # the simulator borrows the model's adstock and Hill curve; its truth should
-    # keep its own maths (or use media/).
-    ("geommm.sim", "geommm.model.transforms"),
     # The one deliberate upward call: Fit.report() is the API contract's convenience
     # (DESIGN.md: fit.report("report.html")); it imports the report lazily, inside the
     # method, and the report itself only calls Fit's public methods.
