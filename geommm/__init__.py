@@ -29,7 +29,7 @@ from geommm._version import __version__  # noqa: E402
 _LAZY = {
     "GeoMMM": "geommm.mmm",
     "Fit": "geommm.fit",
-    "load_fit": "geommm.fit",
+    "load_fit": "geommm.store",
     "Panel": "geommm.data",
     "read_panel": "geommm.data",
     "read_lift_tests": "geommm.data",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import arviz as az
 import numpy as np
 import polars as pl
 import pytest
@@ -73,6 +76,36 @@ def test_diagnostics_for_an_approximation_say_so(map_fit):
     d = map_fit.diagnostics()
     assert d.verdict == "not applicable"
     assert "nuts" in d.messages[0]
+
+
+def test_summary_and_diagnostics_are_computed_once(advi_fit, monkeypatch):
+    """arviz takes tens of seconds on a big fit: a second call with the same arguments
+    must not call it again (a new argument set does)."""
+    calls = []
+    for name in ("summary", "rhat", "ess"):
+        real = getattr(az, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(az, name, counted)
+    # the ADVI draws read as NUTS, so diagnostics computes R-hat and ESS
+    fit = gm.Fit(
+        advi_fit.idata, advi_fit.spec, advi_fit.panel,
+        dataclasses.replace(advi_fit.settings, method="nuts"), advi_fit.priors, data=advi_fit.data,
+    )
+    first_diag, first_table = fit.diagnostics(), fit.summary()
+    assert {"summary", "rhat", "ess"} <= set(calls)
+    n_calls = len(calls)
+    first_diag.messages.append("changed by the caller")
+    second_diag, second_table = fit.diagnostics(), fit.summary()
+    assert len(calls) == n_calls
+    assert second_table.equals(first_table)
+    assert "changed by the caller" not in second_diag.messages
+    assert second_diag.max_r_hat == first_diag.max_r_hat
+    fit.summary(hdi_prob=0.8)
+    assert calls[n_calls:] == ["summary"]
 
 
 def test_save_and_load_round_trip_exactly(advi_fit, tmp_path):

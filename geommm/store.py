@@ -1,0 +1,134 @@
+"""Save and load a Fit: the InferenceData plus the panel columns and settings the
+model used, in one netCDF file, so a reloaded fit answers every question without
+refitting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import arviz as az
+import numpy as np
+import polars as pl
+import xarray as xr
+
+from geommm._atomic import atomic_path
+from geommm.errors import FitError
+from geommm.formula import ModelSpec
+from geommm.model.design import build_model_data
+from geommm.model.priors import resolve_priors
+from geommm.sampling import SamplerSettings
+
+if TYPE_CHECKING:
+    from geommm.fit import Fit
+
+FORMAT_VERSION = 1
+
+
+def save_fit(fit: Fit, path: str | Path) -> Path:
+    """Write the fit to one netCDF file (atomically); reload with ``geommm.load_fit``."""
+    path = Path(path)
+    idata = fit.idata.copy()
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "spec": fit.spec.to_dict(),
+        "settings": fit.settings.to_dict(),
+        "population": fit.population,
+        "likelihood": fit.likelihood,
+        "prior_overrides": _jsonable_priors(fit.prior_overrides),
+        "geo_col": fit.panel.geo_col,
+        "time_col": fit.panel.time_col,
+        "source": fit.panel.source,
+        "lift_tests": None if fit.lift_tests is None else fit.lift_tests.drop("geo_list", strict=False).write_json(),
+    }
+    panel_ds = _panel_dataset(fit)
+    panel_ds.attrs["geommm_meta"] = json.dumps(meta)
+    if "geommm_panel" in idata.groups():
+        del idata["geommm_panel"]
+    idata.add_groups({"geommm_panel": panel_ds})
+    with atomic_path(path) as tmp:
+        idata.to_netcdf(str(tmp), engine="h5netcdf")
+    return path
+
+
+def _panel_columns(fit: Fit) -> list[str]:
+    import formulae as fm
+
+    names = set(fm.model_description(fit.spec.formula).var_names) - {"", fit.panel.geo_col}
+    names |= {m.input for m in fit.spec.media} | {m.spend for m in fit.spec.media}
+    if fit.population:
+        names.add(fit.population)
+    return sorted(n for n in names if n in fit.panel.columns and n != fit.panel.time_col)
+
+
+def _panel_dataset(fit: Fit) -> xr.Dataset:
+    frame = fit.panel.frame
+    G, T = fit.panel.n_geos, fit.panel.n_times
+    data_vars = {}
+    for col in _panel_columns(fit):
+        s = frame[col]
+        vals = s.to_numpy() if s.dtype.is_numeric() else np.array(s.cast(pl.String).to_list(), dtype=object).astype(str)
+        data_vars[col] = (("geo", "time"), vals.reshape(G, T))
+    return xr.Dataset(data_vars, coords={"geo": list(fit.panel.geos), "time": fit.panel.times})
+
+
+def _jsonable_priors(overrides: dict) -> dict:
+    from geommm.model.priors import Prior
+
+    def conv(v):
+        if isinstance(v, Prior):
+            return {"dist": v.dist, **{k: np.asarray(x).tolist() for k, x in v.params.items()}}
+        if isinstance(v, dict):
+            return {k: conv(x) for k, x in v.items()}
+        if isinstance(v, (tuple, list)):
+            return list(v)
+        return v
+
+    return {k: conv(v) for k, v in overrides.items()}
+
+
+def load_fit(path: str | Path) -> Fit:
+    """Read a fit written by :meth:`Fit.save` (no refitting)."""
+    from geommm.data import read_lift_tests, read_panel
+    from geommm.fit import Fit  # Fit's save delegates here, so import it on use
+
+    path = Path(path)
+    if not path.exists():
+        raise FitError(f"no saved fit at {path}")
+    try:
+        idata = az.from_netcdf(str(path), engine="h5netcdf")
+        panel_ds = idata["geommm_panel"]
+        meta = json.loads(panel_ds.attrs["geommm_meta"])
+    except Exception as exc:
+        raise FitError(
+            f"{path} is not a readable geommm fit ({type(exc).__name__}: {exc}); "
+            "it may be corrupted or written by another tool — refit and save again"
+        ) from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise FitError(f"{path}: saved with format {meta.get('format_version')}, this geommm reads {FORMAT_VERSION}")
+    geo_col, time_col = meta["geo_col"], meta["time_col"]
+    ds = panel_ds.load() if hasattr(panel_ds, "load") else panel_ds
+    geos = [str(g) for g in ds["geo"].values]
+    times = np.asarray(ds["time"].values).astype("datetime64[D]")
+    cols = {geo_col: np.repeat(geos, len(times)), time_col: np.tile(times, len(geos))}
+    for name in ds.data_vars:
+        cols[name] = np.asarray(ds[name].values).reshape(-1)
+    frame = pl.DataFrame(cols).with_columns(pl.col(time_col).cast(pl.Date))
+    panel = read_panel(frame, geo=geo_col, time=time_col)
+    spec = ModelSpec.from_dict(meta["spec"])
+    settings = SamplerSettings(**meta["settings"])
+    data = build_model_data(spec, panel, population=meta.get("population"))
+    from geommm.model.priors import DEFAULT_MEDIA_SHARE
+
+    default_roi = DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
+    priors = resolve_priors(meta.get("prior_overrides"), list(spec.channels), default_roi)
+    lifts = None
+    if meta.get("lift_tests"):
+        lifts = read_lift_tests(pl.read_json(meta["lift_tests"].encode()))
+    del idata["geommm_panel"]
+    return Fit(
+        idata=idata, spec=spec, panel=panel, settings=settings, priors=priors,
+        prior_overrides=meta.get("prior_overrides"), population=meta.get("population"),
+        likelihood=meta.get("likelihood", "normal"), lift_tests=lifts, data=data,
+    )
