@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from geommm import GeoMMM
-from geommm.analysis.allocation import Allocation, planning_units
+from geommm.analysis.optimize.allocation import Allocation, planning_units
 from geommm.analysis.forward import ForwardModel
 from geommm.analysis.optimize import BudgetProblem, Objective, optimize_budget
 from geommm.analysis.roi import incremental_kpi
