@@ -36,7 +36,7 @@ def synthetic_forward(model: GeoMMM, truth, n_draws: int, seed: int = 0) -> Forw
         "half_saturation": jitter(truth.half_saturation, 0.15),
         "slope": jitter(truth.slope, 0.1),
         "media_effect": jitter(truth.beta, 0.2),
-        "intercept_geo": np.tile(truth.intercept, (n_draws, 1)),
+        "baseline_geo": np.tile(truth.intercept, (n_draws, 1)),
         "noise_sd": np.tile(truth.noise_sd, (n_draws, 1)),
     }
     return ForwardModel(model.spec, model.data, draws)

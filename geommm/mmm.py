@@ -91,7 +91,7 @@ class GeoMMM:
 
     def default_priors(self) -> pl.DataFrame:
         """Every prior in force (defaults merged with overrides), one row per parameter."""
-        return self.priors.table()
+        return self.priors.table(adstocks=[m.adstock for m in self.spec.media])
 
     def sample_prior_predictive(self, draws: int = 500, seed: int | None = 0):
         """Prior predictive draws (arviz InferenceData) to check the priors make sense."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import arviz as az
 import numpy as np
@@ -23,7 +23,9 @@ from geommm.sampling import SamplerSettings
 if TYPE_CHECKING:
     from geommm.fit import Fit
 
-FORMAT_VERSION = 1
+#: 2: trace variables ``baseline_geo`` and ``effect_geo_sd`` (were ``intercept_geo`` and
+#: ``roi_geo_sd``) and today's prior names; format-1 files are upgraded on load.
+FORMAT_VERSION = 2
 
 
 def save_fit(fit: Fit, path: str | Path) -> Path:
@@ -105,6 +107,8 @@ def load_fit(path: str | Path) -> Fit:
             f"{path} is not a readable geommm fit ({type(exc).__name__}: {exc}); "
             "it may be corrupted or written by another tool — refit and save again"
         ) from None
+    if meta.get("format_version") == 1:
+        idata, meta = _upgrade_format_1(idata, meta)
     if meta.get("format_version") != FORMAT_VERSION:
         raise FitError(f"{path}: saved with format {meta.get('format_version')}, this geommm reads {FORMAT_VERSION}")
     geo_col, time_col = meta["geo_col"], meta["time_col"]
@@ -132,3 +136,31 @@ def load_fit(path: str | Path) -> Fit:
         prior_overrides=meta.get("prior_overrides"), population=meta.get("population"),
         likelihood=meta.get("likelihood", "normal"), lift_tests=lifts, data=data,
     )
+
+
+_FORMAT_1_TRACE_NAMES = {
+    "intercept_geo": "baseline_geo",
+    "roi_geo_sd": "effect_geo_sd",
+    "roi_geo_sd_log__": "effect_geo_sd_log__",
+}
+
+
+def _upgrade_format_1(idata, meta: dict) -> tuple[Any, dict]:
+    """A format-1 fit in format-2 names: the renamed trace variables, and old prior names
+    in the saved overrides mapped quietly (the user did not type them today)."""
+    from geommm.model.priors import RENAMED_PRIORS
+
+    groups = [g for g in idata.groups() if g != "geommm_panel"]
+    idata.rename(_FORMAT_1_TRACE_NAMES, groups=groups, inplace=True)
+    channels = {m["name"] for m in meta["spec"].get("media", ())}
+
+    def renamed(table: dict) -> dict:
+        return {RENAMED_PRIORS.get(k, k): v for k, v in table.items()}
+
+    overrides = {}
+    for key, value in (meta.get("prior_overrides") or {}).items():
+        if key in channels:
+            overrides[key] = renamed(value) if isinstance(value, dict) else value
+        else:
+            overrides[RENAMED_PRIORS.get(key, key)] = value
+    return idata, {**meta, "prior_overrides": overrides, "format_version": 2}

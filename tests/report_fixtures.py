@@ -50,7 +50,7 @@ def fitted() -> pl.DataFrame:
 def contributions_geo_time() -> pl.DataFrame:
     rng = _rng(2)
     comps = [
-        ("intercept", "baseline"),
+        ("baseline", "baseline"),
         ("trend", "trend"),
         ("fourier", "seasonality"),
         ("price_index", "control"),

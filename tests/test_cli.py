@@ -390,7 +390,7 @@ def test_report_without_a_fit(tmp_path):
         ('[fit]\nmethod = "hmc"\n', "'fit.method'"),
         ("[data]\ngeo = 3\n", "'data.geo'"),
         ("[priors.tv]\nroi = [0, 4]\n", "'priors.tv.roi[0]'"),
-        ('[priors.intercept]\ndist = "Cauchy"\n', "'priors.intercept.dist'"),
+        ('[priors.kpi_level]\ndist = "Cauchy"\n', "'priors.kpi_level.dist'"),
         ("[fit\n", "not valid TOML"),
     ],
 )

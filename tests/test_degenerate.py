@@ -30,7 +30,7 @@ def test_single_geo_fits_without_pooling(small):
     roi = fit.roi(by="geo")
     assert roi["geo"].unique().to_list() == ["geo_00"]
     assert roi["roi_mean"].is_finite().all()
-    assert "intercept_geo_z" not in fit.idata.posterior
+    assert "kpi_level_geo_u" not in fit.idata.posterior  # nothing to pool with one geo
 
 
 def test_single_channel(small):

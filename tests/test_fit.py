@@ -145,3 +145,67 @@ def test_same_seed_same_draws(tiny_model):
     a = tiny_model.fit(method="advi", draws=20, tune=100, chains=1, seed=7, progressbar=False)
     b = tiny_model.fit(method="advi", draws=20, tune=100, chains=1, seed=7, progressbar=False)
     np.testing.assert_array_equal(a.idata.posterior["roi"].values, b.idata.posterior["roi"].values)
+
+
+def test_a_format_1_fit_loads_under_todays_names(tiny_sim, tmp_path):
+    """Format 1 (before the renames) called the baseline intercept_geo, the spread of
+    the log media effect roi_geo_sd, and the level prior intercept: such a file loads
+    quietly, in today's names, with the same results."""
+    import json
+    import warnings
+
+    import arviz as az
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = gm.GeoMMM(
+            tiny_sim.formula, data=tiny_sim.panel, geo="geo", time="week",
+            priors={"kpi_level": gm.Prior("Normal", mu=0.9, sigma=0.5),
+                    "tv": {"effect_geo_sd": gm.Prior("Gamma", alpha=2.0, beta=4.0)}},
+        )
+        fit = model.fit(method="map", seed=1, progressbar=False)
+    new_path = fit.save(tmp_path / "format2.nc")
+
+    # the same fit, edited back to format 1 with xarray
+    idata = az.from_netcdf(str(new_path), engine="h5netcdf")
+    old_names = {"baseline_geo": "intercept_geo", "effect_geo_sd": "roi_geo_sd"}
+    for group in idata.groups():
+        ds = idata[group]
+        found = {k: v for k, v in old_names.items() if k in ds.data_vars}
+        if found:
+            setattr(idata, group, ds.rename(found))
+    assert "intercept_geo" in idata.posterior and "roi_geo_sd" in idata.posterior
+    meta = json.loads(idata["geommm_panel"].attrs["geommm_meta"])
+    assert meta["format_version"] == 2
+    meta["format_version"] = 1
+    meta["prior_overrides"] = {"intercept": meta["prior_overrides"]["kpi_level"],
+                               "tv": {"roi_geo_sd": meta["prior_overrides"]["tv"]["effect_geo_sd"]}}
+    idata["geommm_panel"].attrs["geommm_meta"] = json.dumps(meta)
+    old_path = tmp_path / "format1.nc"
+    idata.to_netcdf(str(old_path), engine="h5netcdf")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        loaded = gm.load_fit(old_path)
+    assert "baseline_geo" in loaded.idata.posterior and "intercept_geo" not in loaded.idata.posterior
+    assert "effect_geo_sd" in loaded.idata.posterior and "roi_geo_sd" not in loaded.idata.posterior
+    assert set(loaded.prior_overrides) == {"kpi_level", "tv"}
+    assert set(loaded.prior_overrides["tv"]) == {"effect_geo_sd"}
+    assert loaded.priors.table().equals(fit.priors.table())
+    assert loaded.roi(by="geo").equals(fit.roi(by="geo"))
+    assert loaded.contributions(by=["geo"]).equals(fit.contributions(by=["geo"]))
+    assert gm.load_fit(loaded.save(tmp_path / "again.nc")).roi(by="channel").equals(fit.roi(by="channel"))
+
+
+@pytest.mark.bad_input
+def test_a_fit_of_an_unknown_format_is_refused(map_fit, tmp_path):
+    import json
+
+    import arviz as az
+
+    idata = az.from_netcdf(str(map_fit.save(tmp_path / "fit.nc")), engine="h5netcdf")
+    meta = json.loads(idata["geommm_panel"].attrs["geommm_meta"])
+    idata["geommm_panel"].attrs["geommm_meta"] = json.dumps({**meta, "format_version": 99})
+    idata.to_netcdf(str(tmp_path / "future.nc"), engine="h5netcdf")
+    with pytest.raises(FitError, match="saved with format 99, this geommm reads 2"):
+        gm.load_fit(tmp_path / "future.nc")

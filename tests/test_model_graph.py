@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytensor
 import pytest
 
@@ -11,7 +12,7 @@ from geommm.errors import PriorError
 from geommm.model.build import build_pymc_model
 from geommm.model.priors import resolve_priors, roi_prior_from_interval
 
-NAMES = ["retention", "half_saturation", "slope", "media_effect", "roi", "intercept_geo",
+NAMES = ["retention", "half_saturation", "slope", "media_effect", "roi", "baseline_geo",
          "season_geo", "trend_geo", "control_geo", "kpi_mean", "lift_implied"]
 
 
@@ -123,8 +124,8 @@ def test_channel_roi_prior_override_reaches_the_model(tiny_sim):
         ({"nosie_sd": {"dist": "HalfNormal", "sigma": 1}}, "unknown name 'nosie_sd'"),
         ({"tv": {"roi": (4, 2)}}, "0 < low < high"),
         ({"tv": {"speed": (1, 2)}}, "unknown media parameter"),
-        ({"intercept": {"dist": "Cauchy", "mu": 0}}, "unknown distribution"),
-        ({"intercept": {"dist": "Normal", "mu": 0}}, "needs parameters"),
+        ({"kpi_level": {"dist": "Cauchy", "mu": 0}}, "unknown distribution"),
+        ({"kpi_level": {"dist": "Normal", "mu": 0}}, "needs parameters"),
         ({"noise_sd": {"dist": "HalfNormal", "sigma": -1}}, "positive"),
         ({"tv": {"roi": {"dist": "Gamma", "alpha": 2, "beta": 1}}}, "same distribution family"),
     ],
@@ -157,7 +158,7 @@ def test_partial_centring_changes_the_sampler_coordinates_not_the_model(tiny_mod
         dev = np.linspace(-0.6, 0.6, data.n_geos)[None, :] * np.ones((C, 1))
         dev = dev - dev.mean(axis=1, keepdims=True)
         u = dev / sd[:, None] ** w
-        point["roi_geo_sd_log__"] = np.log(sd)
+        point["effect_geo_sd_log__"] = np.log(sd)
         # PyMC's zero-sum transform, constrained -> free (drop the last geo, shift the rest)
         n = u.shape[-1]
         point["media_effect_geo_u_zerosum__"] = u[:, :-1] - u[:, -1:] * np.sqrt(n) / (np.sqrt(n) + n)
@@ -217,3 +218,94 @@ def test_geos_pool_towards_equal_media_effects_not_equal_rois(tiny_model):
     np.testing.assert_allclose(geo_roi / geo_roi[0], equal_effect_geo_roi(data) / equal_effect_geo_roi(data)[0],
                                rtol=1e-9)
     assert np.ptp(geo_roi / geo_roi.mean(axis=0), axis=0).max() > 0.05  # so not equal ROIs
+
+
+#: The demo model's free variables in the sampler's order (nutpie's parameter vector
+#: follows it): a reorder changes the draws of every seeded fit, so it must be deliberate.
+DEMO_FREE_VARIABLES = [
+    ("half_saturation_z", (10, 4), ("geo", "channel")),
+    ("half_saturation_geo_sd", (4,), ("channel",)),
+    ("half_saturation_log", (4,), ("channel",)),
+    ("retention_z", (10, 4), ("geo", "channel")),
+    ("retention_geo_sd", (4,), ("channel",)),
+    ("retention_logit", (4,), ("channel",)),
+    ("slope", (4,), ("channel",)),
+    ("roi", (4,), ("channel",)),
+    ("effect_geo_sd", (4,), ("channel",)),
+    ("media_effect_geo_u", (None, None), ("channel", "geo")),
+    ("kpi_level", (), None),
+    ("kpi_level_geo_sd", (), None),
+    ("kpi_level_geo_u", (10,), ("geo",)),
+    ("control_geo_z", (10, 2), ("geo", "geo_varying_control")),
+    ("control_geo_sd", (2,), ("geo_varying_control",)),
+    ("control_effect", (2,), ("control",)),
+    ("trend_geo_z", (10,), ("geo",)),
+    ("trend_geo_sd", (), None),
+    ("trend", (), None),
+    ("season_geo_z", (10, 4), ("geo", "fourier")),
+    ("season_geo_sd", (), None),
+    ("seasonality", (4,), ("fourier",)),
+    ("noise_sd", (10,), ("geo",)),
+]
+DEMO_DETERMINISTICS = ["lift_implied", "baseline_geo", "media_effect", "half_saturation", "retention",
+                       "control_geo", "trend_geo", "season_geo", "kpi_level_geo"]
+
+
+def test_demo_model_variables_names_and_order():
+    import geommm as gm
+    from geommm.demo import load_demo
+
+    demo = load_demo()
+    mmm = gm.GeoMMM(demo.formula, data=demo.panel, geo="geo", time="week", lift_tests=demo.lift_tests)
+    model = build_pymc_model(mmm.spec, mmm.data, mmm.priors, lift_cells=mmm.lift_cells)
+    dims = model.named_vars_to_dims
+    free = [(v.name, tuple(v.type.shape), tuple(dims[v.name]) if v.name in dims else None)
+            for v in model.free_RVs]
+    assert free == DEMO_FREE_VARIABLES
+    assert [v.name for v in model.deterministics] == DEMO_DETERMINISTICS
+    assert [v.name for v in model.observed_RVs] == ["lift_observed", "kpi"]
+
+
+@pytest.mark.parametrize("old, new", [
+    ("intercept", "kpi_level"),
+    ("intercept_geo_sd", "kpi_level_geo_sd"),
+    ("roi_geo_sd", "effect_geo_sd"),
+])
+def test_old_prior_names_warn_and_map_to_the_new_ones(old, new):
+    import warnings
+
+    from geommm.model.priors import Prior
+
+    prior = Prior("Gamma", alpha=3.0, beta=7.0)
+    with pytest.warns(DeprecationWarning, match=f"'{old}' is deprecated.*use '{new}'") as record:
+        by_old = resolve_priors({old: prior}, ["tv", "search"], default_roi=1.0)
+    assert record[0].filename == __file__  # shown at the user's line, where Python shows it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        by_new = resolve_priors({new: prior}, ["tv", "search"], default_roi=1.0)
+    assert by_old.table().equals(by_new.table())
+    assert by_new.table().filter(pl.col("parameter") == new)["prior"].to_list()[0] == "Gamma(alpha=3, beta=7)"
+    with pytest.raises(PriorError, match=f"keep only '{new}'"), pytest.warns(DeprecationWarning):
+        resolve_priors({new: prior, old: prior}, ["tv", "search"], default_roi=1.0)
+
+
+def test_old_media_prior_name_in_a_channel_table_maps_too():
+    from geommm.model.priors import Prior
+
+    prior = Prior("Gamma", alpha=3.0, beta=7.0)
+    with pytest.warns(DeprecationWarning, match=r"priors\['tv'\]: the prior name 'roi_geo_sd'"):
+        by_old = resolve_priors({"tv": {"roi_geo_sd": prior}}, ["tv", "search"], default_roi=1.0)
+    by_new = resolve_priors({"tv": {"effect_geo_sd": prior}}, ["tv", "search"], default_roi=1.0)
+    assert by_old.table().equals(by_new.table())
+
+
+def test_weibull_retention_row_says_it_is_the_scale_share(tiny_sim):
+    import geommm as gm
+
+    formula = tiny_sim.formula.replace("name='search')", "name='search', adstock='weibull')")
+    assert "weibull" in formula
+    table = gm.GeoMMM(formula, data=tiny_sim.panel, geo="geo", time="week").default_priors()
+    rows = table.filter(pl.col("parameter") == "retention_logit")
+    notes = dict(zip(rows["channel"], rows["note"]))
+    assert notes["tv"] == "logit weekly carryover"
+    assert notes["search"].startswith("logit of the Weibull scale as a share of max_lag")

@@ -34,7 +34,7 @@ def _draws_around_truth(truth, n_draws: int, seed: int = 0) -> dict[str, np.ndar
         "half_saturation": spread(truth.half_saturation, 0.15),
         "slope": spread(truth.slope, 0.1),
         "media_effect": spread(truth.beta, 0.25),
-        "intercept_geo": np.tile(truth.intercept, (n_draws, 1)),
+        "baseline_geo": np.tile(truth.intercept, (n_draws, 1)),
         "noise_sd": np.tile(truth.noise_sd, (n_draws, 1)),
     }
 

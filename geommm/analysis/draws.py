@@ -14,7 +14,7 @@ import numpy as np
 from geommm.media import channel_parameter_priors
 
 MODEL_PARAMETERS = (
-    "intercept_geo",
+    "baseline_geo",
     "season_geo",
     "trend_geo",
     "control_geo",

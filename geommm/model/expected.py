@@ -22,7 +22,7 @@ def media_transform(spec, data) -> MediaTransform:
 
 def baseline_components(params: Mapping[str, Any], data) -> dict[str, Any]:
     """Non-media parts of the expected scaled KPI, each ``(..., G, T)`` (or broadcastable)."""
-    out: dict[str, Any] = {"baseline": params["intercept_geo"][..., :, None]}
+    out: dict[str, Any] = {"baseline": params["baseline_geo"][..., :, None]}
     if data.fourier.shape[1]:
         coef = params["season_geo"][..., :, None, :]
         out["seasonality"] = (coef * data.fourier).sum(axis=-1)

@@ -10,6 +10,7 @@ data falls back to the average ROI rather than to an arbitrary effect size.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ import polars as pl
 from scipy import stats
 
 from geommm.errors import PriorError
-from geommm.media import channel_parameter_priors
+from geommm.media import Adstock, adstock_kind, channel_parameter_priors
 
 DISTRIBUTIONS = ("Normal", "HalfNormal", "LogNormal", "Beta", "Gamma")
 _PARAMS = {
@@ -34,7 +35,7 @@ _PARAMS = {
 #: the pooled ones every channel has, then those the adstock and saturation kinds add.
 CHANNEL_PARAMETERS = (
     "roi",
-    "roi_geo_sd",
+    "effect_geo_sd",
     "retention_logit",
     "retention_geo_sd",
     "half_saturation_log",
@@ -43,6 +44,14 @@ CHANNEL_PARAMETERS = (
 )
 #: Assumed media share of the KPI behind the default ROI prior centre.
 DEFAULT_MEDIA_SHARE = 0.2
+#: Prior names of earlier releases -> today's; the old ones still work for one release
+#: (with a DeprecationWarning). ``kpi_level`` is the variable the level prior always
+#: created; ``effect_geo_sd`` spreads the log media *effect*, not the ROI.
+RENAMED_PRIORS = {
+    "intercept": "kpi_level",
+    "intercept_geo_sd": "kpi_level_geo_sd",
+    "roi_geo_sd": "effect_geo_sd",
+}
 
 
 @dataclass(frozen=True)
@@ -113,8 +122,8 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
     """The defaults, in scaled units. ``default_roi`` is the ROI at which media would
     explain DEFAULT_MEDIA_SHARE of the KPI (data-driven centre, wide spread)."""
     return {
-        "intercept": Prior("Normal", mu=1.0, sigma=0.5, note="geo mean KPI level, share of mean KPI"),
-        "intercept_geo_sd": Prior("HalfNormal", sigma=0.2, note="spread of geo mean levels"),
+        "kpi_level": Prior("Normal", mu=1.0, sigma=0.5, note="geo mean KPI level, share of mean KPI"),
+        "kpi_level_geo_sd": Prior("HalfNormal", sigma=0.2, note="spread of geo mean levels"),
         "control_effect": Prior("Normal", mu=0.0, sigma=0.2, note="per standardised control"),
         "control_geo_sd": Prior("HalfNormal", sigma=0.05, note="geo spread of (x | geo) effects"),
         "seasonality": Prior("Normal", mu=0.0, sigma=0.2, note="Fourier coefficients"),
@@ -129,7 +138,7 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
             sigma=1.0,
             note=f"national ROI; centre = media explaining {DEFAULT_MEDIA_SHARE:.0%} of KPI",
         ),
-        "roi_geo_sd": Prior("Gamma", alpha=2.0, beta=5.0, note="geo spread of the log media effect (pooled towards equal effects)"),
+        "effect_geo_sd": Prior("Gamma", alpha=2.0, beta=5.0, note="geo spread of the log media effect (pooled towards equal effects)"),
         "retention_logit": Prior("Normal", mu=-0.5, sigma=1.0, note="logit weekly carryover"),
         "retention_geo_sd": Prior("HalfNormal", sigma=0.3, note="geo spread of logit carryover"),
         "half_saturation_log": Prior("Normal", mu=0.0, sigma=0.7, note="log half-saturation, scaled"),
@@ -166,7 +175,10 @@ class PriorSet:
     channel: dict[str, Prior]  # vectorised over channels (same family per parameter)
     channels: tuple[str, ...]
 
-    def table(self) -> pl.DataFrame:
+    def table(self, adstocks: Sequence[str] | None = None) -> pl.DataFrame:
+        """One row per prior (and channel). With the channels' adstock kinds, a channel
+        whose kind gives ``retention`` another meaning (Weibull: the scale as a share of
+        max_lag) says so in its ``retention_logit`` note."""
         rows = [
             {"parameter": k, "channel": "", "prior": p.describe(), "note": p.note}
             for k, p in self.shared.items()
@@ -175,14 +187,70 @@ class PriorSet:
             for i, ch in enumerate(self.channels):
                 params = {n: float(np.asarray(v).reshape(-1)[i]) for n, v in p.params.items()}
                 desc = Prior(p.dist, **params).describe()
-                rows.append({"parameter": k, "channel": ch, "prior": desc, "note": p.note})
+                note = p.note
+                if k == "retention_logit" and adstocks is not None:
+                    note = retention_note(adstocks[i], note)
+                rows.append({"parameter": k, "channel": ch, "prior": desc, "note": note})
         return pl.DataFrame(rows)
+
+
+def retention_note(adstock: str, default: str) -> str:
+    """The ``retention_logit`` note for a channel with this adstock kind: ``default``
+    where retention is the weekly carryover, else the logit of what it means there."""
+    meaning = adstock_kind(adstock).retention_meaning
+    return default if meaning == Adstock.retention_meaning else f"logit of the {meaning}"
+
+
+def current_name(name: str, where: str = "priors") -> str:
+    """Today's name for a prior; an old name warns (DeprecationWarning) and is mapped."""
+    new = RENAMED_PRIORS.get(name)
+    if new is None:
+        return name
+    warnings.warn(
+        f"{where}: the prior name {name!r} is deprecated and will be removed in the next "
+        f"release; use {new!r}",
+        DeprecationWarning,
+        stacklevel=_first_caller_outside_geommm(),
+    )
+    return new
+
+
+def current_names(overrides: Mapping[str, Any] | None, channels: Sequence[str] = ()) -> dict[str, Any]:
+    """Prior overrides with old names mapped to today's, also inside a channel's table
+    (``{"tv": {"roi_geo_sd": ...}}``), order kept; naming one prior twice is a PriorError."""
+
+    def mapped(items: Mapping[str, Any], where: str, skip: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items.items():
+            new = key if key in skip else current_name(key, where)
+            if new in out:
+                raise PriorError(f"{where}: {key!r} and {new!r} name the same prior; keep only {new!r}")
+            out[new] = value
+        return out
+
+    out = mapped(overrides or {}, "priors", skip=channels)
+    for key in channels:
+        if isinstance(out.get(key), Mapping):
+            out[key] = mapped(out[key], f"priors[{key!r}]", skip=())
+    return out
+
+
+def _first_caller_outside_geommm() -> int:
+    """``stacklevel`` for a warning raised in the caller, pointing at the first line
+    outside geommm (Python shows a DeprecationWarning by default only there)."""
+    import sys
+
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] == "geommm":
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def resolve_priors(
     overrides: Mapping[str, Any] | None, channels: Sequence[str], default_roi: float
 ) -> PriorSet:
     """Merge user overrides into the defaults and check every name."""
+    overrides = current_names(overrides, channels)
     defaults = default_priors(channels, default_roi)
     shared = {k: v for k, v in defaults.items() if k not in CHANNEL_PARAMETERS}
     per_channel: dict[str, list[Prior]] = {

@@ -1,0 +1,27 @@
+"""The model's terms, one kind per module, each creating its own PyMC variables.
+
+``build.py`` runs them in ``TERMS`` order inside one ``pm.Model``; each reads what
+earlier terms made (``TermContext.values``) and returns its additions. The order is
+the order in which variables are created, which fixes the sampler's parameter
+vector: reordering changes the draws of a seeded fit. A new term is a module with
+``build(ctx) -> dict`` and one entry in ``TERMS``.
+"""
+
+from geommm.model.terms import (
+    controls,
+    level,
+    lift,
+    likelihood,
+    mean,
+    media,
+    media_effect,
+    seasonality,
+    trend,
+)
+from geommm.model.terms.context import TermContext
+
+#: Build order: baseline terms, media shape, media effect, then the mean, the KPI
+#: likelihood and the lift-test likelihood (which need everything before them).
+TERMS = (level, seasonality, trend, controls, media, media_effect, mean, likelihood, lift)
+
+__all__ = ["TERMS", "TermContext"]
