@@ -25,7 +25,7 @@ from geommm.errors import DataError
 from geommm.model import mean as mean_fn
 from geommm.model import transforms as tf
 
-NATIONAL = "national"
+from geommm.analysis.tables import NATIONAL
 #: Multipliers of the observed plan on the default response-curve grid.
 DEFAULT_MULTIPLIERS = np.linspace(0.0, 2.0, 21)
 #: Keep per-chunk arrays of draws x geos x weeks x channels below this many numbers.
