@@ -1,39 +1,115 @@
-"""Shared fixtures: tiny simulated panels and one cheap fit per session."""
+"""Shared fixtures: simulated panels, models and cheap fits, each built once per session.
+
+Test modules ask the factories for the panel or fit they need instead of building
+their own copy; equal arguments give the very same object, so a fit several
+modules share is paid for once.
+"""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
 import geommm as gm
 from geommm import sim
 
+#: The default tiny panel: 4 geos x 60 weeks x 2 channels, two lift tests (heavy-up, go-dark).
+TINY = {"n_geos": 4, "n_weeks": 60, "n_channels": 2, "seed": 1, "n_lift_tests": 2}
+#: Default sampler settings per method: MAP is one point; ADVI gives a few draws.
+FIT_DEFAULTS = {
+    "map": {"seed": 1},
+    "advi": {"draws": 100, "tune": 300, "chains": 2, "seed": 1},
+}
+
+
+def _key(options: Mapping[str, Any]) -> tuple:
+    return tuple(sorted(options.items()))
+
+
+def _quietly(make: Callable[[], Any]) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make()
+
 
 @pytest.fixture(scope="session")
-def tiny_sim():
-    """4 geos x 60 weeks x 2 channels with two lift tests (a heavy-up and a go-dark)."""
-    return sim.simulate(n_geos=4, n_weeks=60, n_channels=2, seed=1, n_lift_tests=2)
+def tiny_panel() -> Callable[..., sim.SimulatedPanel]:
+    """Factory ``tiny_panel(**overrides)``: ``sim.simulate`` of TINY updated by ``overrides``.
+
+    Returns the whole simulation (panel, formula, lift tests, truth); one per
+    distinct arguments per session."""
+    cache: dict[tuple, sim.SimulatedPanel] = {}
+
+    def make(**overrides: Any) -> sim.SimulatedPanel:
+        options = {**TINY, **overrides}
+        key = _key(options)
+        if key not in cache:
+            cache[key] = sim.simulate(**options)
+        return cache[key]
+
+    return make
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tiny_sim):
-    return gm.GeoMMM(
-        tiny_sim.formula, data=tiny_sim.panel, geo="geo", time="week", lift_tests=tiny_sim.lift_tests
-    )
+def tiny_mmm(tiny_panel) -> Callable[..., gm.GeoMMM]:
+    """Factory ``tiny_mmm(**overrides)``: the model of ``tiny_panel(**overrides)``, its lift tests
+    included (the simulation's formula, geo "geo", time "week")."""
+    cache: dict[tuple, gm.GeoMMM] = {}
+
+    def make(**overrides: Any) -> gm.GeoMMM:
+        key = _key({**TINY, **overrides})
+        if key not in cache:
+            result = tiny_panel(**overrides)
+            lifts = result.lift_tests if result.lift_tests.height else None
+            cache[key] = gm.GeoMMM(
+                result.formula, data=result.panel, geo="geo", time="week", lift_tests=lifts
+            )
+        return cache[key]
+
+    return make
 
 
 @pytest.fixture(scope="session")
-def map_fit(tiny_model):
+def tiny_fit(tiny_mmm) -> Callable[..., gm.Fit]:
+    """Factory ``tiny_fit(method="map", panel={...}, **fit_options)``: a fit of
+    ``tiny_mmm(**panel)`` with FIT_DEFAULTS[method] updated by ``fit_options``, warnings
+    silenced; one per distinct arguments per session. For table shapes and plumbing,
+    not for intervals."""
+    cache: dict[tuple, gm.Fit] = {}
+
+    def make(method: str = "map", panel: Mapping[str, Any] | None = None, **fit_options: Any):
+        panel = dict(panel or {})
+        options = {**FIT_DEFAULTS.get(method, {}), **fit_options, "method": method}
+        key = (_key({**TINY, **panel}), _key(options))
+        if key not in cache:
+            model = tiny_mmm(**panel)
+            cache[key] = _quietly(lambda: model.fit(progressbar=False, **options))
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_sim(tiny_panel):
+    """The default tiny simulation (TINY)."""
+    return tiny_panel()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_mmm):
+    return tiny_mmm()
+
+
+@pytest.fixture(scope="session")
+def map_fit(tiny_fit):
     """A MAP fit: seconds, one draw — for table shapes and plumbing, not for intervals."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return tiny_model.fit(method="map", seed=1, progressbar=False)
+    return tiny_fit("map")
 
 
 @pytest.fixture(scope="session")
-def advi_fit(tiny_model):
+def advi_fit(tiny_fit):
     """An ADVI fit with several draws — intervals exist (too narrow) for table tests."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return tiny_model.fit(method="advi", draws=100, tune=300, chains=2, seed=1, progressbar=False)
+    return tiny_fit("advi")

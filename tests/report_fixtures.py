@@ -1,15 +1,22 @@
 """Synthetic tables shaped exactly like the ``Fit`` outputs the report consumes.
 
 Deterministic (seeded) and tiny, so chart tests run in well under a second and
-do not depend on the model code.
+need no model fit. Their columns come from :mod:`geommm.analysis.tables`, and
+``tests/test_tables.py`` checks them against it, so they cannot drift from the
+real tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
+
+from geommm.analysis import tables as t
+from geommm.fit import Diagnostics
+from geommm.sampling import SamplerSettings
 
 GEOS = ["north", "south", "east", "west"]
 CHANNELS = ["tv", "search", "social"]
@@ -30,21 +37,27 @@ def fitted() -> pl.DataFrame:
     rows = []
     for g_i, geo in enumerate(GEOS):
         level = 1000.0 * (g_i + 1)
-        for t_i, t in enumerate(weeks()):
+        for t_i, week in enumerate(weeks()):
             mean = level * (1 + 0.2 * np.sin(t_i / 4))
             actual = mean + rng.normal(0, 0.05 * level)
             rows.append(
-                dict(
-                    geo=geo,
-                    time=t,
-                    actual=actual,
-                    mean=mean,
-                    hdi_low=mean - 0.08 * level,
-                    hdi_high=mean + 0.08 * level,
-                    holdout=t_i >= WEEKS - 6,
+                (
+                    geo,
+                    week,
+                    actual,
+                    mean,
+                    mean - 0.08 * level,
+                    mean + 0.08 * level,
+                    t_i >= WEEKS - 6,
                 )
             )
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, schema=t.FITTED, orient="row")
+
+
+def fit_metrics() -> pl.DataFrame:
+    rows = [(geo, 0.9 - 0.05 * g_i, 0.04 + 0.01 * g_i, WEEKS) for g_i, geo in enumerate(GEOS)]
+    rows += [("all geos", 0.93, 0.05, WEEKS * len(GEOS)), (t.NATIONAL, 0.95, 0.03, WEEKS)]
+    return pl.DataFrame(rows, schema=t.FIT_METRICS, orient="row")
 
 
 def contributions_geo_time() -> pl.DataFrame:
@@ -57,7 +70,7 @@ def contributions_geo_time() -> pl.DataFrame:
     ] + [(c, "media") for c in CHANNELS]
     rows = []
     for g_i, geo in enumerate(GEOS):
-        for t_i, t in enumerate(weeks()):
+        for t_i, week in enumerate(weeks()):
             for name, kind in comps:
                 scale = {
                     "baseline": 600,
@@ -68,24 +81,27 @@ def contributions_geo_time() -> pl.DataFrame:
                 }[kind] * (g_i + 1)
                 mean = scale * (1 + 0.3 * np.sin(t_i / 3 + len(name))) + rng.normal(0, 3)
                 rows.append(
-                    dict(
-                        geo=geo,
-                        time=t,
-                        component=name,
-                        component_type=kind,
-                        mean=mean,
-                        hdi_low=mean - abs(scale) * 0.2,
-                        hdi_high=mean + abs(scale) * 0.2,
+                    (
+                        geo,
+                        week,
+                        name,
+                        kind,
+                        mean,
+                        mean - abs(scale) * 0.2,
+                        mean + abs(scale) * 0.2,
                     )
                 )
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, schema=t.CONTRIBUTIONS_BY_GEO_TIME, orient="row")
 
 
 def contributions_total() -> pl.DataFrame:
+    keys = [c for c in t.CONTRIBUTIONS_TOTAL if c in ("component", "component_type")]
+    values = [c for c in t.CONTRIBUTIONS_TOTAL if c not in keys]
     return (
         contributions_geo_time()
-        .group_by("component", "component_type", maintain_order=True)
-        .agg(pl.col("mean").sum(), pl.col("hdi_low").sum(), pl.col("hdi_high").sum())
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col(values).sum())
+        .select(t.CONTRIBUTIONS_TOTAL)
     )
 
 
@@ -97,105 +113,95 @@ def roi(by: str = "geo", *, marginal: bool = False) -> pl.DataFrame:
     for geo in geos:
         for c_i, channel in enumerate(CHANNELS):
             m = factor * (1.5 + c_i + rng.normal(0, 0.4))
-            row = dict(
-                channel=channel,
-                spend=10_000.0 * (c_i + 1),
-                roi_mean=m,
-                roi_median=m * 0.98,
-                roi_hdi_low=m - 0.7,
-                roi_hdi_high=m + 0.9,
-            )
-            if geo is not None:
-                row = {"geo": geo, **row}
-            rows.append(row)
-    return pl.DataFrame(rows)
+            row = (channel, 10_000.0 * (c_i + 1), m, m * 0.98, m - 0.7, m + 0.9)
+            rows.append(row if geo is None else (geo, *row))
+    columns = t.ROI_BY_GEO if by == "geo" else t.ROI_BY_CHANNEL
+    return pl.DataFrame(rows, schema=columns, orient="row")
 
 
 def response_curves() -> pl.DataFrame:
     rows = []
     mults = np.linspace(0, 2, 11)
     for channel_i, channel in enumerate(CHANNELS):
-        for geo_i, geo in enumerate(["national", *GEOS]):
-            current = 5000.0 * (channel_i + 1) * (len(GEOS) if geo == "national" else geo_i)
+        for geo_i, geo in enumerate([t.NATIONAL, *GEOS]):
+            current = 5000.0 * (channel_i + 1) * (len(GEOS) if geo == t.NATIONAL else geo_i)
             for m in mults:
                 spend = current * m
                 k = current * (0.8 + 0.1 * geo_i)
                 y = 2.0 * k * spend / (spend + k) if k else 0.0
-                rows.append(
-                    dict(
-                        geo=geo,
-                        channel=channel,
-                        spend_multiplier=float(m),
-                        spend=spend,
-                        incremental_kpi_mean=y,
-                        incremental_kpi_hdi_low=0.8 * y,
-                        incremental_kpi_hdi_high=1.2 * y,
-                    )
-                )
-    return pl.DataFrame(rows)
+                rows.append((geo, channel, float(m), spend, y, 0.8 * y, 1.2 * y))
+    return pl.DataFrame(rows, schema=t.RESPONSE_CURVES, orient="row")
 
 
 def adstock_decay() -> pl.DataFrame:
     rows = []
     for c_i, channel in enumerate(CHANNELS):
-        for g_i, geo in enumerate(["national", *GEOS]):
+        for g_i, geo in enumerate([t.NATIONAL, *GEOS]):
             alpha = 0.3 + 0.15 * c_i + 0.03 * g_i
             w = alpha ** np.arange(8)
             w = w / w.sum()
             for lag, weight in enumerate(w):
-                rows.append(
-                    dict(
-                        geo=geo,
-                        channel=channel,
-                        lag=lag,
-                        weight_mean=float(weight),
-                        weight_hdi_low=float(weight) * 0.8,
-                        weight_hdi_high=float(weight) * 1.2,
-                    )
-                )
-    return pl.DataFrame(rows)
+                weight = float(weight)
+                rows.append((geo, channel, lag, weight, weight * 0.8, weight * 1.2))
+    return pl.DataFrame(rows, schema=t.ADSTOCK_DECAY, orient="row")
 
 
 def lift_checks() -> pl.DataFrame:
-    return pl.DataFrame(
-        dict(
-            test_id=["T1", "T2", "T3"],
-            channel=["tv", "search", "social"],
-            geos=[["north"], ["south", "east"], ["west"]],
-            lift=[1200.0, -800.0, 300.0],
-            lift_se=[200.0, 150.0, 120.0],
-            implied_mean=[1100.0, -650.0, 700.0],
-            implied_hdi_low=[900.0, -900.0, 550.0],
-            implied_hdi_high=[1350.0, -420.0, 860.0],
-        )
-    )
+    rows = [
+        ("T1", "tv", ["north"], 1200.0, 200.0, 1100.0, 900.0, 1350.0),
+        ("T2", "search", ["south", "east"], -800.0, 150.0, -650.0, -900.0, -420.0),
+        ("T3", "social", ["west"], 300.0, 120.0, 700.0, 550.0, 860.0),
+    ]
+    return pl.DataFrame(rows, schema=t.LIFT_TEST_CHECK, orient="row")
 
 
-def allocation_table() -> pl.DataFrame:
+def allocation_table(by: str = "geo") -> pl.DataFrame:
+    """Like ``fit.optimize_budget(by=by).table`` (``geo`` is national when by="channel")."""
     rows = []
-    for g_i, geo in enumerate(GEOS):
+    for g_i, geo in enumerate(GEOS if by == "geo" else [t.NATIONAL]):
         for c_i, channel in enumerate(CHANNELS):
             current = 2000.0 * (c_i + 1) * (g_i + 1)
             optimal = current * (0.8 + 0.1 * ((g_i + c_i) % 5))
+            change = optimal - current
+            kpi_now = 1.8 * current**0.9
             rows.append(
-                dict(
-                    geo=geo,
-                    channel=channel,
-                    current_spend=current,
-                    optimal_spend=optimal,
-                    change=optimal - current,
+                (
+                    geo,
+                    channel,
+                    current,
+                    optimal,
+                    change,
+                    change / current,
+                    0.8 * current,
+                    1.2 * current,
+                    kpi_now,
+                    kpi_now * (optimal / current) ** 0.9,
+                    1.5 - 0.1 * c_i,
+                    None,
                 )
             )
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, schema=t.ALLOCATION, orient="row")
 
 
-def allocation_summary() -> dict[str, float]:
-    return dict(
+def allocation_summary() -> dict[str, object]:
+    values = dict(
+        budget=240_000.0,
+        weeks=WEEKS,
+        by="geo",
+        objective="mean",
+        hdi_prob=0.9,
+        current_spend=240_000.0,
+        optimal_spend=240_000.0,
+        current_kpi_mean=410_000.0,
+        optimal_kpi_mean=415_400.0,
         expected_lift_mean=5400.0,
         expected_lift_hdi_low=2100.0,
         expected_lift_hdi_high=8800.0,
-        budget=240_000.0,
+        marginal_roi=1.2,
+        n_draws=1000,
+        converged=True,
     )
+    return {key: values[key] for key in t.ALLOCATION_SUMMARY}
 
 
 def summary() -> pl.DataFrame:
@@ -205,25 +211,24 @@ def summary() -> pl.DataFrame:
     r_hat = 1.0 + np.abs(rng.normal(0, 0.004, n))
     r_hat[3] = 1.03
     ess = rng.uniform(300, 3000, n)
-    return pl.DataFrame(
-        dict(
-            parameter=names,
-            mean=rng.normal(0, 1, n),
-            sd=rng.uniform(0.1, 1, n),
-            hdi_low=-1.5 * np.ones(n),
-            hdi_high=1.5 * np.ones(n),
-            r_hat=r_hat,
-            ess_bulk=ess,
-            ess_tail=ess * 0.8,
-        )
-    )
+    columns = [
+        names,
+        rng.normal(0, 1, n),
+        rng.uniform(0.1, 1, n),
+        -1.5 * np.ones(n),
+        1.5 * np.ones(n),
+        r_hat,
+        ess,
+        ess * 0.8,
+    ]
+    return pl.DataFrame(dict(zip(t.SUMMARY, columns, strict=True)))
 
 
-def diagnostics(verdict: str = "warning") -> dict[str, object]:
+def diagnostics(verdict: str = "warning") -> Diagnostics:
     messages = (
         [] if verdict == "ok" else ["R-hat of beta[north,tv] is 1.03 (> 1.01): run longer chains."]
     )
-    return dict(
+    return Diagnostics(
         divergences=0,
         max_r_hat=1.03,
         min_ess_bulk=310.0,
@@ -241,26 +246,30 @@ def prior_posterior() -> pl.DataFrame:
         "alpha_tv": (0.5, 0.2, 0.62, 0.05),
         "sigma": (1, 0.6, 0.4, 0.04),
     }.items():
-        frames.append(
-            pl.DataFrame(dict(parameter=name, source="prior", value=rng.normal(pm, ps, 400)))
-        )
-        frames.append(
-            pl.DataFrame(dict(parameter=name, source="posterior", value=rng.normal(qm, qs, 400)))
-        )
+        for source, (m, sd) in (("prior", (pm, ps)), ("posterior", (qm, qs))):
+            columns = [name, source, rng.normal(m, sd, 400)]
+            frames.append(pl.DataFrame(dict(zip(t.PRIOR_POSTERIOR, columns, strict=True))))
     return pl.concat(frames)
 
 
 class FakeFit:
-    """Duck-typed stand-in for ``geommm.Fit`` exposing only the report methods."""
+    """Stand-in for ``geommm.Fit``: the methods and attributes the report uses, fake tables."""
 
-    data_description = "4 geos x 30 weeks, 3 channels (synthetic <test> data)"
-    formula = (
-        "revenue ~ price_index + fourier(52, 2) + trend() + (1 | geo) + media(tv_spend, name='tv')"
+    spec = SimpleNamespace(
+        formula="revenue ~ price_index + fourier(52, 2) + trend() + (1 | geo) "
+        "+ media(tv_spend, name='tv')"
     )
-    sampler_settings = {"sampler": "nutpie", "draws": 500, "tune": 500, "chains": 2, "seed": 0}
+    settings = SamplerSettings(sampler="nutpie", draws=500, tune=500, chains=2, seed=0)
+    panel = SimpleNamespace(
+        n_geos=len(GEOS), n_times=WEEKS, times=np.array(weeks(), dtype="datetime64[D]")
+    )
+    channels = tuple(CHANNELS)
 
     def fitted(self) -> pl.DataFrame:
         return fitted()
+
+    def fit_metrics(self) -> pl.DataFrame:
+        return fit_metrics()
 
     def contributions(self, by=("geo", "time")) -> pl.DataFrame:
         by = list(by)
@@ -268,7 +277,7 @@ class FakeFit:
             return contributions_geo_time()
         if by == []:
             return contributions_total()
-        raise NotImplementedError
+        raise ValueError(f"the fake fit has no contributions by {by}")
 
     def roi(self, by: str = "geo") -> pl.DataFrame:
         return roi(by)
@@ -288,7 +297,7 @@ class FakeFit:
     def summary(self) -> pl.DataFrame:
         return summary()
 
-    def diagnostics(self) -> dict[str, object]:
+    def diagnostics(self) -> Diagnostics:
         return diagnostics()
 
     def prior_posterior(self) -> pl.DataFrame:

@@ -6,12 +6,15 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from geommm import sim  # noqa: E402
 from geommm.workflows.batch import FitJob, prior_variants, run_fits  # noqa: E402
 
 
-def test_local_cluster_runs_fits_and_reports_failures(tmp_path):
-    result = sim.simulate(n_geos=3, n_weeks=40, n_channels=2, seed=2, n_lift_tests=0)
+#: The panel both batch tests fit (MAP, in Dask workers).
+PANEL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 2, "n_lift_tests": 0}
+
+
+def test_local_cluster_runs_fits_and_reports_failures(tmp_path, tiny_panel):
+    result = tiny_panel(**PANEL)
     path = tmp_path / "panel.parquet"
     result.panel.write_parquet(path)
     base = FitJob(name="base", formula=result.formula, data=str(path), geo="geo", time="week",
@@ -27,10 +30,10 @@ def test_local_cluster_runs_fits_and_reports_failures(tmp_path):
     assert out.failed["job"].to_list() == ["typo"]
 
 
-def test_fit_many_command_writes_tables(tmp_path):
+def test_fit_many_command_writes_tables(tmp_path, tiny_panel):
     from geommm.cli import main
 
-    result = sim.simulate(n_geos=3, n_weeks=40, n_channels=2, seed=2, n_lift_tests=0)
+    result = tiny_panel(**PANEL)
     result.panel.write_parquet(tmp_path / "panel.parquet")
     jobs = tmp_path / "jobs.toml"
     jobs.write_text(

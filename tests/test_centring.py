@@ -6,14 +6,20 @@ import numpy as np
 import pytest
 
 import geommm as gm
-from geommm import sim
 from geommm.model.centring import geo_effect_centring, geo_effect_evidence, geo_level_centring
 
 
 @pytest.fixture(scope="module")
-def rich_model():
-    result = sim.simulate(n_geos=20, n_weeks=156, n_channels=5, seed=0, n_lift_tests=0)
-    return gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week")
+def rich_model(tiny_mmm):
+    return tiny_mmm(n_geos=20, n_weeks=156, n_channels=5, seed=0, n_lift_tests=0)
+
+
+@pytest.fixture(scope="module")
+def one_geo_model(tiny_panel):
+    """One geo, so no geo grouping term in the formula."""
+    one = tiny_panel(n_geos=1, n_weeks=60, n_channels=2, seed=2, n_lift_tests=0)
+    formula = one.formula.replace(" + (1 | geo)", "")
+    return gm.GeoMMM(formula, data=one.panel, geo="geo", time="week")
 
 
 def test_weights_are_in_unit_interval_and_separate_channels(rich_model):
@@ -33,15 +39,13 @@ def test_evidence_is_finite_where_there_is_signal(rich_model):
     assert np.isfinite(s).all() and (s > 0).all() and (tau >= 0).all()
 
 
-def test_one_geo_is_not_pooled():
-    result = sim.simulate(n_geos=1, n_weeks=60, n_channels=2, seed=2, n_lift_tests=0)
-    m = gm.GeoMMM(result.formula.replace(" + (1 | geo)", ""), data=result.panel, geo="geo", time="week")
+def test_one_geo_is_not_pooled(one_geo_model):
+    m = one_geo_model
     np.testing.assert_array_equal(geo_effect_centring(m.spec, m.data, m.priors), np.ones(2))
 
 
-def test_too_few_weeks_per_geo_falls_back_to_non_centred():
-    result = sim.simulate(n_geos=3, n_weeks=12, n_channels=2, seed=2, n_lift_tests=0)
-    m = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week")
+def test_too_few_weeks_per_geo_falls_back_to_non_centred(tiny_mmm):
+    m = tiny_mmm(n_geos=3, n_weeks=12, n_channels=2, seed=2, n_lift_tests=0)
     np.testing.assert_array_equal(geo_effect_centring(m.spec, m.data, m.priors), np.ones(2))
 
 
@@ -50,17 +54,14 @@ def test_geo_levels_pinned_by_many_weeks_are_centred(rich_model):
     assert geo_level_centring(m.spec, m.data, m.priors) == 0.0
 
 
-def test_geo_levels_drowned_in_noise_stay_non_centred():
-    result = sim.simulate(n_geos=6, n_weeks=30, n_channels=2, seed=2, noise=0.5, n_lift_tests=0)
-    m = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week")
+def test_geo_levels_drowned_in_noise_stay_non_centred(tiny_mmm):
+    m = tiny_mmm(n_geos=6, n_weeks=30, n_channels=2, seed=2, noise=0.5, n_lift_tests=0)
     assert geo_level_centring(m.spec, m.data, m.priors) == 1.0
 
 
-def test_level_centring_falls_back_to_non_centred_without_geos_or_weeks():
-    one = sim.simulate(n_geos=1, n_weeks=60, n_channels=2, seed=2, n_lift_tests=0)
-    m = gm.GeoMMM(one.formula.replace(" + (1 | geo)", ""), data=one.panel, geo="geo", time="week")
+def test_level_centring_falls_back_to_non_centred_without_geos_or_weeks(one_geo_model, tiny_mmm):
+    m = one_geo_model
     assert geo_level_centring(m.spec, m.data, m.priors) == 1.0
     # 10 weeks, 9 regressors: no per-geo noise estimate
-    short = sim.simulate(n_geos=3, n_weeks=10, n_channels=2, seed=2, n_lift_tests=0)
-    m = gm.GeoMMM(short.formula, data=short.panel, geo="geo", time="week")
+    m = tiny_mmm(n_geos=3, n_weeks=10, n_channels=2, seed=2, n_lift_tests=0)
     assert geo_level_centring(m.spec, m.data, m.priors) == 1.0

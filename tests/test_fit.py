@@ -10,16 +10,15 @@ import polars as pl
 import pytest
 
 import geommm as gm
+from geommm.analysis.tables import ROI_BY_CHANNEL, ROI_BY_GEO
 from geommm.errors import FitError
-
-ROI_COLUMNS = ["geo", "channel", "spend", "roi_mean", "roi_median", "roi_hdi_low", "roi_hdi_high"]
 
 
 def test_roi_tables_have_the_contract_columns(advi_fit):
     geo = advi_fit.roi(by="geo", hdi_prob=0.9)
-    assert geo.columns == ROI_COLUMNS
+    assert geo.columns == list(ROI_BY_GEO)
     nat = advi_fit.roi(by="channel")
-    assert nat.columns == ROI_COLUMNS[1:]
+    assert nat.columns == list(ROI_BY_CHANNEL)
     assert set(nat["channel"]) == {"tv", "search"}
     assert (geo["roi_hdi_low"] <= geo["roi_median"]).all() and (geo["roi_median"] <= geo["roi_hdi_high"]).all()
     mroi = advi_fit.marginal_roi(by="channel")

@@ -13,13 +13,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from geommm import GeoMMM
 from geommm.analysis.optimize.allocation import Allocation, planning_units
 from geommm.analysis.forward import ForwardModel
 from geommm.analysis.optimize import BudgetProblem, Objective, optimize_budget
 from geommm.analysis.roi import incremental_kpi
 from geommm.errors import OptimizationError
-from geommm.sim import simulate
 
 N_DRAWS = 120
 
@@ -40,10 +38,10 @@ def _draws_around_truth(truth, n_draws: int, seed: int = 0) -> dict[str, np.ndar
 
 
 @pytest.fixture(scope="module")
-def forward() -> ForwardModel:
-    sim = simulate(n_geos=4, n_weeks=52, n_channels=3, seed=3, n_lift_tests=0)
-    model = GeoMMM(sim.formula, data=sim.panel, geo="geo", time="week")
-    return ForwardModel(model.spec, model.data, _draws_around_truth(sim.truth, N_DRAWS))
+def forward(tiny_panel, tiny_mmm) -> ForwardModel:
+    panel = {"n_geos": 4, "n_weeks": 52, "n_channels": 3, "seed": 3, "n_lift_tests": 0}
+    model, truth = tiny_mmm(**panel), tiny_panel(**panel).truth
+    return ForwardModel(model.spec, model.data, _draws_around_truth(truth, N_DRAWS))
 
 
 @pytest.fixture(scope="module")

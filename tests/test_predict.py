@@ -12,14 +12,13 @@ import geommm as gm
 from geommm.analysis.predict import media_history, predict
 from geommm.workflows.validation import HoldoutResult, evaluate_holdout, time_slice_cv
 from geommm.errors import DataError
-from geommm.sim import simulate
 
 HOLDOUT = 12
 
 
 @pytest.fixture(scope="module")
-def sim():
-    return simulate(n_geos=4, n_weeks=60, n_channels=3, seed=2, n_lift_tests=0)
+def sim(tiny_panel):
+    return tiny_panel(n_geos=4, n_weeks=60, n_channels=3, seed=2, n_lift_tests=0)
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,6 @@ def test_per_geo_adstock_retention_coverage_at_least_80_percent(recovery):
 @pytest.mark.xfail(
     reason="known gap: search (true retention 0.15, Hill slope 0.8, collinear with tv) is "
     "prior-dominated; its channel-mean 90% interval is [0.16, 0.74]",
-    strict=False,
 )
 def test_channel_mean_adstock_retention_inside_90_interval(recovery):
     result, fit = recovery

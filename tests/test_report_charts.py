@@ -11,6 +11,7 @@ import pytest
 import vl_convert as vlc
 
 import report_fixtures as fx
+from geommm.analysis.tables import NATIONAL
 from geommm.errors import SchemaError
 from geommm.report import charts
 from geommm.report.export import chart_spec, save_chart
@@ -23,7 +24,7 @@ EVIL = "<script>alert('x')</script>"
 
 
 def _with_national_roi() -> pl.DataFrame:
-    national = fx.roi("channel").with_columns(pl.lit("national").alias("geo"))
+    national = fx.roi("channel").with_columns(pl.lit(NATIONAL).alias("geo"))
     return pl.concat([fx.roi("geo"), national], how="diagonal_relaxed")
 
 
@@ -46,9 +47,7 @@ CHARTS = {
     "adstock_decay": lambda: charts.adstock_decay_chart(fx.adstock_decay()),
     "lift_check": lambda: charts.lift_check_chart(fx.lift_checks()),
     "budget_geo": lambda: charts.budget_chart(fx.allocation_table(), fx.allocation_summary()),
-    "budget_national": lambda: charts.budget_chart(
-        fx.allocation_table().drop("geo").group_by("channel").sum()
-    ),
+    "budget_national": lambda: charts.budget_chart(fx.allocation_table(by="channel")),
     "diagnostics": lambda: charts.diagnostics_chart(fx.summary(), worst=8),
     "diagnostics_one_chain": lambda: charts.diagnostics_chart(
         fx.summary().with_columns(pl.lit(float("nan")).alias("r_hat"))
@@ -165,13 +164,8 @@ def test_failing_chart_becomes_an_error_box_and_the_rest_survives():
     assert "boom &lt;b&gt;" in page and "ZeroDivisionError" in page
 
 
-def test_missing_or_unimplemented_fit_methods_drop_sections_quietly(tmp_path):
+def test_no_lift_tests_drops_the_section_and_a_failing_table_shows_its_error(tmp_path):
     class PartialFit(fx.FakeFit):
-        response_curves = None  # not a method: dropped
-
-        def adstock_decay(self):
-            raise NotImplementedError
-
         def lift_test_check(self):
             return fx.lift_checks().head(0)  # a fit without lift tests
 
@@ -180,7 +174,7 @@ def test_missing_or_unimplemented_fit_methods_drop_sections_quietly(tmp_path):
 
     path = write_report(PartialFit(), tmp_path / "partial.html")
     page = path.read_text()
-    assert "Lift tests" not in page and "Response curves and carryover" not in page
+    assert "Lift tests" not in page
     assert "no ROI today" in page  # a real error is shown, not hidden
     assert "Model fit" in page and 'class="error"' in page
 
@@ -222,3 +216,12 @@ def test_save_chart_rejects_unknown_suffix(tmp_path):
 def test_html_table_cuts_long_tables():
     out = html_table(pl.DataFrame({"x": list(range(300))}), max_rows=10)
     assert out.count("<tr>") == 11 and "first 10 of 300" in out
+
+
+def test_report_of_a_real_map_fit_has_every_section_and_no_error(map_fit, tmp_path):
+    """A MAP fit has no R-hat or ESS: the report says so instead of failing."""
+    page = write_report(map_fit, tmp_path / "map.html").read_text()
+    assert 'class="error"' not in page
+    for title in ("Model fit", "Return on investment", "Lift tests", "Diagnostics"):
+        assert f"<h2>{title}</h2>" in page
+    assert "NOT APPLICABLE" in page  # the diagnostics verdict of an approximation

@@ -3,44 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 import polars as pl
 import pytest
 
-from geommm import GeoMMM
 from geommm.analysis.forward import ForwardModel
 from geommm.analysis.optimize import optimize_budget
 from geommm.analysis.curves import response_curves
 from geommm.analysis.roi import incremental_kpi
 from geommm.analysis.scenario import scenario
+from geommm.analysis.tables import RESPONSE_CURVES
 from geommm.errors import DataError
 from geommm.media import SATURATIONS
-from geommm.sim import simulate
 
-CURVE_COLUMNS = [
-    "geo",
-    "channel",
-    "spend_multiplier",
-    "spend",
-    "incremental_kpi_mean",
-    "incremental_kpi_hdi_low",
-    "incremental_kpi_hdi_high",
-]
+#: 3 channels (tv, search, social), no lift tests.
+PANEL = {"n_geos": 4, "n_weeks": 60, "n_channels": 3, "seed": 1, "n_lift_tests": 0}
 
 
 @pytest.fixture(scope="module")
-def sim():
-    return simulate(n_geos=4, n_weeks=60, n_channels=3, seed=1, n_lift_tests=0)
+def sim(tiny_panel):
+    return tiny_panel(**PANEL)
 
 
 @pytest.fixture(scope="module")
-def fit(sim):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = GeoMMM(sim.formula, data=sim.panel, geo="geo", time="week")
-        return model.fit(method="map", seed=1, progressbar=False)
+def fit(tiny_fit):
+    return tiny_fit("map", panel=PANEL, seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,7 @@ def curves(fit):
 
 # ----------------------------------------------------------------- response curves
 def test_curve_columns_and_grid(curves, fit):
-    assert curves.columns == CURVE_COLUMNS
+    assert curves.columns == list(RESPONSE_CURVES)
     assert sorted(curves["geo"].unique()) == sorted([*fit.data.geos, "national"])
     grid = curves.filter((pl.col("geo") == "national") & (pl.col("channel") == "tv"))[
         "spend_multiplier"

@@ -17,7 +17,7 @@ from geommm.analysis.draws import draw_chunks, summarise
 from geommm.analysis.forward import as_forward
 from geommm.errors import DataError
 
-NATIONAL = "national"
+from geommm.analysis.tables import NATIONAL  # noqa: E402  (re-exported for callers)
 #: Multipliers of the observed plan on the default response-curve grid.
 DEFAULT_MULTIPLIERS = np.linspace(0.0, 2.0, 21)
 

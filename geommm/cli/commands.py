@@ -12,7 +12,7 @@ import inspect
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geommm.cli.console import UserError, note, out, show_table, step
 from geommm.cli.outputs import (
@@ -24,6 +24,11 @@ from geommm.cli.outputs import (
     write_report,
     write_tables,
 )
+
+if TYPE_CHECKING:
+    from geommm import GeoMMM
+    from geommm.analysis.allocation import Allocation
+    from geommm.fit import Fit
 
 FIT_FILE = "fit.nc"
 
@@ -172,7 +177,7 @@ def fit_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **settings}
 
 
-def run_fit(model: Any, settings: dict[str, Any]) -> Any:
+def run_fit(model: GeoMMM, settings: dict[str, Any]) -> Fit:
     """Fit with progress on stderr; the convergence verdict is printed later, not warned."""
     from geommm.errors import ConvergenceWarning
 
@@ -186,14 +191,17 @@ def run_fit(model: Any, settings: dict[str, Any]) -> Any:
     with step(label), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         result = model.fit(**s, progressbar=sys.stderr.isatty())
-    st = getattr(result, "settings", None)
-    if st is not None and st.compile_seconds > 0:
+    st = result.settings
+    if st.compile_seconds > 0:
         note(f"  compile {st.compile_seconds:.1f} s, sampling {st.sampling_seconds:.1f} s")
     return result
 
 
 def write_results(
-    result: Any, folder: Path, tables: dict[str, Any] | None = None, allocation: Any = None
+    result: Fit,
+    folder: Path,
+    tables: dict[str, Any] | None = None,
+    allocation: Allocation | None = None,
 ) -> tuple[list[Path], list[str]]:
     """fit.nc, the CSV tables, diagnostics.json and report.html; stale files removed.
 
@@ -222,7 +230,7 @@ def finish(problems: list[str]) -> int:
     raise UserError(f"the fit is saved but {len(problems)} output(s) failed: {'; '.join(problems)}")
 
 
-def show_diagnostics(result: Any) -> None:
+def show_diagnostics(result: Fit) -> None:
     out("Diagnostics:")
     out(str(result.diagnostics()))
     out()
@@ -240,7 +248,7 @@ def show_written(folder: Path, written: list[Path]) -> None:
 # --- report / optimize ------------------------------------------------------------------
 
 
-def load_saved_fit(location: Path) -> Any:
+def load_saved_fit(location: Path) -> Fit:
     """A saved fit from ``DIR`` (its fit.nc) or from the .nc file itself."""
     import geommm as gm
 
@@ -261,8 +269,6 @@ def report(args: argparse.Namespace) -> int:
     target = args.out if args.out is not None else folder / "report.html"
     with step(f"writing {target}"):
         written = write_report(result, target)
-    if written is None:
-        raise UserError("the HTML report is not available in this version of geommm")
     out(f"Report: {written.resolve()}")
     return 0
 
@@ -270,11 +276,6 @@ def report(args: argparse.Namespace) -> int:
 def optimize(args: argparse.Namespace) -> int:
     """Optimise the budget allocation of a saved fit; print and write the table."""
     result = load_saved_fit(args.dir)
-    optimizer = getattr(result, "optimize_budget", None)
-    if optimizer is None:
-        raise UserError(
-            "budget optimisation (fit.optimize_budget) is not available in this version of geommm"
-        )
     options: dict[str, Any] = {"by": args.by}
     if args.budget is not None:
         options["budget"] = args.budget
@@ -282,9 +283,9 @@ def optimize(args: argparse.Namespace) -> int:
         options["bounds"] = args.bounds
     amount = "the current budget" if args.budget is None else f"a budget of {args.budget:,.0f}"
     with step(f"optimising {amount} by {args.by}"):
-        allocation = optimizer(**options)
-    show_any(getattr(allocation, "summary", None), "Summary:")
-    show_any(allocation.table, f"Allocation by {args.by}:")
+        allocation = result.optimize_budget(**options)
+    show_summary(allocation.summary, "Summary:")
+    show_table(allocation.table, f"Allocation by {args.by}:")
     folder = args.dir if args.dir.is_dir() else args.dir.parent
     target = args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
     write_csv(allocation.table, target)
@@ -292,23 +293,11 @@ def optimize(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_any(value: Any, title: str) -> None:
-    """Print a table, a mapping or text, whichever the library returned."""
-    import polars as pl
-
-    if value is None:
-        return
-    if callable(value):
-        value = value()
-    if isinstance(value, pl.DataFrame):
-        show_table(value, title)
-        return
+def show_summary(summary: dict[str, Any], title: str) -> None:
+    """Print a name/value summary (e.g. an allocation's), one line each."""
     out(title)
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out(f"  {key}: {_number(item)}")
-    else:
-        out(str(value))
+    for key, item in summary.items():
+        out(f"  {key}: {_number(item)}")
     out()
 
 

@@ -7,11 +7,15 @@ the true counterfactual ROI: the quickest honest answer to "does it work?".
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geommm.cli.commands import finish, run_fit, show_diagnostics, show_written, write_results
 from geommm.cli.console import note, out, show_table, step
 from geommm.cli.outputs import failed, prepare_dir
+
+if TYPE_CHECKING:
+    from geommm.analysis.allocation import Allocation
+    from geommm.fit import Fit
 
 #: Demo sampler settings: enough for stable 90% intervals, a few minutes on 2 cores.
 DEMO_NUTS = {
@@ -101,15 +105,11 @@ def scorecard(national: Any, per_geo: Any) -> str:
     return "\n".join(lines)
 
 
-def optimise_current_budget(result: Any, problems: list[str]) -> Any:
-    """Reallocate today's total spend across channels (+-20%) when this geommm can optimise."""
-    optimizer = getattr(result, "optimize_budget", None)
-    if optimizer is None:
-        note("budget optimisation: not available in this version of geommm (skipped)")
-        return None
+def optimise_current_budget(result: Fit, problems: list[str]) -> Allocation | None:
+    """Reallocate today's total spend across channels (+-20%); None if that fails (in problems)."""
     try:
         with step("optimising the current budget across channels (bounds 0.8-1.2 x current)"):
-            return optimizer(by="channel", bounds=(0.8, 1.2))
+            return result.optimize_budget(by="channel", bounds=(0.8, 1.2))
     except Exception as exc:  # noqa: BLE001 - the fit and ROI tables stand without it
         problems.append(failed("the budget optimisation", exc))
         return None

@@ -12,10 +12,14 @@ import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geommm._atomic import atomic_path, write_text
 from geommm.cli.console import UserError, note, one_line
+
+if TYPE_CHECKING:
+    from geommm.analysis.allocation import Allocation
+    from geommm.fit import Fit
 
 #: Files ``geommm fit`` / ``geommm demo`` may write; stale copies are removed on --overwrite.
 RESULT_FILES = (
@@ -89,24 +93,19 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def save_fit(fit: Any, path: Path) -> Path:
+def save_fit(fit: Fit, path: Path) -> Path:
     fit.save(path)
     _publish(path)
     return path
 
 
-def diagnostics_record(fit: Any) -> dict[str, Any]:
+def diagnostics_record(fit: Fit) -> dict[str, Any]:
     """Diagnostics plus the sampler settings and timings, for diagnostics.json."""
-    diag = fit.diagnostics()
-    record = diag.to_dict() if hasattr(diag, "to_dict") else {"text": str(diag)}
-    settings = getattr(fit, "settings", None)
-    if settings is not None and hasattr(settings, "to_dict"):
-        record["settings"] = settings.to_dict()
-    return record
+    return {**fit.diagnostics().to_dict(), "settings": fit.settings.to_dict()}
 
 
 def write_tables(
-    fit: Any, folder: Path, ready: dict[str, Any] | None = None, problems: list[str] | None = None
+    fit: Fit, folder: Path, ready: dict[str, Any] | None = None, problems: list[str] | None = None
 ) -> list[Path]:
     """The standard result tables of a fit; ``ready`` holds tables already computed, by file name.
 
@@ -121,7 +120,7 @@ def write_tables(
         "contributions.csv": lambda: fit.contributions(by=["geo", "time"]),
         "fit_metrics.csv": fit.fit_metrics,
     }
-    if getattr(fit, "lift_tests", None) is not None and len(fit.lift_tests):
+    if fit.lift_tests is not None and len(fit.lift_tests):
         tables["lift_test_check.csv"] = fit.lift_test_check
     ready = ready or {}
     problems = problems if problems is not None else []
@@ -144,24 +143,15 @@ def failed(what: str, exc: BaseException) -> str:
     return text
 
 
-def write_report(fit: Any, path: Path, allocation: Any = None) -> Path | None:
-    """Write the HTML report if this geommm has one; None (with a note) if not."""
-    options = {} if allocation is None else {"allocation": allocation}
-    if hasattr(fit, "report"):
-        fit.report(path, **options)
-    else:
-        try:
-            from geommm.report import write_report as report_of
-        except ImportError:
-            note("report: not available in this version of geommm (no HTML report written)")
-            return None
-        report_of(fit, path, **options)
+def write_report(fit: Fit, path: Path, allocation: Allocation | None = None) -> Path:
+    """Write the fit's HTML report (with the budget section when given an allocation)."""
+    fit.report(path, allocation=allocation)
     _publish(path)
     return path
 
 
 def try_report(
-    fit: Any, path: Path, allocation: Any = None, problems: list[str] | None = None
+    fit: Fit, path: Path, allocation: Allocation | None = None, problems: list[str] | None = None
 ) -> Path | None:
     """Like :func:`write_report`, but a failure goes into ``problems``: the fit results stand."""
     try:

@@ -1,18 +1,19 @@
 """The standard report of a fit: which ``Fit`` methods feed which charts and tables.
 
-The ``Fit`` is duck-typed: a method that does not exist (yet), raises
-``NotImplementedError`` or returns None drops its chart or table quietly;
-any other error shows up in the report as an error box.
+Each table is computed once, on first use, and shared by every chart that shows
+it; a table that fails becomes an error box where it would have been, so the
+rest of the report survives. A fit calibrated without lift tests has no
+lift-test section.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
+from geommm.analysis.tables import NATIONAL
 from geommm.report.charts import (
     adstock_decay_chart,
     budget_chart,
@@ -29,73 +30,62 @@ from geommm.report.charts import (
     waterfall_chart,
 )
 from geommm.report.sections import Section, Skip
-from geommm.report.theme import NATIONAL
 
-_PRIOR_POSTERIOR_METHODS = ("prior_posterior", "prior_vs_posterior", "prior_posterior_draws")
+if TYPE_CHECKING:
+    from geommm.analysis.allocation import Allocation
+    from geommm.fit import Fit
+
+T = TypeVar("T")
 
 
-class FitData:
-    """Calls each ``Fit`` method once (result or error remembered) for all charts that need it."""
+def once(make: Callable[[], T]) -> Callable[[], T]:
+    """``make`` run on the first call only; later calls get its result, or its error, again."""
+    outcome: list[tuple[bool, Any]] = []
 
-    def __init__(self, fit: Any) -> None:
-        self.fit = fit
-        self._cache: dict[str, tuple[bool, Any]] = {}
-
-    def get(self, method: str, **kwargs: Any) -> Any:
-        """The method's result; raises :class:`Skip` when the fit cannot provide it."""
-        key = f"{method}{sorted(kwargs.items())!r}"
-        if key not in self._cache:
-            fn = getattr(self.fit, method, None)
-            if not callable(fn):
-                raise Skip
+    def get() -> T:
+        if not outcome:
             try:
-                value = fn(**kwargs)
-                # None or an empty table (e.g. a fit without lift tests): nothing to show
-                empty = value is None or (isinstance(value, pl.DataFrame) and value.height == 0)
-                self._cache[key] = (not empty, value)
-            except NotImplementedError:
-                self._cache[key] = (False, None)
+                outcome.append((True, make()))
             except Exception as err:  # noqa: BLE001 - replayed to every chart that needs it
-                self._cache[key] = (True, err)
-        ok, value = self._cache[key]
+                outcome.append((False, err))
+        ok, value = outcome[0]
         if not ok:
-            raise Skip
-        if isinstance(value, Exception):
             raise value
         return value
 
-    def maybe(self, method: str, **kwargs: Any) -> Any:
-        """Like :meth:`get` but None when the fit cannot provide it."""
-        try:
-            return self.get(method, **kwargs)
-        except Skip:
-            return None
+    return get
 
-    def first(self, methods: tuple[str, ...], **kwargs: Any) -> Any:
-        for method in methods:
-            value = self.maybe(method, **kwargs)
-            if value is not None:
-                return value
+
+def _lift_checks(fit: Fit) -> pl.DataFrame:
+    """The lift-test check; a fit without lift tests has none, so its section is left out."""
+    table = fit.lift_test_check()
+    if table.height == 0:
         raise Skip
+    return table
 
 
-def as_mapping(value: Any) -> dict[str, Any]:
-    """Diagnostics/settings objects as a plain dict (Mapping, to_dict(), dataclass or attrs)."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return dict(value.to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return {k: v for k, v in vars(value).items() if not k.startswith("_")}
+class FitTables:
+    """The tables of one fit that the report shows, each computed once on first use."""
+
+    def __init__(self, fit: Fit) -> None:
+        self.fitted = once(fit.fitted)
+        self.fit_metrics = once(fit.fit_metrics)
+        self.contributions_over_time = once(lambda: fit.contributions(by=["geo", "time"]))
+        self.contributions_total = once(lambda: fit.contributions(by=[]))
+        self.roi_by_channel = once(lambda: fit.roi(by="channel"))
+        self.roi_by_geo = once(lambda: fit.roi(by="geo"))
+        self.marginal_roi_by_channel = once(lambda: fit.marginal_roi(by="channel"))
+        self.marginal_roi_by_geo = once(lambda: fit.marginal_roi(by="geo"))
+        self.response_curves = once(fit.response_curves)
+        self.adstock_decay = once(fit.adstock_decay)
+        self.lift_test_check = once(lambda: _lift_checks(fit))
+        self.summary = once(fit.summary)
+        self.prior_posterior = once(fit.prior_posterior)
+        self.diagnostics = once(lambda: fit.diagnostics().to_dict())
 
 
-def _roi_with_national(d: FitData, method: str) -> pl.DataFrame:
-    """Per-geo ROI plus national rows (from by="channel") for the ranking chart's reference line."""
-    per_geo = d.get(method, by="geo")
-    national = d.maybe(method, by="channel")
-    if national is None or "geo" in national.columns:
-        return per_geo
+def _roi_with_national(per_geo: pl.DataFrame, national: pl.DataFrame) -> pl.DataFrame:
+    """Per-geo ROI plus national rows, for the ranking chart's reference line."""
     return pl.concat(
         [per_geo, national.with_columns(pl.lit(NATIONAL).alias("geo"))], how="diagonal_relaxed"
     )
@@ -107,36 +97,42 @@ def _with_share(totals: pl.DataFrame) -> pl.DataFrame:
 
 
 def _worst_first(summary: pl.DataFrame) -> pl.DataFrame:
-    return (
-        summary.sort("r_hat", descending=True, nulls_last=True)
-        if "r_hat" in summary.columns
-        else summary
+    return summary.sort("r_hat", descending=True, nulls_last=True)
+
+
+def _budget_section(allocation: Allocation) -> Section:
+    table, summary = allocation.table, allocation.summary
+    return Section(
+        "Budget",
+        charts=[lambda: budget_chart(table, summary)],
+        tables={
+            "Recommended allocation": lambda: table,
+            "Expected result": lambda: dict(summary),
+        },
     )
 
 
-def fit_sections(fit: Any, *, allocation: Any = None) -> list[Section]:
+def fit_sections(fit: Fit, *, allocation: Allocation | None = None) -> list[Section]:
     """The report sections for ``fit`` (and an optional budget ``allocation``), all lazy."""
-    d = FitData(fit)
+    t = FitTables(fit)
     sections = [
         Section(
             "Model fit",
             intro="Does the model track the KPI? Shaded holdout weeks were not used for fitting.",
             charts=[
-                lambda: fit_chart(d.get("fitted")),
-                lambda: fit_chart(d.get("fitted"), small_multiples=True),
+                lambda: fit_chart(t.fitted()),
+                lambda: fit_chart(t.fitted(), small_multiples=True),
             ],
-            tables={"Fit quality": lambda: d.get("fit_metrics")},
+            tables={"Fit quality": t.fit_metrics},
         ),
         Section(
             "Where the KPI comes from",
             charts=[
-                lambda: contribution_area_chart(d.get("contributions", by=["geo", "time"])),
-                lambda: waterfall_chart(d.get("contributions", by=[])),
+                lambda: contribution_area_chart(t.contributions_over_time()),
+                lambda: waterfall_chart(t.contributions_total()),
             ],
             tables={
-                "Total contribution by component": lambda: _with_share(
-                    d.get("contributions", by=[])
-                )
+                "Total contribution by component": lambda: _with_share(t.contributions_total())
             },
         ),
         Section(
@@ -144,109 +140,69 @@ def fit_sections(fit: Any, *, allocation: Any = None) -> list[Section]:
             intro="ROI: incremental KPI per unit of spend over the period. Marginal ROI: the "
             "same for the next small increase of spend — what a reallocation acts on.",
             charts=[
-                lambda: roi_forest_chart(
-                    d.get("roi", by="channel"), d.maybe("marginal_roi", by="channel")
-                ),
-                lambda: roi_heatmap(d.get("roi", by="geo")),
+                lambda: roi_forest_chart(t.roi_by_channel(), t.marginal_roi_by_channel()),
+                lambda: roi_heatmap(t.roi_by_geo()),
                 lambda: roi_heatmap(
-                    d.get("marginal_roi", by="geo"), title="Marginal ROI by geo and channel"
+                    t.marginal_roi_by_geo(), title="Marginal ROI by geo and channel"
                 ),
-                lambda: geo_ranking_chart(_roi_with_national(d, "roi")),
+                lambda: geo_ranking_chart(_roi_with_national(t.roi_by_geo(), t.roi_by_channel())),
             ],
             tables={
-                "ROI by channel": lambda: d.get("roi", by="channel"),
-                "Marginal ROI by channel": lambda: d.get("marginal_roi", by="channel"),
-                "ROI by geo and channel": lambda: d.get("roi", by="geo"),
+                "ROI by channel": t.roi_by_channel,
+                "Marginal ROI by channel": t.marginal_roi_by_channel,
+                "ROI by geo and channel": t.roi_by_geo,
             },
         ),
         Section(
             "Response curves and carryover",
             charts=[
-                lambda: response_curve_chart(d.get("response_curves")),
-                lambda: adstock_decay_chart(d.get("adstock_decay")),
+                lambda: response_curve_chart(t.response_curves()),
+                lambda: adstock_decay_chart(t.adstock_decay()),
             ],
         ),
         Section(
             "Lift tests",
             intro="Each Geo-Lift experiment next to what the calibrated model implies for the "
             "same geos and weeks.",
-            charts=[lambda: lift_check_chart(d.get("lift_test_check"))],
-            tables={"Lift test check": lambda: lift_agreement_table(d.get("lift_test_check"))},
+            charts=[lambda: lift_check_chart(t.lift_test_check())],
+            tables={"Lift test check": lambda: lift_agreement_table(t.lift_test_check())},
         ),
     ]
     if allocation is not None:
-        table = getattr(allocation, "table", None)
-        summary = getattr(allocation, "summary", None)
-        sections.append(
-            Section(
-                "Budget",
-                charts=[lambda: budget_chart(table, summary)],
-                tables={
-                    "Recommended allocation": lambda: table,
-                    "Expected result": lambda: dict(summary) if summary else None,
-                },
-            )
-        )
+        sections.append(_budget_section(allocation))
     sections.append(
         Section(
             "Diagnostics",
             charts=[
-                lambda: diagnostics_chart(d.get("summary")),
-                lambda: prior_posterior_chart(d.first(_PRIOR_POSTERIOR_METHODS)),
+                lambda: diagnostics_chart(t.summary()),
+                lambda: prior_posterior_chart(t.prior_posterior()),
             ],
             tables={
                 "Convergence": lambda: {
-                    k: v for k, v in as_mapping(d.get("diagnostics")).items() if k != "messages"
+                    k: v for k, v in t.diagnostics().items() if k != "messages"
                 },
-                "Parameters (highest R-hat first)": lambda: _worst_first(d.get("summary")),
+                "Parameters (highest R-hat first)": lambda: _worst_first(t.summary()),
             },
         )
     )
     return sections
 
 
-def _data_description(fit: Any, d: FitData) -> str | None:
-    text = getattr(fit, "data_description", None)
-    if isinstance(text, str):
-        return text
-    fitted = d.maybe("fitted")
-    if not isinstance(fitted, pl.DataFrame) or not {"geo", "time"} <= set(fitted.columns):
-        return None
-    geos = fitted.filter(pl.col("geo") != NATIONAL)["geo"].n_unique()
-    periods = fitted["time"].n_unique()
-    desc = f"{geos} geos × {periods} periods ({fitted['time'].min()} to {fitted['time'].max()})"
-    channels = getattr(fit, "channels", None)
-    if isinstance(channels, list | tuple) and channels:
-        desc += f"; channels: {', '.join(map(str, channels))}"
-    return desc
+def _data_description(fit: Fit) -> str:
+    panel = fit.panel
+    times = panel.times
+    return (
+        f"{panel.n_geos} geos × {panel.n_times} periods ({times[0]} to {times[-1]}); "
+        f"channels: {', '.join(fit.channels)}"
+    )
 
 
-def fit_header(fit: Any) -> dict[str, Any]:
-    """Header facts: data, formula, sampler settings and the diagnostics verdict (best effort)."""
-    d = FitData(fit)
-    header: dict[str, Any] = {}
-    for label, get in (
-        ("Data", lambda: _data_description(fit, d)),
-        ("Formula", lambda: getattr(fit, "formula", None) or getattr(fit.spec, "formula", None)),
-        ("Sampler", lambda: _settings(fit)),
-        ("diagnostics", lambda: as_mapping(d.get("diagnostics"))),
-    ):
-        try:
-            value = get()
-        except Exception:  # noqa: BLE001 - a header fact is never worth losing the report
-            continue
-        if value:
-            header[label] = value
-    return header
-
-
-def _settings(fit: Any) -> dict[str, Any] | None:
-    raw = getattr(fit, "sampler_settings", None) or getattr(fit, "settings", None)
-    if raw is None:
-        return None
-    settings = as_mapping(raw)
+def fit_header(fit: Fit) -> dict[str, Any]:
+    """Header facts: data, formula, sampler settings and the diagnostics verdict."""
+    settings = {k: v for k, v in fit.settings.to_dict().items() if v is not None}
     return {
-        k: v
-        for k, v in settings.items()
-        if isinstance(v, str | int | float | bool) and v is not None
+        "Data": _data_description(fit),
+        "Formula": fit.spec.formula,
+        "Sampler": settings,
+        "diagnostics": fit.diagnostics().to_dict(),
     }

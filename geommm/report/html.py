@@ -210,11 +210,11 @@ def build_report(
 def write_report(
     fit: Any, path: str | os.PathLike, *, title: str | None = None, allocation: Any = None
 ) -> Path:
-    """Write the standard report of a fitted model (duck-typed ``Fit``) to ``path``.
+    """Write the standard report of a fitted model (a ``Fit``) to ``path``.
 
-    Sections whose ``Fit`` method is missing, raises ``NotImplementedError``
-    or returns None are left out; any other failure shows as an error box.
-    Pass an ``Allocation`` (from ``fit.optimize_budget``) to add the budget section.
+    A table that fails shows as an error box in its place; a fit without lift
+    tests has no lift-test section. Pass an ``Allocation`` (from
+    ``fit.optimize_budget``) to add the budget section.
     """
     from geommm.report.from_fit import fit_header, fit_sections
 

@@ -39,9 +39,6 @@ MANY_CATEGORY_SCHEME = "tableau20"
 R_HAT_LIMIT = 1.01
 ESS_LIMIT = 400
 
-#: Label used for the national (all-geo) level in every table.
-NATIONAL = "national"
-
 #: Default Vega-Lite config merged *under* a chart's own config when exporting.
 CONFIG: dict[str, Any] = {
     "font": "Helvetica, Arial, sans-serif",

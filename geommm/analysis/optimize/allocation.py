@@ -17,7 +17,7 @@ import polars as pl
 
 from geommm.errors import OptimizationError
 
-NATIONAL = "national"
+from geommm.analysis.tables import NATIONAL  # noqa: E402
 BY = ("channel", "geo")
 KINDS = ("relative", "absolute")
 #: Relative bounds of a unit that a bounds table does not mention.

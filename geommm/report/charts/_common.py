@@ -15,7 +15,7 @@ import altair as alt
 import polars as pl
 
 from geommm.errors import SchemaError
-from geommm.report.theme import NATIONAL
+from geommm.analysis.tables import NATIONAL
 
 #: Short axis/legend wording reused by several charts.
 HDI_TITLE = "credible interval (HDI)"

@@ -12,10 +12,10 @@ from typing import Any
 import altair as alt
 import polars as pl
 
+from geommm.analysis.tables import ALLOCATION, NATIONAL
 from geommm.report.charts._common import inline_data, is_finite, require_columns, unique_in_order
-from geommm.report.theme import CURRENT_COLOR, NATIONAL, OPTIMAL_COLOR
+from geommm.report.theme import CURRENT_COLOR, OPTIMAL_COLOR
 
-ALLOCATION_COLUMNS = ("channel", "current_spend", "optimal_spend")
 PLANS = ["current", "optimal"]
 
 
@@ -100,7 +100,7 @@ def budget_chart(
     ``allocation`` is ``Allocation.table``; ``summary`` (``Allocation.summary``)
     puts the expected lift and budget in the subtitle.
     """
-    require_columns(allocation, ALLOCATION_COLUMNS, "allocation")
+    require_columns(allocation, ALLOCATION, "allocation")
     title = alt.Title("Budget: current vs recommended spend", subtitle=_lift_subtitle(summary))
     per_geo = "geo" in allocation.columns and bool((allocation["geo"] != NATIONAL).any())
     if not per_geo:

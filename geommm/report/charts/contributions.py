@@ -9,6 +9,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from geommm.analysis.tables import CONTRIBUTION_VALUES, NATIONAL
 from geommm.errors import SchemaError
 from geommm.report.charts._common import (
     HDI_TITLE,
@@ -20,7 +21,6 @@ from geommm.report.charts._common import (
 from geommm.report.theme import (
     COMPONENT_TYPE_COLORS,
     COMPONENT_TYPE_ORDER,
-    NATIONAL,
     component_colors,
 )
 
@@ -64,7 +64,7 @@ def contribution_area_chart(
     Expects ``fit.contributions(by=["geo", "time"])`` (or ``by=["time"]``).
     National rows are the sum over geos when the table has none.
     """
-    require_columns(contributions, ("time", "component", "component_type", "mean"), "contributions")
+    require_columns(contributions, ("time", *CONTRIBUTION_VALUES), "contributions")
     data = _geo_time_with_national(contributions)
     order = order_components(data)
     domain, colors = component_colors(order)
@@ -82,12 +82,9 @@ def contribution_area_chart(
         alt.Tooltip("component:N"),
         alt.Tooltip("component_type:N", title="type"),
         alt.Tooltip("mean:Q", title="contribution (mean)", format=",.0f"),
+        alt.Tooltip("hdi_low:Q", title="HDI low", format=",.0f"),
+        alt.Tooltip("hdi_high:Q", title="HDI high", format=",.0f"),
     ]
-    if "hdi_low" in data.columns and "hdi_high" in data.columns:
-        tooltip += [
-            alt.Tooltip("hdi_low:Q", title="HDI low", format=",.0f"),
-            alt.Tooltip("hdi_high:Q", title="HDI high", format=",.0f"),
-        ]
     return (
         alt.Chart(inline_data(data))
         .mark_area(opacity=0.9, interpolate="monotone")
@@ -128,9 +125,7 @@ def waterfall_table(contributions: pl.DataFrame, geo: str | None = None) -> pl.D
     elif geo not in (None, NATIONAL):
         raise SchemaError(f"contributions table has no 'geo' column, cannot pick geo {geo!r}.")
     # one row per component already (no summing over geos or weeks): HDIs stay exact
-    exact = {"hdi_low", "hdi_high"} <= set(df.columns) and (
-        "time" not in df.columns and (geo is not None or "geo" not in df.columns)
-    )
+    exact = "time" not in df.columns and (geo is not None or "geo" not in df.columns)
     totals = df.group_by("component", "component_type").agg(
         pl.col("mean").sum(),
         *([pl.col("hdi_low").sum(), pl.col("hdi_high").sum()] if exact else []),
@@ -178,7 +173,7 @@ def waterfall_chart(contributions: pl.DataFrame, *, geo: str | None = None) -> a
     ``by=["geo"]`` with ``geo=``. A table with time is summed first (then
     the per-step HDI whiskers are left out, as summed HDIs would be wrong).
     """
-    require_columns(contributions, ("component", "component_type", "mean"), "contributions")
+    require_columns(contributions, CONTRIBUTION_VALUES, "contributions")
     data = waterfall_table(contributions, geo)
     order = data["component"].to_list()
     kinds = [k for k in (*COMPONENT_TYPE_ORDER, "total") if k in set(data["component_type"])]

@@ -10,19 +10,9 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from geommm.analysis.tables import ADSTOCK_DECAY, NATIONAL, RESPONSE_CURVES
 from geommm.report.charts._common import HDI_TITLE, inline_data, require_columns, unique_in_order
-from geommm.report.theme import ACTUAL_COLOR, CATEGORY_SCHEME, MANY_CATEGORY_SCHEME, NATIONAL
-
-CURVE_COLUMNS = (
-    "geo",
-    "channel",
-    "spend_multiplier",
-    "spend",
-    "incremental_kpi_mean",
-    "incremental_kpi_hdi_low",
-    "incremental_kpi_hdi_high",
-)
-DECAY_COLUMNS = ("geo", "channel", "lag", "weight_mean", "weight_hdi_low", "weight_hdi_high")
+from geommm.report.theme import ACTUAL_COLOR, CATEGORY_SCHEME, MANY_CATEGORY_SCHEME
 
 
 def _per_current_spend(curves: pl.DataFrame) -> pl.DataFrame:
@@ -33,7 +23,7 @@ def _per_current_spend(curves: pl.DataFrame) -> pl.DataFrame:
         .group_by("geo", "channel", maintain_order=True)
         .agg(pl.col("spend").first().alias("_current"))
     )
-    kpi = ("incremental_kpi_mean", "incremental_kpi_hdi_low", "incremental_kpi_hdi_high")
+    kpi = [c for c in RESPONSE_CURVES if c.startswith("incremental_kpi_")]
     return (
         curves.join(current, on=["geo", "channel"], how="left")
         .filter(pl.col("_current") > 0)  # a geo that never ran the channel has no current spend
@@ -56,7 +46,7 @@ def response_curve_chart(
     (geo curves then sit far below the national one). Click a geo in the
     legend to highlight it.
     """
-    require_columns(curves, CURVE_COLUMNS, "response_curves")
+    require_columns(curves, RESPONSE_CURVES, "response_curves")
     data = _per_current_spend(curves) if per_current_spend else curves
     if per_current_spend:
         x = alt.X("spend_multiplier:Q", title="spend multiplier (1 = current spend)")
@@ -144,7 +134,7 @@ def adstock_decay_chart(decay: pl.DataFrame, *, columns: int = 3) -> alt.FacetCh
     Bars and whiskers: national (channel-level) weights with their HDI;
     lines: each geo's posterior mean weights.
     """
-    require_columns(decay, DECAY_COLUMNS, "adstock_decay")
+    require_columns(decay, ADSTOCK_DECAY, "adstock_decay")
     national = alt.datum.geo == NATIONAL
     x = alt.X("lag:O", title="periods after the spend")
     y = alt.Y("weight_mean:Q", title="share of total effect", axis=alt.Axis(format=".0%"))

@@ -11,10 +11,10 @@ import altair as alt
 import numpy as np
 import polars as pl
 
+from geommm.analysis.tables import PRIOR_POSTERIOR, SUMMARY
 from geommm.report.charts._common import inline_data, require_columns, unique_in_order
 from geommm.report.theme import BAD_COLOR, ESS_LIMIT, GOOD_COLOR, MODEL_COLOR, R_HAT_LIMIT
 
-SUMMARY_COLUMNS = ("parameter", "r_hat", "ess_bulk", "ess_tail")
 SOURCES = ["prior", "posterior"]
 
 
@@ -45,7 +45,7 @@ def diagnostics_chart(
     with hundreds of geo-level parameters still gives a readable chart. A
     panel whose statistic is missing throughout (one chain, ADVI, MAP) is left out.
     """
-    require_columns(summary, SUMMARY_COLUMNS, "summary")
+    require_columns(summary, SUMMARY, "summary")
     total = summary.height
     summary = summary.with_columns(
         pl.col(c).cast(pl.Float64).fill_nan(None) for c in ("r_hat", "ess_bulk", "ess_tail")
@@ -201,7 +201,7 @@ def prior_posterior_chart(
     curve) after cutting the extreme 1% so a heavy-tailed prior does not
     flatten the picture; only the curves go into the chart.
     """
-    require_columns(draws, ("parameter", "source", "value"), "prior_posterior")
+    require_columns(draws, PRIOR_POSTERIOR, "prior_posterior")
     if parameters is not None:
         draws = draws.filter(pl.col("parameter").is_in(parameters))
     data = density_table(draws.with_columns(pl.col("value").cast(pl.Float64)), max_draws=max_draws)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from geommm.analysis.tables import FITTED, NATIONAL
 from geommm.report.charts._common import (
     HDI_TITLE,
     dropdown,
@@ -16,9 +17,7 @@ from geommm.report.charts._common import (
     inline_data,
     require_columns,
 )
-from geommm.report.theme import ACTUAL_COLOR, HOLDOUT_COLOR, MODEL_COLOR, NATIONAL
-
-FITTED_COLUMNS = ("geo", "time", "actual", "mean", "hdi_low", "hdi_high", "holdout")
+from geommm.report.theme import ACTUAL_COLOR, HOLDOUT_COLOR, MODEL_COLOR
 
 
 def with_national(fitted: pl.DataFrame) -> pl.DataFrame:
@@ -42,7 +41,7 @@ def with_national(fitted: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, dtype=pl.Float64).alias("hdi_high"),
         )
     )
-    cols = list(FITTED_COLUMNS)
+    cols = list(FITTED)
     return pl.concat(
         [
             fitted.select(cols).with_columns(pl.col(c).cast(pl.Float64) for c in cols[2:6]),
@@ -109,7 +108,7 @@ def fit_chart(
     ``small_multiples=True`` every geo gets its own small panel instead, which
     makes a badly fitted region easy to spot.
     """
-    require_columns(fitted, FITTED_COLUMNS, "fitted")
+    require_columns(fitted, FITTED, "fitted")
     data = with_national(fitted).sort("geo", "time")
     geos = geos_national_first(data["geo"].unique())
     layers = _layers(time_title)

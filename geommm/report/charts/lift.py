@@ -11,19 +11,10 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from geommm.analysis.tables import LIFT_TEST_CHECK
 from geommm.report.charts._common import HDI_TITLE, as_text, inline_data, require_columns
 from geommm.report.theme import MEASURED_COLOR, MODEL_COLOR
 
-LIFT_COLUMNS = (
-    "test_id",
-    "channel",
-    "geos",
-    "lift",
-    "lift_se",
-    "implied_mean",
-    "implied_hdi_low",
-    "implied_hdi_high",
-)
 Z90 = 1.64  # two-sided 90% normal quantile, matching the usual 90% HDI
 MEASURED = "measured (±1.64 se)"
 IMPLIED = f"model implied ({HDI_TITLE})"
@@ -31,7 +22,7 @@ IMPLIED = f"model implied ({HDI_TITLE})"
 
 def lift_agreement_table(lift: pl.DataFrame) -> pl.DataFrame:
     """One row per test with the measured 90% interval and whether it overlaps the model's HDI."""
-    require_columns(lift, LIFT_COLUMNS, "lift_test_check")
+    require_columns(lift, LIFT_TEST_CHECK, "lift_test_check")
     df = as_text(lift, "geos").with_columns(
         (pl.col("lift") - Z90 * pl.col("lift_se")).alias("measured_low"),
         (pl.col("lift") + Z90 * pl.col("lift_se")).alias("measured_high"),
@@ -39,11 +30,12 @@ def lift_agreement_table(lift: pl.DataFrame) -> pl.DataFrame:
     overlap = (pl.col("measured_low") <= pl.col("implied_hdi_high")) & (
         pl.col("implied_hdi_low") <= pl.col("measured_high")
     )
+    after = LIFT_TEST_CHECK.index("lift_se") + 1  # the measured interval sits by the measurement
     return df.select(
-        *LIFT_COLUMNS[:5],
+        *LIFT_TEST_CHECK[:after],
         "measured_low",
         "measured_high",
-        *LIFT_COLUMNS[5:],
+        *LIFT_TEST_CHECK[after:],
         pl.when(overlap).then(pl.lit("yes")).otherwise(pl.lit("no")).alias("overlap"),
     )
 
@@ -79,7 +71,7 @@ def lift_check_table(lift: pl.DataFrame) -> pl.DataFrame:
 
 def lift_check_chart(lift: pl.DataFrame) -> alt.LayerChart:
     """Measured lift vs model-implied lift per test; a diamond marks a disagreeing test."""
-    require_columns(lift, LIFT_COLUMNS, "lift_test_check")
+    require_columns(lift, LIFT_TEST_CHECK, "lift_test_check")
     data = lift_check_table(lift)
     order = data["test"].unique(maintain_order=True).to_list()
     sources = [MEASURED, IMPLIED]

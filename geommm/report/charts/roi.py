@@ -10,6 +10,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
+from geommm.analysis.tables import NATIONAL, ROI_BY_CHANNEL, ROI_BY_GEO
 from geommm.errors import SchemaError
 from geommm.report.charts._common import (
     HDI_TITLE,
@@ -18,9 +19,7 @@ from geommm.report.charts._common import (
     require_columns,
     unique_in_order,
 )
-from geommm.report.theme import MEASURED_COLOR, MODEL_COLOR, NATIONAL
-
-ROI_COLUMNS = ("channel", "roi_mean", "roi_median", "roi_hdi_low", "roi_hdi_high")
+from geommm.report.theme import MEASURED_COLOR, MODEL_COLOR
 
 _TOOLTIP = [
     alt.Tooltip("roi_mean:Q", title="mean", format=".2f"),
@@ -28,10 +27,7 @@ _TOOLTIP = [
     alt.Tooltip("roi_hdi_low:Q", title="HDI low", format=".2f"),
     alt.Tooltip("roi_hdi_high:Q", title="HDI high", format=".2f"),
 ]
-
-
-def _spend_tooltip(df: pl.DataFrame) -> list[alt.Tooltip]:
-    return [alt.Tooltip("spend:Q", format=",.0f")] if "spend" in df.columns else []
+_WITH_SPEND = [*_TOOLTIP, alt.Tooltip("spend:Q", format=",.0f")]
 
 
 def _break_even(value: float | None) -> list[alt.Chart]:
@@ -58,10 +54,10 @@ def roi_forest_chart(
     average. ``break_even`` draws the ROI at which spend pays for itself
     (1.0 when the KPI is revenue in the spend's currency; None to hide).
     """
-    require_columns(roi, ROI_COLUMNS, "roi")
+    require_columns(roi, ROI_BY_CHANNEL, "roi")
     frames = [roi.with_columns(pl.lit("ROI").alias("measure"))]
     if marginal is not None:
-        require_columns(marginal, ROI_COLUMNS, "marginal_roi")
+        require_columns(marginal, ROI_BY_CHANNEL, "marginal_roi")
         frames.append(marginal.with_columns(pl.lit("marginal ROI").alias("measure")))
     data = pl.concat(frames, how="diagonal_relaxed")
     if "geo" in data.columns:
@@ -99,8 +95,7 @@ def roi_forest_chart(
             alt.Tooltip("channel:N"),
             alt.Tooltip("measure:N"),
             *extra,
-            *_TOOLTIP,
-            *_spend_tooltip(data),
+            *_WITH_SPEND,
         ],
     )
     return alt.layer(*_break_even(break_even), interval, point).properties(
@@ -120,7 +115,7 @@ def roi_heatmap(roi: pl.DataFrame, *, title: str = "ROI by geo and channel") -> 
     Feed ``fit.roi(by="geo")`` or ``fit.marginal_roi(by="geo")``. Geos are
     sorted by their average ROI across channels, best on top.
     """
-    require_columns(roi, ("geo", *ROI_COLUMNS), "roi")
+    require_columns(roi, ROI_BY_GEO, "roi")
     data = roi.filter(pl.col("geo") != NATIONAL)
     order = (
         data.group_by("geo")
@@ -138,7 +133,7 @@ def roi_heatmap(roi: pl.DataFrame, *, title: str = "ROI by geo and channel") -> 
     )
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
         color=alt.Color("roi_mean:Q", title="ROI (mean)", scale=alt.Scale(scheme="blues")),
-        tooltip=[alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_TOOLTIP, *_spend_tooltip(data)],
+        tooltip=[alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_WITH_SPEND],
     )
     text = base.mark_text(fontSize=11).encode(
         text=alt.Text("roi_mean:Q", format=".2f"),
@@ -165,7 +160,7 @@ def geo_ranking_chart(
     Answers "where does this channel work best?" while showing which geo
     differences are real (non-overlapping intervals) and which are noise.
     """
-    require_columns(roi, ("geo", *ROI_COLUMNS), "roi")
+    require_columns(roi, ROI_BY_GEO, "roi")
     channels = unique_in_order(roi["channel"])
     param = dropdown("ranking_channel", channels, "Channel:", value=channel)
     geos = roi.filter(pl.col("geo") != NATIONAL)
@@ -179,7 +174,7 @@ def geo_ranking_chart(
     point = base.mark_point(filled=True, size=70, opacity=1, color=MODEL_COLOR).encode(
         y=y,
         x="roi_mean:Q",
-        tooltip=[alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_TOOLTIP, *_spend_tooltip(geos)],
+        tooltip=[alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_WITH_SPEND],
     )
     layers = [*_break_even(break_even), interval, point]
     national = roi.filter(pl.col("geo") == NATIONAL)
