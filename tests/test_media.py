@@ -215,3 +215,27 @@ def test_an_all_power_model_has_no_half_saturation():
         "name='search'", "name='search', saturation='power'")
     pm_model = GeoMMM(formula, data=sim.panel, geo="geo", time="week").model
     assert "half_saturation" not in pm_model.named_vars and "exponent" in pm_model.named_vars
+
+
+def test_prior_posterior_names_each_channels_own_parameters():
+    """A Weibull channel's pooled carryover is labelled as the Weibull scale share, a
+    logistic channel shows no Hill slope, a power channel shows its exponent."""
+    from types import SimpleNamespace
+
+    import arviz as az
+
+    from geommm.analysis.checks import prior_posterior
+
+    sim = simulate(n_geos=2, n_weeks=30, n_channels=3, seed=2, n_lift_tests=0)
+    formula = (sim.formula.replace("name='tv'", "name='tv', adstock='weibull'")
+               .replace("name='search'", "name='search', saturation='logistic'")
+               .replace("name='social'", "name='social', saturation='power'"))
+    model = GeoMMM(formula, data=sim.panel, geo="geo", time="week")
+    rng = np.random.default_rng(0)
+    post = {k: p.draw(20, rng)[None] for k, p in model.priors.channel.items()}
+    fit = SimpleNamespace(spec=model.spec, priors=model.priors, idata=az.from_dict(posterior=post),
+                          channels=model.spec.channels)
+    names = set(prior_posterior(fit, draws=20)["parameter"])
+    assert {"weibull_scale_share[tv]", "retention[search]", "retention[social]",
+            "slope[tv]", "exponent[social]", "weibull_shape[tv]", "roi[search]"} <= names
+    assert not {"slope[search]", "slope[social]", "retention[tv]", "exponent[tv]"} & names

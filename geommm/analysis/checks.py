@@ -13,6 +13,7 @@ import polars as pl
 from geommm.analysis.draws import draw_chunks, posterior_draws, summarise
 from geommm.analysis.metrics import accuracy_table
 from geommm.data import read_lift_tests_for_panel
+from geommm.media import adstock_kind, saturation_kind
 from geommm.model.lift import build_lift_cells, implied_lift
 
 
@@ -104,23 +105,29 @@ def adstock_decay(fit, hdi_prob: float = 0.9) -> pl.DataFrame:
 
 def prior_posterior(fit, draws: int = 1000, seed: int = 0) -> pl.DataFrame:
     """Long table (parameter, source "prior"|"posterior", value) for the key media
-    parameters, to see what the data taught the model beyond its priors."""
+    parameters, to see what the data taught the model beyond its priors. Each channel
+    shows the parameters its own kinds use, named as those kinds name them (the
+    pooled carryover parameter is a retention rate for geometric adstock, the Weibull
+    scale as a share of max_lag for Weibull)."""
     rng = np.random.default_rng(seed)
-    post = posterior_draws(fit.idata, names=("roi", "retention_logit", "slope"), max_draws=draws)
-    prior_draws = {
-        name: fit.priors.channel[name].draw(draws, rng) for name in ("roi", "retention_logit", "slope")
-    }
+    kind_params = {m.name: ["retention_logit", *adstock_kind(m.adstock).channel_parameters,
+                            *saturation_kind(m.saturation).channel_parameters] for m in fit.spec.media}
+    names = ("roi", *dict.fromkeys(p for ps in kind_params.values() for p in ps))
+    post = posterior_draws(fit.idata, names=names, max_draws=draws)
     frames = []
-    for name in ("roi", "retention_logit", "slope"):
-        if name not in post:
+    for name in names:
+        if name not in post or name not in fit.priors.channel:
             continue
-        label = "retention" if name == "retention_logit" else name
-        for source, arr in (("prior", prior_draws[name]), ("posterior", post[name])):
+        prior = fit.priors.channel[name].draw(draws, rng)
+        for source, arr in (("prior", prior), ("posterior", post[name])):
             if name == "retention_logit":
                 arr = 1.0 / (1.0 + np.exp(-arr))
-            for ci, ch in enumerate(fit.channels):
+            for ci, m in enumerate(fit.spec.media):
+                if name != "roi" and name not in kind_params[m.name]:
+                    continue
+                label = adstock_kind(m.adstock).retention_label if name == "retention_logit" else name
                 frames.append(pl.DataFrame({
-                    "parameter": f"{label}[{ch}]", "source": source, "value": np.asarray(arr)[:, ci],
+                    "parameter": f"{label}[{m.name}]", "source": source, "value": np.asarray(arr)[:, ci],
                 }))
     return pl.concat(frames) if frames else pl.DataFrame(schema={"parameter": pl.String, "source": pl.String, "value": pl.Float64})
 

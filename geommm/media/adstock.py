@@ -29,6 +29,7 @@ class Delayed(Adstock):
         "peak_lag": PriorSpec("HalfNormal", {"sigma": 2.0}, "delayed adstock: weeks to peak"),
     }
     retention_meaning = "concentration around the peak week"
+    retention_label = "peak_concentration"
 
     def raw_weights(self, retention: Any, lags: Any, xp, max_lag: int, **channel: Any) -> Any:
         return retention ** ((lags - channel["peak_lag"]) ** 2)
@@ -45,6 +46,7 @@ class Weibull(Adstock):
         "weibull_shape": PriorSpec("LogNormal", {"mu": 0.3, "sigma": 0.5}, "Weibull adstock shape"),
     }
     retention_meaning = "Weibull scale as a share of max_lag (scale = 0.5 + retention x max_lag weeks)"
+    retention_label = "weibull_scale_share"
 
     @staticmethod
     def scale_weeks(retention: Any, max_lag: int) -> Any:

@@ -33,8 +33,9 @@ class Adstock:
 
     name: ClassVar[str]
     channel_parameters: ClassVar[dict[str, PriorSpec]] = {}
-    #: what ``retention`` means for this kind, in words (tables and docs)
+    #: what ``retention`` means for this kind, in words (tables and docs), and its short label
     retention_meaning: ClassVar[str] = "weekly carryover rate"
+    retention_label: ClassVar[str] = "retention"
 
     def raw_weights(self, retention: Any, lags: Any, xp, max_lag: int, **channel: Any) -> Any:
         """Unnormalised weights; ``retention`` and ``channel`` values carry a trailing lag axis."""
