@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from geommm.analysis.optimize.allocation import Allocation, planning_units
+from geommm.analysis.tables import ALLOCATION
 from geommm.analysis.forward import ForwardModel
 from geommm.analysis.optimize import BudgetProblem, Objective, optimize_budget
 from geommm.analysis.roi import incremental_kpi
@@ -315,14 +316,7 @@ def test_objective_gradient_and_hessian_match_finite_differences(forward, kind):
 
 
 def test_allocation_repr_and_table_columns(per_geo):
-    assert per_geo.table.columns[:6] == [
-        "geo",
-        "channel",
-        "current_spend",
-        "optimal_spend",
-        "change",
-        "change_pct",
-    ]
+    assert per_geo.table.columns == list(ALLOCATION)
     text = repr(per_geo)
     assert "Allocation(by='geo'" in text and "expected lift" in text
     for key in (
