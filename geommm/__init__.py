@@ -39,6 +39,7 @@ _LAZY = {
     "evaluate_holdout": "geommm.analysis.validation",
     "time_slice_cv": "geommm.analysis.validation",
     "batch": "geommm.batch",
+    "compare": "geommm.analysis.model_comparison",
 }
 
 __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]

@@ -134,9 +134,9 @@ class Fit:
         s = self.settings
         if s.method != "nuts":
             return Diagnostics(
-                0, float("nan"), float("nan"), float("nan"), "not applicable",
-                [f"method={s.method!r} gives an approximation; refit with method='nuts' "
-                 "for trustworthy intervals and convergence checks"], method=s.method,
+                0, float("nan"), float("nan"), float("nan"), "approximate",
+                [f"method={s.method!r} gives an approximation (no convergence checks apply); "
+                 "refit with method='nuts' for trustworthy intervals"], method=s.method,
             )
         ess_min = ess_min if ess_min is not None else 100.0 * s.chains
         stats = getattr(self.idata, "sample_stats", None)
@@ -331,6 +331,19 @@ class Fit:
         from geommm.report import write_report
 
         return write_report(self, path, allocation=allocation)
+
+    # ------------------------------------------------------- model checking
+    def loo(self, var_name: str = "kpi") -> pl.DataFrame:
+        """PSIS-LOO of the KPI per geo-week (arviz): elpd_loo, se, p_loo, Pareto k counts."""
+        from geommm.analysis.model_comparison import loo_table
+
+        return loo_table(self, var_name=var_name)
+
+    def sample_posterior_predictive(self, seed: int | None = 0) -> az.InferenceData:
+        """Fill ``idata.posterior_predictive`` (kpi with noise, lift tests) for ``az.plot_ppc``."""
+        from geommm.analysis.arviz_groups import sample_posterior_predictive
+
+        return sample_posterior_predictive(self, seed=seed)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
