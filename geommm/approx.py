@@ -44,12 +44,15 @@ _SKIPPED_REWRITES = ("local_usmm",)
 def jaxify(inputs: Sequence, outputs: Sequence) -> Callable:
     """A PyTensor graph as a JAX function, rewritten as PyMC's ``get_jaxified_graph``
     does, minus the rewrite that would trigger PyTensor's BLAS check."""
+    import pytensor.tensor as pt
     from pytensor.compile.mode import get_mode
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph import FunctionGraph, clone_replace
-    from pytensor.graph.traversal import graph_inputs
+    try:
+        from pytensor.graph.traversal import graph_inputs
+    except ImportError:  # PyTensor before 2.31
+        from pytensor.graph.basic import graph_inputs
     from pytensor.link.jax.dispatch import jax_funcify
-    import pytensor.tensor as pt
 
     shared = [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable)]
     graph = clone_replace(list(outputs), replace={v: pt.constant(v.get_value()) for v in shared})

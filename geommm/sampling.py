@@ -12,7 +12,6 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import arviz as az
-import numpy as np
 import pymc as pm
 
 from geommm.errors import FitError

@@ -92,7 +92,7 @@ def test_map_and_laplace_compile_no_c_code_and_print_no_blas_warning(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
     run = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, str(script)], check=False, capture_output=True, text=True, env=env, timeout=600
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.strip().endswith("done")

@@ -85,7 +85,8 @@ def test_save_and_load_keep_every_group(nuts_fit, tmp_path):
 
 
 def test_compare_ranks_the_true_model_above_a_misspecified_one():
-    """A panel with a trend and seasonality, fitted with and without them."""
+    """A panel with a trend and seasonality, fitted with and without them (small NUTS
+    fits: LOO on Laplace draws is not reliable, their tails reach far-off baselines)."""
     data = sim.simulate(n_geos=4, n_weeks=80, n_channels=2, seed=5, n_lift_tests=0)
     wrong = data.formula.replace(" + trend()", "")
     wrong = wrong.replace(wrong[wrong.index(" + fourier("): wrong.index(")", wrong.index(" + fourier(")) + 1], "")
@@ -95,7 +96,7 @@ def test_compare_ranks_the_true_model_above_a_misspecified_one():
         warnings.simplefilter("ignore")
         for name, formula in (("true", data.formula), ("no trend or seasonality", wrong)):
             model = gm.GeoMMM(formula, data.panel, geo="geo", time="week")
-            fits[name] = model.fit(method="laplace", draws=250, chains=2, seed=0, progressbar=False)
+            fits[name] = model.fit(draws=150, tune=200, chains=2, seed=0, progressbar=False)
     table = gm.compare(fits)
     assert isinstance(table, pl.DataFrame)
     assert table["model"].to_list() == ["true", "no trend or seasonality"]
