@@ -75,14 +75,15 @@ class GeoMMM:
         return self._model
 
     def _optimisation_model(self):
-        """The same model with non-centred geo deviations, for MAP, Laplace and ADVI.
+        """The same model with non-centred geo media effects, for MAP, Laplace and ADVI.
 
-        A mode is not invariant to reparameterisation: with centred (or partially
-        centred) geo levels or media effects the joint density grows without bound as
-        their spread shrinks to zero, and the optimiser's answer then depends on the
-        units of the data (on the demo panel the mode search ran off to gradients of
-        1e12). NUTS samples the posterior, which is the same either way, so it gets the
-        centring that mixes best."""
+        A mode is not invariant to reparameterisation. With (partially) centred media
+        effect deviations the joint density grows without bound as their spread shrinks
+        to zero (on the demo panel the mode search ran off to gradients of 1e12), so
+        they are non-centred here. The geo levels keep the data's choice: where the data
+        pin every geo's level they are centred, as for NUTS; non-centred, the mode put
+        their spread 50 posterior sds too high and Laplace draws reached baselines far
+        from the data. NUTS samples the posterior, which is the same either way."""
         if self._opt_model is None:
             self._opt_model = build_pymc_model(
                 self.spec, self.data, self.priors, lift_cells=self.lift_cells,
