@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import arviz as az
@@ -93,8 +94,6 @@ class JaxDensity:
         shapes = [x.shape for x in init]
         x0 = np.concatenate([x.ravel() for x in init]) if init else np.zeros(0)
         logp = jaxify(values, [model.logp()])
-        wanted = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
-        to_variables = jaxify(values, wanted)
         split = _splitter(shapes)
 
         def neg_logp(x):
@@ -104,9 +103,16 @@ class JaxDensity:
             (value, grad), (_, hv) = jax.jvp(jax.value_and_grad(neg_logp), (x,), (v,))
             return value, grad, hv
 
-        compiled = jax.jit(value_grad_hvp).lower(x0, x0).compile()
-        points = np.zeros((batch, x0.size))
-        batched = jax.jit(jax.vmap(lambda x: to_variables(*split(x)))).lower(points).compile()
+        # XLA compiles without the GIL: the density compiles in the background while
+        # PyTensor rewrites and XLA compiles the value -> variables map (2 cores overlap)
+        lowered = jax.jit(value_grad_hvp).lower(x0, x0)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            density = pool.submit(lowered.compile)
+            wanted = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
+            to_variables = jaxify(values, wanted)
+            points = np.zeros((batch, x0.size))
+            batched = jax.jit(jax.vmap(lambda x: to_variables(*split(x)))).lower(points).compile()
+            compiled = density.result()
         return cls(model, x0, shapes, [v.name for v in wanted], batch, compiled, batched)
 
     @property

@@ -83,5 +83,12 @@ def _check_draws(fits: Mapping[str, object]) -> None:
     if one:
         raise FitError(
             f"LOO needs posterior draws; {one} has a single point (method='map'): "
-            "refit with method='laplace' or 'nuts'"
+            "refit with method='nuts'"
+        )
+    approximate = {k: f.settings.method for k, f in fits.items() if f.settings.method != "nuts"}
+    if approximate:
+        warnings.warn(
+            f"LOO on approximate draws {approximate} is not reliable (their tails reach "
+            "regions the posterior does not): compare NUTS fits",
+            UserWarning, stacklevel=3,
         )
