@@ -6,7 +6,7 @@ what the money spent so far returned) and where the next dollar would work best
 intervals say the difference is real.
 
     python examples/compare_geos.py           # NUTS, 2 chains x 300 draws (a few minutes)
-    python examples/compare_geos.py --fast    # ADVI approximation
+    python examples/compare_geos.py --fast    # Laplace approximation (a first look)
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def geo_ranking(fit, hdi_prob: float = 0.9) -> pl.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="ADVI instead of NUTS")
+    parser.add_argument("--fast", action="store_true", help="Laplace approximation instead of NUTS")
     args = parser.parse_args()
     demo = load_demo()
     model = gm.GeoMMM(
@@ -72,7 +72,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         if args.fast:
-            fit = model.fit(method="advi", draws=300, chains=2, seed=0, progressbar=False)
+            fit = model.fit(method="laplace", draws=300, chains=2, seed=0, progressbar=False)
         else:
             fit = model.fit(draws=300, tune=300, chains=2, seed=0, progressbar=False)
     print(fit)

@@ -5,7 +5,7 @@ Job: a planning team has this year's budget and wants the split over channels
 earn the most, within limits the business can actually execute.
 
     python examples/optimize_budget.py            # NUTS, 2 chains x 300 draws (a few minutes)
-    python examples/optimize_budget.py --fast     # ADVI approximation (well under a minute)
+    python examples/optimize_budget.py --fast     # Laplace approximation (a first look in seconds)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def fit_demo(fast: bool):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         if fast:
-            return demo, model.fit(method="advi", draws=300, chains=2, seed=0, progressbar=False)
+            return demo, model.fit(method="laplace", draws=300, chains=2, seed=0, progressbar=False)
         return demo, model.fit(draws=300, tune=300, chains=2, seed=0, progressbar=False)
 
 
@@ -51,7 +51,7 @@ def show(title: str, allocation) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast", action="store_true", help="ADVI instead of NUTS")
+    parser.add_argument("--fast", action="store_true", help="Laplace approximation instead of NUTS")
     args = parser.parse_args()
     demo, fit = fit_demo(args.fast)
     print(fit)

@@ -177,6 +177,19 @@ class Fit:
 
         return write_report(self, path, allocation=allocation)
 
+    # ------------------------------------------------------- model checking
+    def loo(self, var_name: str = "kpi") -> pl.DataFrame:
+        """PSIS-LOO of the KPI per geo-week (arviz): elpd_loo, se, p_loo, Pareto k counts."""
+        from geommm.analysis.model_comparison import loo_table
+
+        return loo_table(self, var_name=var_name)
+
+    def sample_posterior_predictive(self, seed: int | None = 0) -> az.InferenceData:
+        """Fill ``idata.posterior_predictive`` (kpi with noise, lift tests) for ``az.plot_ppc``."""
+        from geommm.analysis.arviz_groups import sample_posterior_predictive
+
+        return sample_posterior_predictive(self, seed=seed)
+
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fit to one netCDF file (atomically); reload with ``geommm.load_fit``."""

@@ -76,16 +76,19 @@ class GeoMMM:
         return self._model
 
     def _optimisation_model(self):
-        """The same model with non-centred geo levels, for MAP and ADVI.
+        """The same model with non-centred geo media effects, for MAP, Laplace and ADVI.
 
-        A mode is not invariant to reparameterisation: with centred geo levels the joint
-        density grows without bound as their spread shrinks to zero, and the optimiser's
-        answer then depends on the units of the data. NUTS samples the posterior, which
-        is the same either way, so it gets the centring that mixes best."""
+        A mode is not invariant to reparameterisation. With (partially) centred media
+        effect deviations the joint density grows without bound as their spread shrinks
+        to zero (on the demo panel the mode search ran off to gradients of 1e12), so
+        they are non-centred here. The geo levels keep the data's choice: where the data
+        pin every geo's level they are centred, as for NUTS; non-centred, the mode put
+        their spread 50 posterior sds too high and Laplace draws reached baselines far
+        from the data. NUTS samples the posterior, which is the same either way."""
         if self._opt_model is None:
             self._opt_model = build_pymc_model(
                 self.spec, self.data, self.priors, lift_cells=self.lift_cells,
-                likelihood=self.likelihood, level_centring=1.0,
+                likelihood=self.likelihood, geo_centring=np.ones(self.data.n_channels),
             )
         return self._opt_model
 
@@ -118,7 +121,8 @@ class GeoMMM:
         """Fit the model and return a :class:`geommm.fit.Fit`.
 
         method: "nuts" (full posterior; sampler "nutpie" default, "pymc" or "numpyro"),
-        "advi" (fast approximate posterior, intervals too narrow) or "map" (point estimate).
+        "laplace" (a first look in seconds: a normal approximation at the mode, draws x
+        chains draws), "map" (the mode only) or "advi" (deprecated: use "laplace").
         backend: how nutpie compiles the model — "jax" (compiles in ~2 s; the default
         when JAX is installed, as it is with geommm's dependencies) or "numba" (30-50 s).
         mass_matrix (nutpie): "draws" (default; adapted from the warm-up draws' variances)
@@ -126,6 +130,7 @@ class GeoMMM:
         models less than half the effective sample size per second).
         """
         from geommm import sampling
+        from geommm.analysis import arviz_groups
         from geommm.fit import Fit
 
         settings = sampling.SamplerSettings(
@@ -154,6 +159,7 @@ class GeoMMM:
             data=self.data,
             lift_cells=self.lift_cells,
         )
+        arviz_groups.attach(fit)  # observed/constant data, pointwise log-likelihood
         fit.warn_if_not_converged()
         return fit
 

@@ -73,7 +73,7 @@ def test_adstock_decay_sums_to_one(advi_fit):
 
 def test_diagnostics_for_an_approximation_say_so(map_fit):
     d = map_fit.diagnostics()
-    assert d.verdict == "not applicable"
+    assert d.verdict == "approximate"
     assert "nuts" in d.messages[0]
 
 

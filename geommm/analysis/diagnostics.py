@@ -75,9 +75,9 @@ def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> D
     s = fit.settings
     if s.method != "nuts":
         return Diagnostics(
-            0, float("nan"), float("nan"), float("nan"), "not applicable",
-            [f"method={s.method!r} gives an approximation; refit with method='nuts' "
-             "for trustworthy intervals and convergence checks"], method=s.method,
+            0, float("nan"), float("nan"), float("nan"), "approximate",
+            [f"method={s.method!r} gives an approximation (no convergence checks apply); "
+             "refit with method='nuts' for trustworthy intervals"], method=s.method,
         )
     ess_min = ess_min if ess_min is not None else 100.0 * s.chains
     stats = getattr(fit.idata, "sample_stats", None)

@@ -43,7 +43,7 @@ def demo(args: argparse.Namespace) -> int:
             data.formula, data.panel, geo="geo", time="week", lift_tests=data.lift_tests
         )
     note(f"  formula: {data.formula}")
-    settings = dict(DEMO_NUTS, method="advi" if args.fast else "nuts")
+    settings = dict(DEMO_NUTS, method="laplace" if args.fast else "nuts")
     settings.update(
         {
             k: getattr(args, k)
@@ -68,8 +68,8 @@ def demo(args: argparse.Namespace) -> int:
     out(scorecard(national, per_geo))
     if args.fast:
         out(
-            "(--fast uses ADVI: an approximation whose intervals are not calibrated; "
-            "run without --fast for NUTS)"
+            "(--fast uses a Laplace approximation around the mode: a first look whose "
+            "intervals are approximate; run without --fast for NUTS)"
         )
     out()
     if allocation is not None:

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 DEMO_OUT = Path("geommm-demo-output")
-METHODS = ("nuts", "advi", "map")
+METHODS = ("nuts", "laplace", "map", "advi")
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 MASS_MATRICES = ("draws", "gradients")
 LIKELIHOODS = ("normal", "studentt")
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Fit the bundled demo panel and compare the estimated ROI with the known truth.",
         "10 geos x 104 weeks x 4 channels (tv and search bought together) with 4 lift tests.\n"
         "Default: NUTS (nutpie), 4 chains x (1000 warm-up + 1000 draws), 1-2 minutes on 2 cores.\n"
-        "--fast uses ADVI instead (about a minute; intervals too narrow, for a first look only).",
+        "--fast uses a Laplace approximation instead (seconds to fit; approximate intervals, for a first look).",
         "geommm demo --out demo-results",
     )
     p.add_argument(
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="output folder (default ./%(default)s)",
     )
-    p.add_argument("--fast", action="store_true", help="ADVI approximation instead of NUTS")
+    p.add_argument("--fast", action="store_true", help="Laplace approximation (mode + curvature) instead of NUTS")
     _sampler_options(p, draws=1000, tune=1000, chains=2)
     p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
 
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lift-tests", type=Path, metavar="FILE", help="Geo-Lift results CSV")
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML config (see docs/cli.md)")
     _sampler_options(p, draws=1000, tune=1000, chains=4)
-    p.add_argument("--method", choices=METHODS, help="nuts (default), advi or map")
+    p.add_argument("--method", choices=METHODS, help="nuts (default), laplace (fast approximate intervals), map (point estimate) or advi (deprecated)")
     p.add_argument("--sampler", choices=SAMPLERS, help="NUTS implementation (default nutpie)")
     p.add_argument(
         "--target-accept",

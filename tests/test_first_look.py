@@ -1,0 +1,100 @@
+"""MAP and Laplace on the JAX-compiled density: same posterior shape as NUTS, no C compile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+from geommm import approx
+from geommm.errors import ConvergenceWarning
+
+
+@pytest.fixture(scope="module")
+def laplace_fit(tiny_model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tiny_model.fit(method="laplace", draws=200, chains=2, seed=3, progressbar=False)
+
+
+def test_laplace_posterior_has_the_nuts_variables_coords_and_dims(tiny_model, laplace_fit):
+    model = tiny_model.model  # the model NUTS samples
+    expected = {v.name for v in model.free_RVs + model.deterministics}
+    post = laplace_fit.idata.posterior
+    assert set(post.data_vars) == expected
+    assert (post.sizes["chain"], post.sizes["draw"]) == (2, 200)
+    for name in ("media_effect", "retention", "roi", "lift_implied"):
+        dims = tuple(model.named_vars_to_dims[name])
+        assert post[name].dims == ("chain", "draw", *dims)
+    assert list(post["geo"].values) == list(tiny_model.data.geos)
+    assert list(post["channel"].values) == list(tiny_model.data.channels)
+
+
+def test_laplace_intervals_are_around_the_mode(map_fit, laplace_fit):
+    mode = map_fit.roi(by="channel")
+    lap = laplace_fit.roi(by="channel")
+    assert (lap["roi_hdi_high"] > lap["roi_hdi_low"]).all()
+    assert ((mode["roi_mean"] > lap["roi_hdi_low"]) & (mode["roi_mean"] < lap["roi_hdi_high"])).all()
+    assert laplace_fit.settings.compile_seconds > 0 and laplace_fit.settings.sampling_seconds > 0
+
+
+def test_approximations_say_approximate(laplace_fit):
+    d = laplace_fit.diagnostics()
+    assert d.verdict == "approximate" and d.method == "laplace"
+    assert "nuts" in d.messages[0]
+
+
+def test_flat_directions_are_regularised_with_a_warning(tiny_model, monkeypatch):
+    monkeypatch.setattr(approx, "MIN_CURVATURE", 1e12)  # every direction counts as flat
+    with pytest.warns(ConvergenceWarning, match="not negative definite"):
+        fit = tiny_model.fit(method="laplace", draws=20, chains=1, seed=0, progressbar=False)
+    assert np.isfinite(fit.idata.posterior["roi"].values).all()
+
+
+def test_advi_is_deprecated_in_favour_of_laplace(tiny_model):
+    with pytest.warns(DeprecationWarning, match="laplace"):
+        fit = tiny_model.fit(method="advi", draws=10, tune=50, chains=1, seed=0, progressbar=False)
+    assert fit.settings.method == "advi"
+
+
+def test_map_and_laplace_compile_no_c_code_and_print_no_blas_warning(tmp_path):
+    """In a fresh process (PyTensor's BLAS check runs once per process): no C module is
+    compiled, nothing about BLAS is warned or printed, no error log."""
+    script = tmp_path / "first_look.py"
+    script.write_text(textwrap.dedent("""
+        import warnings
+        import pytensor.link.c.basic as c_basic
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("PyTensor compiled C code")
+
+        c_basic.CLinker.compile_cmodule = refuse
+        import geommm as gm
+        from geommm import sim
+
+        data = sim.simulate(n_geos=3, n_weeks=40, n_channels=2, seed=2, n_lift_tests=1)
+        model = gm.GeoMMM(data.formula, data.panel, geo="geo", time="week",
+                          lift_tests=data.lift_tests)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(method="map", progressbar=False)
+            model.fit(method="laplace", draws=50, chains=2, progressbar=False)
+        blas = [str(w.message) for w in caught if "BLAS" in str(w.message)]
+        assert not blas, blas
+        print("done")
+    """))
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])
+    run = subprocess.run(
+        [sys.executable, str(script)], check=False, capture_output=True, text=True, env=env, timeout=600
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith("done")
+    for word in ("BLAS", "ERROR", "Traceback"):
+        assert word not in run.stderr, run.stderr[-3000:]
