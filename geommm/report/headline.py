@@ -131,10 +131,10 @@ def budget_line(allocation: Any) -> Line:
             text += f" Largest geo moves: {', '.join(biggest)}."
     now = s.get("current_kpi_mean")
     share = f", {gain / now:+.1%} on the KPI media drives now" if now else ""
-    text += (
-        f" Expected extra KPI {signed(gain)} ({interval(low, high, hdi, sign=True)}){share}."
-    )
-    sure = math.isfinite(low) and low > 0
+    has_interval = all(isinstance(v, int | float) and math.isfinite(v) for v in (low, high))
+    spread = interval(low, high, hdi, sign=True) if has_interval else "no interval saved with this plan"
+    text += f" Expected extra KPI {signed(gain)} ({spread}){share}."
+    sure = has_interval and low > 0
     if not sure:
         text += " The interval includes no gain: the move is a bet, not a sure thing."
     return Line("Budget", text, "good" if sure else "neutral")
