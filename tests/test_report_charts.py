@@ -305,3 +305,22 @@ def test_report_of_a_real_map_fit_has_every_section_and_no_error(map_fit, tmp_pa
     for title in ("Model fit", "Return on investment", "Lift tests", "Diagnostics"):
         assert f"<h2>{title}</h2>" in page
     assert "NOT APPLICABLE" in page  # the diagnostics verdict of an approximation
+
+
+def test_date_axes_show_the_year():
+    for chart in (charts.fit_chart(fx.fitted()), charts.contribution_area_chart(fx.contributions_geo_time())):
+        spec = json.dumps(chart_spec(chart))
+        assert '"format": "%b %Y"' in spec or '"format":"%b %Y"' in spec
+
+
+def test_parameter_table_leaves_out_internal_names():
+    from geommm.report.from_fit import _worst_first
+
+    names = ["roi[tv]", "roi_log__[0]", "media_effect_geo_u_zerosum__[1, 3]", "kpi_level_z[2]",
+             "effect_u[1]", "noise_sd"]
+    table = fx.summary().head(len(names)).with_columns(pl.Series("parameter", names))
+    assert _worst_first(table)["parameter"].sort().to_list() == ["noise_sd", "roi[tv]"]
+
+
+def test_mape_is_shown_as_a_percent():
+    assert format_number(0.05, "mape") == "5.0%"

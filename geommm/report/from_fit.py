@@ -8,6 +8,7 @@ lift-test section.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -104,8 +105,15 @@ def _with_share(totals: pl.DataFrame) -> pl.DataFrame:
     return totals.with_columns((pl.col("mean") / total).alias("share")) if total else totals
 
 
+#: Sampler-side names a reader cannot act on: transformed (``roi_log__``), zero-sum
+#: (``..._zerosum__``) and non-centred offsets (``..._z``, ``..._u``).
+_INTERNAL = re.compile(r"__(\[|$)|_(z|u)(\[|$)")
+
+
 def _worst_first(summary: pl.DataFrame) -> pl.DataFrame:
-    return summary.sort("r_hat", descending=True, nulls_last=True)
+    """The model's parameters (internal ones left out), highest R-hat first."""
+    reported = summary.filter(~pl.col("parameter").str.contains(_INTERNAL.pattern))
+    return reported.sort("r_hat", descending=True, nulls_last=True)
 
 
 def _national_plan(table: pl.DataFrame) -> pl.DataFrame:
