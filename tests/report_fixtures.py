@@ -302,3 +302,8 @@ class FakeFit:
 
     def prior_posterior(self) -> pl.DataFrame:
         return prior_posterior()
+
+    def optimize_budget(self, budget=None, **kwargs) -> SimpleNamespace:
+        return SimpleNamespace(
+            table=allocation_table(), summary=allocation_summary(), by="geo", notes=[]
+        )

@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -454,3 +455,156 @@ def test_demo_fast_compares_with_truth(tmp_path):
         assert (tmp_path / "demo" / name).is_file()
     per_geo = pl.read_csv(tmp_path / "demo" / "roi_geo.csv")
     assert per_geo.height == 40 and {"true_roi", "covered"} <= set(per_geo.columns)
+
+
+# --- decision outputs: budget everywhere, optimize parity, --strict, GeoLift ----------------
+
+
+def test_fit_writes_the_default_plan_and_report_picks_up_a_saved_one(fitted, tmp_path):
+    assert fitted["code"] == 0, fitted["err"]
+    folder = fitted["dir"]
+    assert (folder / "allocation_channel.csv").is_file()
+    assert (folder / "allocation_channel_summary.json").is_file()
+    assert "Budget:" in fitted["out"]
+    code, _, err = run("optimize", folder, "--by", "geo", "--report")
+    assert code == 0, err
+    target = tmp_path / "with-plan.html"
+    code, _, err = run("report", folder, "--out", target)
+    assert code == 0, err
+    assert "allocation_geo.csv" in err  # the newest saved plan is the one shown
+    page = target.read_text()
+    assert 'class="headline"' in page and "Largest geo moves" in page
+    (folder / "allocation_geo.csv").unlink()
+    (folder / "allocation_geo_summary.json").unlink()
+
+
+@pytest.mark.parametrize(
+    ("flags", "check"),
+    [
+        (("--bounds", "0.8,1.2", "tv=0.9:1.1"), lambda t: _ratio(t, "tv") >= 0.9 - 1e-6),
+        (("--fixed", "search"), lambda t: abs(_ratio(t, "search") - 1) < 1e-9),
+        (("--weeks", "13"), lambda t: t.height == 2),
+        (("--by", "geo", "--fixed", "geo_00:tv"), lambda t: t.height == 6),
+        (("--objective", "risk_adjusted", "--risk-quantile", "0.2"), lambda t: t.height == 2),
+        (("--target-mroi", "0.5", "--bounds", "0.5,2"), lambda t: t.height == 2),
+        (("--hdi-prob", "0.8"), lambda t: t.height == 2),
+    ],
+)
+def test_optimize_covers_every_option(fitted, tmp_path, flags, check):
+    assert fitted["code"] == 0, fitted["err"]
+    target = tmp_path / "plan.csv"
+    code, out, err = run("optimize", fitted["dir"], *flags, "--out", target)
+    assert code == 0, err
+    table = pl.read_csv(target)
+    assert check(table), table
+    assert "null" not in out and "%" in out
+    assert (tmp_path / "plan_summary.json").is_file()
+
+
+def _ratio(table: pl.DataFrame, channel: str) -> float:
+    row = table.filter(pl.col("channel") == channel)
+    return float(row["optimal_spend"].sum() / row["current_spend"].sum())
+
+
+def test_optimize_bounds_from_a_csv(fitted, tmp_path):
+    bounds = tmp_path / "bounds.csv"
+    pl.DataFrame({"channel": ["tv", "search"], "lower": [1.0, 0.5], "upper": [1.0, 1.5]}).write_csv(
+        bounds
+    )
+    code, _, err = run("optimize", fitted["dir"], "--bounds", bounds, "--out", tmp_path / "a.csv")
+    assert code == 0, err
+    assert abs(_ratio(pl.read_csv(tmp_path / "a.csv"), "tv") - 1) < 1e-9
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (("--bounds", "radio=0.9:1.1"), "radio"),
+        (("--national", "tv"), "--by geo"),
+        (("--fixed", "radio"), "radio"),
+    ],
+)
+def test_optimize_mistakes_name_the_flag(fitted, flags, named):
+    code, _, err = run("optimize", fitted["dir"], *flags)
+    assert_user_error(code, err, named)
+
+
+def test_strict_makes_a_warning_verdict_exit_3(monkeypatch):
+    from geommm.cli.commands import STRICT_EXIT, strict_verdict
+
+    class Result:
+        def __init__(self, verdict):
+            self.verdict = verdict
+
+        def diagnostics(self):
+            return SimpleNamespace(verdict=self.verdict)
+
+    assert strict_verdict(Result("warning"), True) == STRICT_EXIT == 3
+    assert strict_verdict(Result("fail"), True) == 3
+    assert strict_verdict(Result("ok"), True) == 0
+    assert strict_verdict(Result("warning"), False) == 0
+
+
+def test_strict_on_fit_exits_3_end_to_end(fitted, panel_csv, small_sim, tmp_path, monkeypatch):
+    from geommm.analysis.diagnostics import Diagnostics
+    from geommm.fit import Fit
+
+    warning = Diagnostics(divergences=3, max_r_hat=1.05, min_ess_bulk=50.0, min_ess_tail=40.0,
+                          verdict="warning", messages=["R-hat 1.05"])
+    monkeypatch.setattr(Fit, "diagnostics", lambda self, *a, **k: warning)
+    code, _, err = run(
+        "fit", "--data", panel_csv, "--geo", "geo", "--time", "week", "--method", "map",
+        "--formula", small_sim.formula, "--strict", "--out", tmp_path / "o",
+    )
+    assert code == 3, err
+    assert (tmp_path / "o" / "fit.nc").is_file()  # results are still written
+
+
+def test_demo_help_states_the_real_chain_count():
+    from geommm.cli.demo import DEMO_NUTS
+
+    _, out, _ = run("demo", "--help")
+    assert f"number of chains (default {DEMO_NUTS['chains']})" in " ".join(out.split())
+
+
+def _geolift_file(small_sim, path: Path, with_channel: bool = True) -> Path:
+    lifts = small_sim.lift_tests
+    table = pl.DataFrame(
+        {
+            "location": lifts["geos"].cast(pl.String),
+            "treatment_start": lifts["start"],
+            "treatment_end": lifts["end"],
+            "incremental": lifts["lift"],
+            "lower": lifts["lift"] - 2 * lifts["lift_se"],
+            "upper": lifts["lift"] + 2 * lifts["lift_se"],
+        }
+    )
+    if with_channel:
+        table = table.with_columns(channel=lifts["channel"], spend_delta=lifts["spend_delta"])
+    table.write_csv(path)
+    return path
+
+
+def test_lift_tests_accept_geolift_output(small_sim, panel_csv, tmp_path):
+    path = _geolift_file(small_sim, tmp_path / "geolift.csv")
+    code, out, err = run("validate", panel_csv, "--time", "week", "--lift-tests", path)
+    assert code == 0, err
+    assert "GeoLift" in err and "1 lift test(s)" in out
+
+
+@pytest.mark.bad_input
+def test_geolift_output_without_channel_says_what_to_add(small_sim, panel_csv, tmp_path):
+    path = _geolift_file(small_sim, tmp_path / "geolift.csv", with_channel=False)
+    code, _, err = run("validate", panel_csv, "--time", "week", "--lift-tests", path)
+    assert_user_error(code, err, "GeoLift", "channel", "spend_delta")
+
+
+@pytest.mark.bad_input
+def test_date_errors_speak_cli(small_sim, tmp_path):
+    panel = small_sim.panel.with_columns(pl.col("week").dt.strftime("%d/%m/%Y"))
+    path = tmp_path / "dmy.csv"
+    panel.write_csv(path)
+    code, _, err = run("validate", path, "--time", "week")
+    assert code == 1
+    assert "--date-format" in err and "date_format=" not in err

@@ -329,3 +329,60 @@ def test_allocation_repr_and_table_columns(per_geo):
     ):
         assert np.isfinite(per_geo.summary[key])
     assert per_geo.summary["expected_lift_hdi_low"] <= per_geo.summary["expected_lift_mean"]
+
+
+# ------------------------------------------------------------ national channels, weekly plan
+def test_national_channel_keeps_its_geo_split_while_its_total_moves(forward):
+    data = forward.data
+    tv = data.channels[0]
+    alloc = optimize_budget(forward, by="geo", bounds=(0.5, 1.5), national_channels=[tv])
+    t = alloc.table
+    national = t.filter(pl.col("geo") == "national")
+    assert national["channel"].to_list() == [tv]
+    assert national["note"][0].startswith("bought nationally")
+    assert t.height == 1 + data.n_geos * (data.n_channels - 1)
+    weekly = alloc.weekly_plan()
+    by_geo = weekly.filter(pl.col("channel") == tv).group_by("geo").agg(
+        pl.col("current_spend").sum(), pl.col("spend").sum()
+    )
+    now = by_geo["current_spend"] / by_geo["current_spend"].sum()
+    new = by_geo["spend"] / by_geo["spend"].sum()
+    np.testing.assert_allclose(new.to_numpy(), now.to_numpy(), rtol=0, atol=1e-9)
+    assert by_geo["spend"].sum() == pytest.approx(national["optimal_spend"][0], rel=1e-9)
+
+
+@pytest.mark.parametrize("kwargs", [{"by": "channel", "weeks": 13}, {"by": "geo"}])
+def test_weekly_plan_adds_up_to_the_budget_and_the_table(forward, kwargs):
+    alloc = optimize_budget(forward, bounds=(0.5, 1.5), **kwargs)
+    weekly = alloc.weekly_plan()
+    data = forward.data
+    weeks = kwargs.get("weeks", data.n_times)
+    assert weekly.columns == ["geo", "channel", "time", "current_spend", "spend"]
+    assert weekly.height == data.n_geos * weeks * data.n_channels
+    assert weekly["spend"].sum() == pytest.approx(alloc.summary["budget"], rel=1e-9)
+    assert weekly["time"].n_unique() == weeks
+    per_channel = weekly.group_by("channel").agg(pl.col("spend").sum())
+    table = alloc.table.group_by("channel").agg(pl.col("optimal_spend").sum())
+    joined = per_channel.join(table, on="channel")
+    np.testing.assert_allclose(joined["spend"], joined["optimal_spend"], rtol=1e-9)
+    if kwargs["by"] == "geo":
+        cells = weekly.group_by("geo", "channel").agg(pl.col("spend").sum())
+        joined = cells.join(alloc.table, on=["geo", "channel"])
+        np.testing.assert_allclose(joined["spend"], joined["optimal_spend"], rtol=1e-9)
+    # flighting keeps its shape: each cell's weeks scale by one factor
+    ratio = weekly.filter(pl.col("current_spend") > 0).with_columns(
+        (pl.col("spend") / pl.col("current_spend")).alias("r")
+    ).group_by("geo", "channel").agg((pl.col("r").max() - pl.col("r").min()).alias("spread"))
+    assert ratio["spread"].max() < 1e-9
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"by": "channel", "national_channels": ["tv"]}, "needs by='geo'"),
+        ({"by": "geo", "national_channels": ["radio"]}, "radio"),
+    ],
+)
+def test_national_channel_mistakes(forward, kwargs, message):
+    with pytest.raises(OptimizationError, match=message):
+        optimize_budget(forward, **kwargs)

@@ -15,7 +15,7 @@ from geommm.analysis.tables import NATIONAL
 from geommm.errors import SchemaError
 from geommm.report import charts
 from geommm.report.export import chart_spec, save_chart
-from geommm.report.from_fit import fit_header, fit_sections
+from geommm.report.from_fit import FitTables, fit_header, fit_headline, fit_sections
 from geommm.report.html import build_report, render_report, write_report
 from geommm.report.sections import Section
 from geommm.report.tables import format_number, html_table
@@ -58,6 +58,7 @@ CHARTS = {
         )
     ),
     "prior_posterior": lambda: charts.prior_posterior_chart(fx.prior_posterior()),
+    "spend_effect": lambda: charts.spend_effect_chart(fx.roi("channel"), fx.contributions_total()),
 }
 
 
@@ -117,13 +118,19 @@ def test_number_formatting_is_readable():
 
 
 def _report(**kwargs):
-    sections = fit_sections(fx.FakeFit(), **kwargs)
-    return render_report(sections, title="t", header=fit_header(fx.FakeFit()))
+    fit = fx.FakeFit()
+    tables = FitTables(fit, kwargs.get("allocation"))
+    return render_report(
+        fit_sections(fit, tables=tables),
+        title="t",
+        header=fit_header(fit),
+        headline=fit_headline(fit, tables),
+    )
 
 
 def test_report_is_offline_and_has_one_container_per_chart():
     page, n_charts = _report()
-    assert n_charts == 13
+    assert n_charts == 16
     assert len(re.findall(r'<div class="chart" id="chart-\d+"', page)) == n_charts
     assert len(re.findall(r'<script type="application/json"', page)) == n_charts
     tags = re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", page, flags=re.IGNORECASE)
@@ -188,13 +195,86 @@ def test_ok_verdict_has_no_red_banner(tmp_path):
     assert "banner ok" in page and "banner bad" not in page
 
 
-def test_budget_section_only_with_an_allocation():
+def test_budget_is_in_every_report_given_or_the_default_plan():
     class Allocation:
-        table = fx.allocation_table()
-        summary = fx.allocation_summary()
+        table = fx.allocation_table(by="channel")
+        summary = dict(fx.allocation_summary(), by="channel", budget=123_456.0)
 
     page, n = _report(allocation=Allocation())
-    assert n == 14 and "Recommended allocation" in page and "expected_lift_mean" in page
+    assert n == 16 and "Recommended allocation" in page and "123,456" in page
+    page, _ = _report()  # no allocation: the fit's default plan
+    assert "Recommended allocation" in page and "240,000" in page
+
+
+def test_report_opens_with_the_answer_and_ends_with_settings():
+    page, _ = _report()
+    card = page.index('class="headline"')
+    assert card < page.index("<section id=\"s-summary\"") < page.index("Model fit</h2>")
+    assert page.index("Settings and diagnostics</h2>") > page.index("Diagnostics</h2>")
+    assert page.index("Sampler diagnostics: WARNING") > page.index("Model fit</h2>")
+    head = page[card : page.index("</section>", card)]
+    for words in ("Budget.", "Expected extra KPI", "90% HDI", "Next unit of spend.", "Geos.",
+                  "Sampler diagnostics.", "WARNING"):
+        assert words in head
+    assert "mass_matrix" not in page[:card]  # sampler settings are not on the first screen
+
+
+def test_headline_budget_line_names_moves_and_interval():
+    from geommm.report.headline import budget_line
+
+    class Allocation:
+        table = fx.allocation_table(by="channel").with_columns(
+            pl.when(pl.col("channel") == "social")
+            .then(pl.col(c) * f)
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c, f in (("optimal_spend", 1.1), ("change", 1.0), ("change_pct", 1.0))
+        ).with_columns(
+            (pl.col("optimal_spend") - pl.col("current_spend")).alias("change"),
+            (pl.col("optimal_spend") / pl.col("current_spend") - 1).alias("change_pct"),
+        )
+        summary = dict(fx.allocation_summary(), by="channel")
+
+    line = budget_line(Allocation())
+    assert "raise" in line.text and "cut" in line.text and "+5,400" in line.text
+    assert "90% HDI +2,100 to +8,800" in line.text and line.tone == "good"
+    assert "0.8–1.2×" in line.text
+
+
+def test_headline_standout_geos_and_marginal_roi():
+    from geommm.report.headline import marginal_roi_line, standout_geos_line
+
+    national = fx.roi("channel")
+    per_geo = fx.roi("geo").with_columns(
+        pl.when((pl.col("geo") == "north") & (pl.col("channel") == "tv"))
+        .then(pl.col(c) + 10)
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in ("roi_mean", "roi_hdi_low", "roi_hdi_high")
+    )
+    text = standout_geos_line(per_geo, national).text
+    assert "north tv" in text and "above national" in text
+    text = marginal_roi_line(fx.roi("channel", marginal=True)).text
+    assert text.startswith("Earns most in social") and "least in tv" in text
+
+
+def test_headline_line_that_fails_says_so_and_the_rest_stand():
+    from geommm.report.from_fit import FitTables
+    from geommm.report.headline import headline
+
+    class NoBudget(fx.FakeFit):
+        def optimize_budget(self, budget=None, **kwargs):
+            raise RuntimeError("no plan")
+
+    lines = headline(FitTables(NoBudget()))
+    assert lines[0].topic == "Budget" and "no plan" in lines[0].text
+    assert [line.topic for line in lines[1:]] == ["Next unit of spend", "Geos", "Sampler diagnostics"]
+
+
+def test_spend_effect_shares_add_up():
+    table = charts.spend_effect_table(fx.roi("channel"), fx.contributions_total())
+    assert abs(table["spend_share"].sum() - 1) < 1e-12
+    assert abs(table["effect_share"].sum() - 1) < 1e-12
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".html"])
@@ -225,3 +305,22 @@ def test_report_of_a_real_map_fit_has_every_section_and_no_error(map_fit, tmp_pa
     for title in ("Model fit", "Return on investment", "Lift tests", "Diagnostics"):
         assert f"<h2>{title}</h2>" in page
     assert "NOT APPLICABLE" in page  # the diagnostics verdict of an approximation
+
+
+def test_date_axes_show_the_year():
+    for chart in (charts.fit_chart(fx.fitted()), charts.contribution_area_chart(fx.contributions_geo_time())):
+        spec = json.dumps(chart_spec(chart))
+        assert '"format": "%b %Y"' in spec or '"format":"%b %Y"' in spec
+
+
+def test_parameter_table_leaves_out_internal_names():
+    from geommm.report.from_fit import _worst_first
+
+    names = ["roi[tv]", "roi_log__[0]", "media_effect_geo_u_zerosum__[1, 3]", "kpi_level_z[2]",
+             "effect_u[1]", "noise_sd"]
+    table = fx.summary().head(len(names)).with_columns(pl.Series("parameter", names))
+    assert _worst_first(table)["parameter"].sort().to_list() == ["noise_sd", "roi[tv]"]
+
+
+def test_mape_is_shown_as_a_percent():
+    assert format_number(0.05, "mape") == "5.0%"

@@ -27,7 +27,7 @@ from geommm.cli.outputs import (
 
 if TYPE_CHECKING:
     from geommm import GeoMMM
-    from geommm.analysis.allocation import Allocation
+    from geommm.analysis.optimize import Allocation
     from geommm.fit import Fit
 
 FIT_FILE = "fit.nc"
@@ -55,10 +55,35 @@ def validate(args: argparse.Namespace) -> int:
     out(panel.summary())
     out(f"geos: {', '.join(panel.geos)}")
     if args.lift_tests is not None:
-        lifts = gm.read_lift_tests(args.lift_tests)
+        lifts = read_lift_tests(args.lift_tests)
         channels = sorted(set(lifts["channel"].to_list()))
         out(f"{args.lift_tests}: OK, {lifts.height} lift test(s) on {', '.join(channels)}")
     return 0
+
+
+#: Columns that only GeoLift output has (any letter case): its table is converted on the fly.
+GEOLIFT_COLUMNS = ("treatment_start", "location", "locations", "att", "lower.conf.int")
+
+
+def read_lift_tests(path: Path) -> Any:
+    """A lift-test file in geommm's format, or GeoLift output (detected by its columns)."""
+    import geommm as gm
+    from geommm.data.geolift import from_geolift
+    from geommm.data.io import read_table
+    from geommm.errors import LiftTestError
+
+    table, _ = read_table(path)
+    columns = {c.strip().lower() for c in table.columns}
+    if "lift" in columns or not columns & set(GEOLIFT_COLUMNS):
+        return gm.read_lift_tests(path)
+    note(f"  {path} looks like GeoLift output; converting it to lift tests")
+    try:
+        return from_geolift(path)
+    except LiftTestError as exc:
+        raise LiftTestError(
+            f"{exc} (read as GeoLift output: add a channel and a spend_delta column, one value "
+            "per test, or convert it in Python with geommm.data.geolift.from_geolift)"
+        ) from None
 
 
 # --- simulate ---------------------------------------------------------------------------
@@ -138,7 +163,7 @@ def fit(args: argparse.Namespace) -> int:
             population=config.population,
             date_format=config.date_format,
         )
-        lifts = gm.read_lift_tests(config.lift_tests) if config.lift_tests is not None else None
+        lifts = read_lift_tests(config.lift_tests) if config.lift_tests is not None else None
     note(f"  {panel.summary()}")
     with step("building the model"):
         model = gm.GeoMMM(
@@ -156,15 +181,24 @@ def fit(args: argparse.Namespace) -> int:
             "roi_channel.csv": result.roi(by="channel"),
             "marginal_roi_channel.csv": result.marginal_roi(by="channel"),
         }
-    written, problems = write_results(result, folder, tables)
+    from geommm.cli.plan import default_allocation
+
+    problems: list[str] = []
+    allocation = default_allocation(result, problems)
+    written, more = write_results(result, folder, tables, allocation=allocation)
+    problems += more
     show_diagnostics(result)
     show_table(tables["roi_channel.csv"], "National ROI (KPI per unit of spend, 90% HDI):")
     show_table(
         tables["marginal_roi_channel.csv"],
         "National marginal ROI (return on the next unit of spend):",
     )
+    if allocation is not None:
+        out("Budget: the same total spend, each channel kept within 0.8-1.2x its current spend:")
+        out(repr(allocation))
+        out()
     show_written(folder, written)
-    return finish(problems)
+    return finish(problems, strict_verdict(result, args.strict))
 
 
 def fit_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +246,9 @@ def write_results(
         written = [save_fit(result, folder / FIT_FILE)]
         written += write_tables(result, folder, tables, problems)
         if allocation is not None:
-            written.append(write_csv(allocation.table, folder / "allocation_channel.csv"))
+            from geommm.cli.plan import write_allocation
+
+            written += write_allocation(allocation, folder / f"allocation_{allocation.by}.csv")
     with step("writing the HTML report"):
         report = try_report(
             result, folder / "report.html", allocation=allocation, problems=problems
@@ -223,10 +259,26 @@ def write_results(
     return written, problems
 
 
-def finish(problems: list[str]) -> int:
-    """Exit code of a run whose main result is saved: 1 if any other output failed."""
-    if not problems:
+#: Exit code of ``--strict`` when the sampler diagnostics are not "ok".
+STRICT_EXIT = 3
+
+
+def strict_verdict(result: Fit, strict: bool) -> int:
+    """``STRICT_EXIT`` when ``strict`` and the diagnostics verdict is a warning or a failure."""
+    if not strict:
         return 0
+    verdict = result.diagnostics().verdict
+    if verdict in ("warning", "fail"):
+        note(f"--strict: the diagnostics verdict is {verdict.upper()}; exit code {STRICT_EXIT}")
+        return STRICT_EXIT
+    return 0
+
+
+def finish(problems: list[str], code: int = 0) -> int:
+    """Exit code of a run whose main result is saved: 1 if any other output failed,
+    else ``code`` (e.g. the --strict verdict)."""
+    if not problems:
+        return code
     raise UserError(f"the fit is saved but {len(problems)} output(s) failed: {'; '.join(problems)}")
 
 
@@ -267,29 +319,41 @@ def report(args: argparse.Namespace) -> int:
     result = load_saved_fit(args.dir)
     folder = args.dir if args.dir.is_dir() else args.dir.parent
     target = args.out if args.out is not None else folder / "report.html"
+    from geommm.cli.plan import read_allocation
+
+    allocation = read_allocation(folder)
+    if allocation is not None:
+        note(f"  with the budget plan in {folder}/allocation_{allocation.by}.csv")
     with step(f"writing {target}"):
-        written = write_report(result, target)
+        written = write_report(result, target, allocation=allocation)
     out(f"Report: {written.resolve()}")
     return 0
 
 
 def optimize(args: argparse.Namespace) -> int:
-    """Optimise the budget allocation of a saved fit; print and write the table."""
+    """Optimise the budget allocation of a saved fit; print and write the plan."""
+    from geommm.cli.plan import optimizer_options, show_allocation, write_allocation
+
     result = load_saved_fit(args.dir)
-    options: dict[str, Any] = {"by": args.by}
-    if args.budget is not None:
-        options["budget"] = args.budget
-    if args.bounds is not None:
-        options["bounds"] = args.bounds
-    amount = "the current budget" if args.budget is None else f"a budget of {args.budget:,.0f}"
+    options = optimizer_options(args, result.channels)
+    if args.target_mroi is not None:
+        amount = f"the budget for a marginal ROI of {args.target_mroi:g}"
+    else:
+        amount = "the current budget" if args.budget is None else f"a budget of {args.budget:,.0f}"
     with step(f"optimising {amount} by {args.by}"):
         allocation = result.optimize_budget(**options)
-    show_summary(allocation.summary, "Summary:")
-    show_table(allocation.table, f"Allocation by {args.by}:")
+    show_allocation(allocation)
     folder = args.dir if args.dir.is_dir() else args.dir.parent
     target = args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
-    write_csv(allocation.table, target)
+    write_allocation(allocation, target)
     out(f"Allocation: {target}")
+    if args.weekly_plan is not None:
+        write_csv(allocation.weekly_plan(), args.weekly_plan)
+        out(f"Weekly plan: {args.weekly_plan}")
+    if args.report:
+        with step("writing the report with this plan"):
+            report_path = write_report(result, folder / "report.html", allocation=allocation)
+        out(f"Report: {report_path.resolve()}")
     return 0
 
 

@@ -29,7 +29,15 @@ def note(text: str) -> None:
 
 def one_line(message: object) -> str:
     """Error text on one line, so scripts can grep it and terminals show it whole."""
-    return " ".join(str(message).split())
+    return cli_words(" ".join(str(message).split()))
+
+
+def cli_words(text: str) -> str:
+    """Library advice in command-line words: ``date_format='%d/%m/%Y'`` -> ``--date-format '%d/%m/%Y'``."""
+    import re
+
+    text = re.sub(r"\bdate_format=", "--date-format ", text)
+    return re.sub(r"pass --date-format \(e\.g\.", "pass --date-format (e.g.", text)
 
 
 @contextmanager

@@ -7,15 +7,19 @@ the true counterfactual ROI: the quickest honest answer to "does it work?".
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from geommm.cli.commands import finish, run_fit, show_diagnostics, show_written, write_results
+from geommm.cli.commands import (
+    finish,
+    run_fit,
+    show_diagnostics,
+    show_written,
+    strict_verdict,
+    write_results,
+)
 from geommm.cli.console import note, out, show_table, step
-from geommm.cli.outputs import failed, prepare_dir
-
-if TYPE_CHECKING:
-    from geommm.analysis.allocation import Allocation
-    from geommm.fit import Fit
+from geommm.cli.outputs import prepare_dir
+from geommm.cli.plan import default_allocation
 
 #: Demo sampler settings: enough for stable 90% intervals, a few minutes on 2 cores.
 DEMO_NUTS = {
@@ -57,7 +61,7 @@ def demo(args: argparse.Namespace) -> int:
         national = with_truth(result.roi(by="channel"), data.truth.roi_national, ["channel"])
         per_geo = with_truth(result.roi(by="geo"), data.truth.roi, ["geo", "channel"])
     problems: list[str] = []
-    allocation = optimise_current_budget(result, problems)
+    allocation = default_allocation(result, problems)
     written, more = write_results(
         result, folder, {"roi_channel.csv": national, "roi_geo.csv": per_geo}, allocation=allocation
     )
@@ -77,7 +81,7 @@ def demo(args: argparse.Namespace) -> int:
         out(repr(allocation))
         out()
     show_written(folder, written)
-    return finish(problems + more)
+    return finish(problems + more, strict_verdict(result, args.strict))
 
 
 def with_truth(estimate: Any, truth: Any, keys: list[str]) -> Any:
@@ -103,13 +107,3 @@ def scorecard(national: Any, per_geo: Any) -> str:
             f"{hits}/{total} ({hits / total:.0%})"
         )
     return "\n".join(lines)
-
-
-def optimise_current_budget(result: Fit, problems: list[str]) -> Allocation | None:
-    """Reallocate today's total spend across channels (+-20%); None if that fails (in problems)."""
-    try:
-        with step("optimising the current budget across channels (bounds 0.8-1.2 x current)"):
-            return result.optimize_budget(by="channel", bounds=(0.8, 1.2))
-    except Exception as exc:  # noqa: BLE001 - the fit and ROI tables stand without it
-        problems.append(failed("the budget optimisation", exc))
-        return None

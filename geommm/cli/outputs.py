@@ -18,7 +18,7 @@ from geommm._atomic import atomic_path, write_text
 from geommm.cli.console import UserError, note, one_line
 
 if TYPE_CHECKING:
-    from geommm.analysis.allocation import Allocation
+    from geommm.analysis.optimize import Allocation
     from geommm.fit import Fit
 
 #: Files ``geommm fit`` / ``geommm demo`` may write; stale copies are removed on --overwrite.
@@ -33,6 +33,7 @@ RESULT_FILES = (
     "lift_test_check.csv",
     "diagnostics.json",
     "allocation_channel.csv",
+    "allocation_channel_summary.json",
     "report.html",
 )
 

@@ -54,6 +54,25 @@ def _bounds(text: str) -> tuple[float, float]:
     return low, high
 
 
+def _bound_spec(text: str) -> tuple:
+    """One --bounds item: ("all", low, high), ("channel", name, low, high) or ("file", path)."""
+    if "=" in text:
+        name, _, limits = text.partition("=")
+        low_high = limits.replace(" ", "").split(":")
+        try:
+            low, high = (float(v) for v in low_high)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected CHANNEL=LOW:HIGH such as tv=0.9:1.1, got {text!r}"
+            ) from None
+        if not name.strip() or not 0 <= low <= high:
+            raise argparse.ArgumentTypeError(f"need a channel name and 0 <= LOW <= HIGH, got {text!r}")
+        return ("channel", name.strip(), low, high)
+    if text.lower().endswith((".csv", ".tsv", ".parquet")):
+        return ("file", Path(text))
+    return ("all", *_bounds(text))
+
+
 def _unit_interval(text: str) -> float:
     value = _positive(text)
     if not 0.5 <= value < 1:
@@ -98,6 +117,15 @@ def _sampler_options(
     )
     p.add_argument("--chains", type=_count(1), metavar="N", help=f"number of chains{shown(chains)}")
     p.add_argument("--seed", type=_count(0), metavar="S", help="random seed (default 0)")
+
+
+def _strict_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with code 3 when the sampler diagnostics verdict is WARNING or FAIL "
+        "(results are still written)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default ./%(default)s)",
     )
     p.add_argument("--fast", action="store_true", help="Laplace approximation (mode + curvature) instead of NUTS")
-    _sampler_options(p, draws=1000, tune=1000, chains=2)
+    _sampler_options(p, draws=1000, tune=1000, chains=4)
+    _strict_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
 
     p = _command(
@@ -210,7 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, metavar="PANEL", help="panel file (.csv, .tsv or .parquet)")
     p.add_argument("--formula", metavar="TEXT", help="model formula (quote it)")
     _panel_keys(p)
-    p.add_argument("--lift-tests", type=Path, metavar="FILE", help="Geo-Lift results CSV")
+    p.add_argument(
+        "--lift-tests",
+        type=Path,
+        metavar="FILE",
+        help="lift-test CSV (geommm's format, or GeoLift output with channel and spend_delta "
+        "columns added; detected by its columns)",
+    )
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML config (see docs/cli.md)")
     _sampler_options(p, draws=1000, tune=1000, chains=4)
     p.add_argument("--method", choices=METHODS, help="nuts (default), laplace (fast approximate intervals), map (point estimate) or advi (deprecated)")
@@ -234,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite", action="store_true", default=None, help="replace files in a non-empty --out"
     )
+    _strict_option(p)
 
     p = _command(
         subs,
@@ -249,30 +285,91 @@ def build_parser() -> argparse.ArgumentParser:
         subs,
         "optimize",
         "Reallocate a budget across channels or geos to maximise the expected KPI.",
-        "Reads DIR/fit.nc; prints and writes the allocation table.",
-        "geommm optimize results --budget 5000000 --by channel --bounds 0.8,1.2",
+        "Reads DIR/fit.nc; prints the plan, writes DIR/allocation_<by>.csv and its summary\n"
+        "(allocation_<by>_summary.json), and with --report the report with this plan.\n"
+        "--bounds takes LOW,HIGH for every channel, CHANNEL=LOW:HIGH per channel (repeat it),\n"
+        "or a CSV with columns [geo,] channel, lower, upper[, kind].",
+        "geommm optimize results --by geo --bounds 0.8,1.2 tv=0.9:1.1 --fixed display "
+        "--weeks 13",
     )
     p.add_argument("dir", type=Path, metavar="DIR", help="folder holding fit.nc")
-    p.add_argument(
+    target = p.add_mutually_exclusive_group()
+    target.add_argument(
         "--budget",
         type=_positive,
         metavar="X",
-        help="total spend to allocate over the analysed weeks (default: what was spent)",
+        help="total spend to allocate over the planning weeks (default: what was spent)",
+    )
+    target.add_argument(
+        "--target-mroi",
+        type=_positive,
+        metavar="R",
+        help="instead of a budget: the largest budget whose best plan still earns this "
+        "marginal ROI",
     )
     p.add_argument(
         "--by",
         choices=("channel", "geo"),
         default="channel",
-        help="allocate over (default %(default)s)",
+        help="allocate over channels nationally or geo x channel cells (default %(default)s)",
     )
     p.add_argument(
         "--bounds",
-        type=_bounds,
-        metavar="LOW,HIGH",
-        help="limits as multiples of current spend, e.g. 0.8,1.2",
+        type=_bound_spec,
+        nargs="+",
+        action="extend",
+        metavar="SPEC",
+        help="limits as multiples of current spend: 0.8,1.2 for all, tv=0.9:1.1 per channel, "
+        "or a bounds CSV (default 0.8,1.2)",
+    )
+    p.add_argument(
+        "--fixed",
+        nargs="+",
+        action="extend",
+        metavar="CHANNEL",
+        help="channels (or GEO:CHANNEL cells with --by geo) held at current spend",
+    )
+    p.add_argument(
+        "--national",
+        nargs="+",
+        action="extend",
+        metavar="CHANNEL",
+        help="with --by geo: channels bought nationally; their geo split stays as it is",
+    )
+    p.add_argument(
+        "--weeks",
+        type=_count(1),
+        metavar="N",
+        help="plan over the last N weeks' flighting (default: the whole analysed period)",
+    )
+    p.add_argument(
+        "--objective",
+        choices=("mean", "risk_adjusted"),
+        default="mean",
+        help="maximise the expected KPI (mean, default) or a low quantile of it (risk_adjusted)",
+    )
+    p.add_argument(
+        "--risk-quantile",
+        type=_positive,
+        metavar="Q",
+        help="quantile --objective risk_adjusted maximises (default 0.1)",
+    )
+    p.add_argument(
+        "--hdi-prob", type=_positive, metavar="P", help="interval probability (default 0.9)"
     )
     p.add_argument(
         "--out", type=Path, metavar="FILE", help="allocation CSV (default DIR/allocation_<by>.csv)"
+    )
+    p.add_argument(
+        "--weekly-plan",
+        type=Path,
+        metavar="FILE",
+        help="also write the geo x channel x week spend plan as CSV",
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="rewrite DIR/report.html with this plan in its headline and budget sections",
     )
     from geommm.cli.batch import add_parser as add_fit_many
 

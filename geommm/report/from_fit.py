@@ -8,6 +8,7 @@ lift-test section.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,12 +28,14 @@ from geommm.report.charts import (
     response_curve_chart,
     roi_forest_chart,
     roi_heatmap,
+    spend_effect_chart,
     waterfall_chart,
 )
+from geommm.report.headline import Line, headline
 from geommm.report.sections import Section, Skip
 
 if TYPE_CHECKING:
-    from geommm.analysis.allocation import Allocation
+    from geommm.analysis.optimize import Allocation
     from geommm.fit import Fit
 
 T = TypeVar("T")
@@ -65,9 +68,15 @@ def _lift_checks(fit: Fit) -> pl.DataFrame:
 
 
 class FitTables:
-    """The tables of one fit that the report shows, each computed once on first use."""
+    """The tables of one fit that the report shows, each computed once on first use.
 
-    def __init__(self, fit: Fit) -> None:
+    ``allocation`` is the budget plan to show; without one, the plan for today's
+    budget under the default bounds is computed (on first use) so every report
+    carries a budget answer.
+    """
+
+    def __init__(self, fit: Fit, allocation: Allocation | None = None) -> None:
+        self.allocation = once(lambda: allocation if allocation is not None else fit.optimize_budget())
         self.fitted = once(fit.fitted)
         self.fit_metrics = once(fit.fit_metrics)
         self.contributions_over_time = once(lambda: fit.contributions(by=["geo", "time"]))
@@ -96,26 +105,80 @@ def _with_share(totals: pl.DataFrame) -> pl.DataFrame:
     return totals.with_columns((pl.col("mean") / total).alias("share")) if total else totals
 
 
+#: Sampler-side names a reader cannot act on: transformed (``roi_log__``), zero-sum
+#: (``..._zerosum__``) and non-centred offsets (``..._z``, ``..._u``).
+_INTERNAL = re.compile(r"__(\[|$)|_(z|u)(\[|$)")
+
+
 def _worst_first(summary: pl.DataFrame) -> pl.DataFrame:
-    return summary.sort("r_hat", descending=True, nulls_last=True)
+    """The model's parameters (internal ones left out), highest R-hat first."""
+    reported = summary.filter(~pl.col("parameter").str.contains(_INTERNAL.pattern))
+    return reported.sort("r_hat", descending=True, nulls_last=True)
 
 
-def _budget_section(allocation: Allocation) -> Section:
-    table, summary = allocation.table, allocation.summary
+def _national_plan(table: pl.DataFrame) -> pl.DataFrame:
+    """A per-geo allocation summed to one row per channel (the summary's dumbbell)."""
+    if "geo" not in table.columns or not bool((table["geo"] != NATIONAL).any()):
+        return table
+    sums = ["current_spend", "optimal_spend", "change", "lower_spend", "upper_spend",
+            "current_kpi_mean", "optimal_kpi_mean"]
+    return (
+        table.group_by("channel", maintain_order=True)
+        .agg(pl.col(sums).sum())
+        .with_columns(
+            pl.lit(NATIONAL).alias("geo"),
+            pl.when(pl.col("current_spend") > 0)
+            .then(pl.col("change") / pl.col("current_spend"))
+            .alias("change_pct"),
+            pl.lit(None, pl.Float64).alias("marginal_roi"),
+            pl.lit(None, pl.String).alias("note"),
+        )
+        .select(table.columns)
+    )
+
+
+def _budget_section(t: FitTables) -> Section:
     return Section(
         "Budget",
-        charts=[lambda: budget_chart(table, summary)],
+        intro="The recommended split of the budget and what it is expected to add. "
+        "Spend and KPI are totals over the planning weeks.",
+        charts=[lambda: budget_chart(t.allocation().table, t.allocation().summary)],
         tables={
-            "Recommended allocation": lambda: table,
-            "Expected result": lambda: dict(summary),
+            "Recommended allocation": lambda: t.allocation().table,
+            "Expected result": lambda: dict(t.allocation().summary),
         },
     )
 
 
-def fit_sections(fit: Fit, *, allocation: Allocation | None = None) -> list[Section]:
-    """The report sections for ``fit`` (and an optional budget ``allocation``), all lazy."""
-    t = FitTables(fit)
+def _summary_section(t: FitTables) -> Section:
+    return Section(
+        "Summary",
+        intro="Where the money goes and what it earns; ROI next to marginal ROI (the return on "
+        "the next unit, what a reallocation acts on); the recommended budget move.",
+        charts=[
+            lambda: spend_effect_chart(t.roi_by_channel(), t.contributions_total()),
+            lambda: roi_forest_chart(t.roi_by_channel(), t.marginal_roi_by_channel()),
+            lambda: budget_chart(_national_plan(t.allocation().table), t.allocation().summary),
+        ],
+    )
+
+
+def fit_headline(fit: Fit, tables: FitTables | None = None) -> list[Line]:
+    """The headline card's lines for ``fit`` (sharing ``tables`` with the sections)."""
+    return headline(tables if tables is not None else FitTables(fit), fit)
+
+
+def fit_sections(
+    fit: Fit, *, allocation: Allocation | None = None, tables: FitTables | None = None
+) -> list[Section]:
+    """The report sections for ``fit``, all lazy: the summary first, diagnostics last.
+
+    Without an ``allocation`` the budget sections show the default plan
+    (``fit.optimize_budget()``)."""
+    t = tables if tables is not None else FitTables(fit, allocation)
     sections = [
+        _summary_section(t),
+        _budget_section(t),
         Section(
             "Model fit",
             intro="Does the model track the KPI? Shaded holdout weeks were not used for fitting.",
@@ -140,7 +203,6 @@ def fit_sections(fit: Fit, *, allocation: Allocation | None = None) -> list[Sect
             intro="ROI: incremental KPI per unit of spend over the period. Marginal ROI: the "
             "same for the next small increase of spend — what a reallocation acts on.",
             charts=[
-                lambda: roi_forest_chart(t.roi_by_channel(), t.marginal_roi_by_channel()),
                 lambda: roi_heatmap(t.roi_by_geo()),
                 lambda: roi_heatmap(
                     t.marginal_roi_by_geo(), title="Marginal ROI by geo and channel"
@@ -168,8 +230,6 @@ def fit_sections(fit: Fit, *, allocation: Allocation | None = None) -> list[Sect
             tables={"Lift test check": lambda: lift_agreement_table(t.lift_test_check())},
         ),
     ]
-    if allocation is not None:
-        sections.append(_budget_section(allocation))
     sections.append(
         Section(
             "Diagnostics",

@@ -155,14 +155,31 @@ def _header(header: Mapping[str, Any] | None) -> str:
     return banner + listing
 
 
+def _headline(lines: Sequence[Any]) -> str:
+    """The answer card: one list item per headline line (topic in bold, tone as a class)."""
+    items = "".join(
+        f'<li class="{html.escape(line.tone)}"><strong>{html.escape(line.topic)}.</strong> '
+        f"{html.escape(line.text)}</li>"
+        for line in lines
+    )
+    return (
+        '<section id="headline" class="headline" aria-label="The answer">'
+        f"<h2>The answer in brief</h2><ul>{items}</ul></section>"
+    )
+
+
 def render_report(
     sections: Sequence[Section] | Mapping[str, Any],
     *,
     title: str = "geommm report",
     header: Mapping[str, Any] | None = None,
     tables: Mapping[str, Any] | None = None,
+    headline: Sequence[Any] | None = None,
 ) -> tuple[str, int]:
-    """The report as an HTML string, plus how many chart containers it holds."""
+    """The report as an HTML string, plus how many chart containers it holds.
+
+    With ``headline`` lines (``report.headline.Line``) the page opens with the
+    answer card and the ``header`` (settings, diagnostics) moves to the end."""
     from geommm._version import __version__
 
     all_sections = as_sections(sections)
@@ -172,14 +189,23 @@ def render_report(
     rendered = [(s, renderer.section(s)) for s in all_sections]
     rendered = [(s, body) for s, body in rendered if body]
     toc = " ".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s, _ in rendered)
+    top, bottom = _header(header), ""
+    if headline:
+        bottom = (
+            '<section id="s-settings"><h2>Settings and diagnostics</h2>' + top + "</section>"
+            if top
+            else ""
+        )
+        top = _headline(headline)
+        toc += ' <a href="#s-settings">Settings and diagnostics</a>' if bottom else ""
     page = PAGE.format(
         title=html.escape(title),
         version=html.escape(__version__),
         generated=dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
         css=CSS,
-        header=_header(header),
+        header=top,
         toc=f'<nav class="toc">{toc}</nav>' if toc else "",
-        sections="\n".join(body for _, body in rendered),
+        sections="\n".join(body for _, body in rendered) + bottom,
         bundle=javascript_bundle(),
         embed=EMBED_SCRIPT,
     )
@@ -193,6 +219,7 @@ def build_report(
     title: str = "geommm report",
     header: Mapping[str, Any] | None = None,
     tables: Mapping[str, pl.DataFrame] | None = None,
+    headline: Sequence[Any] | None = None,
 ) -> Path:
     """Write one offline HTML file with ``sections`` (charts then tables) and extra ``tables``.
 
@@ -203,7 +230,7 @@ def build_report(
     becomes a red banner unless the verdict is "ok". ``tables`` are appended
     under "Key tables". The file is written atomically.
     """
-    page, _ = render_report(sections, title=title, header=header, tables=tables)
+    page, _ = render_report(sections, title=title, header=header, tables=tables, headline=headline)
     return write_text(path, page)
 
 
@@ -212,15 +239,20 @@ def write_report(
 ) -> Path:
     """Write the standard report of a fitted model (a ``Fit``) to ``path``.
 
-    A table that fails shows as an error box in its place; a fit without lift
-    tests has no lift-test section. Pass an ``Allocation`` (from
-    ``fit.optimize_budget``) to add the budget section.
+    It opens with the headline card (the budget move, best and worst channel,
+    standout geos, the diagnostics verdict), then a one-screen summary; settings
+    and diagnostics come last. A table that fails shows as an error box in its
+    place; a fit without lift tests has no lift-test section. The budget shows
+    ``allocation`` (from ``fit.optimize_budget``) or, without one, the plan for
+    today's budget under the default bounds.
     """
-    from geommm.report.from_fit import fit_header, fit_sections
+    from geommm.report.from_fit import FitTables, fit_header, fit_headline, fit_sections
 
+    tables = FitTables(fit, allocation)
     return build_report(
-        fit_sections(fit, allocation=allocation),
+        fit_sections(fit, tables=tables),
         path,
         title=title or "geommm: media mix model report",
         header=fit_header(fit),
+        headline=fit_headline(fit, tables),
     )

@@ -40,6 +40,13 @@ thead th { border-bottom: 2px solid #cbd2d9; background: #f7f8fa; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.txt, th.txt { text-align: left; }
 table.kv th { font-weight: normal; color: var(--muted); }
+section.headline { border: 2px solid var(--accent); border-radius: 8px; padding: 10px 18px;
+                   margin: 14px 0; background: #f4f8fc; }
+section.headline h2 { border: 0; margin: 4px 0 6px; padding: 0; font-size: 19px; }
+section.headline ul { margin: 0; padding-left: 18px; font-size: 15px; line-height: 1.45; }
+section.headline li { margin: 5px 0; }
+section.headline li.bad { color: #7f1d1d; }
+section.headline li.good strong { color: #1b5e20; }
 footer { margin-top: 48px; font-size: 12px; color: var(--muted); }
 """
 

@@ -20,7 +20,7 @@ _NEGATIVE_ZERO = re.compile(r"-0(\.0*)?%?")
 
 #: Column-name words that pick a fixed format whatever the values.
 _INTEGER_WORDS = {"ess", "divergences", "draws", "tune", "chains", "lag", "n"}
-_PERCENT_WORDS = {"share", "pct", "relative"}
+_PERCENT_WORDS = {"share", "pct", "relative", "mape"}
 
 
 def _words(column: str) -> set[str]:

@@ -52,6 +52,7 @@ def planning_units(
     by: str = "channel",
     bounds=DEFAULT_BOUNDS,
     fixed=None,
+    national_channels: Sequence[str] | None = None,
 ) -> Units:
     """Units for ``by`` with spend limits from ``bounds`` and ``fixed``.
 
@@ -60,6 +61,8 @@ def planning_units(
     Polars table ``[geo,] channel, lower, upper[, kind]`` (kind "relative" or
     "absolute" spend over the planning weeks; rows without a geo apply to every
     geo of the channel; units not listed keep ``DEFAULT_BOUNDS``).
+    ``national_channels`` (with ``by="geo"``): channels bought nationally, one unit
+    each over all geos, so their geo split stays at today's shares.
     """
     if by not in BY:
         raise OptimizationError(
@@ -67,16 +70,25 @@ def planning_units(
             "per channel for all geos, 'geo' one per geo x channel cell"
         )
     geos, channels = tuple(geos), tuple(channels)
-    G, C = len(geos), len(channels)
+    national = _national(national_channels, by, channels)
     if by == "channel":
-        labels = [(NATIONAL, c) for c in channels]
-        unit_of_cell = np.tile(np.arange(C), (G, 1))
-        current = current_spend.sum(axis=0)
-    else:
-        labels = [(g, c) for g in geos for c in channels]
-        unit_of_cell = np.arange(G * C).reshape(G, C)
-        current = current_spend.reshape(-1)
+        national = set(channels)
+    labels = [(NATIONAL, c) for c in channels if c in national]
+    labels += [(g, c) for g in geos for c in channels if c not in national]
+    index = {label: u for u, label in enumerate(labels)}
+    unit_of_cell = np.array(
+        [[index[(NATIONAL, c) if c in national else (g, c)] for c in channels] for g in geos],
+        dtype=int,
+    ).reshape(len(geos), len(channels))
+    current = np.zeros(len(labels))
+    np.add.at(current, unit_of_cell, current_spend)
     rows = _bound_rows(bounds, by, geos, channels)
+    for geo, channel in rows:
+        if geo is not None and channel in national and by == "geo":
+            raise OptimizationError(
+                f"bounds table row for geo {geo!r}, channel {channel!r}: {channel!r} is bought "
+                "nationally (national_channels), so its bounds are for all geos; leave geo empty"
+            )
     lower, upper, kind = np.empty(len(labels)), np.empty(len(labels)), []
     for u, label in enumerate(labels):
         lo, hi, k = rows.get(label) or rows.get((None, label[1])) or (*DEFAULT_BOUNDS, "relative")
@@ -101,7 +113,28 @@ def planning_units(
     units.upper[units.fixed] = units.current[units.fixed]
     for u in np.nonzero(units.fixed)[0]:
         units.notes[u].append("held at current spend")
+    if by == "geo":
+        for u, (geo, _) in enumerate(labels):
+            if geo == NATIONAL:
+                units.notes[u].append("bought nationally: the geo split stays at current shares")
     return units
+
+
+def _national(channels_given, by: str, channels) -> set[str]:
+    if not channels_given:
+        return set()
+    if isinstance(channels_given, str):
+        channels_given = [channels_given]
+    unknown = [c for c in channels_given if c not in channels]
+    if unknown:
+        raise OptimizationError(
+            f"national_channels names unknown channel(s) {unknown}; the model has {list(channels)}"
+        )
+    if by != "geo":
+        raise OptimizationError(
+            "national_channels needs by='geo'; with by='channel' every channel is planned nationally"
+        )
+    return set(channels_given)
 
 
 def _where(label: tuple[str, str]) -> str:
@@ -213,6 +246,11 @@ def _fixed_mask(fixed, by: str, labels, geos, channels) -> np.ndarray:
             raise OptimizationError(
                 f"fixed names unknown geo {geo!r}; the model has {list(geos)[:20]}"
             )
+        elif (geo, channel) not in index:
+            raise OptimizationError(
+                f"fixed cell ({geo!r}, {channel!r}): {channel!r} is bought nationally "
+                "(national_channels); fix the whole channel instead"
+            )
         else:
             hits = [index[(geo, channel)]]
         mask[hits] = True
@@ -250,6 +288,29 @@ class Allocation:
     summary: dict
     by: str
     notes: list[str] = field(default_factory=list)
+    #: (geos, channels, weeks, current weekly spend (G, W, C), recommended weekly spend (G, W, C))
+    weekly: tuple | None = field(default=None, repr=False)
+
+    def weekly_plan(self) -> pl.DataFrame:
+        """Spend per geo x channel x planning week: ``geo, channel, time, current_spend, spend``.
+
+        Each unit's flighting keeps its shape (every week scaled by the unit's
+        multiplier), so the weeks add up to ``table``'s recommended spend and the
+        whole plan to the budget.
+        """
+        if self.weekly is None:
+            raise OptimizationError("this allocation carries no weekly plan (it was read from a file)")
+        geos, channels, times, now, plan = self.weekly
+        G, W, C = plan.shape
+        return pl.DataFrame(
+            {
+                "geo": np.repeat(np.asarray(geos, dtype=object), W * C).tolist(),
+                "channel": np.tile(np.asarray(channels, dtype=object), G * W).tolist(),
+                "time": np.tile(np.repeat(np.asarray(times), C), G),
+                "current_spend": now.reshape(-1),
+                "spend": plan.reshape(-1),
+            }
+        )
 
     def __repr__(self) -> str:
         s = self.summary

@@ -31,6 +31,7 @@ def optimize_budget(
     target_marginal_roi: float | None = None,
     hdi_prob: float = 0.9,
     max_draws: int | None = MAX_DRAWS,
+    national_channels=None,
 ) -> Allocation:
     """Split ``budget`` over channels (``by="channel"``) or geo x channel cells (``by="geo"``).
 
@@ -43,6 +44,9 @@ def optimize_budget(
     incremental KPI instead of its mean (solved through its normal approximation,
     mean - z * sd, then checked on the draws' sample quantile). ``target_marginal_roi`` (without a budget)
     finds the largest budget whose best plan still earns that marginal ROI.
+    ``national_channels`` (with ``by="geo"``): channels bought nationally; each is one
+    unit over all geos, so its total moves while its geo split stays as it is.
+    ``Allocation.weekly_plan()`` gives the plan per geo x channel x week.
     """
     forward = as_forward(fit)
     data = forward.data
@@ -52,7 +56,10 @@ def optimize_budget(
         raise OptimizationError(f"risk_quantile={risk_quantile} must be between 0 and 1 (e.g. 0.1)")
     n_weeks = _planning_weeks(weeks, data.n_times)
     current = data.spend[:, -n_weeks:, :].sum(axis=1)
-    units = planning_units(data.geos, data.channels, current, by=by, bounds=bounds, fixed=fixed)
+    units = planning_units(
+        data.geos, data.channels, current, by=by, bounds=bounds, fixed=fixed,
+        national_channels=national_channels,
+    )
     problem = BudgetProblem(forward, units, n_weeks, max_draws)
     low, high = problem.budget_range
     notes = []
@@ -267,4 +274,11 @@ def _allocation(
             "no worse than the starting plan, but may not be the best"
         )
     notes += sorted({n for ns in units.notes for n in ns if n.startswith("no spend")})
-    return Allocation(table=table, summary=summary, by=units.by, notes=notes)
+    weekly = (
+        units.geos,
+        units.channels,
+        problem.times,
+        problem.weekly_spend(problem.current),
+        problem.weekly_spend(plan.multipliers),
+    )
+    return Allocation(table=table, summary=summary, by=units.by, notes=notes, weekly=weekly)

@@ -47,6 +47,10 @@ class BudgetProblem:
         self.units, self.weeks = units, weeks
         plan = data.media_input[:, -weeks:, :]
         spend = data.spend[:, -weeks:, :].sum(axis=1)  # (G, C)
+        self._cell_to_unit = np.zeros((units.unit_of_cell.size, units.n_units))
+        self._cell_to_unit[np.arange(units.unit_of_cell.size), units.unit_of_cell.reshape(-1)] = 1.0
+        self.weekly_reference = data.spend[:, -weeks:, :].astype("float64")  # (G, W, C)
+        self.times = data.times[-weeks:]
         cell_ref, plan = self._open_empty_units(data, units, spend, plan.copy())
         self.reference = self.to_units(cell_ref[None])[0]  # (U,) spend at multiplier 1
         has_ref = self.reference > 0
@@ -71,7 +75,7 @@ class BudgetProblem:
             c = units.channels.index(channel)
             if units.current[u] > 0:
                 dark = [units.geos[g] for g, _ in cells if spend[g, c] <= 0]
-                if units.by == "channel" and dark:
+                if len(cells) > 1 and dark:
                     units.notes[u].append(
                         f"not bought in {len(dark)} geo(s) ({', '.join(dark[:5])}"
                         f"{', ...' if len(dark) > 5 else ''}): kept at 0 there"
@@ -91,10 +95,11 @@ class BudgetProblem:
             for (g, _), s in zip(cells, share):
                 cell_ref[g, c] = units.upper[u] * s
                 plan[g, :, c] = cell_ref[g, c] * per_spend[g, c] / plan.shape[1]
+                self.weekly_reference[g, :, c] = cell_ref[g, c] / plan.shape[1]
             units.notes[u].append(
                 f"no spend in the planning weeks: new spend spread evenly over the "
                 f"{plan.shape[1]} weeks"
-                + (" and over geos by past spend" if units.by == "channel" else "")
+                + (" and over geos by past spend" if len(cells) > 1 else "")
             )
         return cell_ref, plan
 
@@ -106,10 +111,8 @@ class BudgetProblem:
         return v
 
     def to_units(self, cells: np.ndarray) -> np.ndarray:
-        """(D, G, C) per cell -> (D, U) per unit."""
-        if self.units.by == "channel":
-            return cells.sum(axis=1)
-        return cells.reshape(cells.shape[0], -1)
+        """(D, G, C) per cell -> (D, U) per unit (a unit sums its cells)."""
+        return cells.reshape(cells.shape[0], -1) @ self._cell_to_unit
 
     def evaluate(self, v: np.ndarray, order: int = 1) -> list[np.ndarray]:
         """Per draw and unit: [KPI, d KPI / d m, d2 KPI / d m2][: order + 1], each (D, U)."""
@@ -118,6 +121,10 @@ class BudgetProblem:
 
     def spend(self, v: np.ndarray) -> np.ndarray:
         return v * self.reference
+
+    def weekly_spend(self, v: np.ndarray) -> np.ndarray:
+        """(G, W, C) spend per cell and planning week of the plan with unit multipliers ``v``."""
+        return v[self.units.unit_of_cell][:, None, :] * self.weekly_reference
 
     @property
     def budget_range(self) -> tuple[float, float]:

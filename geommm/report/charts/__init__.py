@@ -15,6 +15,7 @@ from geommm.report.charts.diagnostics import density_table, diagnostics_chart, p
 from geommm.report.charts.fit import fit_chart
 from geommm.report.charts.lift import lift_agreement_table, lift_check_chart, lift_check_table
 from geommm.report.charts.roi import geo_ranking_chart, roi_forest_chart, roi_heatmap
+from geommm.report.charts.summary import spend_effect_chart, spend_effect_table
 
 __all__ = [
     "adstock_decay_chart",
@@ -31,6 +32,8 @@ __all__ = [
     "response_curve_chart",
     "roi_forest_chart",
     "roi_heatmap",
+    "spend_effect_chart",
+    "spend_effect_table",
     "waterfall_chart",
     "waterfall_table",
 ]

@@ -19,6 +19,8 @@ from geommm.analysis.tables import NATIONAL
 
 #: Short axis/legend wording reused by several charts.
 HDI_TITLE = "credible interval (HDI)"
+#: Date axis labels that always carry the year (a two-year panel has two Januaries).
+DATE_AXIS = alt.Axis(format="%b %Y", labelOverlap=True)
 
 _SIG_FIGS = 5
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"  # no zone: Vega reads it as local time, like Altair does

@@ -107,7 +107,7 @@ def budget_chart(
         data = _long(allocation, "channel")
         return _dumbbell(data, "channel").properties(width=560, height=alt.Step(26), title=title)
     geo_rows = allocation.filter(pl.col("geo") != NATIONAL)
-    national = geo_rows.group_by("channel", maintain_order=True).agg(
+    national = allocation.group_by("channel", maintain_order=True).agg(
         pl.col("current_spend").sum(), pl.col("optimal_spend").sum()
     )
     top = _dumbbell(_long(national, "channel"), "channel").properties(

@@ -12,6 +12,7 @@ import polars as pl
 from geommm.analysis.tables import CONTRIBUTION_VALUES, NATIONAL
 from geommm.errors import SchemaError
 from geommm.report.charts._common import (
+    DATE_AXIS,
     HDI_TITLE,
     dropdown,
     geos_national_first,
@@ -89,7 +90,7 @@ def contribution_area_chart(
         alt.Chart(inline_data(data))
         .mark_area(opacity=0.9, interpolate="monotone")
         .encode(
-            x=alt.X("time:T", title=time_title),
+            x=alt.X("time:T", title=time_title, axis=DATE_AXIS),
             y=alt.Y("mean:Q", title="contribution to KPI (posterior mean)", stack="zero"),
             color=alt.Color(
                 "component:N",

@@ -11,6 +11,7 @@ import polars as pl
 
 from geommm.analysis.tables import FITTED, NATIONAL
 from geommm.report.charts._common import (
+    DATE_AXIS,
     HDI_TITLE,
     dropdown,
     geos_national_first,
@@ -54,11 +55,11 @@ def with_national(fitted: pl.DataFrame) -> pl.DataFrame:
 def _layers(time_title: str) -> list[alt.Chart]:
     """Holdout shading, HDI band, predicted mean line and actual line."""
     base = alt.Chart()
-    x = alt.X("time:T", title=time_title)
+    x = alt.X("time:T", title=time_title, axis=DATE_AXIS)
     holdout = (
         base.transform_filter("datum.holdout")
         .mark_rect(color=HOLDOUT_COLOR, opacity=0.35)
-        .encode(x=alt.X("min(time):T", title=time_title), x2=alt.X2("max(time):T"))
+        .encode(x=alt.X("min(time):T", title=time_title, axis=DATE_AXIS), x2=alt.X2("max(time):T"))
     )
     band = base.mark_area(color=MODEL_COLOR, opacity=0.25).encode(
         x=x, y=alt.Y("hdi_low:Q", title="KPI", scale=alt.Scale(zero=False)), y2="hdi_high:Q"
