@@ -304,7 +304,7 @@ def test_report_of_a_real_map_fit_has_every_section_and_no_error(map_fit, tmp_pa
     assert 'class="error"' not in page
     for title in ("Model fit", "Return on investment", "Lift tests", "Diagnostics"):
         assert f"<h2>{title}</h2>" in page
-    assert "NOT APPLICABLE" in page  # the diagnostics verdict of an approximation
+    assert "APPROXIMATE" in page  # the diagnostics verdict of an approximation
 
 
 def test_date_axes_show_the_year():

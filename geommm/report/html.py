@@ -135,6 +135,12 @@ def _diagnostics_banner(diag: Mapping[str, Any]) -> str:
             f'<div class="banner ok"><strong>Sampler diagnostics: ok.</strong> {facts_text}</div>'
         )
     messages = "".join(f"<li>{html.escape(str(m))}</li>" for m in diag.get("messages") or [])
+    if verdict == "approximate":  # a first look by design, not a failed sampler
+        return (
+            f'<div class="banner note"><strong>APPROXIMATE fit ({html.escape(str(diag.get("method", "")))}).'
+            f"</strong> Intervals come from an approximation; refit with NUTS before acting."
+            f"<ul>{messages}</ul></div>"
+        )
     advice = _VERDICT_ADVICE.get(verdict, "")
     return (
         f'<div class="banner bad" role="alert"><strong>Sampler diagnostics: '

@@ -26,6 +26,7 @@ code { font-family: Menlo, Consolas, monospace; font-size: 13px; background: #f1
 .banner { border-radius: 6px; padding: 12px 16px; margin: 16px 0; font-size: 14px; }
 .banner.bad { background: #fdecea; border: 2px solid var(--bad); color: #7f1d1d; }
 .banner.ok { background: #edf7ee; border: 1px solid #2e7d32; color: #1b5e20; }
+.banner.note { background: #fff8e1; border: 1px solid #b08900; color: #5d4200; }
 .banner ul { margin: 6px 0 0 18px; padding: 0; }
 .chart-box { margin: 12px 0 24px; overflow-x: auto; }
 .chart { min-height: 40px; }
