@@ -16,7 +16,7 @@ import xarray as xr
 from geommm._atomic import atomic_path
 from geommm.errors import FitError
 from geommm.formula import ModelSpec
-from geommm.model.design import build_model_data
+from geommm.model.design import Scaling, build_model_data
 from geommm.model.priors import resolve_priors
 from geommm.sampling import SamplerSettings
 
@@ -42,6 +42,9 @@ def save_fit(fit: Fit, path: str | Path) -> Path:
         "geo_col": fit.panel.geo_col,
         "time_col": fit.panel.time_col,
         "source": fit.panel.source,
+        "scaling": fit.data.scaling.to_dict(),
+        "default_roi": fit.default_roi,
+        "lineage": fit.lineage,
         "lift_tests": None if fit.lift_tests is None else fit.lift_tests.drop("geo_list", strict=False).write_json(),
     }
     panel_ds = _panel_dataset(fit)
@@ -122,10 +125,12 @@ def load_fit(path: str | Path) -> Fit:
     panel = read_panel(frame, geo=geo_col, time=time_col)
     spec = ModelSpec.from_dict(meta["spec"])
     settings = SamplerSettings(**meta["settings"])
-    data = build_model_data(spec, panel, population=meta.get("population"))
+    # frozen scaling (saved since refresh existed): a refreshed fit keeps its root's scales
+    scaling = Scaling.from_dict(meta["scaling"]) if meta.get("scaling") else None
+    data = build_model_data(spec, panel, population=meta.get("population"), scaling=scaling)
     from geommm.model.priors import DEFAULT_MEDIA_SHARE
 
-    default_roi = DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
+    default_roi = meta.get("default_roi") or DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
     priors = resolve_priors(meta.get("prior_overrides"), list(spec.channels), default_roi)
     lifts = None
     if meta.get("lift_tests"):
@@ -135,6 +140,7 @@ def load_fit(path: str | Path) -> Fit:
         idata=idata, spec=spec, panel=panel, settings=settings, priors=priors,
         prior_overrides=meta.get("prior_overrides"), population=meta.get("population"),
         likelihood=meta.get("likelihood", "normal"), lift_tests=lifts, data=data,
+        default_roi=default_roi, lineage=meta.get("lineage"),
     )
 
 
