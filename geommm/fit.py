@@ -62,6 +62,7 @@ class Fit:
         lift_cells: LiftCells | None = None,
         default_roi: float | None = None,
         lineage: dict | None = None,
+        fit_id: str | None = None,
     ) -> None:
         self.idata = idata
         self.spec = spec
@@ -80,6 +81,8 @@ class Fit:
         self.default_roi = float(default_roi) if default_roi is not None else _default_roi(self.data)
         #: where this fit came from: None for a first fit; a refresh records its parent
         self.lineage = lineage
+        self.fit_id = fit_id or store.new_fit_id()
+        self.file_sha256: str | None = None  # set by save and load_fit
         self._computed: dict[tuple, Any] = {}  # slow diagnostics, once per argument set
 
     # ------------------------------------------------------------ posterior

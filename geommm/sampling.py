@@ -141,7 +141,7 @@ def _nutpie(
         compiled = nutpie.compile_pymc_model(model)
     s.compile_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
-    extra = {} if initial_point is None else {"init_mean": _flat_point(compiled, initial_point)}
+    extra = {} if initial_point is None else {"init_mean": _flat_point(model, compiled.n_dim, initial_point)}
     idata = nutpie.sample(
         compiled,
         draws=s.draws,
@@ -159,12 +159,17 @@ def _nutpie(
     return idata
 
 
-def _flat_point(compiled, point: dict) -> np.ndarray:
-    """nutpie's flat unconstrained vector from value-variable arrays (zeros elsewhere)."""
-    flat = np.zeros(compiled.n_dim)
-    for name, slc, shape in zip(*compiled.shape_info):
-        if name in point and slc.stop <= compiled.n_dim:
-            flat[slc] = np.asarray(point[name], dtype="float64").reshape(-1)
+def _flat_point(model: pm.Model, n_dim: int, point: dict) -> np.ndarray:
+    """nutpie's flat unconstrained vector (free variables in model order, each raveled)
+    from value-variable arrays; variables missing from ``point`` start at 0."""
+    parts = []
+    for rv in model.free_RVs:
+        value = model.rvs_to_values[rv]
+        size = int(np.prod(model.initial_point()[value.name].shape)) if value.name not in point else None
+        parts.append(np.zeros(size) if size is not None else np.asarray(point[value.name], dtype="float64").ravel())
+    flat = np.concatenate(parts) if parts else np.zeros(0)
+    if flat.size != n_dim:
+        raise FitError(f"initial point has {flat.size} values, the compiled model {n_dim}")
     return flat
 
 

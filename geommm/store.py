@@ -4,7 +4,10 @@ refitting."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +31,19 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 
 
+def new_fit_id() -> str:
+    """A fresh fit id (saved with the fit; a refreshed fit records its parent's)."""
+    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def save_fit(fit: Fit, path: str | Path) -> Path:
     """Write the fit to one netCDF file (atomically); reload with ``geommm.load_fit``."""
     path = Path(path)
@@ -45,6 +61,7 @@ def save_fit(fit: Fit, path: str | Path) -> Path:
         "scaling": fit.data.scaling.to_dict(),
         "default_roi": fit.default_roi,
         "lineage": fit.lineage,
+        "fit_id": fit.fit_id,
         "lift_tests": None if fit.lift_tests is None else fit.lift_tests.drop("geo_list", strict=False).write_json(),
     }
     panel_ds = _panel_dataset(fit)
@@ -54,6 +71,7 @@ def save_fit(fit: Fit, path: str | Path) -> Path:
     idata.add_groups({"geommm_panel": panel_ds})
     with atomic_path(path) as tmp:
         idata.to_netcdf(str(tmp), engine="h5netcdf")
+    fit.file_sha256 = file_sha256(path)
     return path
 
 
@@ -136,12 +154,14 @@ def load_fit(path: str | Path) -> Fit:
     if meta.get("lift_tests"):
         lifts = read_lift_tests(pl.read_json(meta["lift_tests"].encode()))
     del idata["geommm_panel"]
-    return Fit(
+    fit = Fit(
         idata=idata, spec=spec, panel=panel, settings=settings, priors=priors,
         prior_overrides=meta.get("prior_overrides"), population=meta.get("population"),
         likelihood=meta.get("likelihood", "normal"), lift_tests=lifts, data=data,
-        default_roi=default_roi, lineage=meta.get("lineage"),
+        default_roi=default_roi, lineage=meta.get("lineage"), fit_id=meta.get("fit_id"),
     )
+    fit.file_sha256 = file_sha256(path)
+    return fit
 
 
 _FORMAT_1_TRACE_NAMES = {

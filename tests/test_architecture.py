@@ -74,6 +74,9 @@ ALLOWED = {
     # (DESIGN.md: fit.report("report.html")); it imports the report lazily, inside the
     # method, and the report itself only calls Fit's public methods.
     ("geommm.fit", "geommm.report"),
+    # Fit.refresh() / Fit.what_changed(): one-line doors into workflows/refresh.py and
+    # workflows/what_changed.py (issue 16), imported inside the methods like the report.
+    ("geommm.fit", "geommm.workflows"),
 }
 
 
