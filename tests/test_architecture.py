@@ -76,7 +76,8 @@ ALLOWED = {
     ("geommm.fit", "geommm.report"),
     # Fit.refresh() / Fit.what_changed(): one-line doors into workflows/refresh.py and
     # workflows/what_changed.py (issue 16), imported inside the methods like the report.
-    ("geommm.fit", "geommm.workflows"),
+    ("geommm.fit", "geommm.workflows.refresh"),
+    ("geommm.fit", "geommm.workflows.what_changed"),
 }
 
 

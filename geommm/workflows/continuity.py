@@ -101,5 +101,5 @@ def _restated(old: Panel, new_frame: pl.DataFrame, columns: list[str], rtol: flo
         else:
             changed = (a.cast(pl.String) != b.cast(pl.String)).fill_null(True).to_numpy()
         for i in np.flatnonzero(changed):
-            out.append((str(both[old.geo_col][i]), str(both[old.time_col][i]), c))
+            out.append((str(both[old.geo_col][int(i)]), str(both[old.time_col][int(i)]), c))
     return sorted(out, key=lambda r: (r[1], r[0], r[2]))
