@@ -54,3 +54,17 @@ class OptimizationError(GeoMMMError, ValueError):
 
 class ConvergenceWarning(UserWarning):
     """The sampler did not converge well enough to trust the numbers (divergences, R-hat, ESS)."""
+
+
+class RefreshError(DataError):
+    """New weeks do not continue a fitted panel (other geos or columns, a gap, too few weeks)."""
+
+
+class RestatedHistoryError(RefreshError):
+    """Weeks the fit already saw have different values in the new panel.
+
+    ``restated`` lists them as (geo, week, column) tuples."""
+
+    def __init__(self, message: str, restated: list[tuple[str, str, str]]) -> None:
+        super().__init__(message)
+        self.restated = restated

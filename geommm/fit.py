@@ -38,6 +38,12 @@ __all__ = ["ANALYSIS_DRAWS", "FORMAT_VERSION", "Diagnostics", "Fit", "load_fit"]
 ANALYSIS_DRAWS = 1000
 
 
+def _default_roi(data: ModelData) -> float:
+    from geommm.model.priors import DEFAULT_MEDIA_SHARE
+
+    return DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
+
+
 class Fit:
     """The result of :meth:`GeoMMM.fit`."""
 
@@ -54,6 +60,9 @@ class Fit:
         lift_tests: pl.DataFrame | None = None,
         data: ModelData | None = None,
         lift_cells: LiftCells | None = None,
+        default_roi: float | None = None,
+        lineage: dict | None = None,
+        fit_id: str | None = None,
     ) -> None:
         self.idata = idata
         self.spec = spec
@@ -68,6 +77,12 @@ class Fit:
         if lift_cells is None and lift_tests is not None and len(lift_tests):
             lift_cells = build_lift_cells(lift_tests, self.data)
         self.lift_cells = lift_cells
+        #: centre of the default ROI prior (kept by a refresh, so the priors stay the same)
+        self.default_roi = float(default_roi) if default_roi is not None else _default_roi(self.data)
+        #: where this fit came from: None for a first fit; a refresh records its parent
+        self.lineage = lineage
+        self.fit_id = fit_id or store.new_fit_id()
+        self.file_sha256: str | None = None  # set by save and load_fit
         self._computed: dict[tuple, Any] = {}  # slow diagnostics, once per argument set
 
     # ------------------------------------------------------------ posterior
@@ -189,6 +204,19 @@ class Fit:
         from geommm.analysis.arviz_groups import sample_posterior_predictive
 
         return sample_posterior_predictive(self, seed=seed)
+
+    # -------------------------------------------------------------- refresh
+    def refresh(self, new_panel, lift_tests=None, method: str = "sequential", allow_restated: bool = False, **fit_kwargs) -> Fit:
+        """A new Fit with the weeks of ``new_panel`` added (frozen scaling; see workflows/refresh.py)."""
+        from geommm.workflows.refresh import refresh
+
+        return refresh(self, new_panel, lift_tests=lift_tests, method=method, allow_restated=allow_restated, **fit_kwargs)
+
+    def what_changed(self, previous_fit: Fit, threshold: float = 0.1, hdi_prob: float = 0.9):
+        """ROI / marginal ROI before vs after, the previous forecast of the new weeks, a summary."""
+        from geommm.workflows.what_changed import what_changed
+
+        return what_changed(previous_fit, self, threshold=threshold, hdi_prob=hdi_prob)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -4,7 +4,10 @@ refitting."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +19,7 @@ import xarray as xr
 from geommm._atomic import atomic_path
 from geommm.errors import FitError
 from geommm.formula import ModelSpec
-from geommm.model.design import build_model_data
+from geommm.model.design import Scaling, build_model_data
 from geommm.model.priors import resolve_priors
 from geommm.sampling import SamplerSettings
 
@@ -26,6 +29,19 @@ if TYPE_CHECKING:
 #: 2: trace variables ``baseline_geo`` and ``effect_geo_sd`` (were ``intercept_geo`` and
 #: ``roi_geo_sd``) and today's prior names; format-1 files are upgraded on load.
 FORMAT_VERSION = 2
+
+
+def new_fit_id() -> str:
+    """A fresh fit id (saved with the fit; a refreshed fit records its parent's)."""
+    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def save_fit(fit: Fit, path: str | Path) -> Path:
@@ -42,6 +58,10 @@ def save_fit(fit: Fit, path: str | Path) -> Path:
         "geo_col": fit.panel.geo_col,
         "time_col": fit.panel.time_col,
         "source": fit.panel.source,
+        "scaling": fit.data.scaling.to_dict(),
+        "default_roi": fit.default_roi,
+        "lineage": fit.lineage,
+        "fit_id": fit.fit_id,
         "lift_tests": None if fit.lift_tests is None else fit.lift_tests.drop("geo_list", strict=False).write_json(),
     }
     panel_ds = _panel_dataset(fit)
@@ -51,6 +71,7 @@ def save_fit(fit: Fit, path: str | Path) -> Path:
     idata.add_groups({"geommm_panel": panel_ds})
     with atomic_path(path) as tmp:
         idata.to_netcdf(str(tmp), engine="h5netcdf")
+    fit.file_sha256 = file_sha256(path)
     return path
 
 
@@ -122,20 +143,25 @@ def load_fit(path: str | Path) -> Fit:
     panel = read_panel(frame, geo=geo_col, time=time_col)
     spec = ModelSpec.from_dict(meta["spec"])
     settings = SamplerSettings(**meta["settings"])
-    data = build_model_data(spec, panel, population=meta.get("population"))
+    # frozen scaling (saved since refresh existed): a refreshed fit keeps its root's scales
+    scaling = Scaling.from_dict(meta["scaling"]) if meta.get("scaling") else None
+    data = build_model_data(spec, panel, population=meta.get("population"), scaling=scaling)
     from geommm.model.priors import DEFAULT_MEDIA_SHARE
 
-    default_roi = DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
+    default_roi = meta.get("default_roi") or DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
     priors = resolve_priors(meta.get("prior_overrides"), list(spec.channels), default_roi)
     lifts = None
     if meta.get("lift_tests"):
         lifts = read_lift_tests(pl.read_json(meta["lift_tests"].encode()))
     del idata["geommm_panel"]
-    return Fit(
+    fit = Fit(
         idata=idata, spec=spec, panel=panel, settings=settings, priors=priors,
         prior_overrides=meta.get("prior_overrides"), population=meta.get("population"),
         likelihood=meta.get("likelihood", "normal"), lift_tests=lifts, data=data,
+        default_roi=default_roi, lineage=meta.get("lineage"), fit_id=meta.get("fit_id"),
     )
+    fit.file_sha256 = file_sha256(path)
+    return fit
 
 
 _FORMAT_1_TRACE_NAMES = {

@@ -54,7 +54,7 @@ LAYER = {
     "sim": "sim",
     "model": "model",
     "analysis": "analysis",
-    "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit",
+    "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "approx": "fit",
     "workflows": "workflows", "batch": "workflows",
     "report": "report",
     "__init__": "app", "cli": "app", "demo": "app", "config": "app",
@@ -74,6 +74,10 @@ ALLOWED = {
     # (DESIGN.md: fit.report("report.html")); it imports the report lazily, inside the
     # method, and the report itself only calls Fit's public methods.
     ("geommm.fit", "geommm.report"),
+    # Fit.refresh() / Fit.what_changed(): one-line doors into workflows/refresh.py and
+    # workflows/what_changed.py (issue 16), imported inside the methods like the report.
+    ("geommm.fit", "geommm.workflows.refresh"),
+    ("geommm.fit", "geommm.workflows.what_changed"),
 }
 
 

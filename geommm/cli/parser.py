@@ -374,4 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     from geommm.cli.batch import add_parser as add_fit_many
 
     add_fit_many(subs, _command)
+    from geommm.cli.refresh import add_parser as add_refresh
+
+    add_refresh(subs, _command)
     return parser

@@ -20,6 +20,7 @@ from geommm.model import expected
 from geommm.model.centring import centring_weights
 from geommm.model.design import ModelData
 from geommm.model.lift import LiftCells
+from geommm.model.posterior_prior import PosteriorPrior, replace_priors
 from geommm.model.priors import PriorSet
 from geommm.model.terms import TERMS, TermContext
 from geommm.model.terms.likelihood import LIKELIHOODS
@@ -28,7 +29,9 @@ from geommm.model.terms.media_effect import equal_effect_geo_roi
 __all__ = ["LIKELIHOODS", "build_pymc_model", "equal_effect_geo_roi", "model_coords"]
 
 
-def model_coords(data: ModelData, lift_cells: LiftCells | None = None) -> dict:
+def model_coords(
+    data: ModelData, lift_cells: LiftCells | None = None, observed_weeks: np.ndarray | None = None
+) -> dict:
     coords = {
         "geo": list(data.geos),
         "time": data.times,
@@ -41,6 +44,8 @@ def model_coords(data: ModelData, lift_cells: LiftCells | None = None) -> dict:
         coords["geo_varying_control"] = varying
     if lift_cells is not None and lift_cells.n_tests:
         coords["lift_test"] = list(lift_cells.test_ids)
+    if observed_weeks is not None:
+        coords["observed_time"] = data.times[observed_weeks]
     return coords
 
 
@@ -54,11 +59,18 @@ def build_pymc_model(
     store_mean: bool = False,
     geo_centring: np.ndarray | None = None,
     level_centring: float | None = None,
+    observed_weeks: np.ndarray | None = None,
+    posterior_prior: PosteriorPrior | None = None,
 ) -> pm.Model:
     """Build the model. ``store_mean`` keeps the (geo, time) expected scaled KPI in the
     trace as ``kpi_mean`` (large; off by default, the analysis recomputes it).
     ``geo_centring`` (per channel) and ``level_centring`` (the geo mean KPI level) are
-    partial-centring weights, 1 = non-centred; read from the data when None."""
+    partial-centring weights, 1 = non-centred; read from the data when None.
+
+    For a sequential refresh: ``observed_weeks`` (indices into the weeks) limits the KPI
+    likelihood to those weeks while every week's media still carries over and sets the
+    media-effect normalisers; ``posterior_prior`` replaces the priors of all free
+    variables by a Gaussian in the unconstrained space (``posterior_prior.py``)."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}")
     if data.n_geos > 1 and (geo_centring is None or level_centring is None):
@@ -68,11 +80,12 @@ def build_pymc_model(
     ctx = TermContext(
         spec=spec, data=data, priors=priors, transform=expected.media_transform(spec, data),
         lift_cells=lift_cells, likelihood=likelihood, store_mean=store_mean,
-        geo_centring=geo_centring, level_centring=level_centring,
+        geo_centring=geo_centring, level_centring=level_centring, observed_weeks=observed_weeks,
     )
-    with pm.Model(coords=model_coords(data, lift_cells)) as model:
+    with pm.Model(coords=model_coords(data, lift_cells, observed_weeks)) as model:
         for term in TERMS:
             ctx.values.update(term.build(ctx))
     # Static shapes: lets PyTensor broadcast length-1 axes (one channel, one geo) and
     # simplify the graph; the model is rebuilt for new data anyway.
-    return freeze_dims_and_data(model)
+    model = freeze_dims_and_data(model)
+    return model if posterior_prior is None else replace_priors(model, posterior_prior)

@@ -20,6 +20,48 @@ from geommm.media import lag_stack
 DAYS_PER_WEEK = 7.0
 
 
+@dataclass(frozen=True)
+class Scaling:
+    """The scales of a fit, frozen so a refit on more weeks keeps every parameter's meaning.
+
+    KPI scale per geo, media scale per geo-channel, control centre/sd, and the time
+    origin and training length behind the trend and the Fourier phase."""
+
+    geos: tuple[str, ...]
+    channels: tuple[str, ...]
+    kpi_scale: np.ndarray  # (G,)
+    media_scale: np.ndarray  # (G, C)
+    control_names: tuple[str, ...]
+    control_center: np.ndarray  # (K,)
+    control_sd: np.ndarray  # (K,)
+    origin: np.datetime64
+    n_train_weeks: int
+
+    def to_dict(self) -> dict:
+        """JSON-ready (saved with a fit)."""
+        return {
+            "geos": list(self.geos), "channels": list(self.channels),
+            "kpi_scale": np.asarray(self.kpi_scale).tolist(),
+            "media_scale": np.asarray(self.media_scale).tolist(),
+            "control_names": list(self.control_names),
+            "control_center": np.asarray(self.control_center).tolist(),
+            "control_sd": np.asarray(self.control_sd).tolist(),
+            "origin": str(np.datetime64(self.origin, "D")), "n_train_weeks": int(self.n_train_weeks),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scaling:
+        return cls(
+            geos=tuple(d["geos"]), channels=tuple(d["channels"]),
+            kpi_scale=np.asarray(d["kpi_scale"], dtype="float64"),
+            media_scale=np.asarray(d["media_scale"], dtype="float64").reshape(len(d["geos"]), len(d["channels"])),
+            control_names=tuple(d["control_names"]),
+            control_center=np.asarray(d["control_center"], dtype="float64"),
+            control_sd=np.asarray(d["control_sd"], dtype="float64"),
+            origin=np.datetime64(d["origin"], "D"), n_train_weeks=int(d["n_train_weeks"]),
+        )
+
+
 @dataclass
 class ModelData:
     """Arrays in (geo, time, channel/control) order plus the scales that undo the scaling."""
@@ -49,6 +91,16 @@ class ModelData:
     @property
     def n_geos(self) -> int:
         return len(self.geos)
+
+    @property
+    def scaling(self) -> Scaling:
+        """The scales this data was built with (pass to ``build_model_data(scaling=...)``)."""
+        return Scaling(
+            geos=self.geos, channels=self.channels, kpi_scale=self.kpi_scale,
+            media_scale=self.media_scale, control_names=self.control_names,
+            control_center=self.control_center, control_sd=self.control_sd,
+            origin=self.origin, n_train_weeks=self.n_train_weeks,
+        )
 
     @property
     def n_times(self) -> int:
@@ -90,9 +142,12 @@ def build_model_data(
     population: str | None = None,
     reference: ModelData | None = None,
     reference_panel=None,
+    scaling: Scaling | None = None,
 ) -> ModelData:
     """Assemble ModelData. With ``reference`` (a training ModelData) the same scales,
-    control standardisation and time origin are reused, so new periods line up."""
+    control standardisation and time origin are reused, so new periods line up.
+    ``scaling`` (an earlier fit's :class:`Scaling`) freezes the scales the same way for
+    a panel that holds the earlier weeks too (a refresh), so parameters keep their meaning."""
     media_cols = [m.input for m in spec.media]
     spend_cols = [m.spend for m in spec.media]
     panel.require([spec.response], "kpi")
@@ -108,7 +163,11 @@ def build_model_data(
         [[1.0 if lag < m.max_lag else 0.0 for lag in range(max_lag)] for m in spec.media]
     )
 
-    if reference is None:
+    if scaling is not None:
+        _check_scaling(scaling, panel, spec)
+        kpi_scale, media_scale = scaling.kpi_scale, scaling.media_scale
+        origin, n_train = scaling.origin, scaling.n_train_weeks
+    elif reference is None:
         kpi_scale = _kpi_scale(kpi, panel, population, spec.response)
         media_scale = _media_scale(media_input)
         origin = times[0]
@@ -122,7 +181,7 @@ def build_model_data(
     trend = weeks / max(n_train - 1, 1) - 0.5
     fourier, fourier_names = _fourier(spec, weeks)
     controls, names, groups, varying, center, sd = _controls(
-        spec, panel, reference, reference_panel
+        spec, panel, reference, reference_panel, scaling
     )
     return ModelData(
         geos=tuple(panel.geos),
@@ -184,14 +243,14 @@ def _fourier(spec: ModelSpec, weeks: np.ndarray) -> tuple[np.ndarray, tuple[str,
     return np.column_stack(cols), tuple(names)
 
 
-def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_panel):
+def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_panel, scaling=None):
     G, T = panel.n_geos, panel.n_times
     if not spec.controls:
         empty = np.zeros(0)
         return np.zeros((G, T, 0)), (), (), np.zeros(0, bool), empty, empty
     rhs = " + ".join(spec.controls)
     try:
-        if reference is None:
+        if reference is None or scaling is not None:
             common = _design(spec, panel.frame.to_pandas(), rhs)
             matrix = common.design_matrix
         else:
@@ -210,7 +269,14 @@ def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_pan
             groups.append(term)
     values = np.asarray(matrix, dtype="float64")[:, keep]
     values = values.reshape(G, T, len(keep))  # frame is sorted by geo, then time
-    if reference is None:
+    if scaling is not None:
+        if tuple(names) != tuple(scaling.control_names):
+            raise DataError(
+                f"{panel.source}: the control columns {names} differ from the fitted ones "
+                f"{list(scaling.control_names)} (a new category level?); a full refit is needed"
+            )
+        center, sd = scaling.control_center, scaling.control_sd
+    elif reference is None:
         center = values.mean(axis=(0, 1))
         sd = values.std(axis=(0, 1))
         constant = [n for n, s in zip(names, sd) if not s > 0]
@@ -236,4 +302,19 @@ def _check_same_geos(reference: ModelData, panel) -> None:
         raise DataError(
             f"{panel.source}: the new panel must hold the same geos as the fitted one; "
             f"unknown geos {unknown[:10]}, missing geos {missing[:10]}"
+        )
+
+
+def _check_scaling(scaling: Scaling, panel, spec: ModelSpec) -> None:
+    if tuple(panel.geos) != tuple(scaling.geos):
+        new = sorted(set(panel.geos) - set(scaling.geos))
+        gone = sorted(set(scaling.geos) - set(panel.geos))
+        raise DataError(
+            f"{panel.source}: frozen scaling is for geos {list(scaling.geos)[:10]}; the panel has "
+            f"new geos {new[:10]} and lacks {gone[:10]} — a full refit is needed"
+        )
+    if tuple(spec.channels) != tuple(scaling.channels):
+        raise DataError(
+            f"frozen scaling is for channels {list(scaling.channels)}, the formula has "
+            f"{list(spec.channels)} — a full refit is needed"
         )

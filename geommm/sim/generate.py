@@ -68,6 +68,7 @@ def simulate(
     trend: bool = True,
     seasonality: bool = True,
     lift_design: list[dict] | None = None,
+    effect_change: dict[str, tuple[int, float]] | None = None,
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -82,6 +83,10 @@ def simulate(
     "start": week index, "weeks": length, "multiplier": 0 (go-dark) or e.g. 2.0
     (heavy-up), "post": weeks measured after the end (default 4)}`` — to see what a
     planned test program would teach the model.
+    ``effect_change={"tv": (week, factor)}``: from week index ``week`` on, the channel's
+    response is ``factor`` times what it was (0.6 = effectiveness falls 40%), so drift
+    between fits is testable; the truth's ROI tables include it. The same seed draws
+    the same random numbers with or without it.
     """
     _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise, collinear)
     rng = np.random.default_rng(seed)
@@ -114,6 +119,9 @@ def simulate(
     bau_spend, spend = bau_spend * level, spend * level
     inputs = spend * per_spend
     params = replace(params, media_scale=media_scale(inputs))  # m as the model recomputes it
+    if effect_change:
+        params = replace(params, effect=_effect_factor(effect_change, channels, n_weeks))
+        settings["effect_change"] = {k: list(v) for k, v in effect_change.items()}
     gain = media_contributions(inputs, params)  # (geo, time, channel) KPI units
     shares = gain.sum(axis=(0, 1)) / (kpi_scale.sum() * n_weeks)
 
@@ -142,9 +150,23 @@ def simulate(
         channel_inputs=inputs_names, channel_spend=spend_names,
         intercept=intercept, control_coef=base["coef"], season_coef=base["season_coef"],
         trend_slope=base["trend_slope"], noise_sd=noise_sd, media_share=shares,
+        effect=params.effect,
     )
     formula = build_formula(channels, inputs_names, spend_names, trend, seasonality, max_lag)
     return SimulatedPanel(panel, lifts, truth, formula, settings)
+
+
+def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarray:
+    """(week, channel) response multiplier: 1, then ``factor`` from ``week`` on."""
+    out = np.ones((n_weeks, len(channels)))
+    for name, spec in change.items():
+        if name not in channels:
+            raise ValueError(f"effect_change names channel {name!r}; channels are {channels}")
+        week, factor = spec
+        if not (0 <= int(week) < n_weeks and float(factor) >= 0):
+            raise ValueError(f"effect_change[{name!r}] = {spec!r}: need 0 <= week < {n_weeks}, factor >= 0")
+        out[int(week):, channels.index(name)] = float(factor)
+    return out
 
 
 def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise,

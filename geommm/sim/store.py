@@ -95,6 +95,8 @@ def load_from(read: Callable[[str], bytes]) -> SimulatedPanel:
             values[f.name] = {k: np.asarray(v, dtype="float64") for k, v in raw[f.name].items()}
         elif f.name in _PLAIN_FIELDS:
             values[f.name] = raw[f.name]
+        elif f.name == "effect":  # absent from files written before effect_change
+            values[f.name] = None if raw.get("effect") is None else np.asarray(raw["effect"], dtype="float64")
         else:
             values[f.name] = np.asarray(raw[f.name], dtype="float64")
     lifts = pl.read_csv(io.BytesIO(read("lift_tests.csv")), schema_overrides=LIFT_SCHEMA)

@@ -42,6 +42,17 @@ class MediaParams:
     beta: np.ndarray  # (geo, channel) effect in scaled KPI units
     kpi_scale: np.ndarray  # (geo,) s_g
     max_lag: int = 8
+    #: (time, channel) multiplier of each week's response (``effect_change``); None = 1
+    effect: np.ndarray | None = None
+
+    def effect_factor(self, n_times: int) -> np.ndarray:
+        """(time, channel) response multiplier, extended with the last week's past the panel."""
+        if self.effect is None:
+            return np.ones((n_times, len(self.slope)))
+        f = np.asarray(self.effect, dtype="float64")
+        if n_times > f.shape[0]:
+            f = np.concatenate([f, np.repeat(f[-1:], n_times - f.shape[0], axis=0)])
+        return f[:n_times]
 
 
 def media_scale(inputs: np.ndarray) -> np.ndarray:
@@ -92,6 +103,8 @@ def media_contributions(inputs: np.ndarray, p: MediaParams, pad: int = 0) -> np.
     KPI without it".
     """
     gain = _response(inputs, p, pad) - _response(np.zeros_like(inputs), p, pad)
+    if p.effect is not None:
+        gain = gain * p.effect_factor(gain.shape[1])[None, :, :]
     return p.kpi_scale[:, None, None] * p.beta[:, None, :] * gain
 
 
@@ -102,7 +115,10 @@ def incremental_kpi(
     pad = p.max_lag - 1
     up = _response(high * np.asarray(inputs, dtype="float64"), p, pad)
     down = _response(low * np.asarray(inputs, dtype="float64"), p, pad)
-    return p.kpi_scale[:, None] * p.beta * (up - down).sum(axis=1)
+    diff = up - down
+    if p.effect is not None:
+        diff = diff * p.effect_factor(diff.shape[1])[None, :, :]
+    return p.kpi_scale[:, None] * p.beta * diff.sum(axis=1)
 
 
 def true_roi(
@@ -160,6 +176,7 @@ class SimTruth:
     trend_slope: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (geo,) per year
     noise_sd: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (geo,) sigma_g
     media_share: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (channel,)
+    effect: np.ndarray | None = None  # (time, channel) response multiplier (effect_change)
 
     @property
     def media_params(self) -> MediaParams:
@@ -171,6 +188,7 @@ class SimTruth:
             beta=self.beta,
             kpi_scale=self.kpi_scale,
             max_lag=self.max_lag,
+            effect=self.effect,
         )
 
 

@@ -37,6 +37,7 @@ class TermContext:
     store_mean: bool = False
     geo_centring: np.ndarray | None = None
     level_centring: float | None = None
+    observed_weeks: np.ndarray | None = None  # KPI likelihood on these weeks only (refresh)
     values: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -1,0 +1,28 @@
+"""Quarterly refresh: fit two years, then add a quarter with the last posterior as prior.
+
+Run: python examples/refresh_quarterly.py   (a few minutes on a laptop)
+"""
+
+import polars as pl
+
+import geommm as gm
+from geommm import sim
+
+# Two years plus a quarter of a simulated market; TV loses 40% of its effect in the new quarter.
+market = sim.simulate(n_geos=6, n_weeks=117, n_channels=3, seed=7, effect_change={"tv": (104, 0.6)})
+weeks = market.panel["week"].unique().sort()
+history = market.panel.filter(pl.col("week") <= weeks[103])
+quarter = market.panel.filter(pl.col("week") > weeks[103])  # the new weeks alone
+
+first = gm.GeoMMM(market.formula, data=history, geo="geo", time="week").fit(draws=500, tune=500, chains=2)
+first.save("fit_q0.nc")
+
+# Sequential: fast, the 13 new weeks against the previous posterior; scales frozen.
+refreshed = gm.load_fit("fit_q0.nc").refresh(quarter, method="sequential")
+refreshed.save("fit_q1.nc")
+print("lineage:", gm.load_fit("fit_q1.nc").lineage)
+
+changes = refreshed.what_changed(first)
+print(changes.summary)
+print(changes.roi.filter(pl.col("geo") == "national"))
+print(changes.forecast)

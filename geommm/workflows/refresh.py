@@ -1,0 +1,146 @@
+"""Refresh a fit with new weeks: frozen scaling, and the last posterior as the prior.
+
+Two methods, one result (a new :class:`Fit` over all weeks, on the first fit's scales):
+
+- ``"full"``: all weeks, the original priors, warm-started at the previous posterior
+  mean (unconstrained space). Exact; as slow as a first fit minus the search for the
+  typical set.
+- ``"sequential"``: the previous posterior, approximated by a Gaussian in the
+  unconstrained space (``model/posterior_prior.py``), replaces the priors and the KPI
+  likelihood covers the new weeks only. Media of every week still enter, so carryover
+  into the new weeks is exact and the media-effect normalisers (spend and response
+  sums) run over all weeks as in the full refit. The approximation: the Gaussian, and
+  that the previous posterior's ROI was normalised over its own (shorter) panel.
+
+Both keep the geo-deviation centring of the parent so the unconstrained coordinates
+mean the same thing in parent and child.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from geommm import sampling
+from geommm.errors import FitError, GeoMMMError, RefreshError
+from geommm.model.build import build_pymc_model
+from geommm.model.centring import centring_weights
+from geommm.model.design import build_model_data
+from geommm.model.lift import build_lift_cells
+from geommm.model.posterior_prior import fit_gaussian, unconstrained_draws
+from geommm.workflows.continuity import continue_panel
+from geommm.workflows.lineage import lineage_record
+
+METHODS = ("sequential", "full")
+#: Previous-posterior draws used to fit the Gaussian prior (thinned evenly).
+PRIOR_DRAWS = 2000
+
+
+def refresh(
+    fit,
+    new_panel,
+    lift_tests=None,
+    method: str = "sequential",
+    allow_restated: bool = False,
+    *,
+    prior_shrinkage: float = 0.2,
+    prior_inflation: float = 1.0,
+    progressbar: bool = False,
+    **fit_kwargs,
+):
+    """A new Fit of ``fit``'s model on its weeks plus those of ``new_panel``.
+
+    ``fit_kwargs`` (draws, tune, chains, seed, sampler, backend, ...) default to the
+    parent's sampler settings. ``prior_shrinkage`` (0..1) shrinks the sequential prior's
+    covariance towards its diagonal; ``prior_inflation`` widens it."""
+    from geommm.fit import Fit
+
+    if method not in METHODS:
+        raise RefreshError(f"method={method!r} is not one of {METHODS}")
+    if fit.settings.method != "nuts":
+        raise RefreshError("refresh needs a NUTS fit (its posterior); refit with method='nuts'")
+    cont = continue_panel(fit.panel, new_panel, allow_restated=allow_restated)
+    max_lag = max(m.max_lag for m in fit.spec.media)
+    if method == "sequential" and cont.n_new_weeks < max_lag:
+        raise RefreshError(
+            f"only {cont.n_new_weeks} new week(s) from {cont.panel.times[cont.first_new]}; a sequential "
+            f"refresh needs at least max_lag={max_lag} new weeks (wait for more, or use method='full')"
+        )
+    data = build_model_data(fit.spec, cont.panel, population=fit.population, scaling=fit.data.scaling)
+    lifts, cells = _lift_tests(fit, lift_tests, cont.panel, data)
+    geo_w, level_w = parent_centring(fit)
+    common = dict(lift_cells=cells, likelihood=fit.likelihood, geo_centring=geo_w, level_centring=level_w)
+    if method == "full":
+        model = build_pymc_model(fit.spec, data, fit.priors, **common)
+        start = {k: v.mean(axis=0) for k, v in unconstrained_draws(model, _thinned(fit)).items()}
+    else:
+        plain = build_pymc_model(fit.spec, data, fit.priors, **common)
+        prior = fit_gaussian(unconstrained_draws(plain, _thinned(fit)), prior_shrinkage, prior_inflation)
+        observed = np.arange(cont.first_new, data.n_times)
+        model = build_pymc_model(
+            fit.spec, data, fit.priors, observed_weeks=observed, posterior_prior=prior, **common
+        )
+        start = prior.initial_point()
+    settings = _settings(fit, fit_kwargs)
+    try:
+        idata = sampling.run(model, settings, progressbar=progressbar, initial_point=start)
+    except GeoMMMError:
+        raise
+    except Exception as exc:
+        raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
+    idata.posterior.attrs["geo_centring"] = np.atleast_1d(np.asarray(geo_w, dtype="float64")).tolist()
+    idata.posterior.attrs["level_centring"] = float(level_w)
+    child = Fit(
+        idata=idata, spec=fit.spec, panel=cont.panel, settings=settings, priors=fit.priors,
+        prior_overrides=fit.prior_overrides, population=fit.population, likelihood=fit.likelihood,
+        lift_tests=lifts, data=data, lift_cells=cells, default_roi=fit.default_roi,
+        lineage=lineage_record(fit, cont, method),
+    )
+    child.warn_if_not_converged()
+    return child
+
+
+def parent_centring(fit) -> tuple[np.ndarray, float]:
+    """The centring weights the parent was sampled with (recorded by a refresh; a first
+    fit's are recomputed from its data, as its model build did)."""
+    attrs = fit.idata.posterior.attrs
+    if "geo_centring" in attrs and "level_centring" in attrs:
+        return np.atleast_1d(np.asarray(attrs["geo_centring"], dtype="float64")), float(attrs["level_centring"])
+    if fit.data.n_geos < 2:
+        return np.ones(fit.data.n_channels), 1.0
+    return centring_weights(fit.spec, fit.data, fit.priors)
+
+
+def _thinned(fit):
+    post = fit.idata.posterior
+    n = post.sizes["chain"] * post.sizes["draw"]
+    return post.isel(draw=slice(None, None, max(1, -(-n // PRIOR_DRAWS))))
+
+
+def _settings(fit, overrides: dict) -> sampling.SamplerSettings:
+    s = fit.settings
+    keep = {k: getattr(s, k) for k in ("sampler", "draws", "tune", "chains", "cores", "seed", "target_accept", "backend", "mass_matrix")}
+    unknown = sorted(set(overrides) - set(keep))
+    if unknown:
+        raise RefreshError(f"unknown fit argument(s) {unknown}; refresh accepts {sorted(keep)}")
+    keep.update(overrides)
+    if keep["backend"] not in sampling.BACKENDS:
+        keep["backend"] = "auto"
+    settings = sampling.SamplerSettings(method="nuts", **keep)
+    sampling.check_settings(settings)
+    return settings
+
+
+def _lift_tests(fit, lift_tests, panel, data):
+    """The parent's lift tests plus any new ones, placed on the merged panel."""
+    from geommm.data import read_lift_tests_for_panel
+
+    tables = [] if fit.lift_tests is None else [fit.lift_tests]
+    if lift_tests is not None:
+        spend = {m.name: m.spend for m in fit.spec.media}
+        tables.append(read_lift_tests_for_panel(lift_tests, panel, spend))
+    if not tables:
+        return None, None
+    lifts = pl.concat(tables, how="diagonal_relaxed") if len(tables) > 1 else tables[0]
+    return lifts, build_lift_cells(lifts, data)
+

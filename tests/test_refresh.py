@@ -1,0 +1,153 @@
+"""Refresh: continuity checks, frozen scaling, lineage, effect_change, what_changed."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+import geommm as gm
+from geommm import sim
+from geommm.data import read_panel
+from geommm.errors import RefreshError, RestatedHistoryError
+from geommm.model.design import Scaling, build_model_data
+from geommm.workflows.continuity import continue_panel
+
+SMALL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 1, "max_lag": 4, "n_lift_tests": 0}
+
+
+@pytest.fixture(scope="module")
+def frames():
+    frame = sim.simulate(**SMALL).panel
+    weeks = frame["week"].unique().sort()
+    return frame, weeks
+
+
+def _panel(frame):
+    return read_panel(frame, geo="geo", time="week")
+
+
+def test_new_weeks_alone_or_with_history_merge_alike(frames):
+    frame, weeks = frames
+    old = _panel(frame.filter(pl.col("week") <= weeks[29]))
+    a = continue_panel(old, frame)
+    b = continue_panel(old, frame.filter(pl.col("week") > weeks[29]))
+    assert a.first_new == b.first_new == 30 and a.n_new_weeks == 10
+    assert a.panel.frame.equals(b.panel.frame)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda f, w: f.filter(pl.col("week") > w[31]), "week 2022-08-01 is missing"),
+        (lambda f, w: f.filter(pl.col("geo") != "geo_01"), "geo_01"),
+        (lambda f, w: pl.concat([f, f.filter(pl.col("geo") == "geo_00").with_columns(pl.lit("geo_99").alias("geo"))]), "geo_99.*full refit"),
+        (lambda f, w: f.drop("promo"), "promo"),
+        (lambda f, w: f.filter(pl.col("week") <= w[29]), "nothing to refresh"),
+    ],
+)
+def test_continuity_errors_name_geo_column_week(frames, change, match):
+    frame, weeks = frames
+    old = _panel(frame.filter(pl.col("week") <= weeks[29]))
+    with pytest.raises(RefreshError, match=match):
+        continue_panel(old, change(frame, weeks))
+
+
+def test_restated_history_is_listed_or_accepted(frames):
+    frame, weeks = frames
+    old = _panel(frame.filter(pl.col("week") <= weeks[29]))
+    restated = frame.with_columns(
+        pl.when((pl.col("geo") == "geo_02") & (pl.col("week") == weeks[5]))
+        .then(pl.col("revenue") * 1.1).otherwise(pl.col("revenue")).alias("revenue")
+    )
+    with pytest.raises(RestatedHistoryError, match="geo_02 2022-02-07 revenue") as info:
+        continue_panel(old, restated)
+    assert info.value.restated == [("geo_02", "2022-02-07", "revenue")]
+    merged = continue_panel(old, restated, allow_restated=True)
+    value = merged.panel.frame.filter((pl.col("geo") == "geo_02") & (pl.col("week") == weeks[5]))["revenue"][0]
+    assert value == pytest.approx(restated.filter((pl.col("geo") == "geo_02") & (pl.col("week") == weeks[5]))["revenue"][0])
+
+
+def test_frozen_scaling_keeps_scales_on_more_weeks(frames):
+    frame, weeks = frames
+    result = sim.simulate(**SMALL)
+    spec = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[29]), geo="geo", time="week").spec
+    first = build_model_data(spec, _panel(frame.filter(pl.col("week") <= weeks[29])))
+    scaling = Scaling.from_dict(first.scaling.to_dict())
+    longer = build_model_data(spec, _panel(frame), scaling=scaling)
+    np.testing.assert_allclose(longer.kpi_scale, first.kpi_scale)
+    np.testing.assert_allclose(longer.media_scale, first.media_scale)
+    np.testing.assert_allclose(longer.controls[:, :30], first.controls)
+    np.testing.assert_allclose(longer.trend[:30], first.trend)
+    np.testing.assert_allclose(longer.fourier[:30], first.fourier)
+    fresh = build_model_data(spec, _panel(frame))
+    assert not np.allclose(fresh.kpi_scale, first.kpi_scale)
+
+
+def test_saved_fit_keeps_scaling_and_id(map_fit, tmp_path):
+    path = map_fit.save(tmp_path / "fit.nc")
+    back = gm.load_fit(path)
+    assert back.fit_id == map_fit.fit_id and back.lineage is None
+    assert back.file_sha256 == map_fit.file_sha256 and len(back.file_sha256) == 64
+    np.testing.assert_allclose(back.data.kpi_scale, map_fit.data.kpi_scale)
+    assert back.default_roi == pytest.approx(map_fit.default_roi)
+
+
+def test_effect_change_keeps_seeded_panels_and_lowers_true_roi():
+    plain = sim.simulate(**SMALL)
+    same = sim.simulate(**SMALL, effect_change=None)
+    drop = sim.simulate(**SMALL, effect_change={"tv": (20, 0.6)})
+    assert plain.panel.equals(same.panel)
+    nat = lambda r: dict(zip(r.truth.roi_national["channel"], r.truth.roi_national["roi"]))  # noqa: E731
+    assert nat(drop)["tv"] < 0.9 * nat(plain)["tv"]
+    assert nat(drop)["search"] == pytest.approx(nat(plain)["search"])
+    with pytest.raises(ValueError, match="radio"):
+        sim.simulate(**SMALL, effect_change={"radio": (20, 0.6)})
+
+
+@pytest.mark.slow
+def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
+    frame, weeks = frames
+    result = sim.simulate(**SMALL)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[23]), geo="geo", time="week").fit(
+            draws=100, tune=150, chains=2, progressbar=False
+        )
+        first.save(tmp_path / "first.nc")
+        second = first.refresh(frame.filter(pl.col("week") <= weeks[31]), method="sequential")
+        second.save(tmp_path / "second.nc")
+        loaded = gm.load_fit(tmp_path / "second.nc")
+        third = loaded.refresh(frame, method="full", draws=100, tune=150)
+    assert second.lineage["parent_id"] == first.fit_id
+    assert second.lineage["parent_file_sha256"] == first.file_sha256
+    assert loaded.lineage == second.lineage and loaded.lineage["new_weeks"] == [str(weeks[24]), str(weeks[31])]
+    np.testing.assert_allclose(loaded.data.kpi_scale, first.data.kpi_scale)
+    np.testing.assert_allclose(loaded.data.trend[:24], first.data.trend)
+    assert third.lineage["generation"] == 2 and third.lineage["root_id"] == first.fit_id
+    assert third.lineage["parent_id"] == second.fit_id
+    np.testing.assert_allclose(third.data.kpi_scale, first.data.kpi_scale)
+    assert third.panel.n_times == 40
+    changes = third.what_changed(loaded)
+    assert set(changes.roi["metric"]) == {"roi", "marginal_roi"}
+    assert changes.forecast["geo"][0] == "national" and changes.summary
+
+
+@pytest.mark.slow
+def test_what_changed_flags_a_strong_simulated_drop():
+    options = {**SMALL, "n_geos": 4, "n_weeks": 60, "noise": 0.03}
+    result = sim.simulate(**options, effect_change={"tv": (40, 0.2)})
+    frame = result.panel
+    weeks = frame["week"].unique().sort()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[39]), geo="geo", time="week").fit(
+            draws=200, tune=300, chains=2, progressbar=False
+        )
+        second = first.refresh(frame, method="sequential", prior_inflation=2.0)
+    changes = second.what_changed(first)
+    tv = changes.roi.filter((pl.col("metric") == "roi") & (pl.col("geo") == "national") & (pl.col("channel") == "tv"))
+    forecast = changes.forecast.row(0, named=True)
+    assert tv["prob_down"][0] > 0.9 or forecast["alarm"], (changes.summary, tv)
