@@ -15,6 +15,7 @@ __all__ = [
     "LiftTestError",
     "PriorError",
     "FitError",
+    "FitInterrupted",
     "OptimizationError",
     "ConvergenceWarning",
 ]
@@ -46,6 +47,13 @@ class PriorError(GeoMMMError, ValueError):
 
 class FitError(GeoMMMError, RuntimeError):
     """Fitting could not run or a saved fit cannot be read."""
+
+
+class FitInterrupted(FitError, KeyboardInterrupt):
+    """Fitting was stopped with Ctrl-C (SIGINT) before every draw was taken; nothing is returned.
+
+    It is also a KeyboardInterrupt, so code that stops on Ctrl-C keeps doing so.
+    """
 
 
 class OptimizationError(GeoMMMError, ValueError):

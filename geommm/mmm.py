@@ -133,9 +133,10 @@ class GeoMMM:
             mass_matrix=mass_matrix,
         )
         sampling.check_settings(settings)
-        model = self.model if method == "nuts" else self._optimisation_model()
+        # built inside run(), so Ctrl-C while building is handled like Ctrl-C while compiling
+        build = (lambda: self.model) if method == "nuts" else self._optimisation_model
         try:
-            idata = sampling.run(model, settings, progressbar=progressbar)
+            idata = sampling.run(build, settings, progressbar=progressbar)
         except GeoMMMError:
             raise
         except Exception as exc:  # surface sampler failures as one clear error
