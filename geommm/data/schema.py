@@ -36,6 +36,7 @@ _RULE_FIELDS = {
     "default_from",
     "list_separator",
     "constant_within",
+    "varies_within",
     "multiple",
     "accept_boolean",
     "frequency_days",
@@ -64,6 +65,7 @@ class Rule:
     default_from: str | None = None
     list_separator: str | None = None
     constant_within: str | None = None
+    varies_within: str | None = None
     multiple: bool = False
     accept_boolean: bool = False
     frequency_days: int | None = None

@@ -112,7 +112,7 @@ def check_rule(
     """Check one column against one rule (kind, nulls, bounds, relations, uniqueness).
 
     ``keys`` maps schema key names (e.g. ``"geo"``) to actual column names, for
-    ``constant_within``. String and date columns must be coerced by the caller.
+    ``constant_within`` and ``varies_within``. String and date columns must be coerced by the caller.
     """
     where = f"{source}: column {column!r}{f' ({what})' if what else ''}"
     series = table[column]
@@ -144,6 +144,9 @@ def check_rule(
     if rule.constant_within is not None:
         group = (keys or {}).get(rule.constant_within, rule.constant_within)
         _check_constant(table, column, group, where, error)
+    if rule.varies_within is not None:
+        group = (keys or {}).get(rule.varies_within, rule.varies_within)
+        _check_varies(table, column, group, where, error)
 
 
 def _check_numeric_dtype(
@@ -254,6 +257,25 @@ def _check_constant(
             f"{where} must be constant within each {group!r} but varies: {examples}"
             f"{f' and {spread.height - _MAX_SHOWN} more' if spread.height > _MAX_SHOWN else ''}. "
             "Use one value per geo (e.g. the latest census figure)."
+        )
+
+
+def _check_varies(
+    table: pl.DataFrame, column: str, group: str, where: str, error: type[DataError]
+) -> None:
+    flat = (
+        table.group_by(group)
+        .agg(pl.col(column).n_unique().alias("n"), pl.col(column).first().alias("v"))
+        .filter(pl.col("n") == 1)
+        .sort(group)
+    )
+    if flat.height:
+        examples = ", ".join(f"{g!r} (always {v})" for g, _, v in flat.head(_MAX_SHOWN).iter_rows())
+        more = f" and {flat.height - _MAX_SHOWN} more" if flat.height > _MAX_SHOWN else ""
+        raise error(
+            f"{where} is constant within {group!r} {examples}{more}. A series that never "
+            "changes cannot show what drives it, and one without data (e.g. all zero) "
+            f"distorts every result; fix the data or drop those rows of {group!r}."
         )
 
 
