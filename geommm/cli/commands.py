@@ -17,6 +17,7 @@ from typing import Any
 from geommm.cli.console import UserError, note, out, show_table, step
 from geommm.cli.outputs import (
     prepare_dir,
+    prepare_file,
     remove_stale,
     save_fit,
     try_report,
@@ -240,25 +241,32 @@ def show_written(folder: Path, written: list[Path]) -> None:
 # --- report / optimize ------------------------------------------------------------------
 
 
-def load_saved_fit(location: Path) -> Any:
-    """A saved fit from ``DIR`` (its fit.nc) or from the .nc file itself."""
-    import geommm as gm
-
+def saved_fit_path(location: Path) -> Path:
+    """The saved fit in ``DIR`` (its fit.nc) or the .nc file itself; it must exist."""
     path = location / FIT_FILE if location.is_dir() else location
     if not path.is_file():
         raise UserError(
             f"no saved fit at {path}; run `geommm fit ... --out {location}` "
             "(or `geommm demo`) first"
         )
+    return path
+
+
+def load_saved_fit(location: Path) -> Any:
+    """A saved fit from ``DIR`` (its fit.nc) or from the .nc file itself."""
+    import geommm as gm
+
+    path = saved_fit_path(location)
     with step(f"loading {path}"):
         return gm.load_fit(path)
 
 
 def report(args: argparse.Namespace) -> int:
     """Write the HTML report of a saved fit."""
-    result = load_saved_fit(args.dir)
+    saved_fit_path(args.dir)
     folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = args.out if args.out is not None else folder / "report.html"
+    target = prepare_file(args.out if args.out is not None else folder / "report.html")
+    result = load_saved_fit(args.dir)
     with step(f"writing {target}"):
         written = write_report(result, target)
     if written is None:
@@ -269,6 +277,11 @@ def report(args: argparse.Namespace) -> int:
 
 def optimize(args: argparse.Namespace) -> int:
     """Optimise the budget allocation of a saved fit; print and write the table."""
+    saved_fit_path(args.dir)
+    folder = args.dir if args.dir.is_dir() else args.dir.parent
+    target = prepare_file(
+        args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
+    )
     result = load_saved_fit(args.dir)
     optimizer = getattr(result, "optimize_budget", None)
     if optimizer is None:
@@ -285,8 +298,6 @@ def optimize(args: argparse.Namespace) -> int:
         allocation = optimizer(**options)
     show_any(getattr(allocation, "summary", None), "Summary:")
     show_any(allocation.table, f"Allocation by {args.by}:")
-    folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
     write_csv(allocation.table, target)
     out(f"Allocation: {target}")
     return 0
