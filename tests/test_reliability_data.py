@@ -45,3 +45,31 @@ def test_negative_total_kpi_with_population_scaling_is_a_data_error(small):
     panel = small.panel.with_columns(-pl.col("revenue"))
     with pytest.raises(DataError, match="revenue.*total KPI must be positive"):
         gm.GeoMMM(small.formula, data=panel, geo="geo", time="week", population="population")
+
+
+# --- item 4: geo identifiers are text end to end ------------------------------------------
+
+
+def test_geo_codes_keep_their_leading_zeros(tmp_path):
+    result = sim.simulate(n_geos=3, n_weeks=30, n_channels=1, seed=2, n_lift_tests=2)
+    codes = {"geo_00": "007", "geo_01": "012", "geo_02": "100"}
+    panel = result.panel.with_columns(pl.col("geo").replace(codes))
+    lifts = result.lift_tests.with_columns(  # one test in geo '012' alone: a number in CSV
+        pl.col("geos").str.split(";").list.eval(pl.element().replace(codes)).list.join(";")
+    )
+    assert "012" in lifts["geos"].to_list()
+    panel.write_csv(tmp_path / "panel.csv")
+    lifts.write_csv(tmp_path / "lifts.csv")
+    read = gm.read_panel(tmp_path / "panel.csv", geo="geo", time="week")
+    assert read.geos == ("007", "012", "100")
+    tests = gm.read_lift_tests(tmp_path / "lifts.csv")
+    assert tests["geos"].to_list() == lifts["geos"].to_list()
+    model = gm.GeoMMM(result.formula, data=read, lift_tests=tmp_path / "lifts.csv")
+    assert model.data.geos == ("007", "012", "100")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = model.fit(method="map", progressbar=False)
+    fit.save(tmp_path / "fit.nc")
+    again = gm.load_fit(tmp_path / "fit.nc")
+    assert again.roi(by="geo")["geo"].unique().sort().to_list() == ["007", "012", "100"]
+    assert again.lift_test_check()["geos"].to_list() == tests["geos"].to_list()

@@ -44,8 +44,13 @@ def read_lift_tests(source: TableSource) -> pl.DataFrame:
     naming the test and column; warns (:class:`LiftSignWarning`) when the lift
     contradicts the sign of ``spend_delta``.
     """
-    table, name = read_table(source)
+    table, name = read_table(source, text_columns=text_columns())
     return validate_lift_tests(table, name)
+
+
+def text_columns() -> list[str]:
+    """Columns read as text whatever they look like (a geo or test called 007 stays 007)."""
+    return [c for c, rule in load_schema("lift_tests").columns.items() if rule.kind == "string"]
 
 
 def validate_lift_tests(table: pl.DataFrame, source: str, *, warn: bool = True) -> pl.DataFrame:
@@ -199,7 +204,7 @@ def check_lift_tests(
     the spend observed in the test geos and window (the counterfactual spend,
     actual minus ``spend_delta``, must stay >= 0).
     """
-    table, source = read_table(lifts)
+    table, source = read_table(lifts, text_columns=text_columns())
     table = _label_by_test(validate_lift_tests(table, source, warn=False))
     _check_channels(table, channel_spend, source)
     panel.check([channel_spend[c] for c in table["channel"].unique().sort()], "spend")

@@ -63,7 +63,7 @@ def read_panel(
     ``(geo, week)`` cells once the keys parse, before that as ``row N`` counting
     data rows from 0 (header excluded, input order).
     """
-    table, name = read_table(source)
+    table, name = read_table(source, text_columns=[geo])
     roles = {
         "kpi": kpi,
         "media": media,
