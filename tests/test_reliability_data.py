@@ -73,3 +73,35 @@ def test_geo_codes_keep_their_leading_zeros(tmp_path):
     again = gm.load_fit(tmp_path / "fit.nc")
     assert again.roi(by="geo")["geo"].unique().sort().to_list() == ["007", "012", "100"]
     assert again.lift_test_check()["geos"].to_list() == tests["geos"].to_list()
+
+
+# --- item 5: read_panel without roles refuses unusable numbers at once --------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [(None, "missing"), (float("nan"), "missing"), (float("inf"), "infinite"),
+     ("n/a", "holds text")],
+)
+def test_read_panel_without_roles_refuses_unusable_numbers(small, value, problem):
+    column = pl.col("tv_spend")
+    if isinstance(value, str):
+        column = column.cast(pl.String)
+    bad = small.panel.with_columns(
+        pl.when(pl.int_range(pl.len()) == 41).then(pl.lit(value)).otherwise(column)
+        .alias("tv_spend")
+    )
+    with pytest.raises(DataError, match=f"column 'tv_spend'.*{problem}.*geo_01"):
+        gm.read_panel(bad, geo="geo", time="week")
+
+
+def test_read_panel_without_roles_keeps_text_columns_and_waits_for_roles(small):
+    panel = small.panel.with_columns(
+        pl.lit("north").alias("region"),
+        pl.when(pl.int_range(pl.len()) == 3).then(-1.0).otherwise(pl.col("tv_spend"))
+        .alias("tv_spend"),
+    )
+    read = gm.read_panel(panel, geo="geo", time="week")  # -1 may be a fine control value
+    assert len(read) == panel.height
+    with pytest.raises(DataError, match="tv_spend.*below 0"):
+        gm.GeoMMM(small.formula, data=read)
