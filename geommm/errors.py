@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "GeoMMMError",
+    "ArgumentError",
     "DataError",
     "SchemaError",
     "FormulaError",
@@ -23,6 +24,10 @@ __all__ = [
 
 class GeoMMMError(Exception):
     """Base class of all geommm errors caused by user input."""
+
+
+class ArgumentError(GeoMMMError, ValueError):
+    """An argument of a geommm function has an invalid type or value (the message names it)."""
 
 
 class DataError(GeoMMMError, ValueError):

@@ -62,3 +62,34 @@ def test_simulate_into_an_unwritable_folder(tmp_path):
                            "--out", locked, "--overwrite")
     assert_user_error(code, err, str(locked), "not writable")
     assert "simulating" not in err
+
+
+# --- item 6: fit-many refuses settings that could only hang or fail ------------------------
+
+
+def test_fit_many_refuses_zero_workers(tmp_path):
+    from geommm.batch import FitJob, run_fits
+    from geommm.errors import ArgumentError
+
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[[jobs]]\nname = "a"\nformula = "y ~ media(x)"\ndata = "p.csv"\n')
+    code, _, err = run("fit-many", jobs, "--out", tmp_path / "out", "--workers", "0")
+    assert code == 2 and "--workers" in err
+    with pytest.raises(ArgumentError, match="n_workers"):
+        run_fits([FitJob(name="a", formula="y ~ media(x)", data="p.csv")], n_workers=0)
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        ('[defaults.fit]\ndrawz = 10\n', "drawz"),
+        ('[[jobs]]\nname = "b"\nformula = "y ~ media(x)"\ndata = "p.csv"\nfit = 3\n', "'fit'"),
+        ('[defaults]\nweeks = "2022"\n', "weeks"),
+    ],
+)
+def test_fit_many_names_a_bad_job_setting_before_running(tmp_path, toml, named):
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[[jobs]]\nname = "a"\nformula = "y ~ media(x)"\ndata = "p.csv"\n' + toml)
+    code, _, err = run("fit-many", jobs, "--out", tmp_path / "out")
+    assert_user_error(code, err, "jobs.toml", named)
+    assert not (tmp_path / "out").exists()
