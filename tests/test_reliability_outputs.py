@@ -93,3 +93,32 @@ def test_fit_many_names_a_bad_job_setting_before_running(tmp_path, toml, named):
     code, _, err = run("fit-many", jobs, "--out", tmp_path / "out")
     assert_user_error(code, err, "jobs.toml", named)
     assert not (tmp_path / "out").exists()
+
+
+# --- item 7: validate checks lift tests against the panel -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"geos": "geo_99"}, "geo_99"),
+        ({"start": "2030-01-07", "end": "2030-01-28", "measure_end": "2030-02-11"}, "2030-01-07"),
+    ],
+)
+def test_validate_checks_lift_tests_against_the_panel(tmp_path, change, named):
+    import polars as pl
+
+    result = sim.simulate(n_geos=3, n_weeks=30, n_channels=1, seed=2, n_lift_tests=1)
+    result.panel.write_csv(tmp_path / "panel.csv")
+    result.lift_tests.write_csv(tmp_path / "good.csv")
+    code, out, err = run("validate", tmp_path / "panel.csv", "--time", "week",
+                         "--lift-tests", tmp_path / "good.csv")
+    assert code == 0, err
+    assert "good.csv: OK" in out
+    bad = result.lift_tests.with_columns(
+        **{k: (pl.lit(v) if k == "geos" else pl.lit(v).str.to_date()) for k, v in change.items()}
+    )
+    bad.write_csv(tmp_path / "bad.csv")
+    code, _, err = run("validate", tmp_path / "panel.csv", "--time", "week",
+                       "--lift-tests", tmp_path / "bad.csv")
+    assert_user_error(code, err, "bad.csv", named)

@@ -51,9 +51,15 @@ def validate(args: argparse.Namespace) -> int:
     out(panel.summary())
     out(f"geos: {', '.join(panel.geos)}")
     if args.lift_tests is not None:
+        from geommm.data.lift_tests import check_lift_tests
+
         lifts = gm.read_lift_tests(args.lift_tests)
+        check_lift_tests(args.lift_tests, panel)  # geos, weeks; channels need the formula
         channels = sorted(set(lifts["channel"].to_list()))
-        out(f"{args.lift_tests}: OK, {lifts.height} lift test(s) on {', '.join(channels)}")
+        out(
+            f"{args.lift_tests}: OK, {lifts.height} lift test(s) on {', '.join(channels)}, "
+            "in the panel's geos and weeks (channels and spend are checked by `geommm fit`)"
+        )
     return 0
 
 

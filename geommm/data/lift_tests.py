@@ -195,22 +195,25 @@ def _warn_on_sign(table: pl.DataFrame, source: str) -> None:
 
 
 def check_lift_tests(
-    lifts: TableSource, panel: Panel, channel_spend: Mapping[str, str]
+    lifts: TableSource, panel: Panel, channel_spend: Mapping[str, str] | None = None
 ) -> None:
     """Check that every test fits ``panel``; ``channel_spend`` maps channel -> spend column.
 
-    Raises :class:`~geommm.errors.LiftTestError` for an unknown channel, a geo not
-    in the panel, a window outside the panel's weeks, or a heavy-up larger than
-    the spend observed in the test geos and window (the counterfactual spend,
-    actual minus ``spend_delta``, must stay >= 0).
+    Raises :class:`~geommm.errors.LiftTestError` for a geo not in the panel, a
+    window outside the panel's weeks and, when ``channel_spend`` is given (the
+    model's channels), for an unknown channel or a heavy-up larger than the spend
+    observed in the test geos and window (the counterfactual spend, actual minus
+    ``spend_delta``, must stay >= 0).
     """
     table, source = read_table(lifts, text_columns=text_columns())
     table = _label_by_test(validate_lift_tests(table, source, warn=False))
-    _check_channels(table, channel_spend, source)
-    panel.check([channel_spend[c] for c in table["channel"].unique().sort()], "spend")
+    if channel_spend is not None:
+        _check_channels(table, channel_spend, source)
+        panel.check([channel_spend[c] for c in table["channel"].unique().sort()], "spend")
     _check_geos(table, panel, source)
     weeks = _weeks_in_windows(table, panel, source)
-    _check_heavy_ups(table, weeks, panel, channel_spend, source)
+    if channel_spend is not None:
+        _check_heavy_ups(table, weeks, panel, channel_spend, source)
 
 
 def _check_channels(table: pl.DataFrame, channel_spend: Mapping[str, str], source: str) -> None:
