@@ -105,3 +105,33 @@ def test_read_panel_without_roles_keeps_text_columns_and_waits_for_roles(small):
     assert len(read) == panel.height
     with pytest.raises(DataError, match="tv_spend.*below 0"):
         gm.GeoMMM(small.formula, data=read)
+
+
+# --- item 8: one column, one role in the formula -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "terms",
+    [
+        "promo + media(promo)",
+        "np.log(price_index) + media(price_index)",
+        "(promo | geo) + media(promo)",
+        "media(revenue)",
+        "media(tv_impressions, spend=tv_spend) + media(tv_impressions, name='tv2')",
+        "promo + media(tv_impressions, spend=promo)",
+    ],
+)
+def test_a_column_in_two_roles_is_refused(small, terms):
+    from geommm.errors import FormulaError
+
+    column = next(c for c in ("promo", "price_index", "revenue", "tv_impressions") if c in terms)
+    with pytest.raises(FormulaError, match=f"column '{column}' is used as .* and as"):
+        gm.GeoMMM(f"revenue ~ {terms}", data=small.panel, geo="geo", time="week")
+
+
+def test_one_column_in_several_control_terms_is_fine():
+    from geommm.formula import parse_formula
+
+    spec = parse_formula("revenue ~ promo + (promo | geo) + promo:price + media(tv)",
+                         ["revenue", "promo", "price", "tv", "geo"])
+    assert spec.controls == ("promo", "promo:price")
