@@ -42,7 +42,7 @@ def make_panel(n_geos: int = 3, n_weeks: int = 8, spend: float = 100.0):
         {
             "geo": [f"g{g}" for g in range(n_geos) for _ in weeks],
             "time": weeks * n_geos,
-            "sales": [1000.0 + i % 5 for i in range(n_geos * n_weeks)],  # varies in a geo
+            "sales": [1000.0] * (n_geos * n_weeks),
             "tv_spend": [spend] * (n_geos * n_weeks),
             "search_spend": [0.0] * (n_geos * n_weeks),
         }

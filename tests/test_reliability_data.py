@@ -37,8 +37,9 @@ def test_constant_kpi_in_a_geo_is_refused_naming_the_geo(small, population, geo,
     with pytest.raises(DataError, match="revenue") as info:
         gm.GeoMMM(small.formula, data=panel, geo="geo", time="week", population=population)
     assert (geo or "geo_02") in str(info.value)
+    read = gm.read_panel(panel, geo="geo", time="week", kpi="revenue")  # fine to predict on
     with pytest.raises(DataError, match=geo or "geo_00"):
-        gm.read_panel(panel, geo="geo", time="week", kpi="revenue")
+        read.require_variation("revenue")  # not to fit on
 
 
 def test_negative_total_kpi_with_population_scaling_is_a_data_error(small):

@@ -25,6 +25,7 @@ from geommm.data.validate import (
     as_list,
     check_grid,
     check_rule,
+    check_varies,
     require_columns,
     with_cell_labels,
     with_row_labels,
@@ -187,6 +188,16 @@ class Panel:
             self._roles[role] = tuple(known + [n for n in names if n not in known])
         else:
             self._roles[role] = names[0]
+
+    def require_variation(self, column: str, role: str = "kpi") -> None:
+        """Each geo's ``column`` must change over the weeks (checked before fitting on it).
+
+        A KPI that is the same in every week of a geo (all zero: a geo without data)
+        says nothing about what drives it and distorts every pooled result. A panel
+        only predicted on may be that short, so this is not a rule of the role itself.
+        """
+        self.check([column], role)
+        check_varies(self._frame, column, self._geo, f"{self._source}: column {column!r} ({role})")
 
     def check(self, columns: str | Sequence[str], role: str) -> None:
         """Like :meth:`require` but records nothing (e.g. for a one-off lift-test check)."""

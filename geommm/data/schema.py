@@ -36,7 +36,6 @@ _RULE_FIELDS = {
     "default_from",
     "list_separator",
     "constant_within",
-    "varies_within",
     "multiple",
     "accept_boolean",
     "frequency_days",
@@ -65,7 +64,6 @@ class Rule:
     default_from: str | None = None
     list_separator: str | None = None
     constant_within: str | None = None
-    varies_within: str | None = None
     multiple: bool = False
     accept_boolean: bool = False
     frequency_days: int | None = None

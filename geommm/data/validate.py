@@ -26,6 +26,7 @@ __all__ = [
     "require_columns",
     "check_rule",
     "check_grid",
+    "check_varies",
 ]
 
 # Internal column carrying a human-readable label of each row for error messages.
@@ -112,7 +113,7 @@ def check_rule(
     """Check one column against one rule (kind, nulls, bounds, relations, uniqueness).
 
     ``keys`` maps schema key names (e.g. ``"geo"``) to actual column names, for
-    ``constant_within`` and ``varies_within``. String and date columns must be coerced by the caller.
+    ``constant_within``. String and date columns must be coerced by the caller.
     """
     where = f"{source}: column {column!r}{f' ({what})' if what else ''}"
     series = table[column]
@@ -144,9 +145,6 @@ def check_rule(
     if rule.constant_within is not None:
         group = (keys or {}).get(rule.constant_within, rule.constant_within)
         _check_constant(table, column, group, where, error)
-    if rule.varies_within is not None:
-        group = (keys or {}).get(rule.varies_within, rule.varies_within)
-        _check_varies(table, column, group, where, error)
 
 
 def _check_numeric_dtype(
@@ -260,9 +258,10 @@ def _check_constant(
         )
 
 
-def _check_varies(
-    table: pl.DataFrame, column: str, group: str, where: str, error: type[DataError]
+def check_varies(
+    table: pl.DataFrame, column: str, group: str, where: str, error: type[DataError] = DataError
 ) -> None:
+    """Each ``group`` (geo) must hold more than one value of ``column``."""
     flat = (
         table.group_by(group)
         .agg(pl.col(column).n_unique().alias("n"), pl.col(column).first().alias("v"))

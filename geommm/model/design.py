@@ -109,6 +109,7 @@ def build_model_data(
     )
 
     if reference is None:
+        panel.require_variation(spec.response)
         kpi_scale = _kpi_scale(kpi, panel, population, spec.response)
         media_scale = _media_scale(media_input)
         origin = times[0]
