@@ -20,12 +20,13 @@ import numpy as np
 import polars as pl
 import xarray as xr
 
+from geommm import _checks as check
 from geommm._atomic import atomic_path
 from geommm.analysis import contributions as contrib_mod
 from geommm.analysis import roi as roi_mod
 from geommm.analysis.draws import posterior_draws, summarise
 from geommm.analysis.forward import ForwardModel
-from geommm.errors import ConvergenceWarning, FitError
+from geommm.errors import ArgumentError, ConvergenceWarning, FitError
 from geommm.formula import ModelSpec
 from geommm.model.design import ModelData, build_model_data
 from geommm.model.lift import LiftCells, build_lift_cells, implied_lift, lift_tests_on_grid
@@ -107,6 +108,10 @@ class Fit:
 
     def summary(self, var_names: Sequence[str] | None = None, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Parameter table: parameter, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, ess_tail."""
+        hdi_prob = check.hdi_prob(hdi_prob)
+        if var_names is not None:
+            known = list(self.idata.posterior.data_vars)
+            check.some_of("var_names", var_names, known)
         names = list(var_names) if var_names else self._reported_parameters()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -131,6 +136,9 @@ class Fit:
 
     def diagnostics(self, r_hat_max: float = 1.01, ess_min: float | None = None) -> Diagnostics:
         """Divergences, max R-hat, min ESS and a verdict ("ok" / "warning" / "fail")."""
+        r_hat_max = check.at_least("r_hat_max", r_hat_max, 1.0)
+        if ess_min is not None:
+            ess_min = check.at_least("ess_min", ess_min, 0.0)
         s = self.settings
         if s.method != "nuts":
             return Diagnostics(
@@ -182,20 +190,24 @@ class Fit:
     # --------------------------------------------------------------- tables
     def roi(self, by: str = "geo", hdi_prob: float = 0.9) -> pl.DataFrame:
         """ROI per geo x channel (``by="geo"``) or national per channel (``by="channel"``)."""
+        by, hdi_prob = check.one_of("by", by, roi_mod.BY), check.hdi_prob(hdi_prob)
         return roi_mod.roi_table(self.forward, by=by, hdi_prob=hdi_prob)
 
     def marginal_roi(self, by: str = "geo", hdi_prob: float = 0.9, step: float = 0.01) -> pl.DataFrame:
         """Return on the next unit of spend (a relative ``step`` more spend), same columns as roi()."""
-        if not step > 0:
-            raise ValueError("step must be positive (a relative spend increase, e.g. 0.01)")
+        by, hdi_prob = check.one_of("by", by, roi_mod.BY), check.hdi_prob(hdi_prob)
+        step = check.positive("step (a relative spend increase, e.g. 0.01)", step)
         return roi_mod.roi_table(self.forward, by=by, hdi_prob=hdi_prob, step=step)
 
     def contributions(self, by: Sequence[str] | str = ("geo", "time"), hdi_prob: float = 0.9) -> pl.DataFrame:
         """KPI decomposition into baseline, seasonality, trend, controls and channels (KPI units)."""
+        by = check.some_of("by", by, contrib_mod.GROUPINGS)
+        hdi_prob = check.hdi_prob(hdi_prob)
         return contrib_mod.contributions_table(self.forward, by=by, hdi_prob=hdi_prob)
 
     def fitted(self, hdi_prob: float = 0.9) -> pl.DataFrame:
         """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout."""
+        hdi_prob = check.hdi_prob(hdi_prob)
         fw = self.forward
         pred = fw.predictive(fw.expected_kpi())
         s = summarise(pred, hdi_prob)
@@ -226,6 +238,7 @@ class Fit:
         tests (any source ``read_lift_tests`` accepts) to check a fit against
         experiments it has not seen, e.g. the uncalibrated fit, to compare before and
         after calibration."""
+        hdi_prob = check.hdi_prob(hdi_prob)
         if lift_tests is not None:
             lt, cells = lift_tests_on_grid(lift_tests, self.panel, self.spec, self.data)
         else:
@@ -265,6 +278,7 @@ class Fit:
         """Carryover weights per lag: geo, channel, lag, weight_mean, weight_hdi_low, weight_hdi_high."""
         from geommm.model import mean as mean_fn
 
+        hdi_prob = check.hdi_prob(hdi_prob)
         draws = self.forward.draws
         w = mean_fn.adstock_weights(self.spec.media, draws, self.data.max_lag, self.data.lag_mask)
         rows = []
@@ -285,6 +299,8 @@ class Fit:
         and national, with HDI bands."""
         from geommm.analysis.response import response_curves
 
+        hdi_prob = check.hdi_prob(hdi_prob)
+        check.numbers_list("spend_grid", spend_grid)
         return response_curves(self, geo=geo, channel=channel, spend_grid=spend_grid, hdi_prob=hdi_prob)
 
     def optimize_budget(self, budget: float | None = None, **kwargs):
@@ -293,23 +309,32 @@ class Fit:
         :func:`geommm.analysis.optimize.optimize_budget` for every option."""
         from geommm.analysis.optimize import optimize_budget
 
+        check.keywords(optimize_budget, kwargs)
+        if "hdi_prob" in kwargs:
+            kwargs["hdi_prob"] = check.hdi_prob(kwargs["hdi_prob"])
         return optimize_budget(self, budget, **kwargs)
 
     def scenario(self, spend_plan, hdi_prob: float = 0.9) -> pl.DataFrame:
         """What-if: predicted KPI under ``spend_plan`` and the change vs the actual plan."""
         from geommm.analysis.scenario import scenario
 
+        hdi_prob = check.hdi_prob(hdi_prob)
         return scenario(self, spend_plan, hdi_prob=hdi_prob)
 
     def predict(self, new_panel, hdi_prob: float = 0.9, **kwargs) -> pl.DataFrame:
         """Out-of-sample predictions (geo, time, mean, hdi_low, hdi_high), carryover included."""
         from geommm.analysis.predict import predict
 
+        hdi_prob = check.hdi_prob(hdi_prob)
+        check.keywords(predict, kwargs)
+        if "seed" in kwargs:
+            kwargs["seed"] = check.whole("seed", kwargs["seed"])
         return predict(self, new_panel, hdi_prob=hdi_prob, **kwargs)
 
     def prior_posterior(self, draws: int = 1000, seed: int = 0) -> pl.DataFrame:
         """Long table (parameter, source "prior"|"posterior", value) for the key media
         parameters, to see what the data taught the model beyond its priors."""
+        draws, seed = check.whole("draws", draws, 1), check.whole("seed", seed)
         rng = np.random.default_rng(seed)
         post = posterior_draws(self.idata, names=("roi", "retention_logit", "slope"), max_draws=draws)
         prior_draws = {
@@ -331,14 +356,20 @@ class Fit:
 
     def report(self, path: str | Path = "geommm-report.html", allocation=None) -> Path:
         """Write the self-contained offline HTML report (charts + key tables)."""
+        from geommm.analysis.allocation import Allocation
         from geommm.report import write_report
 
+        path = check.output_file("path", path)
+        if allocation is not None and not isinstance(allocation, Allocation):
+            raise ArgumentError(
+                f"allocation must be the result of fit.optimize_budget(...), got {allocation!r}"
+            )
         return write_report(self, path, allocation=allocation)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fit to one netCDF file (atomically); reload with ``geommm.load_fit``."""
-        path = Path(path)
+        path = check.output_file("path", path)
         idata = self.idata.copy()
         meta = {
             "format_version": FORMAT_VERSION,

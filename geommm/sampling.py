@@ -16,6 +16,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
+from geommm import _checks as check
 from geommm._interrupts import InterruptGuard, interrupted
 from geommm.errors import FitError, FitInterrupted
 
@@ -64,15 +65,18 @@ class SamplerSettings:
 
 
 def check_settings(s: SamplerSettings) -> None:
+    """Every setting's type and range, before the model is built or compiled."""
     if s.method not in METHODS:
         raise FitError(f"method={s.method!r} is not one of {METHODS}")
     if s.method == "nuts" and s.sampler not in SAMPLERS:
         raise FitError(f"sampler={s.sampler!r} is not one of {SAMPLERS}")
-    for name in ("draws", "chains"):
-        if int(getattr(s, name)) < 1:
-            raise FitError(f"{name} must be at least 1, got {getattr(s, name)}")
-    if s.tune < 0:
-        raise FitError(f"tune must be >= 0, got {s.tune}")
+    s.draws = check.whole("draws", s.draws, 1, FitError)
+    s.chains = check.whole("chains", s.chains, 1, FitError)
+    s.tune = check.whole("tune", s.tune, 0, FitError)
+    s.seed = check.seed(s.seed, error=FitError)
+    if s.cores is not None:
+        s.cores = check.whole("cores", s.cores, 1, FitError)
+    s.target_accept = check.number("target_accept", s.target_accept, FitError)
     if s.backend not in BACKENDS:
         raise FitError(f"backend={s.backend!r} is not one of {BACKENDS}")
     s.backend = resolve_backend(s.backend) if s.method == "nuts" and s.sampler == "nutpie" else s.backend
