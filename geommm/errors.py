@@ -9,12 +9,14 @@ from __future__ import annotations
 
 __all__ = [
     "GeoMMMError",
+    "ArgumentError",
     "DataError",
     "SchemaError",
     "FormulaError",
     "LiftTestError",
     "PriorError",
     "FitError",
+    "FitInterrupted",
     "OptimizationError",
     "ConvergenceWarning",
 ]
@@ -22,6 +24,10 @@ __all__ = [
 
 class GeoMMMError(Exception):
     """Base class of all geommm errors caused by user input."""
+
+
+class ArgumentError(GeoMMMError, ValueError):
+    """An argument of a geommm function has an invalid type or value (the message names it)."""
 
 
 class DataError(GeoMMMError, ValueError):
@@ -46,6 +52,13 @@ class PriorError(GeoMMMError, ValueError):
 
 class FitError(GeoMMMError, RuntimeError):
     """Fitting could not run or a saved fit cannot be read."""
+
+
+class FitInterrupted(FitError, KeyboardInterrupt):
+    """Fitting was stopped with Ctrl-C (SIGINT) before every draw was taken; nothing is returned.
+
+    It is also a KeyboardInterrupt, so code that stops on Ctrl-C keeps doing so.
+    """
 
 
 class OptimizationError(GeoMMMError, ValueError):

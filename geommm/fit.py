@@ -17,6 +17,7 @@ from typing import Any
 import arviz as az
 import polars as pl
 
+from geommm import _checks as check
 from geommm import store
 from geommm.analysis import checks
 from geommm.analysis import contributions as contrib_mod
@@ -25,6 +26,7 @@ from geommm.analysis import roi as roi_mod
 from geommm.analysis.diagnostics import Diagnostics
 from geommm.analysis.draws import posterior_draws
 from geommm.analysis.forward import ForwardModel
+from geommm.errors import ArgumentError
 from geommm.formula import ModelSpec
 from geommm.model.design import ModelData, build_model_data
 from geommm.model.lift import LiftCells, build_lift_cells
@@ -98,12 +100,18 @@ class Fit:
     def summary(self, var_names: Sequence[str] | None = None, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Parameter table: parameter, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, ess_tail.
         Computed once per argument set: arviz takes seconds to minutes on a big fit."""
+        hdi_prob = check.hdi_prob(hdi_prob)
+        if var_names is not None:
+            check.some_of("var_names", var_names, list(self.idata.posterior.data_vars))
         key = ("summary", None if var_names is None else tuple(var_names), hdi_prob)
         return self._once(key, lambda: diag_mod.parameter_summary(self, var_names, hdi_prob)).clone()
 
     def diagnostics(self, r_hat_max: float = 1.01, ess_min: float | None = None) -> Diagnostics:
         """Divergences, max R-hat, min ESS and a verdict ("ok" / "warning" / "fail").
         Computed once per argument set, like :meth:`summary`."""
+        r_hat_max = check.at_least("r_hat_max", r_hat_max, 1.0)
+        if ess_min is not None:
+            ess_min = check.at_least("ess_min", ess_min, 0.0)
         d = self._once(("diagnostics", r_hat_max, ess_min), lambda: diag_mod.diagnostics(self, r_hat_max, ess_min))
         return dataclasses.replace(d, messages=list(d.messages))
 
@@ -120,21 +128,24 @@ class Fit:
     # --------------------------------------------------------------- tables
     def roi(self, by: str = "geo", hdi_prob: float = 0.9) -> pl.DataFrame:
         """ROI per geo x channel (``by="geo"``) or national per channel (``by="channel"``)."""
+        by, hdi_prob = check.one_of("by", by, roi_mod.BY), check.hdi_prob(hdi_prob)
         return roi_mod.roi_table(self.forward, by=by, hdi_prob=hdi_prob)
 
     def marginal_roi(self, by: str = "geo", hdi_prob: float = 0.9, step: float = 0.01) -> pl.DataFrame:
         """Return on the next unit of spend (a relative ``step`` more spend), same columns as roi()."""
-        if not step > 0:
-            raise ValueError("step must be positive (a relative spend increase, e.g. 0.01)")
+        by, hdi_prob = check.one_of("by", by, roi_mod.BY), check.hdi_prob(hdi_prob)
+        step = check.positive("step (a relative spend increase, e.g. 0.01)", step)
         return roi_mod.roi_table(self.forward, by=by, hdi_prob=hdi_prob, step=step)
 
     def contributions(self, by: Sequence[str] | str = ("geo", "time"), hdi_prob: float = 0.9) -> pl.DataFrame:
         """KPI decomposition into baseline, seasonality, trend, controls and channels (KPI units)."""
+        by = check.some_of("by", by, contrib_mod.GROUPINGS)
+        hdi_prob = check.hdi_prob(hdi_prob)
         return contrib_mod.contributions_table(self.forward, by=by, hdi_prob=hdi_prob)
 
     def fitted(self, hdi_prob: float = 0.9) -> pl.DataFrame:
         """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout."""
-        return checks.fitted(self, hdi_prob=hdi_prob)
+        return checks.fitted(self, hdi_prob=check.hdi_prob(hdi_prob))
 
     def fit_metrics(self) -> pl.DataFrame:
         """In-sample R^2 and MAPE per geo and overall ("national" row sums over geos)."""
@@ -147,11 +158,11 @@ class Fit:
         tests (any source ``read_lift_tests`` accepts) to check a fit against
         experiments it has not seen, e.g. the uncalibrated fit, to compare before and
         after calibration."""
-        return checks.lift_test_check(self, lift_tests=lift_tests, hdi_prob=hdi_prob)
+        return checks.lift_test_check(self, lift_tests=lift_tests, hdi_prob=check.hdi_prob(hdi_prob))
 
     def adstock_decay(self, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Carryover weights per lag: geo, channel, lag, weight_mean, weight_hdi_low, weight_hdi_high."""
-        return checks.adstock_decay(self, hdi_prob=hdi_prob)
+        return checks.adstock_decay(self, hdi_prob=check.hdi_prob(hdi_prob))
 
     # ------------------------------------------------------------ decisions
     def response_curves(self, geo=None, channel=None, spend_grid=None, hdi_prob: float = 0.9) -> pl.DataFrame:
@@ -159,6 +170,8 @@ class Fit:
         and national, with HDI bands."""
         from geommm.analysis.curves import response_curves
 
+        hdi_prob = check.hdi_prob(hdi_prob)
+        check.numbers_list("spend_grid", spend_grid)
         return response_curves(self, geo=geo, channel=channel, spend_grid=spend_grid, hdi_prob=hdi_prob)
 
     def optimize_budget(self, budget: float | None = None, **kwargs):
@@ -167,29 +180,44 @@ class Fit:
         :func:`geommm.analysis.optimize.optimize_budget` for every option."""
         from geommm.analysis.optimize import optimize_budget
 
+        check.keywords(optimize_budget, kwargs)
+        if "hdi_prob" in kwargs:
+            kwargs["hdi_prob"] = check.hdi_prob(kwargs["hdi_prob"])
         return optimize_budget(self, budget, **kwargs)
 
     def scenario(self, spend_plan, hdi_prob: float = 0.9) -> pl.DataFrame:
         """What-if: predicted KPI under ``spend_plan`` and the change vs the actual plan."""
         from geommm.analysis.scenario import scenario
 
+        hdi_prob = check.hdi_prob(hdi_prob)
         return scenario(self, spend_plan, hdi_prob=hdi_prob)
 
     def predict(self, new_panel, hdi_prob: float = 0.9, **kwargs) -> pl.DataFrame:
         """Out-of-sample predictions (geo, time, mean, hdi_low, hdi_high), carryover included."""
         from geommm.analysis.predict import predict
 
+        hdi_prob = check.hdi_prob(hdi_prob)
+        check.keywords(predict, kwargs)
+        if "seed" in kwargs:
+            kwargs["seed"] = check.whole("seed", kwargs["seed"])
         return predict(self, new_panel, hdi_prob=hdi_prob, **kwargs)
 
     def prior_posterior(self, draws: int = 1000, seed: int = 0) -> pl.DataFrame:
         """Long table (parameter, source "prior"|"posterior", value) for the key media
         parameters, to see what the data taught the model beyond its priors."""
+        draws, seed = check.whole("draws", draws, 1), check.whole("seed", seed)
         return checks.prior_posterior(self, draws=draws, seed=seed)
 
     def report(self, path: str | Path = "geommm-report.html", allocation=None) -> Path:
         """Write the self-contained offline HTML report (charts + key tables)."""
+        from geommm.analysis.optimize import Allocation
         from geommm.report import write_report
 
+        path = check.output_file("path", path)
+        if allocation is not None and not isinstance(allocation, Allocation):
+            raise ArgumentError(
+                f"allocation must be the result of fit.optimize_budget(...), got {allocation!r}"
+            )
         return write_report(self, path, allocation=allocation)
 
     # ------------------------------------------------------- model checking
@@ -221,7 +249,7 @@ class Fit:
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the fit to one netCDF file (atomically); reload with ``geommm.load_fit``."""
-        return store.save_fit(self, path)
+        return store.save_fit(self, check.output_file("path", path))
 
     def __repr__(self) -> str:
         s = self.settings

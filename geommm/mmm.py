@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from geommm import _checks as check
 from geommm.data import Panel, read_lift_tests_for_panel, read_panel
-from geommm.errors import DataError, FitError, FormulaError, GeoMMMError
+from geommm.errors import ArgumentError, DataError, FitError, FormulaError, GeoMMMError
 from geommm.formula import ModelSpec, parse_formula
 from geommm.model.build import LIKELIHOODS, build_pymc_model
 from geommm.model.design import ModelData, build_model_data
@@ -38,9 +39,13 @@ class GeoMMM:
         priors: Mapping[str, Any] | None = None,
         likelihood: str = "normal",
     ) -> None:
-        self.panel = data if isinstance(data, Panel) else read_panel(data, geo=geo, time=time)
         if likelihood not in LIKELIHOODS:
             raise FormulaError(f"likelihood={likelihood!r} is not one of {LIKELIHOODS}")
+        if population is not None and not isinstance(population, str):
+            raise ArgumentError(f"population must be a column name, got {population!r}")
+        if priors is not None and not isinstance(priors, Mapping):
+            raise ArgumentError(f"priors must be a dict of prior overrides, got {priors!r}")
+        self.panel = data if isinstance(data, Panel) else read_panel(data, geo=geo, time=time)
         self.likelihood = likelihood
         self.population = population
         self.spec: ModelSpec = parse_formula(formula, self.panel.columns, geo=self.panel.geo_col)
@@ -100,6 +105,7 @@ class GeoMMM:
         """Prior predictive draws (arviz InferenceData) to check the priors make sense."""
         import pymc as pm
 
+        draws, seed = check.whole("draws", draws, 1), check.seed(seed)
         with self.model:
             return pm.sample_prior_predictive(draws=draws, random_seed=seed)
 
@@ -139,9 +145,10 @@ class GeoMMM:
             mass_matrix=mass_matrix,
         )
         sampling.check_settings(settings)
-        model = self.model if method == "nuts" else self._optimisation_model()
+        # built inside run(), so Ctrl-C while building is handled like Ctrl-C while compiling
+        build = (lambda: self.model) if method == "nuts" else self._optimisation_model
         try:
-            idata = sampling.run(model, settings, progressbar=progressbar)
+            idata = sampling.run(build, settings, progressbar=progressbar)
         except GeoMMMError:
             raise
         except Exception as exc:  # surface sampler failures as one clear error

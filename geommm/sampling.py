@@ -6,21 +6,29 @@ sampling and stored with the fit.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import arviz as az
 import numpy as np
 import pymc as pm
 
-from geommm.errors import FitError
+from geommm import _checks as check
+from geommm._interrupts import InterruptGuard, interrupted
+from geommm.errors import FitError, FitInterrupted
+
+log = logging.getLogger("geommm")
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 MASS_MATRICES = ("draws", "gradients")
 METHODS = ("nuts", "laplace", "map", "advi")
 BACKENDS = ("auto", "jax", "numba")
+#: How often (seconds) a running nutpie sampler is checked for Ctrl-C.
+POLL_SECONDS = 0.1
 
 
 def resolve_backend(backend: str) -> str:
@@ -58,15 +66,18 @@ class SamplerSettings:
 
 
 def check_settings(s: SamplerSettings) -> None:
+    """Every setting's type and range, before the model is built or compiled."""
     if s.method not in METHODS:
         raise FitError(f"method={s.method!r} is not one of {METHODS}")
     if s.method == "nuts" and s.sampler not in SAMPLERS:
         raise FitError(f"sampler={s.sampler!r} is not one of {SAMPLERS}")
-    for name in ("draws", "chains"):
-        if int(getattr(s, name)) < 1:
-            raise FitError(f"{name} must be at least 1, got {getattr(s, name)}")
-    if s.tune < 0:
-        raise FitError(f"tune must be >= 0, got {s.tune}")
+    s.draws = check.whole("draws", s.draws, 1, FitError)
+    s.chains = check.whole("chains", s.chains, 1, FitError)
+    s.tune = check.whole("tune", s.tune, 0, FitError)
+    s.seed = check.seed(s.seed, error=FitError)
+    if s.cores is not None:
+        s.cores = check.whole("cores", s.cores, 1, FitError)
+    s.target_accept = check.number("target_accept", s.target_accept, FitError)
     if s.backend not in BACKENDS:
         raise FitError(f"backend={s.backend!r} is not one of {BACKENDS}")
     s.backend = resolve_backend(s.backend) if s.method == "nuts" and s.sampler == "nutpie" else s.backend
@@ -90,49 +101,88 @@ def check_settings(s: SamplerSettings) -> None:
 
 
 def run(
-    model: pm.Model, s: SamplerSettings, progressbar: bool = True, initial_point: dict | None = None
+    model: pm.Model | Callable[[], pm.Model], s: SamplerSettings, progressbar: bool = True,
+    initial_point: dict | None = None,
 ) -> az.InferenceData:
     """Sample ``model`` according to ``s``; fills the timing fields of ``s``.
 
+    ``model`` may be a function that builds it, so Ctrl-C while building is handled
+    like Ctrl-C while compiling. Raises :class:`~geommm.errors.FitInterrupted` on
+    Ctrl-C and :class:`~geommm.errors.FitError` if the sampler returns fewer draws
+    than asked for: a partial run is never passed off as a whole one.
     ``initial_point`` (value-variable name -> unconstrained value, e.g. a previous
-    posterior's mean) warm-starts nutpie's chains there (jittered); other samplers
-    start at their defaults."""
+    posterior's mean) warm-starts nutpie's chains there; other methods ignore it.
+    """
     check_settings(s)
     cpu0 = os.times()
     cpu_start = cpu0.user + cpu0.system + cpu0.children_user + cpu0.children_system
-    if s.method == "nuts" and s.sampler == "nutpie":
-        idata = _nutpie(model, s, progressbar, initial_point)
-    elif s.method == "nuts":
-        t0 = time.perf_counter()
-        with model:
-            idata = pm.sample(
-                draws=s.draws,
-                tune=s.tune,
-                chains=s.chains,
-                cores=s.cores or min(s.chains, os.cpu_count() or 1),
-                random_seed=s.seed,
-                target_accept=s.target_accept,
-                nuts_sampler=s.sampler,
-                progressbar=progressbar,
-                compute_convergence_checks=False,
-            )
-        s.sampling_seconds = time.perf_counter() - t0
-    elif s.method == "advi":
-        idata = _advi(model, s, progressbar)
-    elif s.method == "laplace":
-        idata = _laplace(model, s, progressbar)
-    else:
-        idata = _map(model, s, progressbar)
+    with InterruptGuard(defer=True, stage="model building") as guard:
+        try:
+            guard.check()
+            model = model() if callable(model) and not isinstance(model, pm.Model) else model
+            guard.check()
+            if s.method == "nuts" and s.sampler == "nutpie":
+                idata = _nutpie(model, s, progressbar, guard, initial_point)
+            else:
+                # PyMC's samplers and optimisers cannot be polled: let Ctrl-C raise in them
+                # (they stop early and return what they have; the count below catches that).
+                guard.stage = "sampling" if s.method == "nuts" else f"{s.method.upper()} fitting"
+                guard.defer = False
+                idata = _other(model, s, progressbar)
+            guard.check()
+        except FitInterrupted:
+            raise
+        except KeyboardInterrupt:
+            raise interrupted(guard.stage) from None
     cpu1 = os.times()
     s.cpu_seconds = cpu1.user + cpu1.system + cpu1.children_user + cpu1.children_system - cpu_start
+    check_complete(idata, s)
+    return idata
+
+
+def check_complete(idata: az.InferenceData, s: SamplerSettings) -> None:
+    """Refuse a posterior with fewer chains or draws than ``s`` asked for."""
+    post = getattr(idata, "posterior", None)
+    chains = 0 if post is None else int(post.sizes.get("chain", 0))
+    draws = 0 if post is None else int(post.sizes.get("draw", 0))
+    if (chains, draws) != (s.chains, s.draws):
+        raise FitError(
+            f"the sampler returned {chains} chain(s) x {draws} draws, not the {s.chains} x "
+            f"{s.draws} asked for; an incomplete posterior is not returned (nothing was saved)"
+        )
+
+
+def _other(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
+    if s.method == "advi":
+        return _advi(model, s, progressbar)
+    if s.method == "map":
+        return _map(model, s, progressbar)
+    if s.method == "laplace":
+        return _laplace(model, s, progressbar)
+    t0 = time.perf_counter()
+    with model:
+        idata = pm.sample(
+            draws=s.draws,
+            tune=s.tune,
+            chains=s.chains,
+            cores=s.cores or min(s.chains, os.cpu_count() or 1),
+            random_seed=s.seed,
+            target_accept=s.target_accept,
+            nuts_sampler=s.sampler,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
+    s.sampling_seconds = time.perf_counter() - t0
     return idata
 
 
 def _nutpie(
-    model: pm.Model, s: SamplerSettings, progressbar: bool, initial_point: dict | None = None
+    model: pm.Model, s: SamplerSettings, progressbar: bool, guard: InterruptGuard,
+    initial_point: dict | None = None,
 ) -> az.InferenceData:
     import nutpie
 
+    guard.stage = "compilation"
     t0 = time.perf_counter()
     if s.backend == "jax":
         from geommm import _jax_speed
@@ -143,9 +193,12 @@ def _nutpie(
     else:
         compiled = nutpie.compile_pymc_model(model)
     s.compile_seconds = time.perf_counter() - t0
+    guard.check()
+    guard.stage = "sampling"
+    log.info("compiled in %.1f s; sampling", s.compile_seconds)
     t0 = time.perf_counter()
     extra = {} if initial_point is None else {"init_mean": _flat_point(model, compiled.n_dim, initial_point)}
-    idata = nutpie.sample(
+    sampler = nutpie.sample(
         compiled,
         draws=s.draws,
         tune=s.tune,
@@ -156,10 +209,27 @@ def _nutpie(
         use_grad_based_mass_matrix=s.mass_matrix == "gradients",
         progress_bar=progressbar,
         save_warmup=False,
+        blocking=False,
         **extra,
     )
+    try:
+        # nutpie's own wait turns Ctrl-C into "return the draws so far"; poll instead.
+        while not _finished(sampler):
+            guard.check()
+            time.sleep(POLL_SECONDS)
+        idata = sampler.wait()
+    except BaseException:
+        sampler.cancel()  # a sampler left running crashes the interpreter at exit
+        raise
     s.sampling_seconds = time.perf_counter() - t0
     return idata
+
+
+def _finished(sampler) -> bool:  # noqa: ANN001 - nutpie's background sampler
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:  # nutpie 0.16 reports "still running" this way
+        return False
 
 
 def _flat_point(model: pm.Model, n_dim: int, point: dict) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Command-line interface: ``geommm demo | fit | validate | simulate | report | optimize``.
 
 Exit codes: 0 success, 1 a problem with the input or the environment (one
-``error: ...`` line on stderr, no traceback), 2 a usage error (argparse).
+``error: ...`` line on stderr, no traceback), 2 a usage error (argparse),
+130 interrupted by Ctrl-C (SIGINT; no partial fit is saved).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-from geommm.cli.console import UserError, one_line
+from geommm.cli.console import UserError, one_line, show_progress, watch_interrupts
 from geommm.cli.parser import build_parser
 
 __all__ = ["main"]
+
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, the shell convention).
+INTERRUPTED = 130
 
 
 def _commands() -> dict[str, Callable]:
@@ -43,10 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``geommm`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     _quiet()
-    from geommm.errors import GeoMMMError
+    from geommm.errors import FitInterrupted, GeoMMMError
 
+    show_progress()
     try:
-        return _commands()[args.command](args)
+        with watch_interrupts():
+            return _commands()[args.command](args)
+    except FitInterrupted as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return INTERRUPTED
     except (GeoMMMError, UserError) as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)
         return 1
@@ -55,5 +64,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.strerror or one_line(exc)}{where}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("error: interrupted (Ctrl-C); every file written so far is complete "
+              "(writes are atomic), the rest were not written", file=sys.stderr)
+        return INTERRUPTED

@@ -9,6 +9,7 @@ from typing import Any
 
 from geommm.cli.console import UserError
 from geommm.cli.outputs import prepare_dir, write_csv
+from geommm.cli.parser import _count
 
 JOB_KEYS = {"name", "formula", "data", "geo", "time", "lift_tests", "priors", "population", "fit", "weeks"}
 PATH_KEYS = ("data", "lift_tests")
@@ -29,12 +30,14 @@ def add_parser(subs, command) -> None:
     p.add_argument("jobs", type=Path, metavar="JOBS", help="TOML job file")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a LocalCluster)")
-    p.add_argument("--workers", type=int, default=2, metavar="N", help="LocalCluster worker processes (default 2)")
+    p.add_argument("--workers", type=_count(1), default=2, metavar="N",
+                   help="LocalCluster worker processes (default 2)")
     p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
 
 
 def load_jobs(path: Path) -> list[Any]:
-    from geommm.workflows.batch import FitJob
+    from geommm.errors import GeoMMMError
+    from geommm.workflows.batch import FitJob, check_jobs
 
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -50,8 +53,15 @@ def load_jobs(path: Path) -> list[Any]:
     if not entries:
         raise UserError(f"{path}: no [[jobs]] tables")
     jobs = []
+    if not isinstance(defaults, dict) or not isinstance(entries, list) or not all(
+        isinstance(e, dict) for e in entries
+    ):
+        raise UserError(f"{path}: use one [defaults] table and [[jobs]] tables (arrays of tables)")
     for i, entry in enumerate(entries):
-        spec = {**defaults, **entry, "fit": {**defaults.get("fit", {}), **entry.get("fit", {})}}
+        fits = [t.get("fit", {}) for t in (defaults, entry)]
+        if not all(isinstance(f, dict) for f in fits):
+            raise UserError(f"{path}: job {i + 1}: 'fit' must be a table, e.g. fit = {{ draws = 500 }}")
+        spec = {**defaults, **entry, "fit": {**fits[0], **fits[1]}}
         unknown = sorted(set(spec) - JOB_KEYS)
         if unknown:
             raise UserError(f"{path}: job {i + 1} has unknown key(s) {unknown}; known: {sorted(JOB_KEYS)}")
@@ -62,8 +72,14 @@ def load_jobs(path: Path) -> list[Any]:
             if isinstance(spec.get(key), str):
                 spec[key] = str((path.parent / spec[key]).resolve())
         if "weeks" in spec:
+            if not isinstance(spec["weeks"], list):
+                raise UserError(f"{path}: job {i + 1}: weeks must be [start, end]")
             spec["weeks"] = tuple(spec["weeks"])
         jobs.append(FitJob(**spec))
+    try:
+        check_jobs(jobs)
+    except GeoMMMError as exc:
+        raise UserError(f"{path}: {exc}") from None
     return jobs
 
 

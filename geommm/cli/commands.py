@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from geommm.cli.console import UserError, note, out, show_table, step
 from geommm.cli.outputs import (
     prepare_dir,
+    prepare_file,
     remove_stale,
     save_fit,
     try_report,
@@ -55,9 +56,15 @@ def validate(args: argparse.Namespace) -> int:
     out(panel.summary())
     out(f"geos: {', '.join(panel.geos)}")
     if args.lift_tests is not None:
+        from geommm.data.lift_tests import check_lift_tests
+
         lifts = read_lift_tests(args.lift_tests)
+        check_lift_tests(lifts, panel)  # geos, weeks; channels need the formula
         channels = sorted(set(lifts["channel"].to_list()))
-        out(f"{args.lift_tests}: OK, {lifts.height} lift test(s) on {', '.join(channels)}")
+        out(
+            f"{args.lift_tests}: OK, {lifts.height} lift test(s) on {', '.join(channels)}, "
+            "in the panel's geos and weeks (channels and spend are checked by `geommm fit`)"
+        )
     return 0
 
 
@@ -300,27 +307,34 @@ def show_written(folder: Path, written: list[Path]) -> None:
 # --- report / optimize ------------------------------------------------------------------
 
 
-def load_saved_fit(location: Path) -> Fit:
-    """A saved fit from ``DIR`` (its fit.nc) or from the .nc file itself."""
-    import geommm as gm
-
+def saved_fit_path(location: Path) -> Path:
+    """The saved fit in ``DIR`` (its fit.nc) or the .nc file itself; it must exist."""
     path = location / FIT_FILE if location.is_dir() else location
     if not path.is_file():
         raise UserError(
             f"no saved fit at {path}; run `geommm fit ... --out {location}` "
             "(or `geommm demo`) first"
         )
+    return path
+
+
+def load_saved_fit(location: Path) -> Fit:
+    """A saved fit from ``DIR`` (its fit.nc) or from the .nc file itself."""
+    import geommm as gm
+
+    path = saved_fit_path(location)
     with step(f"loading {path}"):
         return gm.load_fit(path)
 
 
 def report(args: argparse.Namespace) -> int:
-    """Write the HTML report of a saved fit."""
-    result = load_saved_fit(args.dir)
-    folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = args.out if args.out is not None else folder / "report.html"
+    """Write the HTML report of a saved fit (with the newest budget plan in its folder)."""
     from geommm.cli.plan import read_allocation
 
+    saved_fit_path(args.dir)
+    folder = args.dir if args.dir.is_dir() else args.dir.parent
+    target = prepare_file(args.out if args.out is not None else folder / "report.html")
+    result = load_saved_fit(args.dir)
     allocation = read_allocation(folder)
     if allocation is not None:
         note(f"  with the budget plan in {folder}/allocation_{allocation.by}.csv")
@@ -334,6 +348,11 @@ def optimize(args: argparse.Namespace) -> int:
     """Optimise the budget allocation of a saved fit; print and write the plan."""
     from geommm.cli.plan import optimizer_options, show_allocation, write_allocation
 
+    saved_fit_path(args.dir)
+    folder = args.dir if args.dir.is_dir() else args.dir.parent
+    target = prepare_file(
+        args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
+    )
     result = load_saved_fit(args.dir)
     options = optimizer_options(args, result.channels)
     if args.target_mroi is not None:
@@ -343,8 +362,6 @@ def optimize(args: argparse.Namespace) -> int:
     with step(f"optimising {amount} by {args.by}"):
         allocation = result.optimize_budget(**options)
     show_allocation(allocation)
-    folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
     write_allocation(allocation, target)
     out(f"Allocation: {target}")
     if args.weekly_plan is not None:

@@ -6,11 +6,14 @@ only the tables while the analyst still sees what is happening.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from geommm._interrupts import InterruptGuard
 
 
 class UserError(Exception):
@@ -27,6 +30,22 @@ def note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+class _NoteHandler(logging.Handler):
+    """Library progress messages (logger "geommm") as indented notes on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        note(f"  {record.getMessage()}")
+
+
+def show_progress() -> None:
+    """Show geommm's own progress messages (e.g. "compiled in 4.2 s; sampling")."""
+    logger = logging.getLogger("geommm")
+    if not any(isinstance(h, _NoteHandler) for h in logger.handlers):
+        logger.addHandler(_NoteHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def one_line(message: object) -> str:
     """Error text on one line, so scripts can grep it and terminals show it whole."""
     return cli_words(" ".join(str(message).split()))
@@ -40,12 +59,42 @@ def cli_words(text: str) -> str:
     return re.sub(r"pass --date-format \(e\.g\.", "pass --date-format (e.g.", text)
 
 
+#: Ctrl-C presses seen during the running command (see :func:`watch_interrupts`).
+_interrupts: list[InterruptGuard] = []
+
+
+@contextmanager
+def watch_interrupts() -> Iterator[None]:
+    """Stop on Ctrl-C between steps, where stopping is clean.
+
+    Raised at an arbitrary point, a KeyboardInterrupt can be swallowed by a
+    library (JAX's garbage-collection callback drops it) or, landing inside code
+    run by ``exec``, make CPython exit by SIGINT instead of with our exit code.
+    So the first Ctrl-C only sets a flag that :func:`step` checks; a second one
+    raises at once. Fitting checks it too, while compiling and sampling.
+    """
+    with InterruptGuard(defer=True, stage="the command") as guard:
+        _interrupts.append(guard)
+        try:
+            yield
+        finally:
+            _interrupts.remove(guard)
+
+
+def stop_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed since the command started."""
+    if any(guard.count for guard in _interrupts):
+        raise KeyboardInterrupt
+
+
 @contextmanager
 def step(label: str) -> Iterator[None]:
     """Announce a long step on stderr and report how long it took."""
+    stop_if_interrupted()
     note(f"{label} ...")
     start = time.perf_counter()
     yield
+    stop_if_interrupted()
     note(f"  done in {_seconds(time.perf_counter() - start)}")
 
 

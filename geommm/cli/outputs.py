@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +49,37 @@ def prepare_dir(path: Path, overwrite: bool) -> Path:
             "or choose another --out"
         )
     path.mkdir(parents=True, exist_ok=True)
+    probe_writable(path)
     return path
+
+
+def prepare_file(path: Path) -> Path:
+    """Check ``path`` can take a result file now, before any long step runs."""
+    if path.is_dir():
+        raise UserError(f"output {path} is a folder; give a file name, e.g. {path / 'out'}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    probe_writable(path.parent)
+    return path
+
+
+def probe_writable(folder: Path) -> None:
+    """Create and delete a file in ``folder`` now, so a run never ends unable to save.
+
+    Permission bits alone do not tell (root ignores them; immutable folders,
+    read-only mounts and quotas refuse writes anyway), so this really writes.
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=".geommm-probe-", dir=folder)
+        try:
+            os.write(fd, b"geommm")
+        finally:
+            os.close(fd)
+            os.unlink(name)
+    except OSError as exc:
+        raise UserError(
+            f"output folder {folder} is not writable ({exc.strerror or exc}); fix its "
+            "permissions or choose another --out"
+        ) from None
 
 
 def remove_stale(

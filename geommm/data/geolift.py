@@ -71,7 +71,8 @@ def from_geolift(
     ``test_id`` defaults to ``geolift_1``, ``geolift_2``... Returns the output of
     :func:`geommm.data.read_lift_tests` (so it includes ``geo_list`` and ``lift_se``).
     """
-    table, name = read_table(source)
+    text = [a for key in ("locations", "channel", "test_id") for a in _ALIASES[key]]
+    table, name = read_table(source, text_columns=text)
     if table.height == 0:
         raise LiftTestError(f"{name}: the GeoLift table is empty.")
     found = _match_columns(table, name)

@@ -8,6 +8,7 @@ dates are parsed here, so everything downstream works on Polars types.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,14 @@ _CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
-def read_table(source: TableSource) -> tuple[pl.DataFrame, str]:
-    """Return ``(table, source_name)``; the name is used in every error message."""
+def read_table(
+    source: TableSource, text_columns: Collection[str] = ()
+) -> tuple[pl.DataFrame, str]:
+    """Return ``(table, source_name)``; the name is used in every error message.
+
+    ``text_columns`` (any letter case) are read from CSV as text, so identifiers
+    such as geo ``007`` keep their leading zeros instead of becoming the number 7.
+    """
     if isinstance(source, pl.DataFrame):
         return source, DATAFRAME_SOURCE
     if isinstance(source, pl.LazyFrame):
@@ -34,7 +41,7 @@ def read_table(source: TableSource) -> tuple[pl.DataFrame, str]:
         return _from_pandas(source), DATAFRAME_SOURCE
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        return _read_file(path), path.name
+        return _read_file(path, text_columns), path.name
     raise DataError(
         f"Cannot read a table from a {type(source).__name__}; pass a path to a CSV or Parquet "
         "file, a polars DataFrame or a pandas DataFrame."
@@ -72,7 +79,7 @@ def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def _read_file(path: Path) -> pl.DataFrame:
+def _read_file(path: Path, text_columns: Collection[str]) -> pl.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: file not found (working directory: {Path.cwd()}).")
     suffix = path.suffix.lower()
@@ -82,18 +89,25 @@ def _read_file(path: Path) -> pl.DataFrame:
         except Exception as exc:  # noqa: BLE001
             raise DataError(f"{path.name}: cannot read as Parquet: {exc}") from exc
     if suffix in _CSV_SUFFIXES:
-        return _read_csv(path, separator="\t" if suffix == ".tsv" else ",")
+        return _read_csv(path, "\t" if suffix == ".tsv" else ",", text_columns)
     raise DataError(
         f"{path.name}: unknown file type {suffix!r}; use .csv, .tsv or .parquet, "
         "or read it yourself and pass the DataFrame."
     )
 
 
-def _read_csv(path: Path, separator: str) -> pl.DataFrame:
+def _read_csv(path: Path, separator: str, text_columns: Collection[str]) -> pl.DataFrame:
     try:
+        wanted = {c.lower() for c in text_columns}
+        header = pl.read_csv(path, separator=separator, n_rows=0).columns if wanted else []
         # infer_schema_length=None: scan every row, so a stray text value deep in a
         # numeric column is read as text (and reported) instead of failing the read.
-        table = pl.read_csv(path, separator=separator, infer_schema_length=None)
+        table = pl.read_csv(
+            path,
+            separator=separator,
+            infer_schema_length=None,
+            schema_overrides={c: pl.String for c in header if c.lower() in wanted},
+        )
     except Exception as exc:  # noqa: BLE001 - polars raises several error types
         header = _first_line(path)
         if separator not in header:

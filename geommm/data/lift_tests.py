@@ -47,8 +47,13 @@ def read_lift_tests(source: TableSource) -> pl.DataFrame:
     naming the test and column; warns (:class:`LiftSignWarning`) when the lift
     contradicts the sign of ``spend_delta``.
     """
-    table, name = read_table(source)
+    table, name = read_table(source, text_columns=text_columns())
     return validate_lift_tests(table, name)
+
+
+def text_columns() -> list[str]:
+    """Columns read as text whatever they look like (a geo or test called 007 stays 007)."""
+    return [c for c, rule in load_schema("lift_tests").columns.items() if rule.kind == "string"]
 
 
 def validate_lift_tests(table: pl.DataFrame, source: str, *, warn: bool = True) -> pl.DataFrame:
@@ -193,16 +198,17 @@ def _warn_on_sign(table: pl.DataFrame, source: str) -> None:
 
 
 def check_lift_tests(
-    lifts: TableSource, panel: Panel, channel_spend: Mapping[str, str]
+    lifts: TableSource, panel: Panel, channel_spend: Mapping[str, str] | None = None
 ) -> None:
     """Check that every test fits ``panel``; ``channel_spend`` maps channel -> spend column.
 
-    Raises :class:`~geommm.errors.LiftTestError` for an unknown channel, a geo not
-    in the panel, a window outside the panel's weeks, or a heavy-up larger than
-    the spend observed in the test geos and window (the counterfactual spend,
-    actual minus ``spend_delta``, must stay >= 0).
+    Raises :class:`~geommm.errors.LiftTestError` for a geo not in the panel, a
+    window outside the panel's weeks and, when ``channel_spend`` is given (the
+    model's channels), for an unknown channel or a heavy-up larger than the spend
+    observed in the test geos and window (the counterfactual spend, actual minus
+    ``spend_delta``, must stay >= 0).
     """
-    table, source = read_table(lifts)
+    table, source = read_table(lifts, text_columns=text_columns())
     table = validate_lift_tests(table, source, warn=False)
     _check_against_panel(table, panel, channel_spend, source)
 
@@ -214,21 +220,23 @@ def read_lift_tests_for_panel(
 
     What a model needs before it places the tests on its grid; errors name ``source``.
     """
-    table, name = read_table(source)
+    table, name = read_table(source, text_columns=text_columns())
     lifts = validate_lift_tests(table, name)
     _check_against_panel(lifts, panel, channel_spend, name)
     return lifts
 
 
 def _check_against_panel(
-    lifts: pl.DataFrame, panel: Panel, channel_spend: Mapping[str, str], source: str
+    lifts: pl.DataFrame, panel: Panel, channel_spend: Mapping[str, str] | None, source: str
 ) -> None:
     table = _label_by_test(lifts)
-    _check_channels(table, channel_spend, source)
-    panel.check([channel_spend[c] for c in table["channel"].unique().sort()], "spend")
+    if channel_spend is not None:
+        _check_channels(table, channel_spend, source)
+        panel.check([channel_spend[c] for c in table["channel"].unique().sort()], "spend")
     _check_geos(table, panel, source)
     weeks = _weeks_in_windows(table, panel, source)
-    _check_heavy_ups(table, weeks, panel, channel_spend, source)
+    if channel_spend is not None:
+        _check_heavy_ups(table, weeks, panel, channel_spend, source)
 
 
 def _check_channels(table: pl.DataFrame, channel_spend: Mapping[str, str], source: str) -> None:

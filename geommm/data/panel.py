@@ -25,6 +25,7 @@ from geommm.data.validate import (
     as_list,
     check_grid,
     check_rule,
+    check_varies,
     require_columns,
     with_cell_labels,
     with_row_labels,
@@ -58,12 +59,14 @@ def read_panel(
     """Read and validate a geo x week panel from CSV/Parquet path, polars or pandas DataFrame.
 
     Roles are optional here; any given are checked now, the rest when the model
-    calls :meth:`Panel.require`. Raises :class:`~geommm.errors.DataError` (or its
+    calls :meth:`Panel.require`. Every other column that holds numbers is checked
+    now too: no missing or infinite values and no stray text among the numbers
+    (rules that depend on a role, such as "spend is never negative", wait for it). Raises :class:`~geommm.errors.DataError` (or its
     subclass ``SchemaError``) naming the source, column and offending rows: as
     ``(geo, week)`` cells once the keys parse, before that as ``row N`` counting
     data rows from 0 (header excluded, input order).
     """
-    table, name = read_table(source)
+    table, name = read_table(source, text_columns=[geo])
     roles = {
         "kpi": kpi,
         "media": media,
@@ -102,6 +105,7 @@ class Panel:
         self._roles: dict[str, Any] = {}
         for role, columns in (roles or {}).items():
             self.require(as_list(columns, role), role)
+        self._check_columns(self._unassigned_numbers(), _PLAIN_NUMBERS, "")
 
     # --- identity --------------------------------------------------------------------
 
@@ -185,6 +189,16 @@ class Panel:
         else:
             self._roles[role] = names[0]
 
+    def require_variation(self, column: str, role: str = "kpi") -> None:
+        """Each geo's ``column`` must change over the weeks (checked before fitting on it).
+
+        A KPI that is the same in every week of a geo (all zero: a geo without data)
+        says nothing about what drives it and distorts every pooled result. A panel
+        only predicted on may be that short, so this is not a rule of the role itself.
+        """
+        self.check([column], role)
+        check_varies(self._frame, column, self._geo, f"{self._source}: column {column!r} ({role})")
+
     def check(self, columns: str | Sequence[str], role: str) -> None:
         """Like :meth:`require` but records nothing (e.g. for a one-off lift-test check)."""
         role = _role_name(role)
@@ -210,6 +224,19 @@ class Panel:
             check_rule(
                 table, name, rule, source=self._source, what=what, keys={"geo": self._geo}
             )
+
+    def _unassigned_numbers(self) -> list[str]:
+        """Columns without a role that hold numbers (or numbers with stray text).
+
+        Whatever role such a column gets later, a gap, an infinity or a stray word
+        is never usable and geommm never fills one in, so they are refused when
+        the panel is read. Text columns (region names, codes) are left alone, and
+        role rules such as "spend is never negative" wait until the role is known.
+        """
+        taken = {self._geo, self._time}
+        for value in self._roles.values():
+            taken.update([value] if isinstance(value, str) else value)
+        return [c for c in self._frame.columns if c not in taken and _holds_numbers(self._frame[c])]
 
     # --- numbers out -----------------------------------------------------------------
 
@@ -408,6 +435,17 @@ def _validated_frame(
         source=source,
     )
     return labelled.drop(LABEL).sort([geo, time])
+
+
+def _holds_numbers(values: pl.Series) -> bool:
+    """Numeric or boolean, or text of which most values (but not all) read as numbers."""
+    if values.dtype.is_numeric() or values.dtype == pl.Boolean:
+        return True
+    if values.dtype != pl.String:
+        return False
+    present = values.drop_nulls()
+    parsed = present.str.strip_chars().cast(pl.Float64, strict=False).is_not_null().sum()
+    return 0 < len(present) - parsed <= parsed
 
 
 def _role_name(role: str) -> str:

@@ -41,6 +41,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     _check_column(response, columns, "response")
 
     controls: list[str] = []
+    control_columns: dict[str, str] = {}  # column -> the control term using it
     geo_varying: list[str] = []
     geo_intercept = False
     media: list[MediaTerm] = []
@@ -61,6 +62,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
                 geo_intercept = True
             else:
                 expr = _control_expr(term.expr, columns)
+                control_columns.update(dict.fromkeys(_term_columns(term.expr), expr))
                 geo_varying.append(expr)
                 if expr not in controls:
                     controls.append(expr)
@@ -68,6 +70,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         call = _special_call(term)
         if call is None:
             expr = _control_expr(term, columns)
+            control_columns.update(dict.fromkeys(_term_columns(term), expr))
             if expr not in controls:
                 controls.append(expr)
         elif call.callee == "media":
@@ -87,6 +90,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FormulaError(f"media names must be unique; repeated: {dupes}")
+    _check_one_role_per_column(response, control_columns, media)
     return ModelSpec(
         formula=formula,
         response=response,
@@ -100,6 +104,44 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
 
 
 # ----------------------------------------------------------------------------- helpers
+def _check_one_role_per_column(
+    response: str, control_columns: dict[str, str], media: Sequence[MediaTerm]
+) -> None:
+    """A column explains the KPI once: as the KPI, a control or one channel's media.
+
+    Used twice, the model splits one effect between two terms however it likes, and
+    the channel's ROI (its contribution with the control left in place) is wrong.
+    """
+    uses: dict[str, str] = {response: "the response"}
+
+    def claim(column: str, role: str) -> None:
+        if column in uses and uses[column] != role:
+            raise FormulaError(
+                f"column {column!r} is used as {uses[column]} and as {role}; a column can "
+                "play one role in a formula (remove one of the terms)"
+            )
+        uses[column] = role
+
+    for column, term in control_columns.items():
+        claim(column, f"control '{term}'")
+    for m in media:
+        claim(m.input, f"media input of channel {m.name!r}")
+        if m.spend != m.input:
+            claim(m.spend, f"spend of channel {m.name!r}")
+
+
+def _term_columns(term) -> list[str]:
+    """The panel columns a control term reads (inside transformations too)."""
+    found = []
+    for comp in getattr(term, "components", []):
+        if type(comp).__name__ == "Call":
+            found.extend(_call_variables(comp.call))
+        else:
+            found.append(comp.name)
+    return found
+
+
+
 def _response_name(response, formula: str) -> str:
     comps = getattr(response.term, "components", [])
     if len(comps) != 1 or type(comps[0]).__name__ != "Variable":

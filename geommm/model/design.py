@@ -168,6 +168,7 @@ def build_model_data(
         kpi_scale, media_scale = scaling.kpi_scale, scaling.media_scale
         origin, n_train = scaling.origin, scaling.n_train_weeks
     elif reference is None:
+        panel.require_variation(spec.response)
         kpi_scale = _kpi_scale(kpi, panel, population, spec.response)
         media_scale = _media_scale(media_input)
         origin = times[0]
@@ -212,6 +213,12 @@ def _kpi_scale(kpi: np.ndarray, panel, population: str | None, response: str) ->
     mean = kpi.mean(axis=1)
     if population is not None:
         panel.require([population], "population")
+        if not kpi.sum() > 0:
+            raise DataError(
+                f"{panel.source}: KPI column {response!r} sums to {kpi.sum():g} over all geos "
+                "and weeks; geommm scales the KPI by population times the average KPI per "
+                "person, so the total KPI must be positive"
+            )
         pop = panel.geo_values(population)
         return pop * (kpi.sum() / (pop * kpi.shape[1]).sum())
     bad = [g for g, m in zip(panel.geos, mean) if not m > 0]

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from geommm.errors import GeoMMMError
+from geommm.errors import ArgumentError, GeoMMMError
 
 STATUS_SCHEMA = {
     "job": pl.String, "ok": pl.Boolean, "error": pl.String, "seconds": pl.Float64,
@@ -61,6 +61,33 @@ def prior_variants(base: FitJob, variants: Mapping[str, Mapping[str, Any]]) -> l
 def time_slices(base: FitJob, ends: Sequence[str]) -> list[FitJob]:
     """One job per end week (expanding window from the first week): stability over time."""
     return [replace(base, name=f"{base.name}/to-{end}", weeks=(None, end)) for end in ends]
+
+
+def check_jobs(jobs: Sequence[FitJob]) -> None:
+    """Refuse what would fail every time, before any worker starts: duplicate names, a
+    ``fit`` table with unknown settings, a ``weeks`` that is not (start, end)."""
+    import inspect
+
+    from geommm.mmm import GeoMMM
+
+    names = [j.name for j in jobs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ArgumentError(f"job names must be unique; repeated: {dupes}")
+    known = sorted(set(inspect.signature(GeoMMM.fit).parameters) - {"self"})
+    for job in jobs:
+        if not isinstance(job.fit, Mapping):
+            raise ArgumentError(f"job {job.name!r}: fit must be a table of settings, got {job.fit!r}")
+        unknown = sorted(set(job.fit) - set(known))
+        if unknown:
+            raise ArgumentError(
+                f"job {job.name!r}: unknown fit setting(s) {unknown}; known: {known}"
+            )
+        if job.weeks is not None and (isinstance(job.weeks, str) or len(job.weeks) != 2):
+            raise ArgumentError(
+                f"job {job.name!r}: weeks must be [start, end] (either may be empty), "
+                f"got {job.weeks!r}"
+            )
 
 
 def run_job(job: FitJob) -> dict[str, Any]:
@@ -109,10 +136,11 @@ def run_fits(
     except ImportError:
         raise GeoMMMError("geommm.workflows.batch needs Dask: pip install 'geommm[dask]'") from None
     jobs = list(jobs)
+    check_jobs(jobs)
+    for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ArgumentError(f"{name} must be a whole number >= 1, got {value!r}")
     names = [j.name for j in jobs]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise GeoMMMError(f"job names must be unique; repeated: {dupes}")
     cluster = None
     if scheduler is None:
         cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from geommm import _checks as check
 from geommm.analysis.metrics import accuracy_table
 from geommm.analysis.predict import predict
 from geommm.data import Panel, read_panel
@@ -67,6 +68,7 @@ def evaluate_holdout(
     training Panel that returns a GeoMMM (for lift tests, priors, population...).
     ``model_kwargs`` go to GeoMMM, ``fit_kwargs`` to ``GeoMMM.fit``.
     """
+    hdi_prob = check.hdi_prob(hdi_prob)
     full = _full_panel(model, panel, geo, time)
     train, test = _split(full, len(full.times) - _positive(holdout_weeks, "holdout_weeks"))
     return _score(model, train, test, hdi_prob, model_kwargs, fit_kwargs)
@@ -90,6 +92,7 @@ def time_slice_cv(
     Returns one table: fold, train_end, geo, r2, mape, n_weeks, coverage (rows per geo
     plus "all geos" and "national").
     """
+    hdi_prob = check.hdi_prob(hdi_prob)
     full = _full_panel(model, panel, geo, time)
     folds, horizon = _positive(folds, "folds"), _positive(horizon, "horizon")
     n = len(full.times)
