@@ -59,7 +59,7 @@ def validate(args: argparse.Namespace) -> int:
         from geommm.data.lift_tests import check_lift_tests
 
         lifts = read_lift_tests(args.lift_tests)
-        check_lift_tests(lifts, panel)  # geos, weeks; channels need the formula
+        check_lift_tests(lifts, panel, name=str(args.lift_tests))  # geos, weeks; channels need the formula
         channels = sorted(set(lifts["channel"].to_list()))
         out(
             f"{args.lift_tests}: OK, {lifts.height} lift test(s) on {', '.join(channels)}, "

@@ -198,7 +198,8 @@ def _warn_on_sign(table: pl.DataFrame, source: str) -> None:
 
 
 def check_lift_tests(
-    lifts: TableSource, panel: Panel, channel_spend: Mapping[str, str] | None = None
+    lifts: TableSource, panel: Panel, channel_spend: Mapping[str, str] | None = None,
+    name: str | None = None,
 ) -> None:
     """Check that every test fits ``panel``; ``channel_spend`` maps channel -> spend column.
 
@@ -209,6 +210,7 @@ def check_lift_tests(
     ``spend_delta``, must stay >= 0).
     """
     table, source = read_table(lifts, text_columns=text_columns())
+    source = name or source  # e.g. the file a table already read came from
     table = validate_lift_tests(table, source, warn=False)
     _check_against_panel(table, panel, channel_spend, source)
 
