@@ -39,6 +39,7 @@ _LAZY = {
     "evaluate_holdout": "geommm.workflows.validation",
     "time_slice_cv": "geommm.workflows.validation",
     "batch": "geommm.workflows.batch",
+    "preflight": "geommm.workflows.preflight.run",
 }
 
 __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]

@@ -74,6 +74,10 @@ ALLOWED = {
     # (DESIGN.md: fit.report("report.html")); it imports the report lazily, inside the
     # method, and the report itself only calls Fit's public methods.
     ("geommm.fit", "geommm.report"),
+    # GeoMMM.fit runs the pre-flight data checks (issue 22: "blocking findings stop
+    # GeoMMM.fit"); they live with the identification simulation in
+    # workflows/preflight, and the fit imports them inside the method.
+    ("geommm.mmm", "geommm.workflows.preflight"),
 }
 
 
