@@ -14,8 +14,9 @@ Thresholds:
 - ``near_constant`` (warning): coefficient of variation below ``NEAR_CONSTANT_CV``.
 - ``outliers`` (warning): weeks whose residual lies beyond ``OUTLIER_Z`` robust
   standard deviations (1.4826 x median absolute deviation).
-- ``level_shift`` (warning): a step in the residuals' mean, both sides at least
-  ``MIN_SEGMENT`` weeks long, of more than ``LEVEL_SHIFT_SIZE`` residual standard
+- ``level_shift`` (warning): a step in a geo's KPI, both sides at least
+  ``MIN_SEGMENT`` weeks long, that the formula's terms do not explain: tested as one
+  more regressor next to them, of more than ``LEVEL_SHIFT_SIZE`` noise standard
   deviations with a t statistic above ``LEVEL_SHIFT_T``.
 """
 
@@ -32,8 +33,8 @@ NEAR_CONSTANT_CV = 1e-3
 OUTLIER_Z = 6.0
 #: Fewest weeks on each side of a level shift.
 MIN_SEGMENT = 8
-#: A level shift's size in residual standard deviations (robust), at least.
-LEVEL_SHIFT_SIZE = 1.0
+#: A level shift's size in noise standard deviations, at least.
+LEVEL_SHIFT_SIZE = 2.0
 #: A level shift's t statistic (difference of means over its standard error), at least.
 LEVEL_SHIFT_T = 6.0
 
@@ -108,32 +109,44 @@ def _outliers(design: Design) -> list[Finding]:
     return out
 
 
-def level_shift(resid: np.ndarray, min_segment: int = MIN_SEGMENT) -> tuple[int, float, float]:
-    """The strongest step in one geo's residuals: (first week after it, size in robust sd,
-    t statistic). Noise is measured from week-to-week differences, which a step does not
-    inflate."""
-    T = resid.shape[0]
-    if T < 2 * min_segment:
-        return 0, 0.0, 0.0
-    s = robust_sd(np.diff(resid)) / np.sqrt(2.0)
-    if not s > 0:
-        return 0, 0.0, 0.0
+def level_shift(y: np.ndarray, X: np.ndarray, min_segment: int = MIN_SEGMENT):
+    """The strongest step in one geo's KPI that the formula's terms do not explain:
+    (first week after it, size in noise sd, t statistic), or None when the geo has too
+    few weeks. Each candidate step is tested as one more regressor next to the
+    formula's terms (intercept, media, seasonality, trend, controls), so a trend or a
+    season is not mistaken for a step."""
+    T = y.shape[0]
+    A = np.column_stack([np.ones(T), X])
+    dof = T - A.shape[1] - 1
+    if T < 2 * min_segment + 1 or dof < min_segment:
+        return None
+    Q = np.linalg.qr(A)[0]
+    resid = y - Q @ (Q.T @ y)
     k = np.arange(min_segment, T - min_segment + 1)
-    csum = np.concatenate([[0.0], np.cumsum(resid)])
-    before = csum[k] / k
-    after = (csum[-1] - csum[k]) / (T - k)
-    size = (after - before) / s
-    t = size / np.sqrt(1.0 / k + 1.0 / (T - k))
+    steps = (np.arange(T)[:, None] >= k[None, :]).astype("float64")
+    steps -= Q @ (Q.T @ steps)  # what the formula's terms cannot mimic
+    norm2 = (steps**2).sum(axis=0)
+    ok = norm2 > 1e-9
+    if not ok.any():
+        return None
+    coef = np.where(ok, steps.T @ resid / np.where(ok, norm2, 1.0), 0.0)
+    sigma = np.sqrt(np.maximum(resid @ resid - coef**2 * norm2, 1e-300) / dof)
+    t = coef * np.sqrt(norm2) / sigma
     i = int(np.argmax(np.abs(t)))
-    return int(k[i]), float(size[i]), float(t[i])
+    return int(k[i]), float(coef[i] / sigma[i]), float(t[i])
 
 
 def _level_shifts(design: Design) -> list[Finding]:
-    resid = design.least_squares.residuals
+    base, _ = design.baseline_terms
+    X = np.concatenate([design.saturated, base], axis=-1)
+    y = design.data.kpi_scaled
     times = design.data.times
     out = []
     for g, geo in enumerate(design.geos):
-        week, size, t = level_shift(resid[g])
+        found = level_shift(y[g], X[g])
+        if found is None:
+            continue
+        week, size, t = found
         if abs(t) > LEVEL_SHIFT_T and abs(size) > LEVEL_SHIFT_SIZE:
             direction = "up" if size > 0 else "down"
             out.append(Finding(
