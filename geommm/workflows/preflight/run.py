@@ -90,7 +90,7 @@ def preflight(
     from geommm.workflows.preflight.simulate import identification, identification_findings
 
     detail = identification(
-        design, n_sims=n_sims, roi=roi, seed=seed, prior_overrides=priors, findings=table,
+        design, n_sims=n_sims, roi=roi, seed=seed, prior_overrides=priors,
     )
     return findings_table([*_rows(table), *identification_findings(detail, table)])
 
