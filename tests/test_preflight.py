@@ -17,8 +17,8 @@ import geommm as gm
 from geommm import sim
 from geommm.errors import FitError, PreflightError, PreflightWarning
 from geommm.workflows.preflight import SCHEMA, SEVERITIES, preflight
-from geommm.workflows.preflight.ratio import count_for
 from geommm.workflows.preflight.design import build_design
+from geommm.workflows.preflight.ratio import count_for
 
 G, T = 4, 60
 GEOS = [f"g{g}" for g in range(G)]
@@ -270,10 +270,10 @@ def test_single_geo_parameter_count_matches_the_model():
 
 def lift(test_id="t1", channel="a", geos="g0", start=20, end=25, measure_end=29,
          spend_delta=100.0) -> dict:
-    return dict(test_id=test_id, channel=channel, geos=geos, start=WEEKS[start],
-                end=WEEKS[end], measure_end=WEEKS[min(measure_end, T - 1)] if measure_end < T
+    return {"test_id": test_id, "channel": channel, "geos": geos, "start": WEEKS[start],
+                "end": WEEKS[end], "measure_end": WEEKS[min(measure_end, T - 1)] if measure_end < T
                 else WEEKS[-1] + dt.timedelta(weeks=measure_end - T + 1),
-                spend_delta=spend_delta, lift=50.0, lift_se=10.0)
+                "spend_delta": spend_delta, "lift": 50.0, "lift_se": 10.0}
 
 
 def test_a_sound_lift_test_raises_nothing(clean):
@@ -282,9 +282,9 @@ def test_a_sound_lift_test_raises_nothing(clean):
 
 
 @pytest.mark.parametrize("kw, check", [
-    (dict(geos="g0;g9"), "lift_unknown_geo"),
-    (dict(channel="tv"), "lift_unknown_channel"),
-    (dict(measure_end=T + 6), "lift_outside_panel"),
+    ({"geos": "g0;g9"}, "lift_unknown_geo"),
+    ({"channel": "tv"}, "lift_unknown_channel"),
+    ({"measure_end": T + 6}, "lift_outside_panel"),
 ])
 def test_lift_test_the_model_cannot_replay_blocks(kw, check):
     found = rows(run(make(), lift_tests=pl.DataFrame([lift(**kw)])), check, "blocking")
@@ -378,10 +378,10 @@ def _panels():
         pl.when(pl.col("geo") == "geo_01").then(0.0).otherwise(pl.col("search_spend"))
         .alias("search_spend"))
     yield "dark geo", dark, small.formula, None
-    for kw in (dict(n_geos=4, n_weeks=60, n_channels=2, seed=1, n_lift_tests=2),
-               dict(n_geos=6, n_weeks=104, n_channels=3, seed=4, collinear="strict"),
-               dict(n_geos=6, n_weeks=104, n_channels=8, seed=2, collinear=False),
-               dict(n_geos=20, n_weeks=156, n_channels=4, seed=0)):
+    for kw in ({"n_geos": 4, "n_weeks": 60, "n_channels": 2, "seed": 1, "n_lift_tests": 2},
+               {"n_geos": 6, "n_weeks": 104, "n_channels": 3, "seed": 4, "collinear": "strict"},
+               {"n_geos": 6, "n_weeks": 104, "n_channels": 8, "seed": 2, "collinear": False},
+               {"n_geos": 20, "n_weeks": 156, "n_channels": 4, "seed": 0}):
         r = sim.simulate(**kw)
         yield str(kw), r.panel, r.formula, r.lift_tests if r.lift_tests.height else None
 
@@ -390,3 +390,42 @@ def test_demo_and_simulated_panels_are_never_blocked():
     for name, panel, formula, lifts in _panels():
         table = run(panel, formula, lift_tests=lifts)
         assert table.filter(pl.col("severity") == "blocking").height == 0, (name, table)
+
+
+@pytest.mark.parametrize("formula, weeks, geos", [
+    ("sales ~ media(a_spend, name='a')", 2, 1),
+    ("sales ~ media(a_spend, name='a')", 12, 1),
+    ("sales ~ trend() + (1 | geo) + media(a_spend, name='a')", 30, 2),
+])
+def test_degenerate_shapes_give_findings_not_crashes(formula, weeks, geos):
+    frame = make().filter((pl.col("week") < WEEKS[weeks]) & pl.col("geo").is_in(GEOS[:geos]))
+    table = run(frame, formula)
+    assert dict(table.schema) == SCHEMA and table.height >= 1
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+def test_validate_with_a_formula_prints_blocking_first_and_exits_1(tmp_path, capsys):
+    from geommm.cli import main
+
+    sales = make()["sales"].to_numpy().reshape(G, T).copy()
+    sales[2] = 123.0
+    path = tmp_path / "panel.csv"
+    make(sales=sales).write_csv(path)
+    code = main(["validate", str(path), "--time", "week", "--formula", FORMULA])
+    text = capsys.readouterr().out
+    assert code == 1
+    assert text.index("BLOCKING") < text.index("INFO") and "'g2'" in text
+    make().write_csv(path)
+    assert main(["validate", str(path), "--time", "week", "--formula", FORMULA]) == 0
+    assert "0 blocking" in capsys.readouterr().out
+
+
+def test_validate_simulate_needs_a_formula(tmp_path, capsys):
+    from geommm.cli import main
+
+    path = tmp_path / "panel.csv"
+    make().write_csv(path)
+    assert main(["validate", str(path), "--time", "week", "--simulate"]) == 1
+    assert "--simulate needs --formula" in capsys.readouterr().err

@@ -25,8 +25,8 @@ def show_preflight(args: argparse.Namespace, panel: Any, lift_tests: Any | None)
     findings grouped by severity, and return 1 if any finding blocks the fit."""
     import geommm as gm
 
-    kwargs = dict(population=args.population, simulate=args.simulate, n_sims=args.n_sims,
-                  roi=args.roi, seed=args.seed)
+    kwargs = {"population": args.population, "simulate": args.simulate,
+              "n_sims": args.n_sims, "roi": args.roi, "seed": args.seed}
     label = "pre-flight checks" + (
         f" and {args.n_sims} simulated market(s), each refitted" if args.simulate else "")
     with step(label):

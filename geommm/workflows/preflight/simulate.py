@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from geommm.analysis.roi import roi_samples
+from geommm.errors import FitError
 from geommm.workflows.preflight.design import Design
 from geommm.workflows.preflight.findings import Finding, fmt
 from geommm.workflows.preflight.truth import TrueMarkets, simulate_markets
@@ -41,7 +42,7 @@ from geommm.workflows.preflight.truth import TrueMarkets, simulate_markets
 #: is this one line.
 FAST_FIT = {"method": "map"}
 #: Error (or width) ratio below which a channel is identified by the design.
-IDENTIFIED = 0.35
+IDENTIFIED = 0.3
 #: Error (or width) ratio from which a channel is not identified by the design.
 NOT_IDENTIFIED = 0.7
 #: Columns of the detailed identification table.
@@ -57,9 +58,15 @@ def fast_fit(model, seed: int):
         return model.fit(**FAST_FIT, seed=seed, progressbar=False, preflight="off")
 
 
+def worst(error_ratio: float, width_ratio: float = float("nan")) -> float:
+    """The larger of the two ratios, ignoring a missing one (NaN if both are)."""
+    known = [x for x in (error_ratio, width_ratio) if np.isfinite(x)]
+    return max(known) if known else float("nan")
+
+
 def verdict(error_ratio: float, width_ratio: float = float("nan")) -> str:
     """identified / weak / not identified from the error and width ratios."""
-    score = np.nanmax([error_ratio, width_ratio])
+    score = worst(error_ratio, width_ratio)
     if not np.isfinite(score):
         return "not identified"
     if score < IDENTIFIED:
@@ -93,15 +100,17 @@ def _refit_market(design: Design, markets: TrueMarkets, s: int, prior_overrides,
 
 def design_lifts(design: Design) -> pl.DataFrame:
     """The user's lift tests with their standard error as the only uncertainty column."""
-    drop = [c for c in ("ci_low", "ci_high", "confidence", "geo_list") if c in design.lift_tests.columns]
-    return design.lift_tests.drop(drop)
+    drop = ("ci_low", "ci_high", "confidence", "geo_list")
+    return design.lift_tests.drop([c for c in drop if c in design.lift_tests.columns])
 
 
 def _scores(est: np.ndarray, true: np.ndarray, prior_sd: np.ndarray):
     """Per channel (last axis): bias, error ratio, width ratio from the markets' estimates.
 
-    ``est`` is a list over markets of (D, ...) draws, ``true`` (S, ...)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    ``est`` is a list over markets of (D, ...) draws, ``true`` (S, ...); cells without
+    spend are NaN throughout and stay NaN."""
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells (no spend)
         log_est = [np.log(np.where(e > 0, e, np.nan)) for e in est]
         point = np.stack([np.nanmean(e, axis=0) for e in log_est])  # (S, ...)
         err = point - np.log(np.where(true > 0, true, np.nan))
@@ -135,8 +144,8 @@ def refit_markets(
     """Simulate ``n_sims`` markets on ``design`` and refit each with :func:`fast_fit`."""
     from geommm.mmm import GeoMMM
 
-    if n_sims < 1:
-        raise ValueError(f"n_sims must be at least 1, got {n_sims}")
+    if int(n_sims) < 1:
+        raise FitError(f"n_sims must be at least 1, got {n_sims}")
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -242,7 +251,7 @@ def _channel_finding(row: dict, detail: pl.DataFrame, pairs: list[str]) -> Findi
         text += (f", so its ROI will {lean}{_per_geo(detail, channel)}. What would fix it: "
                  f"{_remedy(channel, pairs)}.")
     return Finding("info" if v == "identified" else "warning", "identification", text,
-                   value=float(np.nanmax([row["error_ratio"], row["width_ratio"]])),
+                   value=worst(row["error_ratio"], row["width_ratio"]),
                    threshold=IDENTIFIED if v == "identified" else NOT_IDENTIFIED,
                    channel=channel, verdict=v)
 
@@ -259,7 +268,7 @@ def _pair_finding(row: dict) -> Finding:
                 f"for the less identified of the two); a Geo-Lift test on either one, or an "
                 "ROI prior on one of them, settles the split.")
     return Finding("info" if v == "identified" else "warning", "identification", text,
-                   value=float(np.nanmax([row["error_ratio"], row["width_ratio"]])),
+                   value=worst(row["error_ratio"], row["width_ratio"]),
                    threshold=IDENTIFIED if v == "identified" else NOT_IDENTIFIED,
                    channel=row["channel"], verdict=v)
 
