@@ -40,6 +40,7 @@ _LAZY = {
     "time_slice_cv": "geommm.workflows.validation",
     "batch": "geommm.workflows.batch",
     "compare": "geommm.analysis.model_comparison",
+    "preflight": "geommm.workflows.preflight.run",
 }
 
 __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]

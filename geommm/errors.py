@@ -18,6 +18,8 @@ __all__ = [
     "FitError",
     "FitInterrupted",
     "OptimizationError",
+    "PreflightError",
+    "PreflightWarning",
     "ConvergenceWarning",
 ]
 
@@ -63,6 +65,20 @@ class FitInterrupted(FitError, KeyboardInterrupt):
 
 class OptimizationError(GeoMMMError, ValueError):
     """A budget optimisation request is infeasible or malformed."""
+
+
+class PreflightError(GeoMMMError):
+    """The pre-flight checks found a problem that leaves the fit nothing to answer
+    (a KPI constant in a geo, a media column all zero, more parameters than
+    observations). ``findings`` holds the blocking rows of the findings table."""
+
+    def __init__(self, message: str, findings=None) -> None:
+        super().__init__(message)
+        self.findings = findings
+
+
+class PreflightWarning(UserWarning):
+    """A blocking pre-flight finding, let through because the fit ran with ``preflight="warn"``."""
 
 
 class ConvergenceWarning(UserWarning):

@@ -123,6 +123,7 @@ class GeoMMM:
         backend: str = "auto",
         mass_matrix: str = "draws",
         progressbar: bool = True,
+        preflight: str = "block",
     ):
         """Fit the model and return a :class:`geommm.fit.Fit`.
 
@@ -134,6 +135,9 @@ class GeoMMM:
         mass_matrix (nutpie): "draws" (default; adapted from the warm-up draws' variances)
         or "gradients" (nutpie's own default: fewer steps per draw, but on geommm's
         models less than half the effective sample size per second).
+        preflight: "block" (default) stops with a PreflightError when the data leave the
+        fit nothing to answer (``gm.preflight`` lists why), "warn" warns and fits anyway,
+        "off" skips the checks.
         """
         from geommm import sampling
         from geommm.analysis import arviz_groups
@@ -145,6 +149,10 @@ class GeoMMM:
             mass_matrix=mass_matrix,
         )
         sampling.check_settings(settings)
+        # the one upward call of the fit layer (docs/architecture.md): the data checks
+        from geommm.workflows.preflight import check_before_fit
+
+        check_before_fit(self, preflight)
         # built inside run(), so Ctrl-C while building is handled like Ctrl-C while compiling
         build = (lambda: self.model) if method == "nuts" else self._optimisation_model
         try:

@@ -78,6 +78,10 @@ ALLOWED = {
     # workflows/what_changed.py (issue 16), imported inside the methods like the report.
     ("geommm.fit", "geommm.workflows.refresh"),
     ("geommm.fit", "geommm.workflows.what_changed"),
+    # GeoMMM.fit runs the pre-flight data checks (issue 22: "blocking findings stop
+    # GeoMMM.fit"); they live with the identification simulation in
+    # workflows/preflight, and the fit imports them inside the method.
+    ("geommm.mmm", "geommm.workflows.preflight"),
 }
 
 

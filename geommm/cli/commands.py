@@ -38,7 +38,8 @@ FIT_FILE = "fit.nc"
 
 
 def validate(args: argparse.Namespace) -> int:
-    """Read the panel with the given roles; print its summary or the first problem."""
+    """Read the panel with the given roles; print its summary or the first problem; with
+    ``--formula``, the pre-flight findings (exit 1 when one blocks the fit)."""
     import geommm as gm
 
     panel = gm.read_panel(
@@ -55,6 +56,7 @@ def validate(args: argparse.Namespace) -> int:
     out(f"{args.panel}: OK")
     out(panel.summary())
     out(f"geos: {', '.join(panel.geos)}")
+    lifts = None
     if args.lift_tests is not None:
         from geommm.data.lift_tests import check_lift_tests
 
@@ -65,6 +67,12 @@ def validate(args: argparse.Namespace) -> int:
             f"{args.lift_tests}: OK, {lifts.height} lift test(s) on {', '.join(channels)}, "
             "in the panel's geos and weeks (channels and spend are checked by `geommm fit`)"
         )
+    if args.formula is not None:
+        from geommm.cli.preflight import show_preflight
+
+        return show_preflight(args, panel, lifts)
+    if args.simulate:
+        raise UserError("--simulate needs --formula: the simulation refits the model")
     return 0
 
 

@@ -149,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Check a panel file and show its geos, weeks, date range and column roles.",
         "Reads a CSV/TSV/Parquet panel exactly as the model would and reports the first problem\n"
         "found (missing column, gaps, duplicates, bad dates, negative spend) with the rows\n"
-        "involved.",
+        "involved. With --formula it also runs the pre-flight checks: what the data can\n"
+        "identify (spend variation, collinearity, controls, KPI, parameters, lift tests),\n"
+        "blocking problems first; exit 1 if one would stop the fit.",
         "geommm validate panel.csv --geo geo --time week --kpi revenue "
         "--media tv_spend search_spend",
     )
@@ -168,6 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--date-format", metavar="FMT", help="strptime format for non-ISO dates, e.g. %%d/%%m/%%Y"
     )
     p.add_argument("--lift-tests", metavar="FILE", type=Path, help="also check a lift-test CSV")
+    p.add_argument(
+        "--formula", metavar="TEXT",
+        help="also run the pre-flight checks for this model formula: what the data can "
+        "identify, blocking problems first (exit 1 if any)",
+    )
+    p.add_argument(
+        "--simulate", action="store_true",
+        help="with --formula: plant known effects on this design and refit a few simulated "
+        "markets to say which channels it can identify (minutes)",
+    )
+    p.add_argument("--n-sims", type=_count(1), default=3, metavar="N",
+                   help="simulated markets for --simulate (default %(default)s)")
+    p.add_argument("--roi", type=_positive, metavar="X",
+                   help="centre the simulated markets' ROI on X instead of the prior's centre")
+    p.add_argument("--seed", type=_count(0), default=0, metavar="S",
+                   help="random seed of the simulation (default 0)")
 
     p = _command(
         subs,

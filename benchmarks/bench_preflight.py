@@ -1,0 +1,154 @@
+"""Pre-flight identification verdicts against full NUTS fits, over several seeds.
+
+    python benchmarks/bench_preflight.py --seeds 5 --n-sims 3
+    python benchmarks/bench_preflight.py --scenarios strict --seeds 5
+
+For each scenario and seed a panel is simulated (``geommm.sim.simulate``, no lift
+tests), then
+
+1. ``identification`` (``geommm/workflows/preflight/simulate.py``) plants effects
+   drawn from the priors on the panel's own design, refits ``--n-sims`` markets with
+   the fast fit and gives a verdict per channel and per pair of channels;
+2. one full NUTS fit of the panel itself gives each channel's posterior-vs-prior
+   contraction: posterior sd of log ROI over the ROI prior's sd of log ROI (a pair
+   counts as its less contracted channel, as in the pre-flight table), turned into a
+   verdict with the same thresholds (identified < 0.3 <= weak < 0.7 <= not identified).
+
+Scenarios:
+
+- ``strict``: tv and search on one buying plan with a fixed spend ratio per geo
+  (``collinear="strict"``): the panel alone should not split them;
+- ``independent``: every channel on its own flighting (``collinear=False``);
+- ``weak``: independent tv and social plus a small always-on channel ("email",
+  7.5% of their spend, never dark: runs of 4-8 weeks at full and at 30% level).
+
+Prints one row per scenario, seed and channel (or pair) with both verdicts, then
+the agreement per scenario: the issue's target is agreement in at least 4 of 5
+seeds. Fits run one at a time; the load average is printed with each timing
+(2 cores: anything else running inflates the times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import time
+import warnings
+
+import numpy as np
+import polars as pl
+
+import geommm as gm
+from geommm import sim
+from geommm.analysis.roi import roi_samples
+from geommm.workflows.preflight.design import build_design
+from geommm.workflows.preflight.simulate import FAST_FIT, refit_markets, score, verdict
+from geommm.workflows.preflight.truth import roi_prior_log_moments
+
+SCENARIOS = ("strict", "independent", "weak")
+
+
+def always_on(rng: np.random.Generator, n_geos: int, n_weeks: int) -> np.ndarray:
+    """(G, T) always-on spend level: runs of 4-8 weeks at 1.0 and at 0.3, never dark,
+    with 15% weekly noise; mean 1."""
+    level = np.ones((n_geos, n_weeks))
+    for g in range(n_geos):
+        t, on = int(rng.integers(0, 6)), True
+        while t < n_weeks:
+            n = int(rng.integers(4, 9))
+            level[g, t:t + n] = 1.0 if on else 0.3
+            t, on = t + n, not on
+    level *= rng.lognormal(0.0, 0.15, (n_geos, n_weeks))
+    return level / level.mean()
+
+
+def panel_for(scenario: str, seed: int, geos: int, weeks: int, share: float = 0.075):
+    """(panel, formula) of one scenario."""
+    if scenario != "weak":
+        collinear = "strict" if scenario == "strict" else False
+        r = sim.simulate(n_geos=geos, n_weeks=weeks, n_channels=2, seed=seed,
+                         collinear=collinear, n_lift_tests=0)
+        return r.panel, r.formula
+    r = sim.simulate(n_geos=geos, n_weeks=weeks, n_channels=3, seed=seed, collinear=False,
+                     n_lift_tests=0)
+    scale = share * float((r.panel["tv_spend"] + r.panel["social_spend"]).mean())
+    email = scale * always_on(np.random.default_rng(seed + 100), geos, weeks).reshape(-1)
+    panel = r.panel.with_columns(pl.Series("email_spend", email))
+    formula = r.formula.replace(" + media(search_spend, name='search')", "")
+    return panel, formula + " + media(email_spend, name='email')"
+
+
+def nuts_contraction(panel, formula, seed: int, draws: int, chains: int, sd: np.ndarray):
+    """Per channel and per pair: posterior sd of log ROI over the prior's, from one NUTS fit."""
+    model = gm.GeoMMM(formula, data=panel, geo="geo", time="week")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = model.fit(draws=draws, tune=draws, chains=chains, seed=seed, progressbar=False)
+    log = np.log(roi_samples(fit.forward, by="channel")[0])  # (D, C)
+    out = {c: float(log[:, i].std() / sd[i]) for i, c in enumerate(model.spec.channels)}
+    for a, b in itertools.combinations(model.spec.channels, 2):
+        out[f"{a}+{b}"] = max(out[a], out[b])  # as in preflight: the less identified one
+    diag = fit.diagnostics()
+    return out, diag
+
+
+def load() -> str:
+    return "load {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--geos", type=int, default=4)
+    p.add_argument("--weeks", type=int, default=60)
+    p.add_argument("--n-sims", type=int, default=3)
+    p.add_argument("--draws", type=int, default=500)
+    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--save", help="write the rows (parquet) here")
+    a = p.parse_args()
+    rows = []
+    for scenario in a.scenarios:
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
+            panel, formula = panel_for(scenario, seed, a.geos, a.weeks)
+            design = build_design(panel, formula, geo="geo", time="week")
+            before = load()
+            t0 = time.perf_counter()
+            table = score(design, refit_markets(design, a.n_sims, seed=seed))
+            t_pre = time.perf_counter() - t0
+            pre_load = f"{before} -> {load()}"
+            _, sd = roi_prior_log_moments(design)
+            before = load()
+            t0 = time.perf_counter()
+            contraction, diag = nuts_contraction(panel, formula, seed, a.draws, a.chains, sd)
+            t_nuts = time.perf_counter() - t0
+            print(f"{scenario} seed {seed}: preflight {t_pre:.0f} s ({pre_load}), NUTS "
+                  f"{t_nuts:.0f} s ({before} -> {load()}), {diag.divergences} divergences, "
+                  f"max R-hat {diag.max_r_hat:.3f}", flush=True)
+            for row in table.filter(pl.col("level") != "geo").iter_rows(named=True):
+                c = contraction[row["channel"]]
+                rows.append({
+                    "scenario": scenario, "seed": seed, "level": row["level"],
+                    "channel": row["channel"], "preflight_error_ratio": row["error_ratio"],
+                    "preflight": row["verdict"], "nuts_contraction": c, "nuts": verdict(c),
+                    "agree": row["verdict"] == verdict(c), "preflight_s": t_pre,
+                    "nuts_s": t_nuts,
+                })
+    res = pl.DataFrame(rows)
+    if a.save:
+        res.write_parquet(a.save)
+    with pl.Config(tbl_rows=200, tbl_width_chars=160, float_precision=2):
+        print(res.drop("preflight_s", "nuts_s"))
+        print(res.group_by("scenario", "level", "channel", maintain_order=True).agg(
+            pl.col("agree").sum().alias("seeds_agreeing"), pl.len().alias("seeds"),
+            pl.col("preflight").mode().first().alias("preflight_usual"),
+            pl.col("nuts").mode().first().alias("nuts_usual")))
+    print(f"fast fit: {FAST_FIT}; {a.n_sims} markets per panel; NUTS {a.chains} x "
+          f"({a.draws} + {a.draws})")
+
+
+if __name__ == "__main__":
+    main()

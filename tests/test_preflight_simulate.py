@@ -1,0 +1,180 @@
+"""Identification on the user's design: simulated markets, scoring, verdicts.
+
+The fast tests replace the refit with an oracle (returns the truth) or with a fit
+that learns nothing (returns the prior's centre), which pins the scoring down
+without waiting for optimisers. The slow tests refit real markets with the fast
+fit and check the verdicts the issue asks for: a strictly collinear tv/search pair
+is not identified, independent flighting is, a small always-on channel is weak.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import polars as pl
+import pytest
+
+from geommm import sim
+from geommm.workflows.preflight import preflight
+from geommm.workflows.preflight import simulate as simulate_mod
+from geommm.workflows.preflight.design import build_design
+from geommm.workflows.preflight.simulate import (
+    IDENTIFIED,
+    NOT_IDENTIFIED,
+    identification,
+    verdict,
+)
+from geommm.workflows.preflight.truth import quantile_grid, roi_prior_log_moments
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return sim.simulate(n_geos=3, n_weeks=52, n_channels=2, seed=3, n_lift_tests=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_design(tiny):
+    return build_design(tiny.panel, tiny.formula, geo="geo", time="week")
+
+
+def test_verdict_thresholds():
+    assert verdict(0.1) == "identified"
+    assert verdict(IDENTIFIED) == verdict(0.5) == "weak"
+    assert verdict(NOT_IDENTIFIED) == verdict(1.2) == "not identified"
+    assert verdict(0.1, 0.9) == "not identified"  # the wider of error and interval decides
+    assert verdict(float("nan")) == "not identified"
+
+
+def test_quantile_grid_spans_the_prior_in_its_own_order_per_channel():
+    z = quantile_grid(5, 3, np.random.default_rng(0))
+    assert z.shape == (5, 3)
+    np.testing.assert_allclose(np.sqrt((z**2).mean(axis=0)), 1.0)
+    for c in range(3):
+        np.testing.assert_allclose(np.sort(z[:, c]), np.sort(z[:, 0]))
+    assert not np.allclose(z[:, 0], z[:, 1]) or not np.allclose(z[:, 0], z[:, 2])
+
+
+class _Recorder:
+    """Stands in for the refit: returns the truth (oracle) or the prior's centre."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self.calls = 0
+
+    def __call__(self, design, markets, s, prior_overrides, seed):
+        self.calls += 1
+        if self.mode == "oracle":
+            return markets.roi[s][None], markets.roi_geo[s][None]
+        centre = np.exp(roi_prior_log_moments(design)[0])
+        per_geo = np.where(np.isfinite(markets.roi_geo[s]), centre[None, :], np.nan)
+        return centre[None], per_geo[None]
+
+
+@pytest.mark.parametrize("mode, expected", [("oracle", "identified"), ("prior", "not identified")])
+def test_scores_tell_a_recovering_fit_from_one_that_learns_nothing(tiny_design, monkeypatch, mode,
+                                                                   expected):
+    refit = _Recorder(mode)
+    monkeypatch.setattr(simulate_mod, "_refit_market", refit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = identification(tiny_design, n_sims=4, seed=1)
+    assert refit.calls == 4
+    national = table.filter(pl.col("level") == "channel")
+    assert national["channel"].to_list() == ["tv", "search"]
+    assert set(national["verdict"]) == {expected}
+    if mode == "oracle":
+        np.testing.assert_allclose(national["error_ratio"], 0.0, atol=1e-9)
+    else:  # truths spread like the prior around its centre: the error is the whole spread
+        np.testing.assert_allclose(national["error_ratio"], 1.0, atol=0.05)
+    assert set(table["level"]) == {"channel", "geo", "pair"}
+    assert table.filter(pl.col("level") == "geo").height == 3 * 2
+
+
+def test_markets_keep_the_design_and_hit_the_planted_roi(tiny_design):
+    from geommm.mmm import GeoMMM
+    from geommm.workflows.preflight.truth import simulate_markets
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = GeoMMM(tiny_design.spec.formula, tiny_design.panel)
+        markets = simulate_markets(tiny_design, model, 3, roi={"tv": 2.0}, seed=0)
+    assert markets.kpi.shape == (3, *tiny_design.kpi.shape)
+    # each geo's simulated KPI has the user's KPI level (mean scaled KPI 1, plus noise)
+    level = markets.kpi.mean(axis=2) / tiny_design.data.kpi_scale
+    np.testing.assert_allclose(level, 1.0, atol=0.05)
+    # the national ROI over the panel (carryover after it aside) is the planted one
+    np.testing.assert_allclose(markets.roi, markets.draws["roi"], rtol=0.1)
+    assert markets.log_roi_centre[0] == pytest.approx(np.log(2.0))
+    planted = np.log(markets.draws["roi"][:, 0])
+    assert abs(planted.mean() - np.log(2.0)) < 0.5 * markets.log_roi_prior_sd[0]
+
+
+def test_preflight_simulate_adds_verdicts_with_remedies(tiny, monkeypatch):
+    monkeypatch.setattr(simulate_mod, "_refit_market", _Recorder("prior"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = preflight(tiny.panel, tiny.formula, geo="geo", time="week", simulate=True,
+                          n_sims=3)
+    rows = table.filter(pl.col("check") == "identification")
+    verdicts = rows.filter(pl.col("verdict").is_not_null())
+    assert verdicts["channel"].to_list() == ["tv", "search"]
+    assert set(verdicts["verdict"]) == {"not identified"}
+    assert all("Geo-Lift test" in m and "ROI prior" in m for m in verdicts["message"])
+    assert rows.filter(pl.col("verdict").is_null())["message"][0].startswith("identification: 3")
+
+
+# --- real refits (the fast fit; minutes under load) ------------------------------------
+
+
+def _verdicts(panel, formula, n_sims=3, seed=0) -> pl.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = preflight(panel, formula, geo="geo", time="week", simulate=True,
+                          n_sims=n_sims, seed=seed)
+    return table.filter(pl.col("verdict").is_not_null()).select("channel", "verdict", "value")
+
+
+@pytest.mark.slow
+def test_strictly_collinear_pair_is_not_identified():
+    r = sim.simulate(n_geos=4, n_weeks=60, n_channels=2, seed=0, collinear="strict",
+                     n_lift_tests=0)
+    found = _verdicts(r.panel, r.formula)
+    pair = found.filter(pl.col("channel") == "tv+search")
+    assert pair["verdict"].to_list() == ["not identified"], found
+
+
+@pytest.mark.slow
+def test_independent_flighting_is_identified():
+    r = sim.simulate(n_geos=4, n_weeks=60, n_channels=2, seed=0, collinear=False,
+                     n_lift_tests=0)
+    found = _verdicts(r.panel, r.formula)
+    assert set(found["verdict"]) == {"identified"}, found
+
+
+def _always_on(rng: np.random.Generator, n_geos: int, n_weeks: int) -> np.ndarray:
+    """(G, T) never-dark spend level: runs of 4-8 weeks at 1.0 and at 0.3, 15% weekly
+    noise, mean 1 (as ``benchmarks/bench_preflight.py``'s weak scenario)."""
+    level = np.ones((n_geos, n_weeks))
+    for g in range(n_geos):
+        t, on = int(rng.integers(0, 6)), True
+        while t < n_weeks:
+            n = int(rng.integers(4, 9))
+            level[g, t:t + n] = 1.0 if on else 0.3
+            t, on = t + n, not on
+    level *= rng.lognormal(0.0, 0.15, (n_geos, n_weeks))
+    return level / level.mean()
+
+
+@pytest.mark.slow
+def test_small_always_on_channel_is_weak():
+    r = sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=0, collinear=False,
+                     n_lift_tests=0)
+    scale = 0.075 * float((r.panel["tv_spend"] + r.panel["social_spend"]).mean())
+    email = scale * _always_on(np.random.default_rng(100), 4, 60).reshape(-1)
+    panel = r.panel.with_columns(pl.Series("email_spend", email))
+    formula = (r.formula.replace(" + media(search_spend, name='search')", "")
+               + " + media(email_spend, name='email')")
+    found = _verdicts(panel, formula, n_sims=4)
+    assert found.filter(pl.col("channel") == "email")["verdict"].to_list() == ["weak"], found
+    assert found.filter(pl.col("channel") == "tv")["verdict"].to_list() == ["identified"], found
