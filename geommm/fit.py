@@ -210,11 +210,11 @@ class Fit:
 
     def report(self, path: str | Path = "geommm-report.html", allocation=None) -> Path:
         """Write the self-contained offline HTML report (charts + key tables)."""
-        from geommm.analysis.optimize import Allocation
         from geommm.report import write_report
 
         path = check.output_file("path", path)
-        if allocation is not None and not isinstance(allocation, Allocation):
+        # an Allocation, or a plan read back from its CSV (the CLI's SavedAllocation)
+        if allocation is not None and not all(hasattr(allocation, a) for a in ("table", "summary", "by")):
             raise ArgumentError(
                 f"allocation must be the result of fit.optimize_budget(...), got {allocation!r}"
             )
