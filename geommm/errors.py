@@ -16,6 +16,7 @@ __all__ = [
     "PriorError",
     "FitError",
     "OptimizationError",
+    "DesignError",
     "ConvergenceWarning",
 ]
 
@@ -50,6 +51,11 @@ class FitError(GeoMMMError, RuntimeError):
 
 class OptimizationError(GeoMMMError, ValueError):
     """A budget optimisation request is infeasible or malformed."""
+
+
+class DesignError(GeoMMMError, ValueError):
+    """A lift-test design request is malformed (unknown channel or geo, a window inside the
+    panel, a geo where the channel never spends, ...); the message names the argument."""
 
 
 class ConvergenceWarning(UserWarning):

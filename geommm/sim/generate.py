@@ -68,6 +68,7 @@ def simulate(
     trend: bool = True,
     seasonality: bool = True,
     lift_design: list[dict] | None = None,
+    channels: list[str] | None = None,
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -82,7 +83,12 @@ def simulate(
     "start": week index, "weeks": length, "multiplier": 0 (go-dark) or e.g. 2.0
     (heavy-up), "post": weeks measured after the end (default 4)}`` — to see what a
     planned test program would teach the model.
+    ``channels`` picks channels from the book by name (e.g. ``["tv", "search", "email"]``
+    for a small always-on channel); it replaces ``n_channels``.
     """
+    if channels is not None:
+        channels = _check_channels(channels)
+        n_channels = len(channels)
     _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise, collinear)
     rng = np.random.default_rng(seed)
     settings = dict(
@@ -90,7 +96,10 @@ def simulate(
         max_lag=max_lag, noise=noise, n_lift_tests=n_lift_tests, lift_noise=lift_noise,
         trend=trend, seasonality=seasonality,
     )
-    channels = channel_names(n_channels)
+    if channels is None:
+        channels = channel_names(n_channels)
+    else:
+        settings["channels"] = list(channels)
     profiles = [profile_of(c) for c in channels]
     geos = [f"geo_{g:02d}" for g in range(n_geos)]
     weeks = np.datetime64(START_WEEK) + 7 * np.arange(n_weeks)
@@ -145,6 +154,14 @@ def simulate(
     )
     formula = build_formula(channels, inputs_names, spend_names, trend, seasonality, max_lag)
     return SimulatedPanel(panel, lifts, truth, formula, settings)
+
+
+def _check_channels(channels) -> list[str]:
+    names = [channels] if isinstance(channels, str) else list(channels)
+    if not names or len(set(names)) < len(names) or not all(isinstance(c, str) and c for c in names):
+        raise DataError(f"simulate() got channels={channels!r}: give distinct non-empty names, "
+                        "e.g. ['tv', 'search', 'email']")
+    return names
 
 
 def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise,
