@@ -120,8 +120,8 @@ def _table(found, req: DesignRequest, data, future, national, geo_roi, hdi_prob,
             reweighting.expected_width(national[:, c.channel], reweighting.weights(c.lift, c.se))
             for c in found
         ])
-    shrink = 1.0 - after / width_now
     with np.errstate(divide="ignore", invalid="ignore"):
+        shrink = np.where(width_now > 0, 1.0 - after / width_now, np.nan)
         per_cost = np.where(cost > 0, shrink / cost, np.nan)
     if req.max_cost is not None:
         order = np.lexsort((cost, -shrink))
@@ -167,7 +167,8 @@ def _geo_shrink(c: Candidate, geo_roi, method: str, reweighting: Reweighting, pr
         else:
             after = reweighting.expected_width(q, weights)
         out.append(1.0 - after / now if now > 0 else np.nan)
-    return float(np.nanmean(out)) if out else float("nan")
+    out = [x for x in out if np.isfinite(x)]
+    return float(np.mean(out)) if out else float("nan")
 
 
 def _verdicts(fit) -> dict[str, str]:
