@@ -20,6 +20,7 @@ def _commands() -> dict[str, Callable]:
     from geommm.cli import commands
     from geommm.cli.batch import fit_many
     from geommm.cli.demo import demo
+    from geommm.cli.design import design_test
 
     return {
         "validate": commands.validate,
@@ -29,6 +30,7 @@ def _commands() -> dict[str, Callable]:
         "report": commands.report,
         "optimize": commands.optimize,
         "fit-many": fit_many,
+        "design-test": design_test,
     }
 
 

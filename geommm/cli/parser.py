@@ -275,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, metavar="FILE", help="allocation CSV (default DIR/allocation_<by>.csv)"
     )
     from geommm.cli.batch import add_parser as add_fit_many
+    from geommm.cli.design import add_parser as add_design_test
 
     add_fit_many(subs, _command)
+    add_design_test(subs, _command, _positive, _count)
     return parser
