@@ -7,6 +7,7 @@ Most tests need no fit: a ForwardModel over draws built from the simulator's own
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
@@ -22,6 +23,7 @@ from geommm.analysis.experiments.plan import future_plan
 from geommm.analysis.experiments.precision import LiftPrecision, _placebo
 from geommm.analysis.experiments.preposterior import gaussian_ratio, interval_width, power
 from geommm.analysis.forward import ForwardModel
+from geommm.analysis.roi import incremental_kpi
 from geommm.errors import DesignError
 
 FIT_WEEKS, FUTURE = 60, 24
@@ -267,3 +269,41 @@ def test_sim_channels_and_profiles_are_checked():
         sim.simulate(n_geos=2, n_weeks=20, channels=["tv"], profiles={"tv": {"colour": 1}})
     with pytest.raises(DataError, match="channels"):
         sim.simulate(n_geos=2, n_weeks=20, channels=["tv", "tv"])
+
+
+# ------------------------------------------------------------------ the loop, with real fits
+@pytest.mark.slow
+def test_the_top_test_run_and_refit_narrows_a_prior_driven_channel():
+    """A small version of benchmarks/bench_test_design.py: fit, design, run in the simulated
+    market, refit with the result; the weak channel's ROI interval narrows as predicted."""
+    weak = {"email": {"share": 0.04, "roi": 2.5, "on_weeks": (52, 104), "off_weeks": (1, 1),
+                      "weekly_noise": 0.05}}
+    fit_weeks = 52
+    market = sim.simulate(n_geos=4, n_weeks=fit_weeks + 20, seed=5, n_lift_tests=0, noise=0.03,
+                          collinear=False, channels=["social", "email"], profiles=weak)
+
+    def fit(panel, lifts=None):
+        model = gm.GeoMMM(market.formula, data=panel, geo="geo", time="week", lift_tests=lifts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(draws=300, tune=300, chains=2, seed=1, progressbar=False)
+
+    def email_roi(result):
+        d = result.data
+        first = dataclasses.replace(d, media_input=d.media_input[:, :fit_weeks], spend=d.spend[:, :fit_weeks])
+        fw = ForwardModel(result.spec, first, result.forward.draws)
+        return (incremental_kpi(fw).sum(axis=1) / first.spend.sum(axis=(0, 1)))[:, 1]
+
+    before = fit(sim.panel_until(market.panel, fit_weeks))
+    verdicts = before.identification().filter(pl.col("geo") == "national")["verdict"].to_list()
+    assert verdicts == ["identified", "prior-driven"]
+    assert any("email" in m and "prior-driven" in m for m in before.diagnostics().messages)
+    design = before.design_lift_tests(channels="email", weeks=(4, 8), spend_factor=2.0, n_best=None)
+    top = design.sort("roi_hdi_shrink", descending=True).row(0, named=True)  # the most informative
+    run = sim.run_designed_test(market, top, fit_weeks=fit_weeks, seed=2)
+    row = to_lift_test(top, run.lift_tests["lift"][0], top["lift_se"])
+    after = fit(run.panel, row)
+    assert after.lift_test_check()["test_id"].to_list() == [top["test_id"]]
+    realised = 1 - interval_width(email_roi(after)) / interval_width(email_roi(before))
+    assert top["roi_hdi_shrink"] > 0.3 and realised > 0.3  # measured: predicted 0.53, realised 0.67
+    assert abs(realised - top["roi_hdi_shrink"]) < 0.3
