@@ -46,7 +46,7 @@ WEAK_CHANNEL = "email"
 WEAK = {"email": {"share": 0.03, "roi": 2.5, "on_weeks": (52, 104), "off_weeks": (1, 1),
                   "weekly_noise": 0.05}}
 FIT_WEEKS, FUTURE = 104, 30
-DESIGN = dict(weeks=(4, 8, 12), spend_factor=2.0, max_geos=4)
+DESIGN = {"weeks": (4, 8, 12), "spend_factor": 2.0, "max_geos": 4}
 
 
 def market(seed: int, geos: int) -> sim.SimulatedPanel:
@@ -160,7 +160,7 @@ def run_seed(seed: int, args, done: set, save) -> None:
 
 def demo_speed(path: str) -> None:
     result = gm.load_fit(path)
-    result.forward  # the thinned draws, loaded once as any table would
+    _ = result.forward  # the thinned draws, loaded once as any table would
     for _ in range(2):
         t0 = time.perf_counter()
         table = result.design_lift_tests(max_geos=3, n_best=None)

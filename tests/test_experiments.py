@@ -50,7 +50,7 @@ def truth_draws(market, data, n: int = 1, spread: float = 0.0, seed: int = 0) ->
     t = market.truth
     rng = np.random.default_rng(seed)
     G, C = t.beta.shape
-    noise = lambda shape: np.exp(spread * rng.standard_normal(shape))  # noqa: E731
+    noise = lambda shape: np.exp(spread * rng.standard_normal(shape))
     k = t.half_saturation * t.media_scale / data.media_scale
     beta = t.beta * t.kpi_scale[:, None] / data.kpi_scale[:, None]
     logit = np.log(t.alpha / (1 - t.alpha))

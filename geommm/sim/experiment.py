@@ -24,7 +24,7 @@ from geommm.sim.lift import LIFT_SCHEMA
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.truth import media_contributions, true_roi
 
-__all__ = ["DesignedTestRun", "run_designed_test", "true_roi_until", "panel_until"]
+__all__ = ["DesignedTestRun", "panel_until", "run_designed_test", "true_roi_until"]
 
 
 @dataclass(frozen=True)

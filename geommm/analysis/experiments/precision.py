@@ -62,7 +62,7 @@ class LiftPrecision:
 
 
 def _placebo(residuals: np.ndarray, n: int) -> float:
-    G, T = residuals.shape
+    T = residuals.shape[1]
     if n < 2 or 2 * n > T:
         return 1.0
     r = residuals - residuals.mean(axis=1, keepdims=True)

@@ -45,7 +45,6 @@ def interval_width(values: np.ndarray, weights: np.ndarray | None = None, prob: 
     v = np.asarray(values, float)[order]
     D = v.size
     w = np.full((1, D), 1.0 / D) if weights is None else np.asarray(weights, float)[:, order]
-    M = w.shape[0]
     cum = np.cumsum(w, axis=1)
     cum[:, -1] = 1.0
     tails = np.linspace(0.0, 1.0 - prob, _TAIL_GRID)
