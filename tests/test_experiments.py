@@ -307,3 +307,30 @@ def test_the_top_test_run_and_refit_narrows_a_prior_driven_channel():
     realised = 1 - interval_width(email_roi(after)) / interval_width(email_roi(before))
     assert top["roi_hdi_shrink"] > 0.3 and realised > 0.3  # measured: predicted 0.53, realised 0.67
     assert abs(realised - top["roi_hdi_shrink"]) < 0.3
+
+
+def test_report_section_names_the_unidentified_channels_and_their_tests(market, model):
+    from types import SimpleNamespace
+
+    from geommm.report.experiment import next_experiment_section
+    from geommm.report.sections import Skip, resolve
+
+    fw = ForwardModel(model.spec, model.data, truth_draws(market, model.data, n=40, spread=0.3))
+    asked = []
+
+    def design(channels, n_best):
+        asked.append(channels)
+        return design_lift_tests(fw, channels=channels, n_best=n_best)
+
+    ident = pl.DataFrame({"channel": CHANNELS, "geo": ["national"] * 3,
+                          "verdict": ["identified", "weak", "prior-driven"]})
+    fake = SimpleNamespace(settings=SimpleNamespace(method="nuts"), identification=lambda: ident,
+                           design_lift_tests=design)
+    section = next_experiment_section(fake)
+    assert section.title == "Next experiment"
+    tables = {name: resolve(item) for name, item in section.tables.items()}
+    assert asked == [["social", "email"]]
+    assert set(tables["Best tests"]["channel"]) <= {"social", "email"}
+    fake.settings.method = "map"
+    with pytest.raises(Skip):
+        resolve(next_experiment_section(fake).tables["Best tests"])

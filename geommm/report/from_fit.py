@@ -28,6 +28,7 @@ from geommm.report.charts import (
     roi_heatmap,
     waterfall_chart,
 )
+from geommm.report.experiment import next_experiment_section
 from geommm.report.sections import Section, Skip
 from geommm.report.theme import NATIONAL
 
@@ -187,6 +188,7 @@ def fit_sections(fit: Any, *, allocation: Any = None) -> list[Section]:
                 },
             )
         )
+    sections.append(next_experiment_section(fit))
     sections.append(
         Section(
             "Diagnostics",
