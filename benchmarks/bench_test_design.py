@@ -97,11 +97,12 @@ def random_tests(before, c: int, cost: float, n: int, rng) -> list[dict]:
     return out
 
 
-def gaussian_shrink(before, test: dict) -> float:
+def predicted_shrink(before, test: dict, **options) -> float:
+    """The test's predicted shrink with other design options (method, panel_information)."""
     row = before.design_lift_tests(
         channels=[test["channel"]], geos=[test["geos"].split(";")], weeks=test["weeks"],
         kinds=(test["kind"],), spend_factor=test["spend_multiplier"] if test["kind"] == "heavy_up" else 1.5,
-        method="gaussian", n_best=1)
+        n_best=1, **options)
     return float(row["roi_hdi_shrink"][0])
 
 
@@ -110,6 +111,9 @@ def run_seed(seed: int, args, done: set, save) -> None:
     t0 = time.perf_counter()
     before = fit(sim.panel_until(m.panel, FIT_WEEKS), m.formula, seed, draws=args.draws)
     fit_s = time.perf_counter() - t0
+    if args.keep_fits:
+        os.makedirs(args.keep_fits, exist_ok=True)
+        before.save(os.path.join(args.keep_fits, f"seed{seed}.nc"))
     truth = sim.true_roi_until(m, FIT_WEEKS)
     draws0 = roi_draws(before)
     ident = before.identification().filter(pl.col("geo") == "national")
@@ -147,7 +151,9 @@ def run_seed(seed: int, args, done: set, save) -> None:
             "seed": seed, "test": label, "channel": WEAK_CHANNEL, "kind": test["kind"],
             "geos": test["geos"], "weeks": test["weeks"], "cost": test["cost"], "budget": budget,
             "power": test["power"], "predicted_shrink": test["roi_hdi_shrink"],
-            "predicted_shrink_gaussian": gaussian_shrink(before, test),
+            "predicted_shrink_gaussian": predicted_shrink(before, test, method="gaussian"),
+            "predicted_shrink_row_only": predicted_shrink(before, test, panel_information=False),
+            "lift_se": test["lift_se"], "combined_se": test["combined_se"],
             "truth": truth[c], "mean_before": draws0[:, c].mean(), "mean_after": draws1.mean(),
             "width_before": interval_width(draws0[:, c]), "width_after": interval_width(draws1),
             "significant": abs(measured["lift"]) > 1.96 * measured["lift_se"],
@@ -178,6 +184,7 @@ def main() -> None:
     p.add_argument("--save", default="bench_test_design.parquet")
     p.add_argument("--resume", action="store_true", help="skip (seed, test) pairs already in --save")
     p.add_argument("--demo-fit", help="only time the ranking on this saved fit")
+    p.add_argument("--keep-fits", metavar="DIR", help="save each seed's first fit here")
     a = p.parse_args()
     if a.demo_fit:
         demo_speed(a.demo_fit)
@@ -211,7 +218,7 @@ def summarise(rows: pl.DataFrame) -> None:
         pl.col("test").str.starts_with("random").alias("random"),
     )
     print(tests.select("seed", "test", "kind", "geos", "weeks", "cost", "power", "predicted_shrink",
-                       "predicted_shrink_gaussian", "realised_shrink", "abs_error_before",
+                       "predicted_shrink_gaussian", "predicted_shrink_row_only", "realised_shrink", "abs_error_before",
                        "abs_error_after", "significant"))
     per_seed = tests.group_by("seed").agg(
         pl.col("realised_shrink").filter(~pl.col("random")).first().alias("top"),
@@ -222,6 +229,7 @@ def summarise(rows: pl.DataFrame) -> None:
         pl.len(), pl.col("realised_shrink").mean(), pl.col("predicted_shrink").mean(),
         (pl.col("predicted_shrink") - pl.col("realised_shrink")).abs().mean().alias("mae_reweight"),
         (pl.col("predicted_shrink_gaussian") - pl.col("realised_shrink")).abs().mean().alias("mae_gaussian"),
+        (pl.col("predicted_shrink_row_only") - pl.col("realised_shrink")).abs().mean().alias("mae_row_only"),
         pl.col("abs_error_before").mean(), pl.col("abs_error_after").mean(),
     ))
 

@@ -191,6 +191,13 @@ def test_se_options(market, model):
     assert placebo > 1.2
     np.testing.assert_allclose(se["geo_00"], placebo * np.sqrt(2 * 8) * sd[0], rtol=1e-6)
     np.testing.assert_allclose(se["geo_00;geo_01"], placebo * np.sqrt(2 * 8 * (sd**2).sum()), rtol=1e-6)
+    # the refit also sees the test weeks in the panel (no control group): combined, the
+    # information is that of se / sqrt(3) when the control doubles the variance
+    np.testing.assert_allclose(panel_based["combined_se"], panel_based["lift_se"] / np.sqrt(3), rtol=1e-9)
+    row_only = design_lift_tests(fw, channels="social", geos=[["geo_00"]], weeks=4,
+                                 kinds="heavy_up", panel_information=False, n_best=None)
+    assert row_only["combined_se"][0] == pytest.approx(row_only["lift_se"][0])
+    assert row_only["roi_hdi_shrink"][0] < panel_based.filter(pl.col("geos") == "geo_00")["roi_hdi_shrink"][0]
 
 
 # --------------------------------------------------------------------------- typed errors

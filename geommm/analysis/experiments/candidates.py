@@ -29,7 +29,8 @@ class Candidate:
     geos: tuple[int, ...]
     effects: CellEffects
     lift: np.ndarray  # (D,) KPI change over the measured window
-    se: float
+    se: float  # the experiment's own standard error
+    info_se: float  # what the refit learns: the lift row and the test weeks in the panel
     cost: float
     spend_change: float
     bau_spend: float
@@ -39,10 +40,12 @@ class CellPricer:
     """Lift draws, standard error and cost of any geo set for one channel, length and kind."""
 
     def __init__(self, effects: CellEffects, channel: int, geo_variance: np.ndarray,
-                 lift_se: float | None, relative_se: float | None, kpi_value: float) -> None:
+                 lift_se: float | None, relative_se: float | None, kpi_value: float,
+                 panel_variance: np.ndarray | None = None) -> None:
         self.effects, self.channel = effects, channel
         self.lift = effects.lift[:, :, channel]  # (D, G)
         self.geo_variance = geo_variance  # (G,)
+        self.panel_variance = panel_variance  # (G,) or None: the panel weeks not counted
         self.lift_se, self.relative_se = lift_se, relative_se
         self.spend_change = effects.spend_change[:, channel]
         self.bau = effects.bau_spend[:, channel]
@@ -58,12 +61,20 @@ class CellPricer:
             return self.relative_se * np.abs(lift.mean(axis=-1))
         return np.sqrt(variance)
 
+    def info_se(self, se: np.ndarray, panel_variance: np.ndarray | float) -> np.ndarray:
+        """The lift row and the panel's test weeks combined (inverse-variance)."""
+        if self.panel_variance is None:
+            return se
+        return 1.0 / np.sqrt(1.0 / np.asarray(se) ** 2 + 1.0 / np.asarray(panel_variance))
+
     def candidate(self, geos: tuple[int, ...]) -> Candidate:
         idx = list(geos)
         lift = self.lift[:, idx].sum(axis=1)
         se = float(self.se(lift, self.geo_variance[idx].sum()))
-        return Candidate(self.channel, geos, self.effects, lift, se, float(self.cost[idx].sum()),
-                         float(self.spend_change[idx].sum()), float(self.bau[idx].sum()))
+        panel = 0.0 if self.panel_variance is None else self.panel_variance[idx].sum()
+        return Candidate(self.channel, geos, self.effects, lift, se, float(self.info_se(se, panel)),
+                         float(self.cost[idx].sum()), float(self.spend_change[idx].sum()),
+                         float(self.bau[idx].sum()))
 
 
 def search(pricer: CellPricer, roi: np.ndarray, pool: tuple[int, ...], max_geos: int,
@@ -102,4 +113,7 @@ def _ratio(pricer: CellPricer, roi: np.ndarray, cells: list[list[int]]) -> np.nd
     """Gaussian sd ratio (after / now) of the national ROI for each cell; lower is better."""
     lift = np.stack([pricer.lift[:, c].sum(axis=1) for c in cells])  # (N, D)
     variance = np.array([pricer.geo_variance[c].sum() for c in cells])
-    return gaussian_ratio(roi, lift, pricer.se(lift, variance))
+    se = pricer.se(lift, variance)
+    if pricer.panel_variance is not None:
+        se = pricer.info_se(se, np.array([pricer.panel_variance[c].sum() for c in cells]))
+    return gaussian_ratio(roi, lift, se)

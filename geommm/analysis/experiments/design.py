@@ -32,7 +32,7 @@ from geommm.analysis.roi import incremental_kpi
 COLUMNS = (
     "rank", "test_id", "channel", "kind", "geos", "n_geos", "start", "end", "measure_end",
     "weeks", "post_weeks", "spend_multiplier", "bau_spend", "spend_change", "lift_mean",
-    "lift_hdi_low", "lift_hdi_high", "lift_se", "power", "roi_hdi_now", "roi_hdi_after",
+    "lift_hdi_low", "lift_hdi_high", "lift_se", "combined_se", "power", "roi_hdi_now", "roi_hdi_after",
     "roi_hdi_shrink", "geo_roi_hdi_shrink", "cost", "shrink_per_cost", "identification",
 )
 
@@ -55,6 +55,7 @@ def design_lift_tests(
     plan: pl.DataFrame | None = None,
     method: str = "reweight",
     kpi_value: float = 1.0,
+    panel_information: bool = True,
     hdi_prob: float = 0.9,
     seed: int = 0,
 ) -> pl.DataFrame:
@@ -70,12 +71,15 @@ def design_lift_tests(
     business-as-usual forecast (the same week a year earlier); method: ``reweight``
     or ``gaussian`` preposterior; kpi_value: money per KPI unit, to price a go-dark's
     lost KPI. Costs are spend for heavy-ups and KPI given up (x kpi_value) for go-darks.
+    panel_information: the refit also sees the test weeks in the extended panel, so the
+    value of information combines the lift row's ``lift_se`` with the panel's own view
+    of the lift (``combined_se``); power is the experiment's own, at ``lift_se``.
     """
     forward = as_forward(fit)
     data = forward.data
     req = check_request(
         data, channels, geos, weeks, kinds, spend_factor, max_geos, start, post_weeks,
-        max_cost, n_best, lift_se, relative_se, plan, method, kpi_value,
+        max_cost, n_best, lift_se, relative_se, plan, method, kpi_value, panel_information,
     )
     time_col = getattr(getattr(fit, "panel", None), "time_col", None)
     future = future_plan(data, horizon(req.offset, max(req.weeks), req.post_weeks, data.max_lag),
@@ -89,11 +93,13 @@ def design_lift_tests(
     found: list[Candidate] = []
     for w in req.weeks:
         variance = precision.geo_variance(w + req.post_weeks)
+        panel = precision.panel_variance(w + req.post_weeks) if req.panel_information else None
         for kind in req.kinds:
             mult = req.spend_factor if kind == "heavy_up" else 0.0
             effects = cell_effects(forward, future, req.offset, w, req.post_weeks, kind, mult)
             for c in req.channels:
-                pricer = CellPricer(effects, c, variance, req.lift_se, req.relative_se, req.kpi_value)
+                pricer = CellPricer(effects, c, variance, req.lift_se, req.relative_se, req.kpi_value,
+                                    panel)
                 sets = req.geo_sets or search(pricer, national[:, c], req.geo_pool, req.max_geos, req.max_cost)
                 found += [pricer.candidate(s) for s in sets if pricer.bau[list(s)].sum() > 0]
     return _table(found, req, data, future, national, geo_roi, hdi_prob, seed, fit)
@@ -106,18 +112,19 @@ def _table(found, req: DesignRequest, data, future, national, geo_roi, hdi_prob,
         return pl.DataFrame(schema=_schema())
     lift = np.stack([c.lift for c in found])  # (N, D)
     se = np.array([c.se for c in found])
+    info = np.array([c.info_se for c in found])
     cost = np.array([c.cost for c in found])
     chan = np.array([c.channel for c in found])
     now = {c: interval_width(national[:, c], prob=hdi_prob) for c in set(chan.tolist())}
     width_now = np.array([now[c] for c in chan])
     reweighting = Reweighting(lift.shape[1], seed=seed, prob=hdi_prob)
     if req.method == "gaussian":
-        ratio = np.concatenate([gaussian_ratio(national[:, c], lift[i : i + 1], se[i : i + 1])
+        ratio = np.concatenate([gaussian_ratio(national[:, c], lift[i : i + 1], info[i : i + 1])
                                 for i, c in enumerate(chan)])
         after = width_now * ratio
     else:
         after = np.array([
-            reweighting.expected_width(national[:, c.channel], reweighting.weights(c.lift, c.se))
+            reweighting.expected_width(national[:, c.channel], reweighting.weights(c.lift, c.info_se))
             for c in found
         ])
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -146,7 +153,7 @@ def _table(found, req: DesignRequest, data, future, national, geo_roi, hdi_prob,
             "spend_multiplier": c.effects.multiplier, "bau_spend": c.bau_spend,
             "spend_change": c.spend_change, "lift_mean": lift_s["mean"][i],
             "lift_hdi_low": lift_s["hdi_low"][i], "lift_hdi_high": lift_s["hdi_high"][i],
-            "lift_se": c.se, "power": pw[i], "roi_hdi_now": width_now[i], "roi_hdi_after": after[i],
+            "lift_se": c.se, "combined_se": c.info_se, "power": pw[i], "roi_hdi_now": width_now[i], "roi_hdi_after": after[i],
             "roi_hdi_shrink": shrink[i],
             "geo_roi_hdi_shrink": _geo_shrink(c, geo_roi, req.method, reweighting, hdi_prob),
             "cost": c.cost, "shrink_per_cost": per_cost[i],
@@ -157,13 +164,13 @@ def _table(found, req: DesignRequest, data, future, national, geo_roi, hdi_prob,
 
 def _geo_shrink(c: Candidate, geo_roi, method: str, reweighting: Reweighting, prob: float) -> float:
     """Mean expected interval shrink of the tested geos' ROIs."""
-    weights = None if method == "gaussian" else reweighting.weights(c.lift, c.se)
+    weights = None if method == "gaussian" else reweighting.weights(c.lift, c.info_se)
     out = []
     for g in c.geos:
         q = geo_roi[:, g, c.channel]
         now = interval_width(q, prob=prob)
         if method == "gaussian":
-            after = now * gaussian_ratio(q, c.lift[None, :], np.array([c.se]))[0]
+            after = now * gaussian_ratio(q, c.lift[None, :], np.array([c.info_se]))[0]
         else:
             after = reweighting.expected_width(q, weights)
         out.append(1.0 - after / now if now > 0 else np.nan)

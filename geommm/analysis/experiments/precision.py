@@ -16,6 +16,12 @@ counterfactual built from control geos. Its error has two parts:
    :data:`CONTROL_ERROR_FACTOR` = sqrt(2). This is an assumption, not a measurement;
    a measurement team that knows its control's precision passes ``lift_se=`` (KPI
    units) or ``relative_se=`` (a fraction of the expected lift) instead.
+
+The refit that closes the loop sees the test twice: as the lift-test row, and as the
+test weeks in the extended panel, whose KPI the model explains with its own
+baseline (no control group, so no control factor). :meth:`LiftPrecision.panel_variance`
+is that second measurement's error; the preposterior combines the two
+(inverse-variance), while power is the experiment's own.
 """
 
 from __future__ import annotations
@@ -57,8 +63,12 @@ class LiftPrecision:
 
     def geo_variance(self, n_weeks: int) -> np.ndarray:
         """(G,) each geo's share of a test's error variance (they add over the cell's geos)."""
-        factor = CONTROL_ERROR_FACTOR * self.placebo_factor(n_weeks)
-        return factor**2 * n_weeks * self.geo_sd**2
+        return CONTROL_ERROR_FACTOR**2 * self.panel_variance(n_weeks)
+
+    def panel_variance(self, n_weeks: int) -> np.ndarray:
+        """(G,) each geo's share of the error variance of the lift as the extended panel
+        tells it (the model's own residual noise, no control group)."""
+        return self.placebo_factor(n_weeks) ** 2 * n_weeks * self.geo_sd**2
 
 
 def _placebo(residuals: np.ndarray, n: int) -> float:

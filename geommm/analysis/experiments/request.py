@@ -41,6 +41,7 @@ class DesignRequest:
     plan: pl.DataFrame | None
     method: str
     kpi_value: float
+    panel_information: bool
 
 
 def check_request(
@@ -60,6 +61,7 @@ def check_request(
     plan: pl.DataFrame | None = None,
     method: str = "reweight",
     kpi_value: float = 1.0,
+    panel_information: bool = True,
 ) -> DesignRequest:
     """Check every argument of ``design_lift_tests`` against the model's data."""
     chans = _channels(channels, data.channels)
@@ -91,6 +93,7 @@ def check_request(
         spend_factor=float(spend_factor), max_geos=max_geos, offset=_offset(start, data.times),
         post_weeks=post_weeks, max_cost=max_cost, n_best=n_best, lift_se=lift_se,
         relative_se=relative_se, plan=plan, method=method, kpi_value=float(kpi_value),
+        panel_information=bool(panel_information),
     )
 
 
