@@ -146,13 +146,18 @@ class Fit:
         return ident_mod.identification(self, prior_draws=prior_draws, seed=seed)
 
     # ------------------------------------------------------------ decisions
-    def design_lift_tests(self, channels=None, geos=None, weeks=(4, 6, 8), **kwargs) -> pl.DataFrame:
+    def design_lift_tests(
+        self, channels=None, geos=None, weeks=(4, 6, 8), kinds=("heavy_up", "go_dark"),
+        spend_factor: float = 1.5, max_geos: int = 4, start=None, post_weeks: int = 4,
+        max_cost: float | None = None, n_best: int | None = 10, **options,
+    ) -> pl.DataFrame:
         """Candidate Geo-Lift tests ranked by expected ROI-interval shrink per unit of cost, with
         expected lift, standard error, power and cost. See
         :func:`geommm.analysis.experiments.design_lift_tests` for every option."""
         from geommm.analysis.experiments import design_lift_tests
 
-        return design_lift_tests(self, channels=channels, geos=geos, weeks=weeks, **kwargs)
+        return design_lift_tests(self, channels, geos, weeks, kinds, spend_factor, max_geos, start,
+                                 post_weeks, max_cost, n_best, **options)
 
     def response_curves(self, geo=None, channel=None, spend_grid=None, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Incremental KPI vs the period's total spend (scaling observed flighting), per geo

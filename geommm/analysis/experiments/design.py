@@ -4,7 +4,8 @@ For each channel, test length and kind the future plan is pushed through the
 forward model once (every geo-channel cell at once), geo sets are searched
 greedily, and each candidate gets its expected lift, standard error, power, value
 of information (expected 90% interval width of the channel's national ROI — and of
-the tested geos' ROIs — after the test vs now) and cost. Ranked by interval shrink
+the tested geos' ROIs — after the refit with the test's result and weeks, vs now) and
+cost. Ranked by interval shrink
 per unit of cost, or by shrink among tests within ``max_cost``.
 """
 

@@ -2,7 +2,8 @@
 
 The posterior draws already say what each test would measure (its lift per draw).
 A result ``y ~ Normal(lift_d, se)`` reweights draw ``d`` by its likelihood, so the
-posterior after the test is the same draws with new weights — no refit. Averaged
+posterior after the test is the same draws with new weights — no refit. (``se`` here is
+what the refit learns from: the lift row and the test weeks in the panel combined.) Averaged
 over results the model expects (a random draw's lift plus measurement noise), the
 reweighted 90% interval width is the test's *value of information*.
 
