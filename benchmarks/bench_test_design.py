@@ -205,7 +205,11 @@ def main() -> None:
 def summarise(rows: pl.DataFrame) -> None:
     """The tables docs/performance.md shows."""
     pl.Config.set_tbl_rows(100)
-    base = rows.filter(pl.col("test") == "none").with_columns(
+    from geommm.analysis.identification import verdict
+
+    base = rows.filter(pl.col("test") == "none")
+    base = base.with_columns(pl.Series("verdict", verdict(base["contraction"].to_numpy()).tolist()))
+    base = base.with_columns(
         (pl.col("mean_before") / pl.col("truth") - 1).alias("error"),
         (pl.col("width_before") / pl.col("mean_before")).alias("rel_width"),
     )

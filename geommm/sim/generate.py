@@ -105,7 +105,10 @@ def simulate(
     else:
         settings["channels"] = list(channels)
     if profiles:
-        settings["profiles"] = {k: dict(v) for k, v in profiles.items()}
+        settings["profiles"] = {  # as JSON keeps them: a saved panel reloads equal settings
+            k: {f: list(x) if isinstance(x, tuple) else x for f, x in v.items()}
+            for k, v in profiles.items()
+        }
     profiles = _profiles(channels, profiles)
     geos = [f"geo_{g:02d}" for g in range(n_geos)]
     weeks = np.datetime64(START_WEEK) + 7 * np.arange(n_weeks)
