@@ -109,7 +109,11 @@ def predicted_shrink(before, test: dict, **options) -> float:
 def run_seed(seed: int, args, done: set, save) -> None:
     m = market(seed, args.geos)
     t0 = time.perf_counter()
-    before = fit(sim.panel_until(m.panel, FIT_WEEKS), m.formula, seed, draws=args.draws)
+    saved = os.path.join(args.reuse_fits or "", f"seed{seed}.nc")
+    if args.reuse_fits and os.path.exists(saved):
+        before = gm.load_fit(saved)
+    else:
+        before = fit(sim.panel_until(m.panel, FIT_WEEKS), m.formula, seed, draws=args.draws)
     fit_s = time.perf_counter() - t0
     if args.keep_fits:
         os.makedirs(args.keep_fits, exist_ok=True)
@@ -156,6 +160,9 @@ def run_seed(seed: int, args, done: set, save) -> None:
             "lift_se": test["lift_se"], "combined_se": test["combined_se"],
             "truth": truth[c], "mean_before": draws0[:, c].mean(), "mean_after": draws1.mean(),
             "width_before": interval_width(draws0[:, c]), "width_after": interval_width(draws1),
+            "predicted_log_shrink": test["roi_log_hdi_shrink"],
+            "log_width_before": interval_width(np.log(draws0[:, c])),
+            "log_width_after": interval_width(np.log(draws1)),
             "significant": abs(measured["lift"]) > 1.96 * measured["lift_se"],
             "candidates": design.height, "design_seconds": design_s, "divergences": d1.divergences,
             "max_r_hat": d1.max_r_hat, "fit_seconds": refit_s, "load": os.getloadavg()[0],
@@ -185,6 +192,7 @@ def main() -> None:
     p.add_argument("--resume", action="store_true", help="skip (seed, test) pairs already in --save")
     p.add_argument("--demo-fit", help="only time the ranking on this saved fit")
     p.add_argument("--keep-fits", metavar="DIR", help="save each seed's first fit here")
+    p.add_argument("--reuse-fits", metavar="DIR", help="load each seed's first fit from here if saved")
     a = p.parse_args()
     if a.demo_fit:
         demo_speed(a.demo_fit)
@@ -234,6 +242,7 @@ def summarise(rows: pl.DataFrame) -> None:
         (pl.col("predicted_shrink") - pl.col("realised_shrink")).abs().mean().alias("mae_reweight"),
         (pl.col("predicted_shrink_gaussian") - pl.col("realised_shrink")).abs().mean().alias("mae_gaussian"),
         (pl.col("predicted_shrink_row_only") - pl.col("realised_shrink")).abs().mean().alias("mae_row_only"),
+        (pl.col("predicted_shrink") - pl.col("realised_shrink")).mean().alias("bias_reweight"),
         pl.col("abs_error_before").mean(), pl.col("abs_error_after").mean(),
     ))
 

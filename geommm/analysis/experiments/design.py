@@ -34,7 +34,7 @@ COLUMNS = (
     "rank", "test_id", "channel", "kind", "geos", "n_geos", "start", "end", "measure_end",
     "weeks", "post_weeks", "spend_multiplier", "bau_spend", "spend_change", "lift_mean",
     "lift_hdi_low", "lift_hdi_high", "lift_se", "combined_se", "power", "roi_hdi_now", "roi_hdi_after",
-    "roi_hdi_shrink", "geo_roi_hdi_shrink", "cost", "shrink_per_cost", "identification",
+    "roi_hdi_shrink", "roi_log_hdi_shrink", "geo_roi_hdi_shrink", "cost", "shrink_per_cost", "identification",
 )
 
 
@@ -113,21 +113,9 @@ def _table(found, req: DesignRequest, data, future, national, geo_roi, hdi_prob,
         return pl.DataFrame(schema=_schema())
     lift = np.stack([c.lift for c in found])  # (N, D)
     se = np.array([c.se for c in found])
-    info = np.array([c.info_se for c in found])
     cost = np.array([c.cost for c in found])
-    chan = np.array([c.channel for c in found])
-    now = {c: interval_width(national[:, c], prob=hdi_prob) for c in set(chan.tolist())}
-    width_now = np.array([now[c] for c in chan])
     reweighting = Reweighting(lift.shape[1], seed=seed, prob=hdi_prob)
-    if req.method == "gaussian":
-        ratio = np.concatenate([gaussian_ratio(national[:, c], lift[i : i + 1], info[i : i + 1])
-                                for i, c in enumerate(chan)])
-        after = width_now * ratio
-    else:
-        after = np.array([
-            reweighting.expected_width(national[:, c.channel], reweighting.weights(c.lift, c.info_se))
-            for c in found
-        ])
+    width_now, after = _widths(national, found, req.method, reweighting, hdi_prob)
     with np.errstate(divide="ignore", invalid="ignore"):
         shrink = np.where(width_now > 0, 1.0 - after / width_now, np.nan)
         per_cost = np.where(cost > 0, shrink / cost, np.nan)
@@ -138,6 +126,10 @@ def _table(found, req: DesignRequest, data, future, national, geo_roi, hdi_prob,
     if req.n_best is not None:
         order = order[: req.n_best]
     pw = power(lift, se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_national = np.log(np.where(national > 0, national, np.nan))
+    log_now, log_after = _widths(log_national, [found[i] for i in order], req.method, reweighting, hdi_prob)
+    log_shrink = dict(zip(order.tolist(), 1.0 - log_after / np.where(log_now > 0, log_now, np.nan)))
     lift_s = summarise(lift.T, hdi_prob)  # draws first
     verdicts = _verdicts(fit)
     rows = []
@@ -155,12 +147,28 @@ def _table(found, req: DesignRequest, data, future, national, geo_roi, hdi_prob,
             "spend_change": c.spend_change, "lift_mean": lift_s["mean"][i],
             "lift_hdi_low": lift_s["hdi_low"][i], "lift_hdi_high": lift_s["hdi_high"][i],
             "lift_se": c.se, "combined_se": c.info_se, "power": pw[i], "roi_hdi_now": width_now[i], "roi_hdi_after": after[i],
-            "roi_hdi_shrink": shrink[i],
+            "roi_hdi_shrink": shrink[i], "roi_log_hdi_shrink": log_shrink[i],
             "geo_roi_hdi_shrink": _geo_shrink(c, geo_roi, req.method, reweighting, hdi_prob),
             "cost": c.cost, "shrink_per_cost": per_cost[i],
             "identification": verdicts.get(data.channels[c.channel], "unknown"),
         })
     return pl.DataFrame(rows, schema=_schema())
+
+
+def _widths(quantity, found, method: str, reweighting: Reweighting, prob: float):
+    """Interval width of each candidate's channel ``quantity`` (D, C) now, and expected after."""
+    chan = [c.channel for c in found]
+    now = {c: interval_width(quantity[:, c], prob=prob) for c in set(chan)}
+    width_now = np.array([now[c] for c in chan])
+    if method == "gaussian":
+        ratio = np.array([gaussian_ratio(quantity[:, c.channel], c.lift[None, :], np.array([c.info_se]))[0]
+                          for c in found])
+        return width_now, width_now * ratio
+    after = np.array([
+        reweighting.expected_width(quantity[:, c.channel], reweighting.weights(c.lift, c.info_se))
+        for c in found
+    ])
+    return width_now, after
 
 
 def _geo_shrink(c: Candidate, geo_roi, method: str, reweighting: Reweighting, prob: float) -> float:
