@@ -246,6 +246,14 @@ def summarise(rows: pl.DataFrame) -> None:
         pl.col("abs_error_before").mean(), pl.col("abs_error_after").mean(),
     ))
 
+    if "log_width_after" in tests.columns:  # relative precision: the interval of log ROI
+        logs = tests.drop_nulls("log_width_after").with_columns(
+            (1 - pl.col("log_width_after") / pl.col("log_width_before")).alias("realised_log_shrink"))
+        print(logs.group_by("random").agg(
+            pl.len(), pl.col("predicted_log_shrink").mean(), pl.col("realised_log_shrink").mean(),
+            (pl.col("predicted_log_shrink") - pl.col("realised_log_shrink")).abs().mean().alias("mae_log"),
+        ))
+
 
 if __name__ == "__main__":
     main()
