@@ -33,6 +33,7 @@ _LAZY = {
     "Panel": "geommm.data",
     "read_panel": "geommm.data",
     "read_lift_tests": "geommm.data",
+    "to_lift_test": "geommm.analysis.experiments",
     "Prior": "geommm.model.priors",
     "sim": "geommm.sim",
     "report": "geommm.report",

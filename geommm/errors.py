@@ -20,6 +20,7 @@ __all__ = [
     "OptimizationError",
     "PreflightError",
     "PreflightWarning",
+    "DesignError",
     "ConvergenceWarning",
 ]
 
@@ -79,6 +80,11 @@ class PreflightError(GeoMMMError):
 
 class PreflightWarning(UserWarning):
     """A blocking pre-flight finding, let through because the fit ran with ``preflight="warn"``."""
+
+
+class DesignError(GeoMMMError, ValueError):
+    """A lift-test design request is malformed (unknown channel or geo, a window inside the
+    panel, a geo where the channel never spends, ...); the message names the argument."""
 
 
 class ConvergenceWarning(UserWarning):

@@ -22,6 +22,7 @@ from geommm import store
 from geommm.analysis import checks
 from geommm.analysis import contributions as contrib_mod
 from geommm.analysis import diagnostics as diag_mod
+from geommm.analysis import identification as ident_mod
 from geommm.analysis import roi as roi_mod
 from geommm.analysis.diagnostics import Diagnostics
 from geommm.analysis.draws import posterior_draws
@@ -112,7 +113,8 @@ class Fit:
         r_hat_max = check.at_least("r_hat_max", r_hat_max, 1.0)
         if ess_min is not None:
             ess_min = check.at_least("ess_min", ess_min, 0.0)
-        d = self._once(("diagnostics", r_hat_max, ess_min), lambda: diag_mod.diagnostics(self, r_hat_max, ess_min))
+        d = self._once(("diagnostics", r_hat_max, ess_min),
+                       lambda: ident_mod.with_messages(diag_mod.diagnostics(self, r_hat_max, ess_min), self))
         return dataclasses.replace(d, messages=list(d.messages))
 
     def warn_if_not_converged(self) -> None:
@@ -164,7 +166,25 @@ class Fit:
         """Carryover weights per lag: geo, channel, lag, weight_mean, weight_hdi_low, weight_hdi_high."""
         return checks.adstock_decay(self, hdi_prob=check.hdi_prob(hdi_prob))
 
+    def identification(self, prior_draws: int = 4000, seed: int = 0) -> pl.DataFrame:
+        """Prior vs posterior sd of log ROI per channel and geo-channel: contraction and a verdict
+        (identified / weak / prior-driven). See :mod:`geommm.analysis.identification`."""
+        return ident_mod.identification(self, prior_draws=prior_draws, seed=seed)
+
     # ------------------------------------------------------------ decisions
+    def design_lift_tests(
+        self, channels=None, geos=None, weeks=(4, 6, 8), kinds=("heavy_up", "go_dark"),
+        spend_factor: float = 1.5, max_geos: int = 4, start=None, post_weeks: int = 4,
+        max_cost: float | None = None, n_best: int | None = 10, **options,
+    ) -> pl.DataFrame:
+        """Candidate Geo-Lift tests ranked by expected ROI-interval shrink per unit of cost, with
+        expected lift, standard error, power and cost. See
+        :func:`geommm.analysis.experiments.design_lift_tests` for every option."""
+        from geommm.analysis.experiments import design_lift_tests
+
+        return design_lift_tests(self, channels, geos, weeks, kinds, spend_factor, max_geos, start,
+                                 post_weeks, max_cost, n_best, **options)
+
     def response_curves(self, geo=None, channel=None, spend_grid=None, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Incremental KPI vs the period's total spend (scaling observed flighting), per geo
         and national, with HDI bands."""

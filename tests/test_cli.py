@@ -21,7 +21,7 @@ import pytest
 from geommm.cli import main
 from geommm.config import ConfigError, parse_config
 
-COMMANDS = ("validate", "simulate", "demo", "fit", "report", "optimize")
+COMMANDS = ("validate", "simulate", "demo", "fit", "report", "optimize", "design-test")
 MERIDIAN = Path("/work/shared/data/meridian_geo_media.csv")
 FIT_FILES = (
     "fit.nc",
@@ -363,6 +363,24 @@ def test_optimize_from_saved_fit(fitted, tmp_path):
     table = pl.read_csv(target)
     assert set(table["channel"].to_list()) == {"tv", "search"}
     assert "Allocation by channel" in out
+
+
+def test_design_test_from_saved_fit(fitted, tmp_path):
+    assert fitted["code"] == 0, fitted["err"]
+    target = tmp_path / "design.csv"
+    code, out, err = run("design-test", fitted["dir"], "--channel", "tv", "--weeks", "4", "6",
+                         "--max-geos", "2", "--out", target)
+    assert code == 0, err
+    table = pl.read_csv(target)
+    assert set(table["channel"]) == {"tv"} and set(table["weeks"]) <= {4, 6}
+    assert table["n_geos"].max() <= 2
+    assert "Identification" in out and "Best tests" in out
+
+
+@pytest.mark.bad_input
+def test_design_test_names_a_bad_argument(fitted, tmp_path):
+    code, _, err = run("design-test", fitted["dir"], "--channel", "radio", "--out", tmp_path / "d.csv")
+    assert_user_error(code, err, "channels", "radio")
 
 
 @pytest.mark.bad_input

@@ -25,6 +25,7 @@ def _commands() -> dict[str, Callable]:
     from geommm.cli.batch import fit_many
     from geommm.cli.demo import demo
     from geommm.cli.refresh import refresh
+    from geommm.cli.design import design_test
 
     return {
         "validate": commands.validate,
@@ -35,6 +36,7 @@ def _commands() -> dict[str, Callable]:
         "optimize": commands.optimize,
         "fit-many": fit_many,
         "refresh": refresh,
+        "design-test": design_test,
     }
 
 

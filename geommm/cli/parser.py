@@ -390,9 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="rewrite DIR/report.html with this plan in its headline and budget sections",
     )
     from geommm.cli.batch import add_parser as add_fit_many
+    from geommm.cli.design import add_parser as add_design_test
 
     add_fit_many(subs, _command)
     from geommm.cli.refresh import add_parser as add_refresh
 
     add_refresh(subs, _command)
+    add_design_test(subs, _command, _positive, _count)
     return parser

@@ -31,6 +31,7 @@ from geommm.report.charts import (
     spend_effect_chart,
     waterfall_chart,
 )
+from geommm.report.experiment import next_experiment_section
 from geommm.report.headline import Line, headline
 from geommm.report.sections import Section, Skip
 
@@ -230,6 +231,7 @@ def fit_sections(
             tables={"Lift test check": lambda: lift_agreement_table(t.lift_test_check())},
         ),
     ]
+    sections.append(next_experiment_section(fit))
     sections.append(
         Section(
             "Diagnostics",

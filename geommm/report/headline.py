@@ -196,12 +196,23 @@ def standout_geos_line(roi_by_geo: pl.DataFrame, roi_national: pl.DataFrame, hdi
 
 
 def prior_driven_line(fit: Any) -> Line | None:
-    """HOOK (not wired yet): channels whose ROI the data did not move from the prior.
+    """Channels whose national ROI the data barely moved from its prior (fit.identification()):
+    their number is the prior's, and a lift test or an ROI prior is the fix."""
+    import polars as pl
 
-    Meant to call ``fit.identification()`` once that method exists on ``Fit`` and
-    name its prior-driven channels here; until then the line is left out.
-    """
-    return None
+    if fit.settings.method != "nuts":  # a mode has no posterior width to compare
+        return None
+    table = fit.identification().filter(pl.col("geo") == "national")
+    weak = table.filter(pl.col("verdict") != "identified")
+    if weak.is_empty():
+        return Line("What the data can tell", "Every channel's ROI is identified by the data "
+                    "(its posterior is far narrower than its prior).", "good")
+    parts = [f"{r['channel']} ({r['verdict']}: posterior {1 - r['contraction']:.0%} of the prior's width)"
+             for r in weak.iter_rows(named=True)]
+    prior_driven = weak.filter(pl.col("verdict") == "prior-driven").height > 0
+    text = ("Not pinned down by the data: " + ", ".join(parts) + ". Their ROI leans on the prior; "
+            "a Geo-Lift test (see Next experiment) or an ROI prior is the fix.")
+    return Line("What the data can tell", text, "bad" if prior_driven else "neutral")
 
 
 # ---------------------------------------------------------------------- diagnostics

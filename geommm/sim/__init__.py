@@ -8,7 +8,8 @@ One concept per module:
   the model's transforms);
 - :mod:`~geommm.sim.generate`  :func:`simulate`, the generator (baseline, flights, spend);
 - :mod:`~geommm.sim.lift`      lift tests placed inside the panel and their true lift;
-- :mod:`~geommm.sim.store`     :class:`SimulatedPanel` and its save / load.
+- :mod:`~geommm.sim.store`     :class:`SimulatedPanel` and its save / load;
+- :mod:`~geommm.sim.experiment` a designed test run in the weeks after the fitted ones.
 
 Lift tests happen *inside* the panel: business-as-usual spend is drawn first,
 heavy-ups and go-darks are applied to it, and the KPI is computed from the resulting
@@ -17,6 +18,7 @@ actual spend — the same situation the model's calibration term assumes.
 
 from __future__ import annotations
 
+from geommm.sim.experiment import DesignedTestRun, panel_until, run_designed_test, true_roi_until
 from geommm.sim.generate import build_formula, simulate
 from geommm.sim.lift import LIFT_SCHEMA
 from geommm.sim.profiles import (
@@ -56,4 +58,8 @@ __all__ = [
     "EXPOSURE_CHANNELS",
     "CHANNEL_NAMES",
     "LIFT_SCHEMA",
+    "DesignedTestRun",
+    "run_designed_test",
+    "panel_until",
+    "true_roi_until",
 ]

@@ -69,6 +69,8 @@ def simulate(
     seasonality: bool = True,
     lift_design: list[dict] | None = None,
     effect_change: dict[str, tuple[int, float]] | None = None,
+    channels: list[str] | None = None,
+    profiles: dict[str, dict] | None = None,
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -87,7 +89,15 @@ def simulate(
     response is ``factor`` times what it was (0.6 = effectiveness falls 40%), so drift
     between fits is testable; the truth's ROI tables include it. The same seed draws
     the same random numbers with or without it.
+    ``channels`` picks channels from the book by name (e.g. ``["tv", "search", "email"]``
+    for a small always-on channel); it replaces ``n_channels``. ``profiles`` changes a
+    channel's book values, e.g. ``{"email": {"share": 0.03}}`` (fields of its profile:
+    retention, half_saturation, slope, share, roi, flight, on_weeks, off_weeks, off_level,
+    weekly_noise).
     """
+    if channels is not None:
+        channels = _check_channels(channels)
+        n_channels = len(channels)
     _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise, collinear)
     rng = np.random.default_rng(seed)
     settings = dict(
@@ -95,14 +105,22 @@ def simulate(
         max_lag=max_lag, noise=noise, n_lift_tests=n_lift_tests, lift_noise=lift_noise,
         trend=trend, seasonality=seasonality,
     )
-    channels = channel_names(n_channels)
-    profiles = [profile_of(c) for c in channels]
+    if channels is None:
+        channels = channel_names(n_channels)
+    else:
+        settings["channels"] = list(channels)
+    if profiles:
+        settings["profiles"] = {  # as JSON keeps them: a saved panel reloads equal settings
+            k: {f: list(x) if isinstance(x, tuple) else x for f, x in v.items()}
+            for k, v in profiles.items()
+        }
+    profiles = _profiles(channels, profiles)
     geos = [f"geo_{g:02d}" for g in range(n_geos)]
     weeks = np.datetime64(START_WEEK) + 7 * np.arange(n_weeks)
 
     population = _population(rng, n_geos)
     kpi_scale = population * KPI_PER_CAPITA
-    bau_spend = _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear)  # relative levels
+    bau_spend = _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear, channels)  # relative levels
     per_spend = _input_per_spend(rng, channels, n_geos, n_weeks)
     if lift_design is None:
         tests = place_lift_tests(rng, bau_spend, channels, max_lag, n_lift_tests)
@@ -167,6 +185,30 @@ def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarra
             raise ValueError(f"effect_change[{name!r}] = {spec!r}: need 0 <= week < {n_weeks}, factor >= 0")
         out[int(week):, channels.index(name)] = float(factor)
     return out
+
+
+def _profiles(channels: list[str], overrides: dict[str, dict] | None) -> list:
+    """Each channel's book profile with the caller's changes applied (checked)."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(channels))
+    if unknown:
+        raise DataError(f"simulate() got profiles for {unknown}, not among the channels {channels}")
+    out = []
+    for c in channels:
+        try:
+            out.append(replace(profile_of(c), **overrides.get(c, {})))
+        except TypeError:
+            fields = list(profile_of(c).__dataclass_fields__)
+            raise DataError(f"simulate() profiles[{c!r}]={overrides[c]!r}: fields are {fields}") from None
+    return out
+
+
+def _check_channels(channels) -> list[str]:
+    names = [channels] if isinstance(channels, str) else list(channels)
+    if not names or len(set(names)) < len(names) or not all(isinstance(c, str) and c for c in names):
+        raise DataError(f"simulate() got channels={channels!r}: give distinct non-empty names, "
+                        "e.g. ['tv', 'search', 'email']")
+    return names
 
 
 def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise,
@@ -246,7 +288,7 @@ def _flights(rng, n_rows, n_weeks, on_weeks, off_weeks) -> tuple[np.ndarray, np.
     return run_now % 2 == 0, np.take_along_axis(amplitude, run_now, axis=-1)
 
 
-def _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear) -> np.ndarray:
+def _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear, names=None) -> np.ndarray:
     """Business-as-usual weekly spend ``(geo, time, channel)`` up to one level per channel.
 
     Flighted (bursts and pauses, national or per geo), proportional to geo size times
@@ -258,9 +300,10 @@ def _bau_spend(rng, profiles, kpi_scale, n_weeks, collinear) -> np.ndarray:
                           [p.off_weeks for p in profiles])
     national = np.array([p.flight == "national" for p in profiles])
     always = np.array([p.flight == "always" for p in profiles])
-    names = channel_names(n_ch)  # same order as profiles
+    names = channel_names(n_ch) if names is None else names  # same order as profiles
     propensity = np.exp(0.3 * rng.standard_normal((n_geos, n_ch)))  # geo media intensity
-    weekly = rng.lognormal(-0.02, 0.2, size=(n_geos, n_weeks, n_ch))
+    wobble = np.array([p.weekly_noise for p in profiles])
+    weekly = rng.lognormal(-0.02, wobble, size=(n_geos, n_weeks, n_ch))
     pair = collinear and "tv" in names and "search" in names
     if pair:
         tv, search = names.index("tv"), names.index("search")

@@ -46,6 +46,7 @@ class _Profile:
     on_weeks: tuple[int, int]  # range of burst lengths
     off_weeks: tuple[int, int]  # range of pause lengths
     off_level: float  # spend in pauses relative to bursts (0 = dark)
+    weekly_noise: float = 0.2  # sd of the log week-to-week wobble of spend (each geo)
 
 
 # S-shaped channels (slope > 1) get K well below their average active level, the

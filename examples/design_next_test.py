@@ -1,0 +1,102 @@
+"""Which Geo-Lift test should we run next, and what will it buy us?
+
+Job: the quarterly measurement loop. The model is fitted; one channel (email: small,
+always on, nearly the same spend every week) cannot be told apart from the baseline,
+so its ROI is the prior's. This script
+
+1. fits the model on the first two years of a simulated market (known true ROI),
+2. asks ``fit.identification()`` which channels are prior-driven,
+3. ranks candidate tests for that channel with ``fit.design_lift_tests(...)`` within a
+   budget (expected lift, standard error, power, expected ROI-interval shrink, cost),
+4. runs the top test in the simulated market's next weeks (``sim.run_designed_test``),
+5. turns the result into a lift-test row (``gm.to_lift_test``), refits on the panel
+   extended by the test weeks, and prints the ROI interval before and after against
+   the truth.
+
+    python examples/design_next_test.py             # NUTS 2 x 500, a few minutes
+    python examples/design_next_test.py --seed 3    # another market
+
+With real data, step 4 is the experiment itself: run it, measure the lift in the
+test geos with a synthetic control, then pass the row from ``gm.to_lift_test(row,
+lift, se)`` (with the actual spend change) as ``GeoMMM(..., lift_tests=...)`` on
+the panel that includes the test weeks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import warnings
+
+import numpy as np
+import polars as pl
+
+import geommm as gm
+from geommm import sim
+from geommm.analysis.forward import ForwardModel
+from geommm.analysis.roi import incremental_kpi
+
+CHANNELS = ["tv", "search", "social", "email"]
+#: email: 3% of the KPI, always on, spend level reset once a year or two, 5% weekly wobble.
+WEAK = {"email": {"share": 0.03, "on_weeks": (52, 104), "off_weeks": (1, 1), "weekly_noise": 0.05}}
+
+
+def fit(panel, formula, seed, lift_tests=None):
+    model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lift_tests)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(draws=500, tune=500, chains=2, seed=seed, progressbar=False)
+
+
+def national_roi_draws(result, n_weeks: int) -> np.ndarray:
+    """(draws, channel) national ROI over the first ``n_weeks`` weeks (comparable before/after)."""
+    d = result.data
+    first = dataclasses.replace(d, media_input=d.media_input[:, :n_weeks], spend=d.spend[:, :n_weeks])
+    forward = ForwardModel(result.spec, first, result.forward.draws)
+    return incremental_kpi(forward).sum(axis=1) / first.spend.sum(axis=(0, 1))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--geos", type=int, default=8)
+    p.add_argument("--weeks", type=int, default=104, help="weeks the model is fitted on")
+    a = p.parse_args()
+    market = sim.simulate(n_geos=a.geos, n_weeks=a.weeks + 30, seed=a.seed, n_lift_tests=0, noise=0.03,
+                          collinear=False, channels=CHANNELS, profiles=WEAK)
+    print(f"fitting {a.geos} geos x {a.weeks} weeks ...")
+    before = fit(sim.panel_until(market.panel, a.weeks), market.formula, a.seed)
+
+    ident = before.identification().filter(pl.col("geo") == "national")
+    print(ident)
+    print("\n".join(before.diagnostics().messages))
+    weak = ident.filter(pl.col("verdict") == "prior-driven")["channel"].to_list() or ["email"]
+    channel = weak[0]
+    c = list(before.channels).index(channel)
+    # budget: what the channel earns nationally in a quarter (a go-dark gives up that much KPI)
+    budget = float(incremental_kpi(before.forward).sum(axis=1).mean(axis=0)[c] * 13 / a.weeks)
+    design = before.design_lift_tests(channels=[channel], weeks=(4, 8, 12), spend_factor=2.0,
+                                      max_geos=4, max_cost=budget, n_best=5)
+    print(f"\nBest tests for {channel} within a budget of {budget:,.0f}:")
+    print(design.select("rank", "kind", "geos", "start", "end", "measure_end", "spend_change",
+                        "lift_mean", "lift_se", "power", "roi_hdi_now", "roi_hdi_after", "cost"))
+
+    top = design.row(0, named=True)
+    run = sim.run_designed_test(market, top, fit_weeks=a.weeks, seed=a.seed)
+    measured = run.lift_tests.row(0, named=True)
+    print(f"\nran it: measured lift {measured['lift']:,.0f} +- {measured['lift_se']:,.0f} "
+          f"(true {measured['true_lift']:,.0f})")
+    row = gm.to_lift_test(top, measured["lift"], measured["lift_se"], spend_delta=measured["spend_delta"])
+    after = fit(run.panel, market.formula, a.seed, lift_tests=row)
+    print(after.lift_test_check())
+
+    truth = sim.true_roi_until(market, a.weeks)[c]
+    for label, result in (("before", before), ("after", after)):
+        draws = national_roi_draws(result, a.weeks)[:, c]
+        low, high = np.quantile(draws, [0.05, 0.95])
+        print(f"{label:>6}: {channel} ROI {draws.mean():.2f} (90% {low:.2f}-{high:.2f}), truth {truth:.2f}")
+    print(f"predicted interval shrink {top['roi_hdi_shrink']:.0%}")
+
+
+if __name__ == "__main__":
+    main()
