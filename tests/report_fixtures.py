@@ -252,6 +252,16 @@ def prior_posterior() -> pl.DataFrame:
     return pl.concat(frames)
 
 
+def identification() -> pl.DataFrame:
+    """National rows of ``fit.identification()``: social is barely moved from its prior."""
+    contraction = [0.93, 0.71, 0.12]
+    return pl.DataFrame({
+        "channel": CHANNELS, "geo": ["national"] * len(CHANNELS), "prior_sd": [1.0] * len(CHANNELS),
+        "posterior_sd": [1 - c for c in contraction], "contraction": contraction,
+        "verdict": ["identified", "weak", "prior-driven"], "roi_mean": [1.8, 2.5, 3.1],
+    })
+
+
 class FakeFit:
     """Stand-in for ``geommm.Fit``: the methods and attributes the report uses, fake tables."""
 
@@ -293,6 +303,9 @@ class FakeFit:
 
     def lift_test_check(self) -> pl.DataFrame:
         return lift_checks()
+
+    def identification(self) -> pl.DataFrame:
+        return identification()
 
     def summary(self) -> pl.DataFrame:
         return summary()

@@ -266,9 +266,13 @@ def test_headline_line_that_fails_says_so_and_the_rest_stand():
         def optimize_budget(self, budget=None, **kwargs):
             raise RuntimeError("no plan")
 
-    lines = headline(FitTables(NoBudget()))
+    fit = NoBudget()
+    lines = headline(FitTables(fit), fit)
     assert lines[0].topic == "Budget" and "no plan" in lines[0].text
-    assert [line.topic for line in lines[1:]] == ["Next unit of spend", "Geos", "Sampler diagnostics"]
+    assert [line.topic for line in lines[1:]] == [
+        "Next unit of spend", "Geos", "What the data can tell", "Sampler diagnostics"]
+    told = lines[3].text
+    assert "social (prior-driven" in told and "search (weak" in told and "tv" not in told
 
 
 def test_spend_effect_shares_add_up():

@@ -200,7 +200,7 @@ def prior_driven_line(fit: Any) -> Line | None:
     their number is the prior's, and a lift test or an ROI prior is the fix."""
     import polars as pl
 
-    if fit.settings.method != "nuts":  # a mode has no posterior width to compare
+    if fit is None or fit.settings.method != "nuts":  # a mode has no posterior width to compare
         return None
     table = fit.identification().filter(pl.col("geo") == "national")
     weak = table.filter(pl.col("verdict") != "identified")
@@ -262,7 +262,7 @@ def headline(tables: Any, fit: Any = None) -> list[Line]:
         _safe("Budget", lambda: budget_line(tables.allocation())),
         _safe("Next unit of spend", lambda: marginal_roi_line(tables.marginal_roi_by_channel())),
         _safe("Geos", lambda: standout_geos_line(tables.roi_by_geo(), tables.roi_by_channel())),
-        _safe("Prior-driven channels", lambda: prior_driven_line(fit)),
+        _safe("What the data can tell", lambda: prior_driven_line(fit)),
         _safe("Sampler diagnostics", lambda: diagnostics_line(tables.diagnostics())),
     ]
     return [line for line in lines if line is not None]
