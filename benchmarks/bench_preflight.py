@@ -51,7 +51,7 @@ SCENARIOS = ("strict", "independent", "weak")
 
 def always_on(rng: np.random.Generator, n_geos: int, n_weeks: int) -> np.ndarray:
     """(G, T) always-on spend level: runs of 4-8 weeks at 1.0 and at 0.3, never dark,
-    with 15% weekly noise; mean 1."""
+    with 15% weekly noise; mean about 1."""
     level = np.ones((n_geos, n_weeks))
     for g in range(n_geos):
         t, on = int(rng.integers(0, 6)), True
@@ -59,8 +59,7 @@ def always_on(rng: np.random.Generator, n_geos: int, n_weeks: int) -> np.ndarray
             n = int(rng.integers(4, 9))
             level[g, t:t + n] = 1.0 if on else 0.3
             t, on = t + n, not on
-    level *= rng.lognormal(0.0, 0.15, (n_geos, n_weeks))
-    return level / level.mean()
+    return level * rng.lognormal(0.0, 0.15, (n_geos, n_weeks)) / level.mean()
 
 
 def panel_for(scenario: str, seed: int, geos: int, weeks: int, share: float = 0.075):
