@@ -18,7 +18,8 @@ from geommm.cli.console import UserError, note, out, show_table, step
 from geommm.cli.outputs import (
     prepare_dir,
     prepare_file,
-    remove_stale,
+    allocation_file,
+    remove_results,
     save_fit,
     try_report,
     write_csv,
@@ -202,23 +203,26 @@ def run_fit(model: Any, settings: dict[str, Any]) -> Any:
 def write_results(
     result: Any, folder: Path, tables: dict[str, Any] | None = None, allocation: Any = None
 ) -> tuple[list[Path], list[str]]:
-    """fit.nc, the CSV tables, diagnostics.json and report.html; stale files removed.
+    """fit.nc, the CSV tables, diagnostics.json and report.html.
 
+    Result files of an earlier run are removed first (only geommm's own names), so
+    the folder never mixes two fits, even if writing stops half way.
     Returns the files written and the outputs that failed (already warned about).
     """
     problems: list[str] = []
     with step(f"writing results to {folder}"):
+        remove_results(folder)
         written = [save_fit(result, folder / FIT_FILE)]
         written += write_tables(result, folder, tables, problems)
         if allocation is not None:
-            written.append(write_csv(allocation.table, folder / "allocation_channel.csv"))
+            target = folder / allocation_file("channel")
+            written.append(write_csv(allocation.table, target))
     with step("writing the HTML report"):
         report = try_report(
             result, folder / "report.html", allocation=allocation, problems=problems
         )
     if report is not None:
         written.append(report)
-    remove_stale(folder, written)
     return written, problems
 
 
@@ -271,7 +275,8 @@ def report(args: argparse.Namespace) -> int:
     """Write the HTML report of a saved fit."""
     saved_fit_path(args.dir)
     folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = prepare_file(args.out if args.out is not None else folder / "report.html")
+    own = folder / "report.html"
+    target = prepare_file(args.out if args.out is not None else own, args.overwrite, own)
     result = load_saved_fit(args.dir)
     with step(f"writing {target}"):
         written = write_report(result, target)
@@ -285,9 +290,8 @@ def optimize(args: argparse.Namespace) -> int:
     """Optimise the budget allocation of a saved fit; print and write the table."""
     saved_fit_path(args.dir)
     folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = prepare_file(
-        args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
-    )
+    own = folder / allocation_file(args.by)
+    target = prepare_file(args.out if args.out is not None else own, args.overwrite, own)
     result = load_saved_fit(args.dir)
     optimizer = getattr(result, "optimize_budget", None)
     if optimizer is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from geommm.cli.outputs import ALLOCATION_BY
+
 DEMO_OUT = Path("geommm-demo-output")
 METHODS = ("nuts", "advi", "map")
 SAMPLERS = ("nutpie", "pymc", "numpyro")
@@ -244,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dir", type=Path, metavar="DIR", help="folder holding fit.nc")
     p.add_argument("--out", type=Path, metavar="FILE", help="report file (default DIR/report.html)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
     p = _command(
         subs,
@@ -261,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--by",
-        choices=("channel", "geo"),
+        choices=ALLOCATION_BY,
         default="channel",
         help="allocate over (default %(default)s)",
     )
@@ -274,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, metavar="FILE", help="allocation CSV (default DIR/allocation_<by>.csv)"
     )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     from geommm.cli.batch import add_parser as add_fit_many
 
     add_fit_many(subs, _command)
