@@ -19,6 +19,7 @@ __all__ = [
     "FitInterrupted",
     "OptimizationError",
     "ConvergenceWarning",
+    "DataWarning",
 ]
 
 
@@ -63,6 +64,10 @@ class FitInterrupted(FitError, KeyboardInterrupt):
 
 class OptimizationError(GeoMMMError, ValueError):
     """A budget optimisation request is infeasible or malformed."""
+
+
+class DataWarning(UserWarning):
+    """The data are accepted but look likely to mislead the model (the message says why)."""
 
 
 class ConvergenceWarning(UserWarning):

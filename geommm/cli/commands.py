@@ -48,6 +48,9 @@ def validate(args: argparse.Namespace) -> int:
         population=args.population,
         date_format=args.date_format,
     )
+    from geommm.data.suspicious import warn_suspicious
+
+    warn_suspicious(panel, args.kpi, spend={c: c for c in args.spend or ()})
     out(f"{args.panel}: OK")
     out(panel.summary())
     out(f"geos: {', '.join(panel.geos)}")
