@@ -22,6 +22,7 @@ __all__ = [
     "PreflightWarning",
     "DesignError",
     "ConvergenceWarning",
+    "DataWarning",
 ]
 
 
@@ -85,6 +86,10 @@ class PreflightWarning(UserWarning):
 class DesignError(GeoMMMError, ValueError):
     """A lift-test design request is malformed (unknown channel or geo, a window inside the
     panel, a geo where the channel never spends, ...); the message names the argument."""
+
+
+class DataWarning(UserWarning):
+    """The data are accepted but look likely to mislead the model (the message says why)."""
 
 
 class ConvergenceWarning(UserWarning):

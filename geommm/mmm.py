@@ -11,6 +11,7 @@ import polars as pl
 
 from geommm import _checks as check
 from geommm.data import Panel, read_lift_tests_for_panel, read_panel
+from geommm.data.suspicious import warn_suspicious
 from geommm.errors import ArgumentError, DataError, FitError, FormulaError, GeoMMMError
 from geommm.formula import ModelSpec, parse_formula
 from geommm.model.build import LIKELIHOODS, build_pymc_model
@@ -51,6 +52,12 @@ class GeoMMM:
         self.spec: ModelSpec = parse_formula(formula, self.panel.columns, geo=self.panel.geo_col)
         self.data: ModelData = build_model_data(self.spec, self.panel, population=population)
         self._check_media()
+        warn_suspicious(
+            self.panel,
+            self.spec.response,
+            spend={m.name: m.spend for m in self.spec.media},
+            max_lag={m.name: m.max_lag for m in self.spec.media},
+        )
         self.lift_tests: pl.DataFrame | None = None
         self.lift_cells: LiftCells | None = None
         if lift_tests is not None:

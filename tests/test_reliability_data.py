@@ -136,3 +136,60 @@ def test_one_column_in_several_control_terms_is_fine():
     spec = parse_formula("revenue ~ promo + (promo | geo) + promo:price + media(tv)",
                          ["revenue", "promo", "price", "tv", "geo"])
     assert spec.controls == ("promo", "promo:price")
+
+
+# --- item 11: accepted but suspicious data is flagged -------------------------------------
+
+
+def _warnings(formula, panel) -> list[str]:
+    from geommm.errors import DataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm.GeoMMM(formula, data=panel, geo="geo", time="week")
+    return [str(w.message) for w in caught if issubclass(w.category, DataWarning)]
+
+
+def test_plain_simulated_panel_raises_no_data_warning(small):
+    assert _warnings(small.formula, small.panel) == []
+
+
+def test_carryover_longer_than_the_panel_is_flagged(small):
+    short = small.panel.filter(pl.col("week") < small.panel["week"].unique().sort()[8])
+    formula = "revenue ~ trend() + (1 | geo) + media(search_spend, name='search', max_lag=13)"
+    messages = _warnings(formula, short)
+    assert any("'search'" in m and "max_lag=13" in m and "8 weeks" in m for m in messages)
+
+
+def test_channel_spending_in_a_single_week_is_flagged(small):
+    first = small.panel.filter(pl.col("search_spend") > 0)["week"].min()
+    panel = small.panel.with_columns(
+        pl.when(pl.col("week") == first).then(pl.col("search_spend")).otherwise(0.0)
+        .alias("search_spend")
+    )
+    messages = _warnings(small.formula, panel)
+    assert any("'search'" in m and "single week" in m and str(first) in m for m in messages)
+
+
+def test_kpi_outlier_ten_times_the_geo_median_is_flagged(small):
+    panel = small.panel.with_columns(
+        pl.when(pl.int_range(pl.len()) == 45).then(pl.col("revenue") * 30)
+        .otherwise(pl.col("revenue")).alias("revenue")
+    )
+    messages = _warnings(small.formula, panel)
+    assert any("'revenue'" in m and "geo_01" in m and "10x" in m for m in messages)
+
+
+def test_validate_prints_data_warnings_on_one_line(small, tmp_path):
+    from cli_helpers import run
+
+    panel = small.panel.with_columns(
+        pl.when(pl.int_range(pl.len()) == 45).then(pl.col("revenue") * 30)
+        .otherwise(pl.col("revenue")).alias("revenue")
+    )
+    panel.write_csv(tmp_path / "panel.csv")
+    code, _, err = run("validate", tmp_path / "panel.csv", "--time", "week", "--kpi", "revenue",
+                       "--spend", "tv_spend")
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "10x" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: ")

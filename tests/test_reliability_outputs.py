@@ -122,3 +122,71 @@ def test_validate_checks_lift_tests_against_the_panel(tmp_path, change, named):
     code, _, err = run("validate", tmp_path / "panel.csv", "--time", "week",
                        "--lift-tests", tmp_path / "bad.csv")
     assert_user_error(code, err, "bad.csv", named)
+
+
+# --- item 10: file modes follow the umask, writes are durable, nothing stale or clobbered ---
+
+
+@pytest.mark.parametrize("umask", [0o027, 0o002])
+def test_saved_files_follow_the_umask(map_fit, tmp_path, umask):
+    import os
+
+    before = os.umask(umask)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            map_fit.save(tmp_path / "fit.nc")
+        from geommm._atomic import write_text
+
+        write_text(tmp_path / "note.txt", "x")
+    finally:
+        os.umask(before)
+    for name in ("fit.nc", "note.txt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_atomic_writes_reach_the_disk(tmp_path, monkeypatch):
+    import os
+
+    from geommm._atomic import write_text
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                 real(fd)))
+    write_text(tmp_path / "a.csv", "x\n")
+    assert len(synced) == 2 and synced[1] == str(tmp_path)  # the file, then its folder
+
+
+def test_overwrite_leaves_no_result_of_the_earlier_run(map_fit, tmp_path):
+    from geommm.cli.commands import write_results
+
+    earlier = ["allocation_geo.csv", "allocation_channel.csv", "lift_test_check.csv", "roi_geo.csv"]
+    for name in [*earlier, "notes.txt"]:
+        (tmp_path / name).write_text("earlier run\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        written, _ = write_results(map_fit, tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {p.name for p in written} | {"notes.txt"}
+    assert "allocation_geo.csv" not in names and "allocation_channel.csv" not in names
+    assert (tmp_path / "roi_geo.csv").read_text() != "earlier run\n"
+
+
+@pytest.mark.parametrize("command", ["report", "optimize"])
+def test_report_and_optimize_do_not_replace_an_existing_out_file(saved_fit, tmp_path, command):
+    target = tmp_path / "mine.out"
+    target.write_text("keep me\n")
+    code, _, err = run(command, saved_fit, "--out", target)
+    assert_user_error(code, err, str(target), "--overwrite")
+    assert target.read_text() == "keep me\n"
+    code, _, err = run(command, saved_fit, "--out", target, "--overwrite")
+    assert code == 0, err
+    assert target.read_text() != "keep me\n"
+
+
+@pytest.mark.parametrize("command", ["report", "optimize"])
+def test_the_default_output_in_the_fit_folder_is_regenerated(saved_fit, command):
+    for _ in range(2):  # the fit's own report / allocation: replaced without --overwrite
+        code, _, err = run(command, saved_fit)
+        assert code == 0, err

@@ -11,7 +11,13 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 
-from geommm.cli.console import UserError, one_line, show_progress, watch_interrupts
+from geommm.cli.console import (
+    UserError,
+    one_line,
+    one_line_warnings,
+    show_progress,
+    watch_interrupts,
+)
 from geommm.cli.parser import build_parser
 
 __all__ = ["main"]
@@ -53,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     show_progress()
     try:
-        with watch_interrupts():
+        with watch_interrupts(), one_line_warnings():
             return _commands()[args.command](args)
     except FitInterrupted as exc:
         print(f"error: {one_line(exc)}", file=sys.stderr)

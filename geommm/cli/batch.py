@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from geommm.cli.console import UserError
-from geommm.cli.outputs import prepare_dir, write_csv
+from geommm.cli.outputs import prepare_dir, remove_results, write_csv
 from geommm.cli.parser import _count
 
 JOB_KEYS = {"name", "formula", "data", "geo", "time", "lift_tests", "priors", "population", "fit", "weeks"}
@@ -89,7 +89,9 @@ def fit_many(args: argparse.Namespace) -> int:
     jobs = load_jobs(args.jobs)
     out = prepare_dir(args.out, args.overwrite)
     result = run_fits(jobs, scheduler=args.scheduler, n_workers=args.workers)
-    for name, table in (("roi_channel.csv", result.roi), ("roi_geo.csv", result.roi_geo), ("status.csv", result.status)):
+    tables = {"roi_channel.csv": result.roi, "roi_geo.csv": result.roi_geo, "status.csv": result.status}
+    remove_results(out, tables)  # an earlier run's tables never sit beside this run's
+    for name, table in tables.items():
         if table.height:
             write_csv(table, out / name)
     print(result.status.select("job", "ok", "verdict", "seconds", "error"))

@@ -18,7 +18,8 @@ from geommm.cli.console import UserError, note, out, show_table, step
 from geommm.cli.outputs import (
     prepare_dir,
     prepare_file,
-    remove_stale,
+    allocation_file,
+    remove_results,
     save_fit,
     try_report,
     write_csv,
@@ -53,6 +54,9 @@ def validate(args: argparse.Namespace) -> int:
         population=args.population,
         date_format=args.date_format,
     )
+    from geommm.data.suspicious import warn_suspicious
+
+    warn_suspicious(panel, args.kpi, spend={c: c for c in args.spend or ()})
     out(f"{args.panel}: OK")
     out(panel.summary())
     out(f"geos: {', '.join(panel.geos)}")
@@ -252,12 +256,15 @@ def write_results(
     tables: dict[str, Any] | None = None,
     allocation: Allocation | None = None,
 ) -> tuple[list[Path], list[str]]:
-    """fit.nc, the CSV tables, diagnostics.json and report.html; stale files removed.
+    """fit.nc, the CSV tables, diagnostics.json and report.html.
 
+    Result files of an earlier run are removed first (only geommm's own names), so
+    the folder never mixes two fits, even if writing stops half way.
     Returns the files written and the outputs that failed (already warned about).
     """
     problems: list[str] = []
     with step(f"writing results to {folder}"):
+        remove_results(folder)
         written = [save_fit(result, folder / FIT_FILE)]
         written += write_tables(result, folder, tables, problems)
         if allocation is not None:
@@ -270,7 +277,6 @@ def write_results(
         )
     if report is not None:
         written.append(report)
-    remove_stale(folder, written)
     return written, problems
 
 
@@ -341,7 +347,8 @@ def report(args: argparse.Namespace) -> int:
 
     saved_fit_path(args.dir)
     folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = prepare_file(args.out if args.out is not None else folder / "report.html")
+    own = folder / "report.html"
+    target = prepare_file(args.out if args.out is not None else own, args.overwrite, own)
     result = load_saved_fit(args.dir)
     allocation = read_allocation(folder)
     if allocation is not None:
@@ -358,9 +365,8 @@ def optimize(args: argparse.Namespace) -> int:
 
     saved_fit_path(args.dir)
     folder = args.dir if args.dir.is_dir() else args.dir.parent
-    target = prepare_file(
-        args.out if args.out is not None else folder / f"allocation_{args.by}.csv"
-    )
+    own = folder / allocation_file(args.by)
+    target = prepare_file(args.out if args.out is not None else own, args.overwrite, own)
     result = load_saved_fit(args.dir)
     options = optimizer_options(args, result.channels)
     if args.target_mroi is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +45,21 @@ def show_progress() -> None:
         logger.addHandler(_NoteHandler())
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+@contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Show Python warnings as ``warning: ...`` lines on stderr (no source line)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        note(f"warning: {one_line(message)}")
+
+    previous = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
 
 
 def one_line(message: object) -> str:

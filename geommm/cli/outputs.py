@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from geommm.analysis.optimize import Allocation
     from geommm.fit import Fit
 
-#: Files ``geommm fit`` / ``geommm demo`` may write; stale copies are removed on --overwrite.
+#: What ``geommm optimize --by`` allocates over; each writes allocation_<by>.csv.
+ALLOCATION_BY = ("channel", "geo")
+
+
+def allocation_file(by: str) -> str:
+    return f"allocation_{by}.csv"
+
+
+#: Files ``geommm fit`` / ``geommm demo`` (and ``optimize`` into their folder) may write.
+#: With --overwrite they are all removed before the new results are written, so the
+#: folder never mixes two runs; other files are left alone.
 RESULT_FILES = (
     "fit.nc",
     "roi_channel.csv",
@@ -33,8 +43,9 @@ RESULT_FILES = (
     "fit_metrics.csv",
     "lift_test_check.csv",
     "diagnostics.json",
-    "allocation_channel.csv",
+    *(allocation_file(by) for by in ALLOCATION_BY),
     "allocation_channel_summary.json",
+    "allocation_geo_summary.json",
     "report.html",
 )
 
@@ -53,10 +64,20 @@ def prepare_dir(path: Path, overwrite: bool) -> Path:
     return path
 
 
-def prepare_file(path: Path) -> Path:
-    """Check ``path`` can take a result file now, before any long step runs."""
+def prepare_file(path: Path, overwrite: bool, own: Path | None = None) -> Path:
+    """Check ``path`` can take a result file now, before any long step runs.
+
+    An existing file is replaced only with ``overwrite``, unless it is ``own``: the
+    command's default output in a fit's folder, one of that fit's own results.
+    """
     if path.is_dir():
         raise UserError(f"output {path} is a folder; give a file name, e.g. {path / 'out'}")
+    is_own = own is not None and path.resolve() == own.resolve()
+    if path.exists() and not (overwrite or is_own):
+        raise UserError(
+            f"output file {path} already exists; pass --overwrite to replace it "
+            "or choose another --out"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     probe_writable(path.parent)
     return path
@@ -82,36 +103,24 @@ def probe_writable(folder: Path) -> None:
         ) from None
 
 
-def remove_stale(
-    folder: Path, written: Iterable[Path], known: Iterable[str] = RESULT_FILES
-) -> None:
-    """Delete result files of an earlier run that this run did not rewrite (only known names)."""
-    keep = {p.name for p in written}
+def remove_results(folder: Path, known: Iterable[str] = RESULT_FILES) -> None:
+    """Delete the result files of an earlier run (only these names; nothing else)."""
     for name in known:
         old = folder / name
-        if name not in keep and old.is_file():
+        if old.is_file() or old.is_symlink():
             old.unlink()
-
-
-def _publish(path: Path) -> None:
-    """Give an atomically written file ordinary permissions (temp files are private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
 
 
 def write_csv(frame: Any, path: Path) -> Path:
     """Write a polars table as CSV, atomically."""
     with atomic_path(path) as tmp:
         frame.write_csv(tmp)
-    _publish(path)
     return path
 
 
 def write_json(data: Any, path: Path) -> Path:
     """Write JSON (NaN and infinity become null, which every JSON reader accepts)."""
     write_text(path, json.dumps(_finite(data), indent=2, default=str) + "\n")
-    _publish(path)
     return path
 
 
@@ -127,7 +136,6 @@ def _finite(value: Any) -> Any:
 
 def save_fit(fit: Fit, path: Path) -> Path:
     fit.save(path)
-    _publish(path)
     return path
 
 
@@ -178,7 +186,6 @@ def failed(what: str, exc: BaseException) -> str:
 def write_report(fit: Fit, path: Path, allocation: Allocation | None = None) -> Path:
     """Write the fit's HTML report (with the budget section when given an allocation)."""
     fit.report(path, allocation=allocation)
-    _publish(path)
     return path
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from geommm.cli.outputs import ALLOCATION_BY
+
 DEMO_OUT = Path("geommm-demo-output")
 METHODS = ("nuts", "laplace", "map", "advi")
 SAMPLERS = ("nutpie", "pymc", "numpyro")
@@ -298,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dir", type=Path, metavar="DIR", help="folder holding fit.nc")
     p.add_argument("--out", type=Path, metavar="FILE", help="report file (default DIR/report.html)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
     p = _command(
         subs,
@@ -327,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--by",
-        choices=("channel", "geo"),
+        choices=ALLOCATION_BY,
         default="channel",
         help="allocate over channels nationally or geo x channel cells (default %(default)s)",
     )
@@ -389,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rewrite DIR/report.html with this plan in its headline and budget sections",
     )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     from geommm.cli.batch import add_parser as add_fit_many
     from geommm.cli.design import add_parser as add_design_test
 
