@@ -333,28 +333,45 @@ def _no_sampling(monkeypatch):
 
 
 @pytest.fixture()
-def constant_geo() -> pl.DataFrame:
+def blocking_findings(monkeypatch) -> pl.DataFrame:
+    """The gate's checks see a panel with a constant-KPI geo (what gm.preflight finds for
+    it). Building a GeoMMM on such a panel already fails (geommm.model.design refuses a
+    constant KPI per geo, and a constant control), so the gate is fed the real findings
+    of that panel to show what it does with them."""
+    from geommm.workflows.preflight import run as run_module
+
     sales = make()["sales"].to_numpy().reshape(G, T).copy()
     sales[2] = 123.0
-    return make(sales=sales)
+    findings = run(make(sales=sales))
+    monkeypatch.setattr(run_module, "run_checks", lambda design: findings)
+    return findings
 
 
-def test_fit_stops_with_a_typed_error_naming_the_geo_and_number(constant_geo, monkeypatch):
+def test_fit_stops_with_a_typed_error_naming_the_geo_and_number(blocking_findings, monkeypatch):
     _no_sampling(monkeypatch)
     with pytest.raises(PreflightError, match=r"geo 'g2'.*standard deviation 0") as info:
-        _model(constant_geo).fit(method="map", progressbar=False)
+        _model(make()).fit(method="map", progressbar=False)
     assert info.value.findings["geo"].to_list() == ["g2"]
     assert isinstance(info.value, gm.GeoMMMError)
 
 
-def test_fit_warns_and_goes_on_with_preflight_warn(constant_geo, monkeypatch):
+def test_a_kpi_constant_in_a_geo_or_a_constant_control_is_refused_when_the_model_is_built():
+    sales = make()["sales"].to_numpy().reshape(G, T).copy()
+    sales[2] = 123.0
+    with pytest.raises(gm.GeoMMMError, match=r"constant within 'geo' 'g2'"):
+        _model(make(sales=sales))
+    with pytest.raises(gm.GeoMMMError, match=r"'price'.*constant"):
+        _model(make(price=np.full((G, T), 1.0)))
+
+
+def test_fit_warns_and_goes_on_with_preflight_warn(blocking_findings, monkeypatch):
     _no_sampling(monkeypatch)
     with pytest.warns(PreflightWarning, match="g2"), pytest.raises(FitError, match="gate passed"):
-        _model(constant_geo).fit(method="map", progressbar=False, preflight="warn")
+        _model(make()).fit(method="map", progressbar=False, preflight="warn")
     with warnings.catch_warnings():
         warnings.simplefilter("error", PreflightWarning)
         with pytest.raises(FitError, match="gate passed"):
-            _model(constant_geo).fit(method="map", progressbar=False, preflight="off")
+            _model(make()).fit(method="map", progressbar=False, preflight="off")
 
 
 def test_fit_refuses_an_unknown_preflight_mode(clean, monkeypatch):
