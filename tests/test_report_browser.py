@@ -97,17 +97,35 @@ def test_report_renders_offline(driver, tmp_path):
     from geommm.report.from_fit import fit_header, fit_sections
     from geommm.report.html import render_report
 
+    from geommm.report.from_fit import fit_headline
+
+    fit = fx.FakeFit()
     page, n_charts = render_report(
-        fit_sections(fx.FakeFit(), allocation=_Allocation()),
+        fit_sections(fit, allocation=_Allocation()),
         title="Browser test <report>",
-        header=fit_header(fx.FakeFit()),
+        header=fit_header(fit),
+        headline=fit_headline(fit),
     )
-    assert n_charts == 14
+    assert n_charts == 16
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
     shutil.rmtree(ARTIFACTS / "report.png", ignore_errors=True)
 
+    driver.set_window_size(1400, 900)
     driver.get(path.as_uri())
+    # the answer is on the first screen: the headline card, naming the budget move with
+    # its interval, ends above the fold of a 1400 x 900 window
+    card = driver.execute_script(
+        "const el = document.getElementById('headline');"
+        "if (!el) return null; const r = el.getBoundingClientRect();"
+        "return [r.top, r.bottom, el.innerText, window.innerHeight];"
+    )
+    assert card is not None, "no headline card"
+    top, bottom, text, inner = card
+    assert 0 <= top < inner and bottom <= inner, f"headline card at {top}..{bottom}, window {inner}"
+    assert "Budget." in text and "HDI" in text, text
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / "first_screen.png"))
     deadline = time.monotonic() + RENDER_TIMEOUT_S
     while True:
         containers, drawn, failed = _rendered_count(driver)
