@@ -9,7 +9,7 @@ from typing import Any
 
 from geommm.cli.console import UserError
 from geommm.cli.outputs import prepare_dir, remove_results, write_csv
-from geommm.cli.parser import _count
+from geommm.cli.argtypes import _count
 
 JOB_KEYS = {"name", "formula", "data", "geo", "time", "lift_tests", "priors", "population", "fit", "weeks"}
 PATH_KEYS = ("data", "lift_tests")

@@ -65,7 +65,7 @@ def _fixed_item(text: str) -> str | tuple[str, str]:
 
 
 def bounds_from_flags(specs: list[tuple], channels: tuple[str, ...]) -> Any:
-    """One bounds argument from the --bounds items (see ``parser._bound_spec``).
+    """One bounds argument from the --bounds items (see ``argtypes._bound_spec``).
 
     ``LOW,HIGH`` sets every channel, ``CHANNEL=LOW:HIGH`` overrides one; a CSV
     file is the optimiser's bounds table and cannot be mixed with the others.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,11 +18,11 @@ import numpy as np
 import polars as pl
 
 from geommm.data.io import DATAFRAME_SOURCE, TableSource, parse_dates, read_table
+from geommm.data.grid import check_grid
 from geommm.data.schema import Rule, load_schema
 from geommm.data.validate import (
     LABEL,
     as_list,
-    check_grid,
     check_rule,
     check_varies,
     require_columns,
@@ -36,7 +35,6 @@ __all__ = ["Panel", "read_panel", "ROLES"]
 
 ROLES = ("kpi", "media", "spend", "control", "population")
 _ROLE_ALIASES = {"controls": "control"}
-_XARRAY_META = "geommm_panel"
 # What values() needs to hand out a float array: numbers, nothing missing.
 _PLAIN_NUMBERS = Rule(
     name="values", description="any column read as numbers", kind="numeric", finite=True,
@@ -284,119 +282,18 @@ class Panel:
         controls: Sequence[str] | None = None,
         channel_names: Sequence[str] | None = None,
     ) -> Any:
-        """xarray Dataset with coords geo, time, channel, control (arguments default to roles).
+        """xarray Dataset with coords geo, time, channel, control (arguments default to roles);
+        see :func:`geommm.data.tensors.panel_to_xarray`."""
+        from geommm.data.tensors import panel_to_xarray
 
-        Variables present when their columns are known: ``kpi (geo, time)``,
-        ``media``/``spend`` ``(geo, time, channel)``, ``controls (geo, time, control)``,
-        ``population (geo)``.
-        """
-        import xarray as xr
-
-        kpi = kpi if kpi is not None else self._roles.get("kpi")
-        picked = {
-            "media": as_list(media if media is not None else self._roles.get("media"), "media"),
-            "spend": as_list(spend if spend is not None else self._roles.get("spend"), "spend"),
-            "control": as_list(
-                controls if controls is not None else self._roles.get("control"), "controls"
-            ),
-        }
-        if kpi is not None:
-            self._check_role([kpi], "kpi")
-        for role, names in picked.items():
-            self._check_role(names, role)
-        channels = self._channel_names(picked["media"], picked["spend"], channel_names)
-        population = self._roles.get("population")
-        coords = {
-            "geo": list(self._geos),
-            "time": self._times,
-            "channel": channels,
-            "control": picked["control"],
-        }
-        data: dict[str, Any] = {}
-        if kpi is not None:
-            data["kpi"] = (("geo", "time"), self.values([kpi])[:, :, 0])
-        if picked["media"]:
-            data["media"] = (("geo", "time", "channel"), self.values(picked["media"]))
-        if picked["spend"]:
-            data["spend"] = (("geo", "time", "channel"), self.values(picked["spend"]))
-        if picked["control"]:
-            data["controls"] = (("geo", "time", "control"), self.values(picked["control"]))
-        if population is not None:
-            data["population"] = (("geo",), self.geo_values(population))
-        meta = {
-            "geo_col": self._geo,
-            "time_col": self._time,
-            "source": self._source,
-            "columns": {"kpi": kpi, **picked, "population": population},
-        }
-        return xr.Dataset(data, coords=coords, attrs={_XARRAY_META: json.dumps(meta)})
-
-    def _channel_names(
-        self, media: list[str], spend: list[str], names: Sequence[str] | None
-    ) -> list[str]:
-        if media and spend and len(media) != len(spend):
-            raise DataError(
-                f"{self._source}: {len(media)} media columns {media} but {len(spend)} spend "
-                f"columns {spend}; give one spend column per media column, in the same order."
-            )
-        columns = media or spend
-        channels = as_list(names, "channel_names") if names is not None else list(columns)
-        if len(channels) != len(columns):
-            raise DataError(
-                f"channel_names {channels} has {len(channels)} names for {len(columns)} "
-                f"channel column(s) {columns}."
-            )
-        if len(set(channels)) != len(channels):
-            raise DataError(f"channel_names must be unique, got {channels}.")
-        return channels
+        return panel_to_xarray(self, kpi, media, spend, controls, channel_names)
 
     @classmethod
     def from_xarray(cls, ds: Any) -> Panel:
         """Rebuild a panel from :meth:`to_xarray` output (column names restored from attrs)."""
-        missing_dims = [d for d in ("geo", "time") if d not in ds.coords]
-        if missing_dims:
-            raise DataError(f"<xarray>: the Dataset lacks coordinate(s) {missing_dims}.")
-        meta = json.loads(ds.attrs.get(_XARRAY_META, "{}"))
-        names = meta.get("columns", {})
-        geo_col, time_col = meta.get("geo_col", "geo"), meta.get("time_col", "time")
-        geos = np.asarray(ds["geo"].values).astype(str)
-        times = np.asarray(ds["time"].values).astype("datetime64[D]")
-        n_times = len(times)
-        table: dict[str, np.ndarray] = {
-            geo_col: np.repeat(geos, n_times),
-            time_col: np.tile(times, len(geos)),
-        }
-        roles: dict[str, Any] = {}
+        from geommm.data.tensors import panel_from_xarray
 
-        def put(column: str, flat: np.ndarray) -> None:
-            if column in table and not np.array_equal(table[column], flat, equal_nan=True):
-                raise DataError(
-                    f"<xarray>: two variables map to column {column!r} with different values."
-                )
-            table[column] = flat
-
-        if "kpi" in ds:
-            roles["kpi"] = names.get("kpi") or "kpi"
-            put(roles["kpi"], ds["kpi"].transpose("geo", "time").values.reshape(-1))
-        for var, role, dim, prefix in (
-            ("media", "media", "channel", "media_"),
-            ("spend", "spend", "channel", "spend_"),
-            ("controls", "control", "control", ""),
-        ):
-            if var not in ds:
-                continue
-            labels = [str(c) for c in ds[dim].values]
-            columns = names.get(role) or [prefix + c for c in labels]
-            cube = ds[var].transpose("geo", "time", dim).values
-            for i, column in enumerate(columns):
-                put(column, cube[:, :, i].reshape(-1))
-            roles[role] = columns
-        if "population" in ds:
-            roles["population"] = names.get("population") or "population"
-            put(roles["population"], np.repeat(ds["population"].transpose("geo").values, n_times))
-        frame = pl.DataFrame(table)
-        source = meta.get("source", "<xarray>")
-        return cls(frame, geo_col, time_col, source=source, roles=roles)
+        return panel_from_xarray(ds)
 
 
 def _validated_frame(

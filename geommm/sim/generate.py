@@ -38,7 +38,8 @@ from geommm.sim.profiles import (
     START_WEEK,
     TOTAL_MEDIA_SHARE,
     channel_names,
-    profile_of,
+    check_channel_names,
+    profiles_for,
 )
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.truth import (
@@ -96,7 +97,7 @@ def simulate(
     weekly_noise).
     """
     if channels is not None:
-        channels = _check_channels(channels)
+        channels = check_channel_names(channels)
         n_channels = len(channels)
     _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise, collinear)
     rng = np.random.default_rng(seed)
@@ -114,7 +115,7 @@ def simulate(
             k: {f: list(x) if isinstance(x, tuple) else x for f, x in v.items()}
             for k, v in profiles.items()
         }
-    profiles = _profiles(channels, profiles)
+    profiles = profiles_for(channels, profiles)
     geos = [f"geo_{g:02d}" for g in range(n_geos)]
     weeks = np.datetime64(START_WEEK) + 7 * np.arange(n_weeks)
 
@@ -185,30 +186,6 @@ def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarra
             raise ValueError(f"effect_change[{name!r}] = {spec!r}: need 0 <= week < {n_weeks}, factor >= 0")
         out[int(week):, channels.index(name)] = float(factor)
     return out
-
-
-def _profiles(channels: list[str], overrides: dict[str, dict] | None) -> list:
-    """Each channel's book profile with the caller's changes applied (checked)."""
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(channels))
-    if unknown:
-        raise DataError(f"simulate() got profiles for {unknown}, not among the channels {channels}")
-    out = []
-    for c in channels:
-        try:
-            out.append(replace(profile_of(c), **overrides.get(c, {})))
-        except TypeError:
-            fields = list(profile_of(c).__dataclass_fields__)
-            raise DataError(f"simulate() profiles[{c!r}]={overrides[c]!r}: fields are {fields}") from None
-    return out
-
-
-def _check_channels(channels) -> list[str]:
-    names = [channels] if isinstance(channels, str) else list(channels)
-    if not names or len(set(names)) < len(names) or not all(isinstance(c, str) and c for c in names):
-        raise DataError(f"simulate() got channels={channels!r}: give distinct non-empty names, "
-                        "e.g. ['tv', 'search', 'email']")
-    return names
 
 
 def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise,

@@ -7,7 +7,9 @@ arbitrary noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from geommm.errors import DataError
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -84,3 +86,27 @@ def channel_names(n_channels: int) -> list[str]:
 def profile_of(channel: str) -> _Profile:
     """The typical truth and buying pattern of a channel; the shared extra profile if unknown."""
     return _PROFILES.get(channel, _EXTRA)
+
+
+def profiles_for(channels: list[str], overrides: dict[str, dict] | None) -> list:
+    """Each channel's book profile with the caller's changes applied (checked)."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(channels))
+    if unknown:
+        raise DataError(f"simulate() got profiles for {unknown}, not among the channels {channels}")
+    out = []
+    for c in channels:
+        try:
+            out.append(replace(profile_of(c), **overrides.get(c, {})))
+        except TypeError:
+            fields = list(profile_of(c).__dataclass_fields__)
+            raise DataError(f"simulate() profiles[{c!r}]={overrides[c]!r}: fields are {fields}") from None
+    return out
+
+
+def check_channel_names(channels) -> list[str]:
+    names = [channels] if isinstance(channels, str) else list(channels)
+    if not names or len(set(names)) < len(names) or not all(isinstance(c, str) and c for c in names):
+        raise DataError(f"simulate() got channels={channels!r}: give distinct non-empty names, "
+                        "e.g. ['tv', 'search', 'email']")
+    return names
