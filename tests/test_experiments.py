@@ -60,7 +60,7 @@ def truth_draws(market, data, n: int = 1, spread: float = 0.0, seed: int = 0) ->
         "slope": np.broadcast_to(t.slope, (n, C)) * noise((n, C)) ** 0.3,
         "media_effect": beta * noise((n, 1, C)) * noise((n, G, C)) ** 0.3,
         "noise_sd": np.broadcast_to(t.noise_sd, (n, G)).copy(),
-        "intercept_geo": np.ones((n, G)),
+        "baseline_geo": np.ones((n, G)),
         "season_geo": np.zeros((n, G, data.fourier.shape[1])),
         "trend_geo": np.zeros((n, G)),
         "control_geo": np.zeros((n, G, data.controls.shape[-1])),

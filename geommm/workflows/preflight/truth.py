@@ -90,7 +90,7 @@ def _media_draws(model, n: int, seed: int) -> dict[str, np.ndarray]:
     from geommm.analysis.draws import MODEL_PARAMETERS
 
     wanted = [v for v in MODEL_PARAMETERS if v not in
-              ("intercept_geo", "season_geo", "trend_geo", "control_geo", "noise_sd", "student_t_nu")]
+              ("baseline_geo", "season_geo", "trend_geo", "control_geo", "noise_sd", "student_t_nu")]
     pm_model = model.model
     names = [v for v in wanted if v in pm_model.named_vars]
     with pm_model:
@@ -115,7 +115,7 @@ def _baseline_draws(design: Design, n: int) -> dict[str, np.ndarray]:
     K = data.controls.shape[-1]
     if K:
         out["control_geo"] = np.broadcast_to(coef[i:i + K], (n, G, K)).copy()
-    out["intercept_geo"] = np.zeros((n, G))
+    out["baseline_geo"] = np.zeros((n, G))
     return out
 
 
@@ -136,7 +136,7 @@ def simulate_markets(
     data = design.data
     forward = ForwardModel(design.spec, data, draws)
     scaled = forward.expected_kpi() / data.kpi_scale[None, :, None]
-    draws["intercept_geo"] = 1.0 - scaled.mean(axis=2)  # each geo's mean scaled KPI is 1
+    draws["baseline_geo"] = 1.0 - scaled.mean(axis=2)  # each geo's mean scaled KPI is 1
     forward = forward.with_draws(draws)
     noise = rng.standard_normal(scaled.shape) * draws["noise_sd"][:, :, None]
     kpi = forward.expected_kpi() + noise * data.kpi_scale[None, :, None]
