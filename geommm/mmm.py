@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from geommm import _checks as check
 from geommm.data import Panel, read_panel
 from geommm.data.suspicious import warn_suspicious
-from geommm import _checks as check
 from geommm.errors import ArgumentError, DataError, FitError, FormulaError, GeoMMMError
 from geommm.formula import ModelSpec, parse_formula
 from geommm.model.build import LIKELIHOODS, build_pymc_model

@@ -16,9 +16,9 @@ from typing import Any
 
 from geommm.cli.console import UserError, note, out, show_table, step
 from geommm.cli.outputs import (
+    allocation_file,
     prepare_dir,
     prepare_file,
-    allocation_file,
     remove_results,
     save_fit,
     try_report,
