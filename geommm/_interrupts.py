@@ -57,7 +57,7 @@ class InterruptGuard:
             signal.signal(signal.SIGINT, self._previous)
             self._installed = False
 
-    def _handle(self, signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+    def _handle(self, signum: int, frame: object) -> None:
         self.count += 1
         if self.defer and self.count == 1:
             log.warning("interrupt received: stopping at the next safe point "

@@ -225,7 +225,7 @@ def _nutpie(
     return idata
 
 
-def _finished(sampler) -> bool:  # noqa: ANN001 - nutpie's background sampler
+def _finished(sampler) -> bool:  # sampler: nutpie's background sampler
     try:
         return bool(sampler.is_finished)
     except TimeoutError:  # nutpie 0.16 reports "still running" this way

@@ -63,7 +63,8 @@ def test_writing_to_a_folder_is_refused_before_writing(map_fit, tmp_path, method
 @pytest.mark.parametrize(
     ("settings", "name"),
     [({"draws": 10.5}, "draws"), ({"tune": -1}, "tune"), ({"chains": "4"}, "chains"),
-     ({"seed": 1.5}, "seed"), ({"cores": 0}, "cores"), ({"target_accept": "high"}, "target_accept")],
+     ({"seed": 1.5}, "seed"), ({"cores": 0}, "cores"),
+     ({"target_accept": "high"}, "target_accept")],
 )
 def test_fit_settings_are_checked_before_the_model_is_built(tiny_sim, settings, name):
     import geommm as gm

@@ -42,7 +42,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
     (root / "fakefit").mkdir()
     (root / "fakefit" / "fit.nc").write_text("not a netCDF file\n")
     for name, text in {
-        "jobs_key.toml": '[[jobs]]\nname = "a"\nformula = "y ~ media(x)"\ndata = "p.csv"\nfoo = 1\n',
+        "jobs_key.toml": '[[jobs]]\nname = "a"\nformula = "y ~ media(x)"\ndata = "p.csv"\n'
+                         "foo = 1\n",
         "jobs_fit.toml": '[[jobs]]\nname = "a"\nformula = "y ~ media(x)"\ndata = "p.csv"\n'
                          "fit = { drawz = 3 }\n",
         "jobs_none.toml": "[defaults]\n",

@@ -42,7 +42,8 @@ def make_panel(seed: int, n_weeks: int, n_channels: int, codes: list[str]) -> pl
     """A clean geo x week panel whose KPI responds to spend."""
     rng = np.random.default_rng(seed)
     weeks = [START + dt.timedelta(weeks=t) for t in range(n_weeks)]
-    kpi = rng.uniform(500, 1500, N_GEOS)[:, None] * (1 + 0.1 * rng.standard_normal((N_GEOS, n_weeks)))
+    level = rng.uniform(500, 1500, N_GEOS)[:, None]
+    kpi = level * (1 + 0.1 * rng.standard_normal((N_GEOS, n_weeks)))
     columns: dict[str, object] = {
         "geo": [g for g in codes for _ in weeks],
         "week": weeks * N_GEOS,

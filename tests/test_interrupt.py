@@ -48,16 +48,14 @@ def test_interrupt_swallowed_by_a_library_still_stops_the_fit():
     def build_after_interrupt():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.2)
-        return None
 
     before = signal.getsignal(signal.SIGINT)
     settings = sampling.SamplerSettings(method="map")
     with pytest.raises(FitInterrupted, match="model building") as info:
         sampling.run(build_after_interrupt, settings, progressbar=False)
     assert isinstance(info.value, GeoMMMError) and isinstance(info.value, KeyboardInterrupt)
-    with InterruptGuard(defer=False) as guard:
-        with pytest.raises(AssertionError):
-            build_and_swallow()
+    with InterruptGuard(defer=False) as guard, pytest.raises(AssertionError):
+        build_and_swallow()
     assert guard.count == 1
     with pytest.raises(FitInterrupted):
         guard.check()

@@ -60,7 +60,9 @@ def load_jobs(path: Path) -> list[Any]:
     for i, entry in enumerate(entries):
         fits = [t.get("fit", {}) for t in (defaults, entry)]
         if not all(isinstance(f, dict) for f in fits):
-            raise UserError(f"{path}: job {i + 1}: 'fit' must be a table, e.g. fit = {{ draws = 500 }}")
+            raise UserError(
+                f"{path}: job {i + 1}: 'fit' must be a table, e.g. fit = {{ draws = 500 }}"
+            )
         spec = {**defaults, **entry, "fit": {**fits[0], **fits[1]}}
         unknown = sorted(set(spec) - JOB_KEYS)
         if unknown:
@@ -89,7 +91,9 @@ def fit_many(args: argparse.Namespace) -> int:
     jobs = load_jobs(args.jobs)
     out = prepare_dir(args.out, args.overwrite)
     result = run_fits(jobs, scheduler=args.scheduler, n_workers=args.workers)
-    tables = {"roi_channel.csv": result.roi, "roi_geo.csv": result.roi_geo, "status.csv": result.status}
+    tables = {
+        "roi_channel.csv": result.roi, "roi_geo.csv": result.roi_geo, "status.csv": result.status
+    }
     remove_results(out, tables)  # an earlier run's tables never sit beside this run's
     for name, table in tables.items():
         if table.height:

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from geommm.cli.console import UserError, note, out, show_table, step
 from geommm.cli.lifts import read_lift_tests
 from geommm.cli.outputs import (
+    allocation_file,
     prepare_dir,
     prepare_file,
-    allocation_file,
     remove_results,
     save_fit,
     try_report,

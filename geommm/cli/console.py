@@ -51,7 +51,7 @@ def show_progress() -> None:
 def one_line_warnings() -> Iterator[None]:
     """Show Python warnings as ``warning: ...`` lines on stderr (no source line)."""
 
-    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+    def show(message, category, filename, lineno, file=None, line=None):
         note(f"warning: {one_line(message)}")
 
     previous = warnings.showwarning

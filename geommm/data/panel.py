@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from geommm.data.columns import check_varies, holds_numbers
 from geommm.data.io import DATAFRAME_SOURCE, TableSource, parse_dates, read_table
 from geommm.data.grid import check_grid
 from geommm.data.schema import Rule, load_schema
@@ -24,7 +25,6 @@ from geommm.data.validate import (
     LABEL,
     as_list,
     check_rule,
-    check_varies,
     require_columns,
     with_cell_labels,
     with_row_labels,
@@ -234,7 +234,7 @@ class Panel:
         taken = {self._geo, self._time}
         for value in self._roles.values():
             taken.update([value] if isinstance(value, str) else value)
-        return [c for c in self._frame.columns if c not in taken and _holds_numbers(self._frame[c])]
+        return [c for c in self._frame.columns if c not in taken and holds_numbers(self._frame[c])]
 
     # --- numbers out -----------------------------------------------------------------
 
@@ -332,17 +332,6 @@ def _validated_frame(
         source=source,
     )
     return labelled.drop(LABEL).sort([geo, time])
-
-
-def _holds_numbers(values: pl.Series) -> bool:
-    """Numeric or boolean, or text of which most values (but not all) read as numbers."""
-    if values.dtype.is_numeric() or values.dtype == pl.Boolean:
-        return True
-    if values.dtype != pl.String:
-        return False
-    present = values.drop_nulls()
-    parsed = present.str.strip_chars().cast(pl.Float64, strict=False).is_not_null().sum()
-    return 0 < len(present) - parsed <= parsed
 
 
 def _role_name(role: str) -> str:

@@ -25,7 +25,6 @@ __all__ = [
     "suggest",
     "require_columns",
     "check_rule",
-    "check_varies",
 ]
 
 # Internal column carrying a human-readable label of each row for error messages.
@@ -254,26 +253,6 @@ def _check_constant(
             f"{where} must be constant within each {group!r} but varies: {examples}"
             f"{f' and {spread.height - _MAX_SHOWN} more' if spread.height > _MAX_SHOWN else ''}. "
             "Use one value per geo (e.g. the latest census figure)."
-        )
-
-
-def check_varies(
-    table: pl.DataFrame, column: str, group: str, where: str, error: type[DataError] = DataError
-) -> None:
-    """Each ``group`` (geo) must hold more than one value of ``column``."""
-    flat = (
-        table.group_by(group)
-        .agg(pl.col(column).n_unique().alias("n"), pl.col(column).first().alias("v"))
-        .filter(pl.col("n") == 1)
-        .sort(group)
-    )
-    if flat.height:
-        examples = ", ".join(f"{g!r} (always {v})" for g, _, v in flat.head(_MAX_SHOWN).iter_rows())
-        more = f" and {flat.height - _MAX_SHOWN} more" if flat.height > _MAX_SHOWN else ""
-        raise error(
-            f"{where} is constant within {group!r} {examples}{more}. A series that never "
-            "changes cannot show what drives it, and one without data (e.g. all zero) "
-            f"distorts every result; fix the data or drop those rows of {group!r}."
         )
 
 
