@@ -71,8 +71,8 @@ class OptimizationError(GeoMMMError, ValueError):
 
 class PreflightError(GeoMMMError):
     """The pre-flight checks found a problem that leaves the fit nothing to answer
-    (a KPI constant in a geo, a media column all zero, more parameters than
-    observations). ``findings`` holds the blocking rows of the findings table."""
+    (a KPI constant in a geo, a constant control, a lift test the model cannot
+    replay). ``findings`` holds the blocking rows of the findings table."""
 
     def __init__(self, message: str, findings=None) -> None:
         super().__init__(message)

@@ -10,8 +10,10 @@ stop the fit; it says the geo-level numbers will lean on the pooling and the pri
 
 Thresholds:
 
-- ``data_to_parameter`` (blocking): fewer observations (geo-weeks plus lift tests)
-  than free parameters.
+- ``data_to_parameter`` (warning, worded as the strongest one): fewer observations
+  (geo-weeks plus lift tests) than free parameters. Not blocking: with partial pooling
+  and proper priors the posterior is still defined, it just leans on the priors (a short
+  time slice of a real panel, e.g. in ``fit-many``, must still fit).
 - ``data_to_parameter`` (warning): fewer than ``RATIO_WARNING`` observations per
   parameter, overall or in a geo (its weeks per geo-level parameter, plus its share
   of the national ones); otherwise one info row with the ratio.
@@ -91,10 +93,10 @@ def check(design: Design) -> list[Finding]:
     where = f"{G} geo(s) x {T} weeks" + (f" + {n_lift} lift test(s)" if n_lift else "")
     if observations < count.total:
         return [Finding(
-            "blocking", "data_to_parameter",
+            "warning", "data_to_parameter",
             f"the formula has {count.total} free parameters but the data hold only "
-            f"{observations} observations ({where}; ratio {fmt(ratio)} < 1): the fit cannot "
-            "learn them; use fewer terms (channels, Fourier order, (x | geo) controls) or "
+            f"{observations} observations ({where}; ratio {fmt(ratio)} < 1): the data cannot "
+            "learn them and the answers will be the priors'; use fewer terms (channels, Fourier order, (x | geo) controls) or "
             "more weeks or geos.",
             value=ratio, threshold=1.0,
         )]
