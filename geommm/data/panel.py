@@ -181,11 +181,26 @@ class Panel:
         self._check_role(names, role)
         if not names:
             return
+        self._check_one_role(names, role)
         if self._schema.roles[role].multiple:
             known = list(self._roles.get(role, ()))
             self._roles[role] = tuple(known + [n for n in names if n not in known])
         else:
             self._roles[role] = names[0]
+
+    def _check_one_role(self, names: list[str], role: str) -> None:
+        """A column plays one role (media and spend may share one: spend drives the response)."""
+        shareable = {"media", "spend"}
+        for other, taken in self._roles.items():
+            if other == role or {other, role} <= shareable:
+                continue
+            taken = {taken} if isinstance(taken, str) else set(taken)
+            clash = [n for n in names if n in taken]
+            if clash:
+                raise DataError(
+                    f"{self._source}: column(s) {clash} cannot be both {other} and {role}; "
+                    "give each role its own column."
+                )
 
     def require_variation(self, column: str, role: str = "kpi") -> None:
         """Each geo's ``column`` must change over the weeks (checked before fitting on it).
