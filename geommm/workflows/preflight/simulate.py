@@ -221,7 +221,7 @@ def _remedy(channel: str, pairs: list[str]) -> str:
     test = f"a Geo-Lift test on {channel!r}" + (
         f" (or on {', '.join(map(repr, partners))}, which moves with it)" if partners else "")
     return (f"{test}, an ROI prior from past tests (priors={{{channel!r}: {{'roi': (low, "
-            "high)}}}}), or more variation in its spend across geos and weeks")
+            "high)}}), or more variation in its spend across geos and weeks")
 
 
 def _how(row: dict) -> str:
