@@ -192,7 +192,7 @@ CASE = dict(
 )
 
 
-@settings(max_examples=200, deadline=None, database=None,
+@settings(max_examples=200, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(**CASE)
 def test_fuzzed_panels_fail_by_name_or_give_finite_roi(
@@ -218,7 +218,7 @@ def test_fuzzed_panels_fail_by_name_or_give_finite_roi(
 
 
 @pytest.mark.slow
-@settings(max_examples=3, deadline=None, database=None,
+@settings(max_examples=3, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(**CASE)
 def test_fuzzed_panels_that_are_accepted_fit_by_map(
