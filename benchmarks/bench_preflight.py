@@ -112,6 +112,7 @@ def main() -> None:
     rows = []
     for scenario in a.scenarios:
         for seed in range(a.first_seed, a.first_seed + a.seeds):
+            print(f"{scenario} seed {seed}: starting ({load()})", flush=True)
             panel, formula = panel_for(scenario, seed, a.geos, a.weeks)
             design = build_design(panel, formula, geo="geo", time="week")
             before = load()
@@ -136,9 +137,9 @@ def main() -> None:
                     "agree": row["verdict"] == verdict(c), "preflight_s": t_pre,
                     "nuts_s": t_nuts,
                 })
+            if a.save:  # after every panel: a long run that stops keeps what it has
+                pl.DataFrame(rows).write_parquet(a.save)
     res = pl.DataFrame(rows)
-    if a.save:
-        res.write_parquet(a.save)
     with pl.Config(tbl_rows=200, tbl_width_chars=160, float_precision=2):
         print(res.drop("preflight_s", "nuts_s"))
         print(res.group_by("scenario", "level", "channel", maintain_order=True).agg(
