@@ -7,8 +7,6 @@ tests, so the module stays well under a minute.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -18,7 +16,6 @@ from types import SimpleNamespace
 import polars as pl
 import pytest
 
-from geommm.cli import main
 from geommm.config import ConfigError, parse_config
 
 COMMANDS = ("validate", "simulate", "demo", "fit", "report", "optimize", "design-test")
@@ -33,25 +30,7 @@ FIT_FILES = (
 )
 
 
-def run(*argv: object) -> tuple[int, str, str]:
-    """``geommm ARGV`` in-process: (exit code, stdout, stderr)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse: --help (0) and usage errors (2)
-            code = exc.code if isinstance(exc.code, int) else 1
-    return code, stdout.getvalue(), stderr.getvalue()
-
-
-def assert_user_error(code: int, err: str, *fragments: str) -> None:
-    """Exit 1 with one ``error: ...`` line naming every fragment, and no traceback."""
-    assert code == 1, err
-    assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(lines) == 1, err
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+from cli_helpers import assert_user_error, run  # noqa: E402  (shared with the reliability tests)
 
 
 # --- help and usage -----------------------------------------------------------------------
