@@ -8,7 +8,7 @@ simulates such a market (with known true ROI), fits the same model without and w
 the lift tests, and prints each channel's ROI error against the truth and how much
 the 90% interval narrowed.
 
-    python examples/calibrate_with_geolift.py                   # NUTS, 2 chains x 500 (a few minutes)
+    python examples/calibrate_with_geolift.py                   # NUTS, 4 chains x 1000, two fits
     python examples/calibrate_with_geolift.py --lift-noise 0.15 # less precise experiments
     python examples/calibrate_with_geolift.py --random-tests 4  # 4 tests placed at random
 
@@ -59,7 +59,7 @@ def fit(result, lift_tests, args):
     model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        return model.fit(draws=args.draws, tune=args.draws, chains=2, seed=args.seed, progressbar=False)
+        return model.fit(draws=args.draws, tune=args.draws, chains=4, seed=args.seed, progressbar=False)
 
 
 def scored(fit_, truth: pl.DataFrame, label: str) -> pl.DataFrame:
@@ -81,7 +81,7 @@ def main() -> None:
     p.add_argument("--geos", type=int, default=6)
     p.add_argument("--weeks", type=int, default=104)
     p.add_argument("--seed", type=int, default=4)
-    p.add_argument("--draws", type=int, default=500)
+    p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--lift-noise", type=float, default=0.05, help="lift se / true lift (default 0.05)")
     p.add_argument("--random-tests", type=int, default=0, help="place N tests at random instead")
     args = p.parse_args()
@@ -97,6 +97,8 @@ def main() -> None:
     plain = scored(plain_fit, truth, "panel only")
     calibrated_fit = fit(result, result.lift_tests, args)
     calibrated = scored(calibrated_fit, truth, "with lift tests")
+    print("Diagnostics, panel only:", plain_fit.diagnostics())
+    print("Diagnostics, with lift tests:", calibrated_fit.diagnostics())
     both = pl.concat([plain, calibrated]).sort("channel", "fit")
     with pl.Config(tbl_rows=20, tbl_cols=10, float_precision=2):
         print(both)

@@ -13,7 +13,7 @@ so its ROI is the prior's. This script
    extended by the test weeks, and prints the ROI interval before and after against
    the truth.
 
-    python examples/design_next_test.py             # NUTS 2 x 500, a few minutes
+    python examples/design_next_test.py             # NUTS 4 x 1000, two fits
     python examples/design_next_test.py --seed 3    # another market
 
 The book's email has a high true ROI (about 6), far above the prior's centre: the
@@ -49,7 +49,7 @@ def fit(panel, formula, seed, lift_tests=None):
     model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(draws=500, tune=500, chains=2, seed=seed, progressbar=False)
+        return model.fit(draws=1000, tune=1000, chains=4, seed=seed, progressbar=False)
 
 
 def national_roi_draws(result, n_weeks: int) -> np.ndarray:
@@ -73,6 +73,7 @@ def main() -> None:
 
     ident = before.identification().filter(pl.col("geo") == "national")
     print(ident)
+    print("Diagnostics:", before.diagnostics())
     print("\n".join(before.diagnostics().messages))
     weak = ident.filter(pl.col("verdict") == "prior-driven")["channel"].to_list() or ["email"]
     channel = weak[0]
@@ -92,6 +93,7 @@ def main() -> None:
           f"(true {measured['true_lift']:,.0f})")
     row = gm.to_lift_test(top, measured["lift"], measured["lift_se"], spend_delta=measured["spend_delta"])
     after = fit(run.panel, market.formula, a.seed, lift_tests=row)
+    print("Diagnostics after the test:", after.diagnostics())
     print(after.lift_test_check())
 
     truth = sim.true_roi_until(market, a.weeks)[c]
