@@ -177,6 +177,7 @@ def allocation_table(by: str = "geo") -> pl.DataFrame:
                     kpi_now,
                     kpi_now * (optimal / current) ** 0.9,
                     1.5 - 0.1 * c_i,
+                    None if change == 0 else 0.95 - 0.1 * c_i,
                     None,
                 )
             )

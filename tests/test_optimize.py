@@ -386,3 +386,49 @@ def test_weekly_plan_adds_up_to_the_budget_and_the_table(forward, kwargs):
 def test_national_channel_mistakes(forward, kwargs, message):
     with pytest.raises(OptimizationError, match=message):
         optimize_budget(forward, **kwargs)
+
+
+# ------------------------------------------------------------------ move probability
+def _forward_with_spread(tiny_panel, tiny_mmm, effect_sd: float) -> ForwardModel:
+    panel = {"n_geos": 4, "n_weeks": 52, "n_channels": 3, "seed": 3, "n_lift_tests": 0}
+    model, truth = tiny_mmm(**panel), tiny_panel(**panel).truth
+    draws = _draws_around_truth(truth, N_DRAWS)
+    if effect_sd == 0:
+        draws = {k: np.repeat(np.asarray(v)[:1], N_DRAWS, axis=0) for k, v in draws.items()}
+        draws["media_effect"] = np.tile(truth.beta, (N_DRAWS, 1, 1))
+    else:
+        rng = np.random.default_rng(11)
+        draws["media_effect"] = truth.beta * np.exp(effect_sd * rng.standard_normal((N_DRAWS, *truth.beta.shape)))
+    return ForwardModel(model.spec, model.data, draws)
+
+
+def test_a_certain_posterior_makes_every_move_certain(tiny_panel, tiny_mmm):
+    # one point: every unit that moves does so because its next dollar beats the plan's
+    allocation = optimize_budget(_forward_with_spread(tiny_panel, tiny_mmm, 0.0), by="geo", bounds=(0.5, 1.5))
+    moved = allocation.table.filter(pl.col("change").abs() > 1e-3 * pl.col("current_spend"))
+    assert moved.height >= 3
+    assert moved["move_probability"].to_list() == pytest.approx([1.0] * moved.height)
+    still = allocation.table.filter(pl.col("change") == 0)
+    assert still["move_probability"].null_count() == still.height
+
+
+def test_uncertain_effects_leave_moves_within_their_own_uncertainty(tiny_panel, tiny_mmm):
+    tight = optimize_budget(_forward_with_spread(tiny_panel, tiny_mmm, 0.1), by="geo", bounds=(0.5, 1.5))
+    loose = optimize_budget(_forward_with_spread(tiny_panel, tiny_mmm, 1.5), by="geo", bounds=(0.5, 1.5))
+    p_tight = tight.table["move_probability"].drop_nulls()
+    p_loose = loose.table["move_probability"].drop_nulls()
+    assert ((p_loose >= 0) & (p_loose <= 1)).all()
+    assert p_tight.mean() > p_loose.mean() + 0.15
+    uncertain = loose.table.filter(pl.col("move_probability") < 0.8)
+    assert uncertain.height > 0
+    assert uncertain["note"].str.contains("within its own uncertainty").all()
+    assert "P(right direction)" in repr(loose)
+
+
+def test_an_allocation_csv_written_before_move_probability_still_reads(tmp_path, per_geo):
+    from geommm.cli.plan import read_allocation
+
+    per_geo.table.drop("move_probability").write_csv(tmp_path / "allocation_geo.csv")
+    saved = read_allocation(tmp_path)
+    assert list(saved.table.columns) == list(ALLOCATION)
+    assert saved.table["move_probability"].null_count() == saved.table.height

@@ -232,6 +232,7 @@ def test_headline_budget_line_names_moves_and_interval():
         ).with_columns(
             (pl.col("optimal_spend") - pl.col("current_spend")).alias("change"),
             (pl.col("optimal_spend") / pl.col("current_spend") - 1).alias("change_pct"),
+            pl.when(pl.col("channel") == "social").then(0.62).otherwise(0.97).alias("move_probability"),
         )
         summary = dict(fx.allocation_summary(), by="channel")
 
@@ -239,6 +240,11 @@ def test_headline_budget_line_names_moves_and_interval():
     assert "raise" in line.text and "cut" in line.text and "+5,400" in line.text
     assert "90% HDI +2,100 to +8,800" in line.text and line.tone == "good"
     assert "0.8–1.2×" in line.text
+    shaky = Allocation.table.filter(pl.col("move_probability") < 0.8)["channel"].to_list()
+    assert shaky == ["social"] and "social (P 0.62)" in line.text
+    assert "Within their own uncertainty" in line.text
+    sure = Allocation.table.with_columns(pl.col("move_probability").clip(0.9, 1.0))
+    assert "uncertainty" not in budget_line(type("A", (), {"table": sure, "summary": Allocation.summary})()).text
 
 
 def test_headline_standout_geos_and_marginal_roi():

@@ -102,6 +102,7 @@ ALLOCATION = (
     "current_kpi_mean",
     "optimal_kpi_mean",
     "marginal_roi",
+    "move_probability",
     "note",
 )
 #: Keys every ``fit.optimize_budget(...).summary`` holds (a risk-adjusted objective or a

@@ -149,6 +149,10 @@ def read_allocation(folder: Path) -> SavedAllocation | None:
         return None
     path = found[-1]
     table = pl.read_csv(path, schema_overrides={"note": pl.String, "geo": pl.String})
+    if "move_probability" not in table.columns:  # written before the column existed
+        table = table.with_columns(pl.lit(None, dtype=pl.Float64).alias("move_probability"))
+        table = table.select([c for c in ALLOCATION if c in table.columns] + [
+            c for c in table.columns if c not in ALLOCATION])
     missing = [c for c in ALLOCATION if c not in table.columns]
     if missing:
         raise UserError(f"{path} is not an allocation table: it lacks column(s) {missing}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from geommm.analysis.optimize.budget import CLEAR_MOVE
 from geommm.analysis.tables import NATIONAL
 
 #: Moves smaller than this share of current spend are "keep" in the sentence.
@@ -137,7 +138,23 @@ def budget_line(allocation: Any) -> Line:
     sure = has_interval and low > 0
     if not sure:
         text += " The interval includes no gain: the move is a bet, not a sure thing."
+    text += _uncertain_moves_text(table, by)
     return Line("Budget", text, "good" if sure else "neutral")
+
+
+def _uncertain_moves_text(table: pl.DataFrame, by: str) -> str:
+    """Names the moves whose direction the posterior does not support (P < 0.8)."""
+    if "move_probability" not in table.columns:
+        return ""
+    shaky = table.filter(pl.col("move_probability") < CLEAR_MOVE).sort("move_probability")
+    if shaky.height == 0:
+        return ""
+    name = (lambda r: r["channel"]) if by == "channel" else (lambda r: f"{r['geo']} {r['channel']}")
+    items = [f"{name(r)} (P {r['move_probability']:.2f})" for r in shaky.iter_rows(named=True)]
+    return (
+        f" Within their own uncertainty (probability the direction is right below "
+        f"{CLEAR_MOVE:.0%}): {_and_more(items[:NAMED], len(items) - NAMED)}."
+    )
 
 
 # ---------------------------------------------------------------------- channels

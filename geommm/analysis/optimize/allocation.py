@@ -278,7 +278,9 @@ class Allocation:
 
     ``table``: geo ("national" when by="channel"), channel, current_spend,
     optimal_spend, change, change_pct, lower_spend, upper_spend, current_kpi_mean,
-    optimal_kpi_mean, marginal_roi (at the recommended plan), note.
+    optimal_kpi_mean, marginal_roi (at the recommended plan), move_probability (the
+    posterior probability that the move points the right way; below 0.8 the note says
+    the move is within its own uncertainty), note.
     ``summary``: budget, current_kpi_mean, optimal_kpi_mean, expected_lift_mean,
     expected_lift_hdi_low, expected_lift_hdi_high and how it was solved.
     KPI is incremental KPI from media over the planning weeks, carryover included.
@@ -328,9 +330,11 @@ class Allocation:
         lines = [head]
         for r in moves.iter_rows(named=True):
             pct = "" if r["change_pct"] is None else f" ({r['change_pct']:+.1%})"
+            sure = r.get("move_probability")
+            odds = "" if sure is None else f", P(right direction) {sure:.2f}"
             lines.append(
                 f"  {r['geo']} / {r['channel']}: {r['current_spend']:,.0f} -> "
-                f"{r['optimal_spend']:,.0f}{pct}"
+                f"{r['optimal_spend']:,.0f}{pct}{odds}"
             )
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)

@@ -201,6 +201,52 @@ def _budget_for_marginal_roi(problem: BudgetProblem, target: float, low: float, 
     return lo_b, best, note
 
 
+#: A move is "clear" when the posterior puts at least this probability on its direction.
+CLEAR_MOVE = 0.8
+
+
+def move_probability(
+    problem: BudgetProblem, plan: Plan, gradient: np.ndarray, change: np.ndarray
+) -> np.ndarray:
+    """Per unit, the posterior probability that its move points the right way (NaN if it
+    does not move).
+
+    At the best plan every unit that can still move earns the same next-dollar return
+    (the plan's marginal ROI). A unit should therefore grow when its next unit of spend
+    at *current* spend earns more than that, and shrink when it earns less. The share of
+    draws in which that holds for the recommended direction says whether the data support
+    the move or whether it sits within its own uncertainty (an approximate or weakly
+    identified fit leaves such moves near 0.5).
+    """
+    out = np.full(change.shape, np.nan)
+    f = problem.free & (problem.reference > 0)
+    level = _plan_marginal_roi_per_draw(problem, plan)
+    if f.sum() < 2 or level is None:
+        return out
+    mroi = gradient[:, f] / problem.reference[f]  # (D, F) KPI per extra unit of spend now
+    moved = np.abs(change[f]) > 1e-6 * np.maximum(problem.units.current[f], 1.0)
+    direction = np.sign(change[f]) * moved
+    right = ((mroi - level[:, None]) * direction > 0).mean(axis=0)
+    out[f] = np.where(moved, right, np.nan)
+    return out
+
+
+def _plan_marginal_roi_per_draw(problem: BudgetProblem, plan: Plan) -> np.ndarray | None:
+    """(D,) the plan's marginal ROI per draw: spend-weighted over the units strictly inside
+    their bounds (those the budget constraint balances), else over all movable units."""
+    f = problem.free & (problem.reference > 0)
+    if not f.any():
+        return None
+    ratio = plan.gradient[:, f] / problem.reference[f]
+    v, lo, hi = plan.multipliers[f], problem.lower[f], problem.upper[f]
+    gap = 1e-3 * (hi - lo)
+    inside = (v > lo + gap) & (v < hi - gap)
+    use = inside if inside.any() else np.ones_like(inside)
+    w = (v * problem.reference[f])[use]
+    w = w / w.sum() if w.sum() > 0 else np.full(w.shape, 1.0 / w.size)
+    return ratio[:, use] @ w
+
+
 def _finite_or_none(x: float) -> float | None:
     return float(x) if np.isfinite(x) else None
 
@@ -216,7 +262,7 @@ def _allocation(
     target,
 ) -> Allocation:
     units = problem.units
-    now_kpi = problem.evaluate(problem.current, order=0)[0]
+    now_kpi, now_gradient = problem.evaluate(problem.current, order=1)
     now_total, opt_total = now_kpi.sum(axis=1), plan.kpi.sum(axis=1)
     lift = summarise(opt_total - now_total, hdi_prob)
     optimal = problem.spend(plan.multipliers)
@@ -226,6 +272,13 @@ def _allocation(
         has_ref, plan.gradient.mean(axis=0) / ref, np.nan
     )  # KPI per extra unit of spend
     change = optimal - units.current
+    sure = move_probability(problem, plan, now_gradient, change)
+    for u, p in enumerate(sure):
+        if np.isfinite(p) and p < CLEAR_MOVE:
+            units.notes[u].append(
+                f"within its own uncertainty: P(right direction) = {p:.2f}; "
+                "a lift test would settle it"
+            )
     table = pl.DataFrame(
         {
             "geo": [g for g, _ in units.labels],
@@ -241,9 +294,13 @@ def _allocation(
             "current_kpi_mean": now_kpi.mean(axis=0),
             "optimal_kpi_mean": plan.kpi.mean(axis=0),
             "marginal_roi": [_finite_or_none(x) for x in mroi],
+            "move_probability": [_finite_or_none(p) for p in sure],
             "note": ["; ".join(n) if n else None for n in units.notes],
         },
-        schema_overrides={"change_pct": pl.Float64, "marginal_roi": pl.Float64, "note": pl.String},
+        schema_overrides={
+            "change_pct": pl.Float64, "marginal_roi": pl.Float64,
+            "move_probability": pl.Float64, "note": pl.String,
+        },
     )
     summary = {
         "budget": float(budget),
