@@ -79,8 +79,10 @@ def design_lift_tests(
     forward = as_forward(fit)
     data = forward.data
     req = check_request(
-        data, channels, geos, weeks, kinds, spend_factor, max_geos, start, post_weeks,
-        max_cost, n_best, lift_se, relative_se, plan, method, kpi_value, panel_information,
+        data, channels=channels, geos=geos, weeks=weeks, kinds=kinds, spend_factor=spend_factor,
+        max_geos=max_geos, start=start, post_weeks=post_weeks, max_cost=max_cost, n_best=n_best,
+        lift_se=lift_se, relative_se=relative_se, plan=plan, method=method, kpi_value=kpi_value,
+        panel_information=panel_information,
     )
     time_col = getattr(getattr(fit, "panel", None), "time_col", None)
     future = future_plan(data, horizon(req.offset, max(req.weeks), req.post_weeks, data.max_lag),

@@ -45,23 +45,8 @@ class DesignRequest:
 
 
 def check_request(
-    data,
-    channels=None,
-    geos=None,
-    weeks=(4, 6, 8),
-    kinds=KINDS,
-    spend_factor: float = 1.5,
-    max_geos: int = 4,
-    start=None,
-    post_weeks: int = 4,
-    max_cost: float | None = None,
-    n_best: int | None = 10,
-    lift_se: float | None = None,
-    relative_se: float | None = None,
-    plan: pl.DataFrame | None = None,
-    method: str = "reweight",
-    kpi_value: float = 1.0,
-    panel_information: bool = True,
+    data, *, channels, geos, weeks, kinds, spend_factor, max_geos, start, post_weeks,
+    max_cost, n_best, lift_se, relative_se, plan, method, kpi_value, panel_information,
 ) -> DesignRequest:
     """Check every argument of ``design_lift_tests`` against the model's data."""
     chans = _channels(channels, data.channels)
