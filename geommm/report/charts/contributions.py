@@ -293,12 +293,15 @@ def waterfall_chart(contributions: pl.DataFrame, *, geo: str | None = None) -> a
         text=alt.Text("share:Q", format=".1%"),
     )
     where = geo if geo not in (None, NATIONAL) else "all geos"
-    return alt.layer(bars, whiskers, labels).properties(
+    # summed over weeks or geos there are no exact HDIs: no whiskers, and no promise of them
+    has_hdi = data.select(pl.col("band_low").is_not_null().any()).item()
+    layers = [bars, whiskers, labels] if has_hdi else [bars, labels]
+    whisker_text = f"whiskers: {HDI_TITLE}; " if has_hdi else ""
+    return alt.layer(*layers).properties(
         width=620,
         height=alt.Step(22),
         title=alt.Title(
             f"Where the KPI comes from ({where})",
-            subtitle=f"bars: posterior mean contribution; whiskers: {HDI_TITLE}; "
-            "labels: share of total",
+            subtitle=f"bars: posterior mean contribution; {whisker_text}labels: share of total",
         ),
     )

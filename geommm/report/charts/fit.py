@@ -143,9 +143,11 @@ def fit_subtitle(
         if national and national_rows.height and not _has_band(national_rows):
             text += " for each geo; none for the national sum"
         parts.append(text)
+    else:
+        parts.append("no band: the prediction has no interval (e.g. a MAP fit)")
     if holdout:
         parts.append("shaded weeks: holdout (not used for fitting)")
-    return "; ".join(parts) or "no band: the prediction has no interval (e.g. a MAP fit)"
+    return "; ".join(parts)
 
 
 def fit_chart(
