@@ -9,14 +9,16 @@ reader's console.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import math
 
 import numpy as np
 import polars as pl
 import pytest
-
 import report_fixtures as fx
+from vega_check import vega_messages
+
 from geommm.analysis.tables import FITTED, NATIONAL
 from geommm.report import charts
 from geommm.report.charts._common import facet_columns, facet_has_gaps
@@ -26,7 +28,6 @@ from geommm.report.charts.priors import REACH, density_table
 from geommm.report.export import chart_spec
 from geommm.report.from_fit import fit_sections, kpi_name
 from geommm.report.sections import Skip, resolve
-from vega_check import vega_messages
 
 # --------------------------------------------------------------------------- helpers
 
@@ -279,7 +280,7 @@ def test_log_ticks_are_a_1_2_5_ladder_that_spans_the_values():
     assert log_ticks([250, 3000], include=400) == [200, 500, 1000, 2000, 5000]
     ticks = log_ticks([7.5, 120_000], include=400)
     assert ticks[0] <= 7.5 and ticks[-1] >= 120_000
-    assert all(b / a >= 2 for a, b in zip(ticks, ticks[1:], strict=False))
+    assert all(b / a >= 2 for a, b in itertools.pairwise(ticks))
 
 
 def test_ess_axis_labels_cannot_collide():
@@ -287,7 +288,7 @@ def test_ess_axis_labels_cannot_collide():
     spec = chart_spec(charts.diagnostics_chart(fx.summary(), worst=25))
     (ess,) = [e for e in _encodings(spec, "x") if e.get("field") == "ess"]
     values = ess["axis"]["values"]
-    assert all(b / a >= 2 for a, b in zip(values, values[1:], strict=False))  # >= 0.3 decades
+    assert all(b / a >= 2 for a, b in itertools.pairwise(values))  # >= 0.3 decades
     assert 300 not in values and 400 not in values
     assert ess["axis"]["format"] == ",d" and ess["axis"]["labelSeparation"] > 0
     assert ess["scale"]["domain"] == [values[0], values[-1]] and ess["scale"]["nice"] is False
