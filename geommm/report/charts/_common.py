@@ -65,7 +65,7 @@ def as_text(df: pl.DataFrame, column: str) -> pl.DataFrame:
 #: Month steps a date axis may tick at: every month, every second month, quarter, half, year...
 _MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)
 #: Room one "Sep 2024" label needs, in pixels, with a gap to the next.
-_DATE_LABEL_PX = 72
+_DATE_LABEL_PX = 60
 
 
 def date_axis(times: pl.Series, width: int) -> alt.Axis:
@@ -150,6 +150,15 @@ def facet_columns(n_panels: int, max_columns: int = 4) -> int:
     if divisors:
         return divisors[0]
     return min(range(max_columns, 1, -1), key=lambda c: -n_panels % c)
+
+
+#: Room for charts in the report page (its <main> is 1180 px less 64 px padding).
+PAGE_WIDTH = 1100
+
+
+def facet_width(columns: int, *, axis_px: int = 85, widest: int = 230) -> int:
+    """Panel width so ``columns`` panels, each with a y axis of ``axis_px``, fit the page."""
+    return max(120, min(widest, PAGE_WIDTH // max(columns, 1) - axis_px))
 
 
 def facet_has_gaps(n_panels: int, columns: int) -> bool:

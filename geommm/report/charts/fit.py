@@ -16,6 +16,7 @@ from geommm.report.charts._common import (
     dropdown,
     facet_columns,
     facet_has_gaps,
+    facet_width,
     geos_national_first,
     inline_data,
     require_columns,
@@ -177,12 +178,12 @@ def fit_chart(
     subtitle = fit_subtitle(
         data, band=band, holdout=holdout, hdi_prob=hdi_prob, national=not small_multiples
     )
-    width = 200 if small_multiples else 720
+    panels = geos_national_first(data["geo"].unique())
+    n_columns = facet_columns(len(panels), columns)
+    width = facet_width(n_columns) if small_multiples else 720
     axis, scale = date_axis(data["time"], width), time_scale(data["time"])
     layers = _layers(time_title, kpi_name, scale, axis, band=band, holdout=holdout)
     if small_multiples:
-        panels = geos_national_first(data["geo"].unique())
-        n_columns = facet_columns(len(panels), columns)
         chart = alt.layer(*layers, data=inline_data(data)).properties(width=width, height=130)
         grid = chart.facet(
             facet=alt.Facet("geo:N", title=None, sort=panels), columns=n_columns

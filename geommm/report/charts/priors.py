@@ -17,6 +17,7 @@ import polars as pl
 from geommm.analysis.tables import PRIOR_POSTERIOR
 from geommm.report.charts._common import (
     facet_columns,
+    facet_width,
     inline_data,
     require_columns,
     unique_in_order,
@@ -181,7 +182,7 @@ def prior_posterior_chart(
             .encode(x=x, color=color, tooltip=[alt.Tooltip("value:Q", title="point estimate")])
         )
     n_columns = facet_columns(len(names), columns)
-    chart = alt.layer(*layers).properties(width=200, height=120)
+    chart = alt.layer(*layers).properties(width=facet_width(n_columns, axis_px=45), height=120)
     points = " (a line: the fit has a single point)" if has_points else ""
     return (
         chart.facet(
