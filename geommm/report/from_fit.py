@@ -164,6 +164,15 @@ def _summary_section(t: FitTables) -> Section:
     )
 
 
+def kpi_name(fit: Fit) -> str:
+    """The KPI's column name, for axis titles ("revenue", not "KPI")."""
+    response = getattr(fit.spec, "response", None)
+    if response:
+        return str(response)
+    formula = str(getattr(fit.spec, "formula", ""))
+    return formula.split("~")[0].strip() if "~" in formula else "KPI"
+
+
 def fit_headline(fit: Fit, tables: FitTables | None = None) -> list[Line]:
     """The headline card's lines for ``fit`` (sharing ``tables`` with the sections)."""
     return headline(tables if tables is not None else FitTables(fit), fit)
@@ -177,22 +186,24 @@ def fit_sections(
     Without an ``allocation`` the budget sections show the default plan
     (``fit.optimize_budget()``)."""
     t = tables if tables is not None else FitTables(fit, allocation)
+    kpi = kpi_name(fit)
     sections = [
         _summary_section(t),
         _budget_section(t),
         Section(
             "Model fit",
-            intro="Does the model track the KPI? Shaded holdout weeks were not used for fitting.",
+            intro=f"Does the model track {kpi}? Shaded weeks, where there are any, are "
+            "holdout weeks the model was not fitted on.",
             charts=[
-                lambda: fit_chart(t.fitted()),
-                lambda: fit_chart(t.fitted(), small_multiples=True),
+                lambda: fit_chart(t.fitted(), kpi_name=kpi),
+                lambda: fit_chart(t.fitted(), small_multiples=True, kpi_name=kpi),
             ],
             tables={"Fit quality": t.fit_metrics},
         ),
         Section(
             "Where the KPI comes from",
             charts=[
-                lambda: contribution_area_chart(t.contributions_over_time()),
+                lambda: contribution_area_chart(t.contributions_over_time(), kpi_name=kpi),
                 lambda: waterfall_chart(t.contributions_total()),
             ],
             tables={

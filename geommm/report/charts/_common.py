@@ -62,6 +62,51 @@ def as_text(df: pl.DataFrame, column: str) -> pl.DataFrame:
     return df.with_columns(pl.col(column).cast(pl.String))
 
 
+#: Month steps a date axis may tick at: every month, every second month, quarter, half, year...
+_MONTH_STEPS = (1, 2, 3, 6, 12, 24, 60, 120)
+#: Room one "Sep 2024" label needs, in pixels, with a gap to the next.
+_DATE_LABEL_PX = 60
+
+
+def date_axis(times: pl.Series, width: int) -> alt.Axis:
+    """Date axis with the year on every label and at most one label per month.
+
+    Vega's own ticks on a weekly axis can fall twice in a month ("Jan 2023 Jan
+    2023"); here the ticks sit on month starts, every 1, 2, 3, 6 or 12 months,
+    the smallest step whose labels fit in ``width`` pixels.
+    """
+    first, last = times.min(), times.max()
+    months = 1 if first is None else (last.year - first.year) * 12 + last.month - first.month + 1
+    room = max(2, width // _DATE_LABEL_PX)
+    step = next((s for s in _MONTH_STEPS if months / s <= room), _MONTH_STEPS[-1])
+    return alt.Axis(
+        format="%b %Y",
+        labelOverlap=True,
+        tickCount=alt.TimeIntervalStep(interval="month", step=step),
+    )
+
+
+def time_scale(times: pl.Series) -> alt.Scale:
+    """A time scale whose domain is fixed to the first and last of ``times``.
+
+    A layer left with no rows for the geo on show (the holdout shading of a geo
+    without holdout weeks) then cannot leave the scale without a domain, which
+    Vega reports as "Infinite extent". Same local-time reading as :func:`inline_data`.
+    """
+    ends = inline_data(pl.DataFrame({"t": [times.min(), times.max()]}, schema={"t": times.dtype}))
+    parts = []
+    for row in ends.values:
+        date, clock = str(row["t"]).split("T")
+        year, month, day = (int(x) for x in date.split("-"))
+        hours, minutes, seconds = (int(x) for x in clock.split(":"))
+        parts.append(
+            alt.DateTime(
+                year=year, month=month, date=day, hours=hours, minutes=minutes, seconds=seconds
+            )
+        )
+    return alt.Scale(domain=parts)
+
+
 def unique_in_order(values: Sequence[Any] | pl.Series) -> list[Any]:
     """Distinct values in first-seen order (keeps the order the model produced)."""
     seen: dict[Any, None] = {}
@@ -88,6 +133,37 @@ def dropdown(name: str, options: Sequence[Any], label: str, value: Any = None) -
         value=options[0] if value is None else value,
         bind=alt.binding_select(options=options, name=f"{label} "),
     )
+
+
+def facet_columns(n_panels: int, max_columns: int = 4) -> int:
+    """Columns for ``n_panels`` small multiples that leave no cell of the grid empty.
+
+    A wrapped facet with a short last row draws blank cells (and, with a shared
+    axis, an axis under nothing). So: one row when the panels fit, else the
+    largest divisor of ``n_panels`` up to ``max_columns`` (10 geos -> 2 x 5, not
+    3 + 3 + 3 + 1). A prime count has no such divisor; then the fewest empty
+    cells win (see :func:`facet_has_gaps`).
+    """
+    if n_panels <= max_columns:
+        return max(n_panels, 1)
+    divisors = [c for c in range(max_columns, 1, -1) if n_panels % c == 0]
+    if divisors:
+        return divisors[0]
+    return min(range(max_columns, 1, -1), key=lambda c: -n_panels % c)
+
+
+#: Room for charts in the report page (its <main> is 1180 px less 64 px padding).
+PAGE_WIDTH = 1100
+
+
+def facet_width(columns: int, *, axis_px: int = 85, widest: int = 230) -> int:
+    """Panel width so ``columns`` panels, each with a y axis of ``axis_px``, fit the page."""
+    return max(120, min(widest, PAGE_WIDTH // max(columns, 1) - axis_px))
+
+
+def facet_has_gaps(n_panels: int, columns: int) -> bool:
+    """True when the last row of a ``columns``-wide grid is short (empty cells remain)."""
+    return n_panels % columns != 0 and n_panels > columns
 
 
 def is_finite(x: Any) -> bool:

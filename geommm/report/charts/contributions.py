@@ -12,12 +12,13 @@ import polars as pl
 from geommm.analysis.tables import CONTRIBUTION_VALUES, NATIONAL
 from geommm.errors import SchemaError
 from geommm.report.charts._common import (
-    DATE_AXIS,
     HDI_TITLE,
+    date_axis,
     dropdown,
     geos_national_first,
     inline_data,
     require_columns,
+    time_scale,
 )
 from geommm.report.theme import (
     COMPONENT_TYPE_COLORS,
@@ -54,28 +55,91 @@ def _geo_time_with_national(df: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([df, national], how="diagonal_relaxed")
 
 
+def stacked_contributions(contributions: pl.DataFrame) -> pl.DataFrame:
+    """Each component's area edges (``lower``, ``upper``) for the decomposition chart.
+
+    Stacked by hand rather than by Vega, so the picture cannot break:
+    every (geo, component) gets a row for every week (a missing row stacks as
+    0, its ``mean`` stays null), the stacking order is the same in every week,
+    and the positive part of a component is stacked upwards from zero while
+    its negative part is stacked downwards from zero, each in its own area
+    (``part`` = "above" / "below"). A component that changes sign (a price
+    control, seasonality) would otherwise jump between the two stacks from one
+    week to the next and draw thin spikes across the other areas.
+    """
+    data = _geo_time_with_national(contributions)
+    order = [name for name, _ in order_components(data)]
+    kinds = data.select("component", "component_type").unique("component", keep="first")
+    grid = (
+        data.select("geo").unique()
+        .join(data.select("time").unique(), how="cross")
+        .join(kinds, how="cross")
+    )
+    value = pl.col("mean").fill_nan(None).fill_null(0.0)
+    rank = pl.col("component").replace_strict(order, list(range(len(order))))
+    cells = pl.struct("geo", "time")
+    stacked = (
+        grid.join(data.drop("component_type"), on=["geo", "time", "component"], how="left")
+        .with_columns(rank.alias("stack_order"))
+        .sort("geo", "time", "stack_order")
+        .with_columns(
+            value.clip(lower_bound=0).cum_sum().over(cells).alias("_top"),
+            value.clip(upper_bound=0).cum_sum().over(cells).alias("_bottom"),
+        )
+    )
+    above = stacked.with_columns(
+        pl.lit("above").alias("part"),
+        (pl.col("_top") - value.clip(lower_bound=0)).alias("lower"),
+        pl.col("_top").alias("upper"),
+    )
+    below = stacked.with_columns(
+        pl.lit("below").alias("part"),
+        pl.col("_bottom").alias("lower"),
+        (pl.col("_bottom") - value.clip(upper_bound=0)).alias("upper"),
+    )
+    # a part that is zero in every week of a geo would be an invisible area: left out
+    keep = (pl.col("upper") != pl.col("lower")).any().over("geo", "component", "part")
+    return (
+        pl.concat([above, below])
+        .filter(keep)
+        .drop("_top", "_bottom")
+        .sort("geo", "stack_order", "part", "time")
+    )
+
+
 def contribution_area_chart(
     contributions: pl.DataFrame,
     *,
     geo: str | None = None,
     time_title: str = "week",
-) -> alt.Chart:
-    """Stacked area of each component's contribution over time, with a geo drop-down.
+    kpi_name: str = "KPI",
+) -> alt.LayerChart:
+    """Contributions over time, stacked: positive parts above zero, negative parts below.
 
-    Expects ``fit.contributions(by=["geo", "time"])`` (or ``by=["time"]``).
-    National rows are the sum over geos when the table has none.
+    Expects ``fit.contributions(by=["geo", "time"])`` (or ``by=["time"]``);
+    national rows are the sum over geos when the table has none. A geo
+    drop-down picks the panel. Components keep one order everywhere (baseline
+    nearest zero, media outermost); a negative contribution (a control that
+    lowers the KPI, the trough of seasonality) is drawn below zero in the
+    component's colour rather than netted against the others, so the height of
+    each band is that component's contribution in that week. The black line is
+    the sum of all components: the model's predicted ``kpi_name``.
+    See :func:`stacked_contributions` for why the stacking is done here.
     """
     require_columns(contributions, ("time", *CONTRIBUTION_VALUES), "contributions")
-    data = _geo_time_with_national(contributions)
-    order = order_components(data)
-    domain, colors = component_colors(order)
-    data = data.with_columns(
-        pl.col("component")
-        .replace_strict(domain, list(range(len(domain))), default=len(domain))
-        .alias("stack_order")
+    data = stacked_contributions(contributions)
+    domain, colors = component_colors(order_components(data))
+    total = (
+        data.filter(pl.col("part") == "above")
+        .group_by("geo", "time")
+        .agg(pl.col("mean").fill_nan(None).sum().alias("total"))
+        .sort("geo", "time")
     )
     param = dropdown(
         "contribution_geo", geos_national_first(data["geo"].unique()), "Geo:", value=geo
+    )
+    x = alt.X(
+        "time:T", title=time_title, axis=date_axis(data["time"], 720), scale=time_scale(data["time"])
     )
     tooltip = [
         alt.Tooltip("geo:N"),
@@ -86,30 +150,49 @@ def contribution_area_chart(
         alt.Tooltip("hdi_low:Q", title="HDI low", format=",.0f"),
         alt.Tooltip("hdi_high:Q", title="HDI high", format=",.0f"),
     ]
-    return (
+    areas = (
         alt.Chart(inline_data(data))
-        .mark_area(opacity=0.9, interpolate="monotone")
+        .mark_area(opacity=0.9, interpolate="linear")
         .encode(
-            x=alt.X("time:T", title=time_title, axis=DATE_AXIS),
-            y=alt.Y("mean:Q", title="contribution to KPI (posterior mean)", stack="zero"),
+            x=x,
+            y=alt.Y("lower:Q", title=f"contribution to {kpi_name} (posterior mean)", stack=None),
+            y2="upper:Q",
             color=alt.Color(
                 "component:N",
                 title="component",
                 sort=domain,
                 scale=alt.Scale(domain=domain, range=colors),
             ),
-            order=alt.Order("stack_order:Q", sort="ascending"),
+            detail="part:N",
             tooltip=tooltip,
         )
-        .add_params(param)
         .transform_filter(alt.datum.geo == param)
+    )
+    line = (
+        alt.Chart(inline_data(total))
+        .mark_line(color="#1f2933", strokeWidth=1.4)
+        .encode(
+            x=alt.X("time:T"),
+            y=alt.Y("total:Q"),
+            tooltip=[
+                alt.Tooltip("geo:N"),
+                alt.Tooltip("time:T"),
+                alt.Tooltip("total:Q", title=f"predicted {kpi_name} (sum)", format=",.0f"),
+            ],
+        )
+        .transform_filter(alt.datum.geo == param)
+    )
+    return (
+        alt.layer(areas, line)
+        .add_params(param)
         .properties(
             width=720,
             height=320,
             title=alt.Title(
-                "KPI decomposition over time",
-                subtitle="baseline, trend, seasonality and controls at the "
-                "bottom; media channels on top",
+                f"Decomposition of {kpi_name} over time",
+                subtitle="baseline, trend, seasonality and controls nearest zero, media "
+                "channels outermost; negative contributions below zero; black line: the sum "
+                f"(predicted {kpi_name})",
             ),
         )
     )
@@ -210,12 +293,15 @@ def waterfall_chart(contributions: pl.DataFrame, *, geo: str | None = None) -> a
         text=alt.Text("share:Q", format=".1%"),
     )
     where = geo if geo not in (None, NATIONAL) else "all geos"
-    return alt.layer(bars, whiskers, labels).properties(
+    # summed over weeks or geos there are no exact HDIs: no whiskers, and no promise of them
+    has_hdi = data.select(pl.col("band_low").is_not_null().any()).item()
+    layers = [bars, whiskers, labels] if has_hdi else [bars, labels]
+    whisker_text = f"whiskers: {HDI_TITLE}; " if has_hdi else ""
+    return alt.layer(*layers).properties(
         width=620,
         height=alt.Step(22),
         title=alt.Title(
             f"Where the KPI comes from ({where})",
-            subtitle=f"bars: posterior mean contribution; whiskers: {HDI_TITLE}; "
-            "labels: share of total",
+            subtitle=f"bars: posterior mean contribution; {whisker_text}labels: share of total",
         ),
     )

@@ -11,11 +11,12 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from geommm.analysis.tables import PRIOR_POSTERIOR, SUMMARY
-from geommm.report.charts._common import inline_data, require_columns, unique_in_order
-from geommm.report.theme import BAD_COLOR, ESS_LIMIT, GOOD_COLOR, MODEL_COLOR, R_HAT_LIMIT
+from geommm.analysis.tables import SUMMARY
+from geommm.report.charts._common import inline_data, require_columns
+from geommm.report.charts.priors import density_table, prior_posterior_chart
+from geommm.report.theme import BAD_COLOR, ESS_LIMIT, GOOD_COLOR, R_HAT_LIMIT
 
-SOURCES = ["prior", "posterior"]
+__all__ = ["density_table", "diagnostics_chart", "log_ticks", "prior_posterior_chart"]
 
 
 def _threshold(value: float) -> alt.Chart:
@@ -34,6 +35,27 @@ def _status_color() -> alt.Color:
         scale=alt.Scale(domain=["ok", "check"], range=[GOOD_COLOR, BAD_COLOR]),
         legend=alt.Legend(orient="top"),
     )
+
+
+def log_ticks(values: list[float], *, include: float | None = None) -> list[float]:
+    """Tick values 1-2-5 x 10^k spanning ``values`` (and ``include``), for a log axis.
+
+    Vega's own log ticks put 300 and 400 next to each other with no gap
+    ("300400"); a 1-2-5 ladder is at least 0.3 decades apart, and its ends
+    make the axis domain so no decade is left empty.
+    """
+    finite = [v for v in values if v > 0 and np.isfinite(v)]
+    if include is not None:
+        finite.append(include)
+    if not finite:
+        return [1.0, 10.0]
+    lo, hi = min(finite), max(finite)
+    ladder = [m * 10.0**k for k in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+              for m in (1, 2, 5)]
+    start = max(v for v in ladder if v <= lo)
+    stop = min(v for v in ladder if v >= hi)
+    ticks = [v for v in ladder if start <= v <= stop]
+    return ticks if len(ticks) > 1 else [start, start * 2]
 
 
 def diagnostics_chart(
@@ -97,6 +119,7 @@ def diagnostics_chart(
         ),
     ).properties(width=300, height=alt.Step(16), title="highest R-hat")
     ess_order = ess.sort("ess_min")["parameter"].unique(maintain_order=True).to_list()
+    ticks = log_ticks(ess["ess"].drop_nulls().to_list(), include=ESS_LIMIT)
     ess_chart = alt.layer(
         _threshold(ESS_LIMIT),
         alt.Chart(inline_data(ess))
@@ -106,8 +129,8 @@ def diagnostics_chart(
             x=alt.X(
                 "ess:Q",
                 title=f"effective sample size (rule: {ESS_LIMIT})",
-                scale=alt.Scale(type="log"),
-                axis=alt.Axis(labelOverlap="greedy"),
+                scale=alt.Scale(type="log", domain=[ticks[0], ticks[-1]], nice=False),
+                axis=alt.Axis(values=ticks, format=",d", labelOverlap="greedy", labelSeparation=6),
             ),
             color=_status_color(),
             shape=alt.Shape("kind:N", title="ESS", legend=alt.Legend(orient="top")),
@@ -143,97 +166,4 @@ def _no_statistics() -> alt.Chart:
         .mark_text(align="left", fontSize=13, color="#52606d")
         .encode(text="text:N", x=alt.value(0), y=alt.value(10))
         .properties(width=500, height=20, title="Sampler convergence")
-    )
-
-
-def _density(values: np.ndarray, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian kernel density on a grid over the values' own range (Scott's bandwidth).
-
-    Done here rather than with Vega's density transform, which spans one
-    shared range across all parameters and so squashes most of the panels.
-    """
-    sd = float(np.std(values))
-    h = 1.06 * sd * values.size ** (-0.2) if sd > 0 else max(abs(float(values[0])), 1.0) * 1e-3
-    grid = np.linspace(values.min() - 2 * h, values.max() + 2 * h, steps)
-    z = (grid[:, None] - values[None, :]) / h
-    return grid, np.exp(-0.5 * z**2).sum(axis=1) / (values.size * h * np.sqrt(2 * np.pi))
-
-
-def density_table(draws: pl.DataFrame, *, max_draws: int = 2000, steps: int = 100) -> pl.DataFrame:
-    """``parameter, source, value, density`` curves; the extreme 1% of draws is cut first."""
-    parts = []
-    for (name, source), group in draws.group_by("parameter", "source", maintain_order=True):
-        values = group["value"].drop_nulls().drop_nans().to_numpy().astype(float)
-        if values.size == 0:
-            continue
-        lo, hi = np.quantile(values, [0.005, 0.995])
-        values = values[(values >= lo) & (values <= hi)]
-        values = values[:: max(1, -(-values.size // max_draws))]
-        grid, dens = _density(values, steps)
-        parts.append(
-            pl.DataFrame(
-                {"parameter": str(name), "source": str(source), "value": grid, "density": dens}
-            )
-        )
-    if not parts:
-        return pl.DataFrame(
-            schema={
-                "parameter": pl.String,
-                "source": pl.String,
-                "value": pl.Float64,
-                "density": pl.Float64,
-            }
-        )
-    return pl.concat(parts)
-
-
-def prior_posterior_chart(
-    draws: pl.DataFrame,
-    *,
-    parameters: list[str] | None = None,
-    max_draws: int = 2000,
-    columns: int = 3,
-) -> alt.FacetChart:
-    """Prior and posterior density per parameter: how far the data moved each belief.
-
-    ``draws`` is a long table ``parameter, source ("prior"|"posterior"), value``.
-    Densities are computed here (kernel density, ``max_draws`` draws per
-    curve) after cutting the extreme 1% so a heavy-tailed prior does not
-    flatten the picture; only the curves go into the chart.
-    """
-    require_columns(draws, PRIOR_POSTERIOR, "prior_posterior")
-    if parameters is not None:
-        draws = draws.filter(pl.col("parameter").is_in(parameters))
-    data = density_table(draws.with_columns(pl.col("value").cast(pl.Float64)), max_draws=max_draws)
-    names = unique_in_order(data["parameter"])
-    chart = (
-        alt.Chart()
-        .mark_area(opacity=0.45)
-        .encode(
-            x=alt.X("value:Q", title=None),
-            y=alt.Y(
-                "density:Q", title="density", stack=None, axis=alt.Axis(labels=False, ticks=False)
-            ),
-            color=alt.Color(
-                "source:N",
-                title=None,
-                sort=SOURCES,
-                scale=alt.Scale(domain=SOURCES, range=["#9aa5b1", MODEL_COLOR]),
-                legend=alt.Legend(orient="top"),
-            ),
-        )
-        .properties(width=230, height=130)
-    )
-    return (
-        chart.facet(
-            facet=alt.Facet("parameter:N", title=None, sort=names),
-            columns=columns,
-            data=inline_data(data),
-        )
-        .resolve_scale(x="independent", y="independent")
-        .properties(
-            title=alt.Title(
-                "Prior vs posterior", subtitle="grey: what the model assumed; blue: what it learned"
-            )
-        )
     )
