@@ -135,6 +135,20 @@ def _national_plan(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _plan_or_none(t: FitTables) -> pl.DataFrame | None:
+    """The plan's table to mark on the curves; None when it failed (the budget section says why)."""
+    try:
+        return t.allocation().table
+    except Exception:  # noqa: BLE001 - the curves still stand without the plan's marks
+        return None
+
+
+def _period(fit: Fit) -> str:
+    """What the curves' spend and KPI are totals over, in words."""
+    n = getattr(getattr(fit, "panel", None), "n_times", None)
+    return f"the {n} analysed weeks" if isinstance(n, int) else "the analysed period"
+
+
 def _budget_section(t: FitTables) -> Section:
     return Section(
         "Budget",
@@ -218,7 +232,9 @@ def fit_sections(
         Section(
             "Response curves and carryover",
             charts=[
-                lambda: response_curve_chart(t.response_curves()),
+                lambda: response_curve_chart(
+                    t.response_curves(), _plan_or_none(t), period=_period(fit)
+                ),
                 lambda: adstock_decay_chart(t.adstock_decay()),
             ],
         ),
