@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from geommm.cli.console import UserError
+from geommm.cli.console import DEFAULT_GEO, DEFAULT_TIME, UserError
 from geommm.cli.outputs import prepare_dir, remove_results, write_csv
 from geommm.cli.argtypes import _count
 
