@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-
 from cli_helpers import assert_user_error, run
+
 from geommm.cli.batch import load_jobs
 from geommm.cli.console import DEFAULT_TIME
 from geommm.cli.demo import DEMO_NUTS
@@ -42,7 +42,7 @@ def test_a_missing_week_column_lists_the_columns_and_names_time(week_panel, tmp_
     frame.rename({"week": "date"}).write_csv(path)
     code, _, err = run("validate", path, "--kpi", "revenue")
     assert_user_error(code, err, "'week'", "'date'", "--time COL", "Available columns")
-    code, out, err = run("validate", path, "--kpi", "revenue", "--time", "date")
+    code, _, err = run("validate", path, "--kpi", "revenue", "--time", "date")
     assert code == 0, err
 
 

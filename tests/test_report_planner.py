@@ -10,9 +10,9 @@ import arviz as az
 import numpy as np
 import polars as pl
 import pytest
+import report_fixtures as fx
 import vl_convert as vlc
 
-import report_fixtures as fx
 from geommm.analysis.diagnostics import is_internal, parameter_summary
 from geommm.analysis.tables import NATIONAL, SUMMARY
 from geommm.report import charts
@@ -89,7 +89,9 @@ def test_heatmap_prints_the_interval_and_greys_out_geos_like_national():
     rows = _rows(spec)
     assert any(r["stands_out"] is False for r in rows) and any(r["stands_out"] for r in rows)
     # the national row is shown first, then the geos alphabetically
-    assert {tuple(layer["encoding"]["y"]["sort"]) for layer in _layers(spec)} == {(NATIONAL, *GEO_ORDER)}
+    assert {tuple(layer["encoding"]["y"]["sort"]) for layer in _layers(spec)} == {
+        (NATIONAL, *GEO_ORDER)
+    }
     assert "<text" in vlc.vegalite_to_svg(chart_spec(chart))
 
 
@@ -157,7 +159,9 @@ def test_curve_marks_put_current_and_recommended_spend_on_each_curve():
     # national curve: the plan's total change of the channel over all geos
     tv = plan.filter(pl.col("channel") == "tv")
     national = marks.filter(
-        (pl.col("geo") == NATIONAL) & (pl.col("channel") == "tv") & (pl.col("mark") == "recommended")
+        (pl.col("geo") == NATIONAL)
+        & (pl.col("channel") == "tv")
+        & (pl.col("mark") == "recommended")
     )
     assert national["spend_multiplier"].item() == pytest.approx(
         tv["optimal_spend"].sum() / tv["current_spend"].sum()
@@ -205,7 +209,7 @@ def test_long_notes_wrap_and_shares_read_as_percentages():
     assert "td.wrap" in CSS and "white-space: normal" in CSS.split("td.wrap", 1)[1].split("}")[0]
     assert '<td class="num">-20.0%</td>' in html and ">-0.20<" not in html
     metrics = html_table(fx.fit_metrics())
-    assert "<td class=\"num\">5.0%</td>" in metrics and ">0.05<" not in metrics
+    assert '<td class="num">5.0%</td>' in metrics and ">0.05<" not in metrics
 
 
 # --- parameter table --------------------------------------------------------------------
@@ -255,7 +259,7 @@ def test_fit_summary_default_and_all(map_fit):
     assert map_fit.summary(all=True) is not everything  # a fresh copy each call
     geos = set(map_fit.panel.geos)
     labelled = [n for n in named["parameter"] if n.startswith("media_effect[")]
-    assert labelled and all(n[len("media_effect["):].split(",")[0] in geos for n in labelled)
+    assert labelled and all(n[len("media_effect[") :].split(",")[0] in geos for n in labelled)
 
 
 def test_report_parameter_table_has_no_internal_names():

@@ -45,8 +45,12 @@ def _ratios(allocation: pl.DataFrame) -> tuple[dict[tuple[str, str], float], dic
         (r["geo"], r["channel"]): r["optimal_spend"] / r["current_spend"]
         for r in rows.iter_rows(named=True)
     }
-    sums = rows.group_by("channel").agg(pl.col("current_spend").sum(), pl.col("optimal_spend").sum())
-    national = {r["channel"]: r["optimal_spend"] / r["current_spend"] for r in sums.iter_rows(named=True)}
+    sums = rows.group_by("channel").agg(
+        pl.col("current_spend").sum(), pl.col("optimal_spend").sum()
+    )
+    national = {
+        r["channel"]: r["optimal_spend"] / r["current_spend"] for r in sums.iter_rows(named=True)
+    }
     return per_cell, national
 
 
@@ -73,13 +77,19 @@ def curve_marks(curves: pl.DataFrame, allocation: pl.DataFrame | None = None) ->
         if ratio is not None and np.isfinite(ratio):
             points["recommended"] = ratio
         for mark, m in points.items():
-            rows.append((geo, channel, mark, m * at_one, float(np.interp(m * at_one, spend, kpi)), m))
+            rows.append(
+                (geo, channel, mark, m * at_one, float(np.interp(m * at_one, spend, kpi)), m)
+            )
     schema = ["geo", "channel", "mark", "spend", "incremental_kpi_mean", "spend_multiplier"]
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
 def _spend_view(
-    curves: pl.DataFrame, allocation: pl.DataFrame | None, period: str, columns: int, geo: str | None
+    curves: pl.DataFrame,
+    allocation: pl.DataFrame | None,
+    period: str,
+    columns: int,
+    geo: str | None,
 ) -> alt.FacetChart:
     marks = curve_marks(curves, allocation)
     data = pl.concat(
@@ -102,7 +112,11 @@ def _spend_view(
         alt.Chart()
         .transform_filter(shown & on_curve)
         .mark_area(color="#9aa5b1", opacity=0.35)
-        .encode(x=x, y=alt.Y("incremental_kpi_hdi_low:Q", title=y_title), y2="incremental_kpi_hdi_high:Q")
+        .encode(
+            x=x,
+            y=alt.Y("incremental_kpi_hdi_low:Q", title=y_title),
+            y2="incremental_kpi_hdi_high:Q",
+        )
     )
     line = (
         alt.Chart()
@@ -124,6 +138,7 @@ def _spend_view(
         .mark_rule(strokeDash=[4, 3], strokeWidth=1.2)
         .encode(x=x, color=color)
     )
+
     def dots(mark: str, size: int) -> alt.Chart:
         # one layer per mark, current first: the recommended dot stays visible on top of it
         return (
@@ -134,9 +149,13 @@ def _spend_view(
         )
 
     channels = unique_in_order(curves["channel"])
-    marked = "current spend" + (" and the budget plan's recommended spend" if len(present) > 1 else "")
+    marked = "current spend" + (
+        " and the budget plan's recommended spend" if len(present) > 1 else ""
+    )
     return (
-        alt.layer(band, rules, line, dots("current", 170), dots("recommended", 60), data=inline_data(data))
+        alt.layer(
+            band, rules, line, dots("current", 170), dots("recommended", 60), data=inline_data(data)
+        )
         .add_params(pick)
         .properties(width=260, height=190)
         .facet(facet=alt.Facet("channel:N", title=None, sort=channels), columns=columns)

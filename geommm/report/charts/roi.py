@@ -134,9 +134,9 @@ def with_stand_out(roi: pl.DataFrame, national: pl.DataFrame | None = None) -> p
         pl.concat([nat, roi.filter(pl.col("geo") != NATIONAL)], how="diagonal_relaxed")
         .select(roi.columns)
         .with_columns(
-        pl.col("channel")
-        .replace_strict(means, default=None, return_dtype=pl.Float64)
-        .alias("national_roi")
+            pl.col("channel")
+            .replace_strict(means, default=None, return_dtype=pl.Float64)
+            .alias("national_roi")
         )
     )
     outside = (pl.col("national_roi") < pl.col("roi_hdi_low")) | (
@@ -190,7 +190,7 @@ def roi_heatmap(
     hi = data["roi_mean"].max()
     lo = data["roi_mean"].min()
     midpoint = (hi + lo) / 2 if hi is not None and lo is not None else 0.0
-    muted = alt.datum.stands_out == False  # noqa: E712 - a Vega expression, not Python
+    muted = alt.datum.stands_out == False  # a Vega expression, not a Python bool test
     base = alt.Chart(inline_data(data)).encode(
         x=alt.X("channel:N", sort=channels, title=None, axis=alt.Axis(orient="top", labelAngle=0)),
         y=alt.Y("geo:N", sort=order, title=None),
@@ -253,7 +253,7 @@ def geo_ranking_chart(
     param = dropdown("ranking_channel", channels, "Channel:", value=channel)
     geos = with_stand_out(roi).filter(pl.col("geo") != NATIONAL)
     compared = bool(geos["stands_out"].is_not_null().any())
-    muted = alt.datum.stands_out == False  # noqa: E712 - a Vega expression, not Python
+    muted = alt.datum.stands_out == False  # a Vega expression, not a Python bool test
     opacity = alt.condition(muted, alt.value(0.35), alt.value(1.0))
     base = alt.Chart(inline_data(geos)).transform_filter(alt.datum.channel == param)
     y = alt.Y("geo:N", title=None, sort=geos_national_first(geos["geo"].unique()))
