@@ -272,3 +272,14 @@ def test_report_parameter_table_has_no_internal_names():
     table = resolve(sections["Diagnostics"].tables["Parameters (highest R-hat first)"])
     assert table.height == fx.summary().height
     assert not any(is_internal(n) for n in table["parameter"])
+
+
+def test_the_older_multiplier_view_is_still_available():
+    chart = charts.response_curve_chart(fx.response_curves(), per_current_spend=True)
+    spec = chart.to_dict()
+    assert {
+        layer["encoding"]["x"]["field"]
+        for layer in spec["spec"]["layer"]
+        if "encoding" in layer and "field" in layer["encoding"].get("x", {})
+    } == {"spend_multiplier"}
+    assert vlc.vegalite_to_svg(chart_spec(chart)).startswith("<svg")
