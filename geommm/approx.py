@@ -7,7 +7,7 @@ over its unconstrained value variables goes through PyMC's own JAX conversion, i
 compiled once by XLA together with its gradient and Hessian-vector product, and a
 trust-region Newton-Krylov method finds the mode in tens of steps (measured on the
 demo panel: 42 steps, ~1,200 Hessian-vector products, under a second; L-BFGS-B had
-not converged after 2,000 steps and 13 s; ``docs/performance.md``).
+not converged after 2,000 steps and 13 s; ``benchmarks/results/history.md``).
 
 Laplace: the Hessian at the mode (from JAX) is the precision of a multivariate
 normal in the unconstrained space; its draws go back through the model's own

@@ -98,14 +98,19 @@ class Fit:
     def channels(self) -> tuple[str, ...]:
         return self.spec.channels
 
-    def summary(self, var_names: Sequence[str] | None = None, hdi_prob: float = 0.9) -> pl.DataFrame:
+    def summary(
+        self, var_names: Sequence[str] | None = None, hdi_prob: float = 0.9, *, all: bool = False
+    ) -> pl.DataFrame:
         """Parameter table: parameter, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, ess_tail.
-        Computed once per argument set: arviz takes seconds to minutes on a big fit."""
+        The model's parameters labelled by name (``roi[tv]``); ``all=True`` adds the sampler's
+        internals (``roi_log__[0]``, ``..._z`` offsets). Computed once per argument set."""
         hdi_prob = check.hdi_prob(hdi_prob)
         if var_names is not None:
             check.some_of("var_names", var_names, list(self.idata.posterior.data_vars))
-        key = ("summary", None if var_names is None else tuple(var_names), hdi_prob)
-        return self._once(key, lambda: diag_mod.parameter_summary(self, var_names, hdi_prob)).clone()
+        key = ("summary", None if var_names is None else tuple(var_names), hdi_prob, bool(all))
+        return self._once(
+            key, lambda: diag_mod.parameter_summary(self, var_names, hdi_prob, all=bool(all))
+        ).clone()
 
     def diagnostics(self, r_hat_max: float = 1.01, ess_min: float | None = None) -> Diagnostics:
         """Divergences, max R-hat, min ESS and a verdict ("ok" / "warning" / "fail").

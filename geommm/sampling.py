@@ -55,7 +55,7 @@ class SamplerSettings:
     backend: str = "auto"  # nutpie's compiler: "jax" (compiles in seconds), "numba", or "auto"
     # nutpie's mass matrix: "draws" (variances of the warm-up draws, as Stan does) or
     # "gradients" (nutpie's default, adapts faster). On geommm's models "draws" gave
-    # 2.5-2.9x the min effective sample size for ~1.3x the time (docs/performance.md).
+    # 2.5-2.9x the min effective sample size for ~1.3x the time (benchmarks/results/history.md).
     mass_matrix: str = "draws"
     compile_seconds: float = 0.0
     sampling_seconds: float = 0.0
@@ -249,7 +249,7 @@ def _flat_point(model: pm.Model, n_dim: int, point: dict) -> np.ndarray:
 def _advi(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
     """Deprecated: PyMC's ADVI compiles C code and takes minutes where Laplace takes
     seconds, and a JAX variant started at the Laplace solution was no closer to NUTS
-    (docs/performance.md)."""
+    (benchmarks/results/history.md)."""
     warnings.warn(
         "method='advi' is deprecated and will be removed: use method='laplace' (a normal "
         "approximation at the mode, in seconds) for a first look, or 'nuts'",

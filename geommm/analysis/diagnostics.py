@@ -3,6 +3,7 @@ per-parameter table, so an analyst knows whether the intervals can be trusted.""
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,9 +44,18 @@ class Diagnostics:
         return "\n".join([head, *("  - " + m for m in self.messages)])
 
 
-def parameter_summary(fit, var_names: Sequence[str] | None = None, hdi_prob: float = 0.9) -> pl.DataFrame:
-    """Parameter table: parameter, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, ess_tail."""
-    names = list(var_names) if var_names else reported_parameters(fit.idata)
+def parameter_summary(
+    fit, var_names: Sequence[str] | None = None, hdi_prob: float = 0.9, *, all: bool = False
+) -> pl.DataFrame:
+    """Parameter table: parameter, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, ess_tail.
+
+    Without ``var_names`` it lists the model's own parameters, labelled by their coords
+    (``roi[tv]``); ``all=True`` adds the sampler's internals (``roi_log__[0]``)."""
+    post = fit.idata.posterior
+    if var_names:
+        names = list(var_names)
+    else:
+        names = list(post.data_vars) if all else reported_parameters(fit.idata)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         table = az.summary(fit.idata, var_names=names, hdi_prob=hdi_prob, kind="all")
@@ -64,10 +74,21 @@ def parameter_summary(fit, var_names: Sequence[str] | None = None, hdi_prob: flo
     )
 
 
+#: Sampler-side names a reader cannot act on: PyMC's transformed values (``roi_log__``,
+#: ``..._zerosum__``) and the non-centred / zero-sum offsets (``..._z``, ``..._u``) whose
+#: per-geo result is a parameter of its own.
+INTERNAL_NAME = re.compile(r"(__|_z|_u)$")
+
+
+def is_internal(name: str) -> bool:
+    """True for a posterior variable (or ``name[index]`` row) that is sampler plumbing."""
+    return bool(INTERNAL_NAME.search(name.split("[", 1)[0]))
+
+
 def reported_parameters(idata) -> list[str]:
-    """Posterior variables worth a row: not the raw ``_z`` offsets, not the implied lifts."""
+    """Posterior variables worth a row: the model's parameters, not internals or implied lifts."""
     post = idata.posterior
-    return [n for n in post.data_vars if not n.endswith("_z") and n != "lift_implied"]
+    return [n for n in post.data_vars if not is_internal(n) and n != "lift_implied"]
 
 
 def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> Diagnostics:

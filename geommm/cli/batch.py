@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from geommm.cli.console import UserError
+from geommm.cli.console import DEFAULT_GEO, DEFAULT_TIME, UserError
 from geommm.cli.outputs import prepare_dir, remove_results, write_csv
 from geommm.cli.argtypes import _count
 
@@ -63,7 +63,8 @@ def load_jobs(path: Path) -> list[Any]:
             raise UserError(
                 f"{path}: job {i + 1}: 'fit' must be a table, e.g. fit = {{ draws = 500 }}"
             )
-        spec = {**defaults, **entry, "fit": {**fits[0], **fits[1]}}
+        spec = {"geo": DEFAULT_GEO, "time": DEFAULT_TIME, **defaults, **entry}
+        spec["fit"] = {**fits[0], **fits[1]}
         unknown = sorted(set(spec) - JOB_KEYS)
         if unknown:
             raise UserError(f"{path}: job {i + 1} has unknown key(s) {unknown}; known: {sorted(JOB_KEYS)}")

@@ -14,7 +14,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from geommm.cli.console import UserError, note, out, show_table, step
+from geommm.cli.console import DEFAULT_GEO, DEFAULT_TIME, UserError, note, out, show_table, step
 from geommm.cli.lifts import read_lift_tests
 from geommm.cli.outputs import (
     allocation_file,
@@ -153,8 +153,8 @@ def fit(args: argparse.Namespace) -> int:
     with step(f"reading {config.panel}"):
         panel = gm.read_panel(
             config.panel,
-            geo=config.geo or "geo",
-            time=config.time or "time",
+            geo=config.geo or DEFAULT_GEO,
+            time=config.time or DEFAULT_TIME,
             population=config.population,
             date_format=config.date_format,
         )

@@ -17,6 +17,11 @@ from typing import Any
 from geommm._interrupts import InterruptGuard
 
 
+#: The panel key columns the command line assumes when --geo / --time are not given
+#: (the demo, the simulator and the examples all use these names).
+DEFAULT_GEO, DEFAULT_TIME = "geo", "week"
+
+
 class UserError(Exception):
     """A command-line mistake outside the library (e.g. a missing option value): exit 1."""
 
@@ -72,7 +77,13 @@ def cli_words(text: str) -> str:
     import re
 
     text = re.sub(r"\bdate_format=", "--date-format ", text)
-    return re.sub(r"pass --date-format \(e\.g\.", "pass --date-format (e.g.", text)
+    text = re.sub(r"pass --date-format \(e\.g\.", "pass --date-format (e.g.", text)
+    if "geo/time key column(s)" in text and "not found" in text:
+        text += (
+            f" Name the geo and week columns with --geo COL and --time COL "
+            f"(defaults {DEFAULT_GEO!r} and {DEFAULT_TIME!r})."
+        )
+    return text
 
 
 #: Ctrl-C presses seen during the running command (see :func:`watch_interrupts`).

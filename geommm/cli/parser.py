@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from geommm.cli.argtypes import _bound_spec, _count, _positive, _unit_interval
+from geommm.cli.console import DEFAULT_GEO, DEFAULT_TIME
 from geommm.cli.outputs import ALLOCATION_BY
 
 DEMO_OUT = Path("geommm-demo-output")
@@ -33,9 +34,13 @@ def _command(
 
 
 def _panel_keys(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--geo", metavar="COL", help="geo column (default: --config, else 'geo')")
     p.add_argument(
-        "--time", metavar="COL", help="week/date column (default: --config, else 'time')"
+        "--geo", metavar="COL", help=f"geo column (default: --config, else {DEFAULT_GEO!r})"
+    )
+    p.add_argument(
+        "--time",
+        metavar="COL",
+        help=f"week/date column (default: --config, else {DEFAULT_TIME!r})",
     )
     p.add_argument("--population", metavar="COL", help="population column used to scale each geo")
     p.add_argument(
@@ -96,9 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--media tv_spend search_spend",
     )
     p.add_argument("panel", metavar="PANEL", type=Path, help="panel file (.csv, .tsv or .parquet)")
-    p.add_argument("--geo", metavar="COL", default="geo", help="geo column (default %(default)s)")
     p.add_argument(
-        "--time", metavar="COL", default="time", help="week/date column (default %(default)s)"
+        "--geo", metavar="COL", default=DEFAULT_GEO, help="geo column (default %(default)s)"
+    )
+    p.add_argument(
+        "--time", metavar="COL", default=DEFAULT_TIME, help="week/date column (default %(default)s)"
     )
     p.add_argument("--kpi", metavar="COL", help="KPI column (revenue, conversions, ...)")
     for role, what in (("media", "media input"), ("spend", "spend"), ("controls", "control")):
@@ -167,8 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "Fit the bundled demo panel and compare the estimated ROI with the known truth.",
         "10 geos x 104 weeks x 4 channels (tv and search bought together) with 4 lift tests.\n"
-        "Default: NUTS (nutpie), 4 chains x (1000 warm-up + 1000 draws), 1-2 minutes on 2 cores.\n"
-        "--fast uses a Laplace approximation instead (seconds to fit; approximate intervals, for a first look).",
+        "Default: NUTS (nutpie), 4 chains x (1000 warm-up + 1000 draws): about 80 s on 2 quiet\n"
+        "cores, 2-4x that when other jobs share them.\n"
+        "--fast uses a Laplace approximation instead (17-36 s to fit on 2 cores; approximate\n"
+        "intervals, for a first look).",
         "geommm demo --out demo-results",
     )
     p.add_argument(

@@ -8,12 +8,12 @@ lift-test section.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import polars as pl
 
+from geommm.analysis.diagnostics import is_internal
 from geommm.analysis.tables import NATIONAL
 from geommm.report.charts import (
     adstock_decay_chart,
@@ -31,6 +31,7 @@ from geommm.report.charts import (
     spend_effect_chart,
     waterfall_chart,
 )
+from geommm.report.charts.roi import in_geo_order
 from geommm.report.experiment import next_experiment_section
 from geommm.report.headline import Line, headline
 from geommm.report.sections import Section, Skip
@@ -106,14 +107,10 @@ def _with_share(totals: pl.DataFrame) -> pl.DataFrame:
     return totals.with_columns((pl.col("mean") / total).alias("share")) if total else totals
 
 
-#: Sampler-side names a reader cannot act on: transformed (``roi_log__``), zero-sum
-#: (``..._zerosum__``) and non-centred offsets (``..._z``, ``..._u``).
-_INTERNAL = re.compile(r"__(\[|$)|_(z|u)(\[|$)")
-
-
 def _worst_first(summary: pl.DataFrame) -> pl.DataFrame:
     """The model's parameters (internal ones left out), highest R-hat first."""
-    reported = summary.filter(~pl.col("parameter").str.contains(_INTERNAL.pattern))
+    keep = [not is_internal(name) for name in summary["parameter"]]
+    reported = summary.filter(pl.Series(keep, dtype=pl.Boolean))
     return reported.sort("r_hat", descending=True, nulls_last=True)
 
 
@@ -138,6 +135,20 @@ def _national_plan(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _plan_or_none(t: FitTables) -> pl.DataFrame | None:
+    """The plan's table to mark on the curves; None when it failed (the budget section says why)."""
+    try:
+        return t.allocation().table
+    except Exception:  # noqa: BLE001 - the curves still stand without the plan's marks
+        return None
+
+
+def _period(fit: Fit) -> str:
+    """What the curves' spend and KPI are totals over, in words."""
+    n = getattr(getattr(fit, "panel", None), "n_times", None)
+    return f"the {n} analysed weeks" if isinstance(n, int) else "the analysed period"
+
+
 def _budget_section(t: FitTables) -> Section:
     return Section(
         "Budget",
@@ -145,7 +156,7 @@ def _budget_section(t: FitTables) -> Section:
         "Spend and KPI are totals over the planning weeks.",
         charts=[lambda: budget_chart(t.allocation().table, t.allocation().summary)],
         tables={
-            "Recommended allocation": lambda: t.allocation().table,
+            "Recommended allocation": lambda: in_geo_order(t.allocation().table),
             "Expected result": lambda: dict(t.allocation().summary),
         },
     )
@@ -215,22 +226,26 @@ def fit_sections(
             intro="ROI: incremental KPI per unit of spend over the period. Marginal ROI: the "
             "same for the next small increase of spend — what a reallocation acts on.",
             charts=[
-                lambda: roi_heatmap(t.roi_by_geo()),
+                lambda: roi_heatmap(t.roi_by_geo(), t.roi_by_channel()),
                 lambda: roi_heatmap(
-                    t.marginal_roi_by_geo(), title="Marginal ROI by geo and channel"
+                    t.marginal_roi_by_geo(),
+                    t.marginal_roi_by_channel(),
+                    title="Marginal ROI by geo and channel",
                 ),
                 lambda: geo_ranking_chart(_roi_with_national(t.roi_by_geo(), t.roi_by_channel())),
             ],
             tables={
                 "ROI by channel": t.roi_by_channel,
                 "Marginal ROI by channel": t.marginal_roi_by_channel,
-                "ROI by geo and channel": t.roi_by_geo,
+                "ROI by geo and channel": lambda: in_geo_order(t.roi_by_geo()),
             },
         ),
         Section(
             "Response curves and carryover",
             charts=[
-                lambda: response_curve_chart(t.response_curves()),
+                lambda: response_curve_chart(
+                    t.response_curves(), _plan_or_none(t), period=_period(fit)
+                ),
                 lambda: adstock_decay_chart(t.adstock_decay()),
             ],
         ),

@@ -38,8 +38,9 @@ table { border-collapse: collapse; font-size: 13px; }
 caption { text-align: left; font-weight: bold; color: var(--muted); padding: 4px 0; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); }
 thead th { border-bottom: 2px solid #cbd2d9; background: #f7f8fa; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.txt, th.txt { text-align: left; }
+td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 16em; max-width: 34em; }
 table.kv th { font-weight: normal; color: var(--muted); }
 section.headline { border: 2px solid var(--accent); border-radius: 8px; padding: 10px 18px;
                    margin: 14px 0; background: #f4f8fc; }

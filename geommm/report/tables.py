@@ -20,7 +20,9 @@ _NEGATIVE_ZERO = re.compile(r"-0(\.0*)?%?")
 
 #: Column-name words that pick a fixed format whatever the values.
 _INTEGER_WORDS = {"ess", "divergences", "draws", "tune", "chains", "lag", "n"}
-_PERCENT_WORDS = {"share", "pct", "relative", "mape"}
+_PERCENT_WORDS = {"share", "pct", "percent", "relative", "mape", "smape", "wape", "coverage"}
+#: Text longer than this wraps inside its cell instead of widening the table past the page.
+WRAP_AFTER = 40
 
 
 def _words(column: str) -> set[str]:
@@ -96,14 +98,15 @@ def html_table(df: pl.DataFrame, *, max_rows: int = 200, caption: str | None = N
     """Render ``df`` as an HTML table (at most ``max_rows`` rows, with a note when cut)."""
     numeric = {c for c, t in df.schema.items() if t.is_numeric()}
     specs = {c: number_format(c, typical_size(df[c])) or None for c in numeric}
-    head = "".join(
-        f'<th class="{"num" if c in numeric else "txt"}">{html.escape(c)}</th>' for c in df.columns
-    )
+    kind = {
+        c: "num" if c in numeric else ("txt wrap" if _long_text(df[c]) else "txt")
+        for c in df.columns
+    }
+    head = "".join(f'<th class="{kind[c]}">{html.escape(c)}</th>' for c in df.columns)
     body = []
     for row in df.head(max_rows).iter_rows(named=True):
         cells = "".join(
-            f'<td class="{"num" if c in numeric else "txt"}">{format_cell(v, c, specs.get(c))}</td>'
-            for c, v in row.items()
+            f'<td class="{kind[c]}">{format_cell(v, c, specs.get(c))}</td>' for c, v in row.items()
         )
         body.append(f"<tr>{cells}</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
@@ -119,8 +122,18 @@ def html_table(df: pl.DataFrame, *, max_rows: int = 200, caption: str | None = N
     )
 
 
+def _long_text(series: pl.Series) -> bool:
+    """A text column with an entry long enough to need wrapping (notes, messages)."""
+    if series.dtype != pl.String:
+        return False
+    longest = series.str.len_chars().max()
+    return longest is not None and longest > WRAP_AFTER
+
+
 def _cell_class(value: Any) -> str:
-    return "num" if isinstance(value, int | float) and not isinstance(value, bool) else "txt"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "num"
+    return "txt wrap" if len(str(value)) > WRAP_AFTER else "txt"
 
 
 def mapping_table(values: Mapping[str, Any], *, caption: str | None = None) -> str:

@@ -14,7 +14,7 @@ times the ROI it would have at the channel's effect, kpi_scale_g * (active weeks
 spend_gc (scaled media sum to the active weeks; shape-free, data only). Pooling
 towards equal ROIs instead biased weakly identified channels low (on simulated
 panels: display -14.6% -> -10.3% over 30 small panels, per-geo coverage 84.8% ->
-88.3% over 10 of 20 geos; docs/performance.md).
+88.3% over 10 of 20 geos; benchmarks/results/history.md).
 """
 
 from __future__ import annotations

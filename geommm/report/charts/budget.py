@@ -13,7 +13,13 @@ import altair as alt
 import polars as pl
 
 from geommm.analysis.tables import ALLOCATION, NATIONAL
-from geommm.report.charts._common import inline_data, is_finite, require_columns, unique_in_order
+from geommm.report.charts._common import (
+    geos_national_first,
+    inline_data,
+    is_finite,
+    require_columns,
+    unique_in_order,
+)
 from geommm.report.theme import CURRENT_COLOR, OPTIMAL_COLOR
 
 PLANS = ["current", "optimal"]
@@ -40,7 +46,9 @@ def _long(df: pl.DataFrame, row: str) -> pl.DataFrame:
 def _dumbbell(data: pl.DataFrame, row: str, *, facet: bool = False) -> alt.LayerChart:
     """Rule from current to recommended spend with a dot at each end (data left out to facet)."""
     base = alt.Chart()
-    y = alt.Y(f"{row}:N", title=None, sort=sorted(unique_in_order(data[row])))
+    labels = unique_in_order(data[row])
+    order = geos_national_first(labels) if row == "geo" else sorted(labels)
+    y = alt.Y(f"{row}:N", title=None, sort=order)
     tooltip = [alt.Tooltip(f"{row}:N")] if row != "channel" else []
     tooltip += [
         alt.Tooltip("channel:N"),

@@ -15,6 +15,7 @@ from geommm.errors import SchemaError
 from geommm.report.charts._common import (
     HDI_TITLE,
     dropdown,
+    geos_national_first,
     inline_data,
     require_columns,
     unique_in_order,
@@ -109,42 +110,127 @@ def roi_forest_chart(
     )
 
 
-def roi_heatmap(roi: pl.DataFrame, *, title: str = "ROI by geo and channel") -> alt.LayerChart:
-    """Geo x channel grid coloured by mean ROI (hover for the HDI), to compare geos at a glance.
+def _national_rows(roi: pl.DataFrame, national: pl.DataFrame | None) -> pl.DataFrame:
+    """The national ROI per channel, from ``national`` or the table's own national rows."""
+    if national is None:
+        return roi.filter(pl.col("geo") == NATIONAL)
+    require_columns(national, ROI_BY_CHANNEL, "national roi")
+    if "geo" in national.columns:
+        return national.filter(pl.col("geo") == NATIONAL)
+    return national.with_columns(pl.lit(NATIONAL).alias("geo"))
 
-    Feed ``fit.roi(by="geo")`` or ``fit.marginal_roi(by="geo")``. Geos are
-    sorted by their average ROI across channels, best on top.
+
+def with_stand_out(roi: pl.DataFrame, national: pl.DataFrame | None = None) -> pl.DataFrame:
+    """ROI rows plus ``national_roi`` and ``stands_out``: does the geo's interval exclude it?
+
+    National rows (from ``national`` or ``roi``) are kept, first, with ``stands_out``
+    null, as is any geo with no national ROI to compare with. Geos come in the
+    report's one order (national first, then alphabetical)."""
+    nat = _national_rows(roi, national)
+    means = {
+        r["channel"]: r["roi_mean"] for r in nat.iter_rows(named=True) if r["roi_mean"] is not None
+    }
+    data = (
+        pl.concat([nat, roi.filter(pl.col("geo") != NATIONAL)], how="diagonal_relaxed")
+        .select(roi.columns)
+        .with_columns(
+            pl.col("channel")
+            .replace_strict(means, default=None, return_dtype=pl.Float64)
+            .alias("national_roi")
+        )
+    )
+    outside = (pl.col("national_roi") < pl.col("roi_hdi_low")) | (
+        pl.col("national_roi") > pl.col("roi_hdi_high")
+    )
+    data = data.with_columns(
+        pl.when(pl.col("national_roi").is_null() | (pl.col("geo") == NATIONAL))
+        .then(None)
+        .otherwise(outside)
+        .alias("stands_out")
+    )
+    return in_geo_order(data)
+
+
+def in_geo_order(table: pl.DataFrame) -> pl.DataFrame:
+    """Rows sorted into the report's one geo order (national first, then alphabetical).
+
+    Stable: within a geo the rows keep their order (channels as the model lists them)."""
+    if "geo" not in table.columns:
+        return table
+    rank = {g: i for i, g in enumerate(geos_national_first(table["geo"].drop_nulls().unique()))}
+    key = pl.col("geo").replace_strict(rank, default=len(rank), return_dtype=pl.Int64)
+    return table.sort(key, maintain_order=True)
+
+
+#: Fill and ink of cells whose interval includes the national ROI (not distinguishable).
+MUTED_FILL, MUTED_INK = "#eef0f3", "#7b8794"
+_INTERVAL_TEXT = "format(datum.roi_hdi_low, '.2f') + '–' + format(datum.roi_hdi_high, '.2f')"
+
+
+def roi_heatmap(
+    roi: pl.DataFrame,
+    national: pl.DataFrame | None = None,
+    *,
+    title: str = "ROI by geo and channel",
+) -> alt.LayerChart:
+    """Geo x channel grid of mean ROI with its interval printed in each cell.
+
+    Feed ``fit.roi(by="geo")`` (or ``fit.marginal_roi(by="geo")``) and the
+    national table of the same measure as ``national`` (or national rows in
+    ``roi``): the national row comes first and geo cells whose interval includes
+    the national value are greyed out, so the geos that really differ stand out
+    without hovering. Geos are in the report's one order (national, then
+    alphabetical), channels in the table's order.
     """
     require_columns(roi, ROI_BY_GEO, "roi")
-    data = roi.filter(pl.col("geo") != NATIONAL)
-    order = (
-        data.group_by("geo")
-        .agg(pl.col("roi_mean").mean())
-        .sort("roi_mean", descending=True)["geo"]
-        .to_list()
-    )
+    data = with_stand_out(roi, national)
+    compared = bool(data["stands_out"].is_not_null().any())
+    order = geos_national_first(data["geo"].unique())
     channels = unique_in_order(data["channel"])
     hi = data["roi_mean"].max()
     lo = data["roi_mean"].min()
     midpoint = (hi + lo) / 2 if hi is not None and lo is not None else 0.0
+    muted = alt.datum.stands_out == False  # a Vega expression, not a Python bool test
     base = alt.Chart(inline_data(data)).encode(
         x=alt.X("channel:N", sort=channels, title=None, axis=alt.Axis(orient="top", labelAngle=0)),
         y=alt.Y("geo:N", sort=order, title=None),
     )
+    tooltip = [alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_WITH_SPEND]
+    if compared:
+        tooltip.append(alt.Tooltip("national_roi:Q", title="national", format=".2f"))
     cells = base.mark_rect(stroke="white", strokeWidth=1).encode(
-        color=alt.Color("roi_mean:Q", title="ROI (mean)", scale=alt.Scale(scheme="blues")),
-        tooltip=[alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_WITH_SPEND],
-    )
-    text = base.mark_text(fontSize=11).encode(
-        text=alt.Text("roi_mean:Q", format=".2f"),
         color=alt.condition(
-            alt.datum.roi_mean > midpoint, alt.value("white"), alt.value("#1f2933")
+            muted,
+            alt.value(MUTED_FILL),
+            alt.Color("roi_mean:Q", title="ROI (mean)", scale=alt.Scale(scheme="blues")),
         ),
+        tooltip=tooltip,
     )
-    return alt.layer(cells, text).properties(
-        width=alt.Step(90),
-        height=alt.Step(24),
-        title=alt.Title(title, subtitle="posterior mean; hover a cell for the HDI and spend"),
+    ink = (
+        alt.when(muted)
+        .then(alt.value(MUTED_INK))
+        .when(alt.datum.roi_mean > midpoint)
+        .then(alt.value("white"))
+        .otherwise(alt.value("#1f2933"))
+    )
+    mean_text = base.mark_text(fontSize=12, dy=-7, fontWeight="bold").encode(
+        text=alt.Text("roi_mean:Q", format=".2f"), color=ink, tooltip=tooltip
+    )
+    interval_text = (
+        base.transform_calculate(interval=_INTERVAL_TEXT)
+        .mark_text(fontSize=10, dy=8)
+        .encode(text="interval:N", color=ink, tooltip=tooltip)
+    )
+    subtitle = [f"bold: posterior mean; below it: the {HDI_TITLE}"]
+    if compared:
+        subtitle.append(
+            "grey cells: the interval includes the channel's national value, so that geo "
+            "does not stand out; coloured cells differ from national"
+        )
+    return alt.layer(cells, mean_text, interval_text).properties(
+        width=alt.Step(110),
+        height=alt.Step(38),
+        title=alt.Title(title, subtitle=subtitle),
     )
 
 
@@ -153,32 +239,39 @@ def geo_ranking_chart(
     *,
     channel: str | None = None,
     break_even: float | None = 1.0,
-    title: str = "Geos ranked by ROI",
+    title: str = "ROI by geo against the national ROI",
 ) -> alt.LayerChart:
-    """For one channel (drop-down), geos ranked by mean ROI with their HDI and the national ROI.
+    """For one channel (drop-down), each geo's mean ROI with its HDI next to the national ROI.
 
     Answers "where does this channel work best?" while showing which geo
-    differences are real (non-overlapping intervals) and which are noise.
+    differences are real: geos whose interval excludes the national value are
+    drawn in full colour, the rest muted. Geos are listed in the report's one
+    order (alphabetical) so they line up with the heat maps and tables.
     """
     require_columns(roi, ROI_BY_GEO, "roi")
     channels = unique_in_order(roi["channel"])
     param = dropdown("ranking_channel", channels, "Channel:", value=channel)
-    geos = roi.filter(pl.col("geo") != NATIONAL)
+    geos = with_stand_out(roi).filter(pl.col("geo") != NATIONAL)
+    compared = bool(geos["stands_out"].is_not_null().any())
+    muted = alt.datum.stands_out == False  # a Vega expression, not a Python bool test
+    opacity = alt.condition(muted, alt.value(0.35), alt.value(1.0))
     base = alt.Chart(inline_data(geos)).transform_filter(alt.datum.channel == param)
-    y = alt.Y("geo:N", title=None, sort=alt.EncodingSortField("roi_mean", order="descending"))
+    y = alt.Y("geo:N", title=None, sort=geos_national_first(geos["geo"].unique()))
     interval = base.mark_rule(color=MODEL_COLOR, strokeWidth=2.5).encode(
         y=y,
         x=alt.X("roi_hdi_low:Q", title=f"ROI (KPI per unit of spend), {HDI_TITLE}"),
         x2="roi_hdi_high:Q",
+        opacity=opacity,
     )
-    point = base.mark_point(filled=True, size=70, opacity=1, color=MODEL_COLOR).encode(
+    point = base.mark_point(filled=True, size=70, color=MODEL_COLOR).encode(
         y=y,
         x="roi_mean:Q",
+        opacity=opacity,
         tooltip=[alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_WITH_SPEND],
     )
     layers = [*_break_even(break_even), interval, point]
     national = roi.filter(pl.col("geo") == NATIONAL)
-    subtitle = f"dot: posterior mean; line: {HDI_TITLE}"
+    subtitle = [f"dot: posterior mean; line: {HDI_TITLE}"]
     if national.height:
         layers.append(
             alt.Chart(inline_data(national))
@@ -186,7 +279,9 @@ def geo_ranking_chart(
             .mark_rule(color=MEASURED_COLOR, strokeWidth=1.5)
             .encode(x="roi_mean:Q", tooltip=[alt.Tooltip("channel:N"), *_TOOLTIP])
         )
-        subtitle += "; red: national mean"
+        subtitle[0] += "; red: national mean"
+    if compared:
+        subtitle.append("muted: the geo's interval includes the national ROI (does not stand out)")
     return (
         alt.layer(*layers)
         .add_params(param)
