@@ -129,6 +129,7 @@ def _national_plan(table: pl.DataFrame) -> pl.DataFrame:
             .then(pl.col("change") / pl.col("current_spend"))
             .alias("change_pct"),
             pl.lit(None, pl.Float64).alias("marginal_roi"),
+            pl.lit(None, pl.Float64).alias("move_probability"),
             pl.lit(None, pl.String).alias("note"),
         )
         .select(table.columns)
