@@ -372,8 +372,8 @@ class _MapLikeFit(fx.FakeFit):
                           point.select(draws.columns)])
 
 
-#: Charts of other modules with a known warning, left to their owner (summary.py).
-KNOWN = {("Summary", 0): 'Conflicting scale property "range"'}
+#: Charts with a known, accepted warning: (section title, chart index) -> message part. None.
+KNOWN: dict[tuple[str, int], str] = {}
 
 
 def _report_charts(fit) -> list[tuple[str, int, object]]:

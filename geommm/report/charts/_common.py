@@ -14,8 +14,8 @@ from typing import Any
 import altair as alt
 import polars as pl
 
-from geommm.errors import SchemaError
 from geommm.analysis.tables import NATIONAL
+from geommm.errors import SchemaError
 
 #: Short axis/legend wording reused by several charts.
 HDI_TITLE = "credible interval (HDI)"

@@ -14,6 +14,7 @@ import polars as pl
 
 from geommm.analysis.tables import ALLOCATION, NATIONAL
 from geommm.report.charts._common import (
+    facet_columns,
     geos_national_first,
     inline_data,
     is_finite,
@@ -128,7 +129,7 @@ def budget_chart(
         .properties(width=220, height=alt.Step(18))
         .facet(
             facet=alt.Facet("channel:N", title=None, sort=channels),
-            columns=columns,
+            columns=facet_columns(len(channels), columns),
             data=inline_data(geo_data),
         )
         .resolve_scale(x="independent")

@@ -18,6 +18,7 @@ from geommm.analysis.tables import ADSTOCK_DECAY, ALLOCATION, NATIONAL, RESPONSE
 from geommm.report.charts._common import (
     HDI_TITLE,
     dropdown,
+    facet_columns,
     geos_national_first,
     inline_data,
     require_columns,
@@ -158,7 +159,8 @@ def _spend_view(
         )
         .add_params(pick)
         .properties(width=260, height=190)
-        .facet(facet=alt.Facet("channel:N", title=None, sort=channels), columns=columns)
+        .facet(facet=alt.Facet("channel:N", title=None, sort=channels),
+               columns=facet_columns(len(channels), columns))
         .resolve_scale(y="independent", x="independent")
         .properties(
             title=alt.Title(
@@ -274,7 +276,8 @@ def _multiplier_view(curves: pl.DataFrame, columns: int) -> alt.FacetChart:
     return (
         alt.layer(*layers, data=inline_data(data))
         .properties(width=260, height=190)
-        .facet(facet=alt.Facet("channel:N", title=None, sort=channels), columns=columns)
+        .facet(facet=alt.Facet("channel:N", title=None, sort=channels),
+               columns=facet_columns(len(channels), columns))
         .resolve_scale(y="independent", x="independent")
         .properties(
             title=alt.Title(
@@ -342,7 +345,8 @@ def adstock_decay_chart(decay: pl.DataFrame, *, columns: int = 3) -> alt.FacetCh
     return (
         alt.layer(bars, whiskers, lines, data=inline_data(decay))
         .properties(width=230, height=160)
-        .facet(facet=alt.Facet("channel:N", title=None, sort=channels), columns=columns)
+        .facet(facet=alt.Facet("channel:N", title=None, sort=channels),
+               columns=facet_columns(len(channels), columns))
         .properties(
             title=alt.Title(
                 "Adstock: how long an ad keeps working",

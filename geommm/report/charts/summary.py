@@ -88,7 +88,7 @@ def spend_effect_chart(roi_by_channel: pl.DataFrame, contributions_total: pl.Dat
     )
     return alt.layer(bars, text).properties(
         width=520,
-        height=alt.Step(34),
+        height=34 * max(len(order), 1),  # a fixed height: a Step conflicts with the bars' yOffset
         title=alt.Title(
             "Share of spend vs share of effect",
             subtitle="effect = incremental KPI from media; ROI with its 90% HDI",
