@@ -150,9 +150,10 @@ class Fit:
         hdi_prob = check.hdi_prob(hdi_prob)
         return contrib_mod.contributions_table(self.forward, by=by, hdi_prob=hdi_prob)
 
-    def fitted(self, hdi_prob: float = 0.9) -> pl.DataFrame:
-        """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout."""
-        return checks.fitted(self, hdi_prob=check.hdi_prob(hdi_prob))
+    def fitted(self, hdi_prob: float = 0.9, national: bool = False) -> pl.DataFrame:
+        """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout;
+        ``national=True`` adds the sum over geos with its own interval."""
+        return checks.fitted(self, hdi_prob=check.hdi_prob(hdi_prob), national=bool(national))
 
     def fit_metrics(self) -> pl.DataFrame:
         """In-sample R^2 and MAPE per geo and overall ("national" row sums over geos)."""

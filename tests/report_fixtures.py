@@ -276,7 +276,7 @@ class FakeFit:
     )
     channels = tuple(CHANNELS)
 
-    def fitted(self) -> pl.DataFrame:
+    def fitted(self, national: bool = False) -> pl.DataFrame:
         return fitted()
 
     def fit_metrics(self) -> pl.DataFrame:

@@ -54,6 +54,22 @@ def test_fit_metrics_and_fitted(map_fit):
     assert m.filter(pl.col("geo") == "all geos")["r2"][0] > 0.8
     f = map_fit.fitted()
     assert f.columns == ["geo", "time", "actual", "mean", "hdi_low", "hdi_high", "holdout"]
+    assert "national" not in f["geo"].to_list()
+
+
+def test_fitted_national_rows_sum_the_geos_with_their_own_interval(advi_fit):
+    both = advi_fit.fitted(national=True)
+    geos = both.filter(pl.col("geo") != "national").group_by("time").agg(pl.col("actual", "mean").sum())
+    national = both.filter(pl.col("geo") == "national").join(geos, on="time", suffix="_geos")
+    assert national.height == advi_fit.data.n_times
+    np.testing.assert_allclose(national["actual"], national["actual_geos"], rtol=1e-12)
+    np.testing.assert_allclose(national["mean"], national["mean_geos"], rtol=1e-9)
+    assert (national["hdi_low"] < national["mean"]).all() and (national["mean"] < national["hdi_high"]).all()
+    # the interval of a sum is narrower than the sum of the geos' intervals (noise averages out)
+    width = both.filter(pl.col("geo") != "national").group_by("time").agg(
+        (pl.col("hdi_high") - pl.col("hdi_low")).sum().alias("summed"))
+    joined = national.with_columns((pl.col("hdi_high") - pl.col("hdi_low")).alias("w")).join(width, on="time")
+    assert (joined["w"] < joined["summed"]).all()
 
 
 def test_lift_test_check_lists_every_test(map_fit, tiny_sim):

@@ -12,18 +12,22 @@ import polars as pl
 
 from geommm.analysis.draws import draw_chunks, posterior_draws, summarise
 from geommm.analysis.metrics import accuracy_table
+from geommm.analysis.tables import NATIONAL
 from geommm.data import read_lift_tests_for_panel
 from geommm.media import adstock_kind, saturation_kind
 from geommm.model.lift import build_lift_cells, implied_lift
 
 
-def fitted(fit, hdi_prob: float = 0.9) -> pl.DataFrame:
-    """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout."""
+def fitted(fit, hdi_prob: float = 0.9, national: bool = False) -> pl.DataFrame:
+    """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout.
+
+    ``national=True`` adds ``NATIONAL`` rows: the sum over geos, its interval from the
+    summed draws (the HDI of a sum is not the sum of the geos' HDIs)."""
     fw = fit.forward
-    pred = fw.predictive(fw.expected_kpi())
+    pred = fw.predictive(fw.expected_kpi())  # (D, G, T)
     s = summarise(pred, hdi_prob)
     G, T = fit.data.n_geos, fit.data.n_times
-    return pl.DataFrame(
+    table = pl.DataFrame(
         {
             "geo": np.repeat(np.array(fit.data.geos), T),
             "time": np.tile(fit.data.times, G),
@@ -33,7 +37,19 @@ def fitted(fit, hdi_prob: float = 0.9) -> pl.DataFrame:
             "hdi_high": s["hdi_high"].reshape(-1),
             "holdout": np.zeros(G * T, dtype=bool),
         }
-    ).with_columns(pl.col("time").cast(pl.Date))
+    )
+    if national:
+        total = summarise(pred.sum(axis=1), hdi_prob)
+        table = pl.concat([table, pl.DataFrame({
+            "geo": [NATIONAL] * T,
+            "time": fit.data.times,
+            "actual": fit.data.kpi.sum(axis=0),
+            "mean": total["mean"],
+            "hdi_low": total["hdi_low"],
+            "hdi_high": total["hdi_high"],
+            "holdout": np.zeros(T, dtype=bool),
+        })])
+    return table.with_columns(pl.col("time").cast(pl.Date))
 
 
 def fit_metrics(fit) -> pl.DataFrame:

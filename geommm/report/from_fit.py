@@ -79,7 +79,7 @@ class FitTables:
 
     def __init__(self, fit: Fit, allocation: Allocation | None = None) -> None:
         self.allocation = once(lambda: allocation if allocation is not None else fit.optimize_budget())
-        self.fitted = once(fit.fitted)
+        self.fitted = once(lambda: fit.fitted(national=True))
         self.fit_metrics = once(fit.fit_metrics)
         self.contributions_over_time = once(lambda: fit.contributions(by=["geo", "time"]))
         self.contributions_total = once(lambda: fit.contributions(by=[]))
