@@ -138,9 +138,12 @@ def test_report_renders_offline(driver, tmp_path):
     driver.set_window_size(1280, min(int(height) + 100, 16000))
     driver.save_screenshot(str(ARTIFACTS / "report.png"))
 
-    severe = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    log = driver.get_log("browser")
+    severe = [e for e in log if e.get("level") == "SEVERE"]
+    warned = [e for e in log if e.get("level") == "WARNING"]
     assert containers == n_charts
     assert failed == 0, "some charts failed to draw in the browser"
     assert drawn == n_charts
     assert not severe, f"browser console errors: {severe}"
+    assert not warned, f"browser console warnings (e.g. Vega's): {warned}"
     assert driver.title == "Browser test <report>"
