@@ -41,7 +41,8 @@ def _rhat(x: np.ndarray) -> np.ndarray:
     n = x.shape[-1]
     between = n * np.var(x.mean(axis=2), axis=1, ddof=1)
     within = np.var(x, axis=2, ddof=1).mean(axis=1)
-    return np.sqrt((between / within + n - 1) / n)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant parameter: NaN, as arviz
+        return np.sqrt((between / within + n - 1) / n)
 
 
 def rhat_rank(x: np.ndarray) -> np.ndarray:

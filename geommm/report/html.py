@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from altair.utils.schemapi import debug_mode
 
 from geommm._atomic import write_text
 from geommm.report.export import chart_spec, javascript_bundle, save_chart
@@ -192,7 +193,10 @@ def render_report(
     if tables:
         all_sections.append(Section("Key tables", tables=dict(tables)))
     renderer = _Renderer()
-    rendered = [(s, renderer.section(s)) for s in all_sections]
+    # Altair validates every chart object as it is built (its debug mode), inline data
+    # rows included; chart_spec validates each finished chart once instead.
+    with debug_mode(False):
+        rendered = [(s, renderer.section(s)) for s in all_sections]
     rendered = [(s, body) for s, body in rendered if body]
     toc = " ".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s, _ in rendered)
     top, bottom = _header(header), ""
