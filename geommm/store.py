@@ -195,7 +195,7 @@ def _read(path: Path):
         if "geommm_panel" not in f:
             return az.from_netcdf(str(path), engine="h5netcdf")
         layout = json.loads(_attr(f["geommm_panel"].attrs["geommm_meta"])).get("layout")
-        if not layout or set(layout) != set(f.keys()):
+        if not _layout_matches(layout, f):  # e.g. a file edited or written by another tool
             return az.from_netcdf(str(path), engine="h5netcdf")
         groups = {g: _eager_group(f[g], layout[g]) for g in layout if g in EAGER_GROUPS}
         attrs = {k: _attr(v) for k, v in f.attrs.items()}
@@ -203,6 +203,13 @@ def _read(path: Path):
         if g not in EAGER_GROUPS:
             groups[g] = xr.open_dataset(str(path), group=g, engine="h5netcdf")
     return az.InferenceData(attrs=attrs, **{g: groups[g] for g in layout})
+
+
+def _layout_matches(layout: dict | None, f) -> bool:
+    """The saved layout names exactly the file's groups and, in the eager groups, its variables."""
+    if not layout or set(layout) != set(f.keys()):
+        return False
+    return all(set(layout[g]) == set(f[g].keys()) for g in layout if g in EAGER_GROUPS)
 
 
 def _eager_group(group, variables: dict[str, list[str]]) -> xr.Dataset:
