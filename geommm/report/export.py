@@ -58,20 +58,24 @@ def _cache_dir() -> Path:
     return Path(base) / "geommm"
 
 
-def chart_spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    """Validated Vega-Lite dict with the geommm theme under the chart's own config.
+def chart_spec(chart: alt.TopLevelMixin, validate: bool = True) -> dict[str, Any]:
+    """Vega-Lite dict with the geommm theme under the chart's own config, validated
+    against the Vega-Lite schema unless ``validate`` is False.
 
-    The spec is validated against the Vega-Lite schema with its inline data cut to a
-    few rows: jsonschema walking every row of a 10,000-row table took most of a
-    report's time, and the schema says nothing about a row beyond "an object"."""
+    Validation sees the inline data cut to a few rows: jsonschema walking every row
+    of a 10,000-row table took most of a report's time, and the schema says nothing
+    about a row beyond "an object". Even so it takes ~0.1 s a chart; the standard
+    report skips it for geommm's own charts (tests/test_report_charts.py validates
+    every one of them)."""
     if not isinstance(chart, alt.TopLevelMixin):
         raise TypeError(f"expected an Altair chart, got {type(chart).__name__}")
     with alt.data_transformers.disable_max_rows():
         spec = chart.to_dict(validate=False)
-    try:
-        type(chart).validate(_few_rows(spec))
-    except jsonschema.ValidationError as err:
-        raise SchemaValidationError(chart, err) from None
+    if validate:
+        try:
+            type(chart).validate(_few_rows(spec))
+        except jsonschema.ValidationError as err:
+            raise SchemaValidationError(chart, err) from None
     spec["config"] = merged_config(spec.get("config"))
     return spec
 
