@@ -134,7 +134,7 @@ def test_fast_load_reads_what_arviz_reads(advi_fit, tmp_path):
     path = advi_fit.save(tmp_path / "fit.nc")
     fast, ref = store._read(path), az.from_netcdf(str(path), engine="h5netcdf")
     assert fast.groups() == ref.groups()
-    assert {"posterior", "sample_stats", "log_likelihood", "posterior_predictive"} <= set(fast.groups())
+    assert {"posterior", "log_likelihood", "posterior_predictive", "geommm_panel"} <= set(fast.groups())
     for group in ref.groups():
         xr.testing.assert_identical(fast[group], ref[group].load())
         for name in ref[group].variables:
