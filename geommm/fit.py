@@ -174,8 +174,11 @@ class Fit:
 
     def identification(self, prior_draws: int = 4000, seed: int = 0) -> pl.DataFrame:
         """Prior vs posterior sd of log ROI per channel and geo-channel: contraction and a verdict
-        (identified / weak / prior-driven). See :mod:`geommm.analysis.identification`."""
-        return ident_mod.identification(self, prior_draws=prior_draws, seed=seed)
+        (identified / weak / prior-driven). See :mod:`geommm.analysis.identification`.
+        Computed once per argument set (the report's headline and its next-experiment
+        section both ask)."""
+        key = ("identification", prior_draws, seed)
+        return self._once(key, lambda: ident_mod.identification(self, prior_draws=prior_draws, seed=seed)).clone()
 
     # ------------------------------------------------------------ decisions
     def design_lift_tests(

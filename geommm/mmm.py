@@ -147,6 +147,7 @@ class GeoMMM:
         "off" skips the checks.
         """
         from geommm import sampling
+        from geommm._progress import Progress
         from geommm.analysis import arviz_groups
         from geommm.fit import Fit
 
@@ -162,8 +163,9 @@ class GeoMMM:
         check_before_fit(self, preflight)
         # built inside run(), so Ctrl-C while building is handled like Ctrl-C while compiling
         build = (lambda: self.model) if method == "nuts" else self._optimisation_model
+        progress = Progress.for_run(progressbar)  # plain lines when stderr is not a terminal
         try:
-            idata = sampling.run(build, settings, progressbar=progressbar)
+            idata = sampling.run(build, settings, progressbar=progressbar, progress=progress)
         except GeoMMMError:
             raise
         except Exception as exc:  # surface sampler failures as one clear error
@@ -181,7 +183,8 @@ class GeoMMM:
             data=self.data,
             lift_cells=self.lift_cells,
         )
-        arviz_groups.attach(fit)  # observed/constant data, pointwise log-likelihood
+        with progress.stage("pointwise log-likelihood and arviz groups"):
+            arviz_groups.attach(fit)  # observed/constant data, pointwise log-likelihood
         fit.warn_if_not_converged()
         return fit
 

@@ -19,6 +19,7 @@ import pymc as pm
 
 from geommm import _checks as check
 from geommm._interrupts import InterruptGuard, interrupted
+from geommm._progress import Progress, seconds
 from geommm.errors import FitError, FitInterrupted
 
 log = logging.getLogger("geommm")
@@ -102,7 +103,7 @@ def check_settings(s: SamplerSettings) -> None:
 
 def run(
     model: pm.Model | Callable[[], pm.Model], s: SamplerSettings, progressbar: bool = True,
-    initial_point: dict | None = None,
+    initial_point: dict | None = None, progress: Progress | None = None,
 ) -> az.InferenceData:
     """Sample ``model`` according to ``s``; fills the timing fields of ``s``.
 
@@ -112,23 +113,30 @@ def run(
     than asked for: a partial run is never passed off as a whole one.
     ``initial_point`` (value-variable name -> unconstrained value, e.g. a previous
     posterior's mean) warm-starts nutpie's chains there; other methods ignore it.
+    ``progress``: where stage lines go off a terminal (:mod:`geommm._progress`);
+    made from ``progressbar`` when not given.
     """
     check_settings(s)
+    progress = progress if progress is not None else Progress.for_run(progressbar)
+    bar = progressbar and not progress.enabled  # a bar only where it can draw itself
     cpu0 = os.times()
     cpu_start = cpu0.user + cpu0.system + cpu0.children_user + cpu0.children_system
     with InterruptGuard(defer=True, stage="model building") as guard:
         try:
             guard.check()
-            model = model() if callable(model) and not isinstance(model, pm.Model) else model
+            if callable(model) and not isinstance(model, pm.Model):
+                with progress.stage("model built"):
+                    model = model()
             guard.check()
             if s.method == "nuts" and s.sampler == "nutpie":
-                idata = _nutpie(model, s, progressbar, guard, initial_point)
+                idata = _nutpie(model, s, bar, guard, initial_point, progress)
             else:
                 # PyMC's samplers and optimisers cannot be polled: let Ctrl-C raise in them
                 # (they stop early and return what they have; the count below catches that).
                 guard.stage = "sampling" if s.method == "nuts" else f"{s.method.upper()} fitting"
                 guard.defer = False
-                idata = _other(model, s, progressbar)
+                with progress.stage("sampled" if s.method == "nuts" else f"{s.method.upper()} fitted"):
+                    idata = _other(model, s, bar)
             guard.check()
         except FitInterrupted:
             raise
@@ -178,7 +186,7 @@ def _other(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.Inferen
 
 def _nutpie(
     model: pm.Model, s: SamplerSettings, progressbar: bool, guard: InterruptGuard,
-    initial_point: dict | None = None,
+    initial_point: dict | None = None, progress: Progress | None = None,
 ) -> az.InferenceData:
     import nutpie
 
@@ -195,7 +203,12 @@ def _nutpie(
     s.compile_seconds = time.perf_counter() - t0
     guard.check()
     guard.stage = "sampling"
-    log.info("compiled in %.1f s; sampling", s.compile_seconds)
+    progress = progress or Progress(False)
+    if progress.enabled:
+        progress.say(f"compiled in {seconds(s.compile_seconds)}; sampling {s.chains} chain(s) x "
+                     f"({s.tune} warm-up + {s.draws} draws)")
+    else:
+        log.info("compiled in %.1f s; sampling", s.compile_seconds)
     t0 = time.perf_counter()
     extra = {} if initial_point is None else {"init_mean": _flat_point(model, compiled.n_dim, initial_point)}
     sampler = nutpie.sample(
@@ -214,15 +227,35 @@ def _nutpie(
     )
     try:
         # nutpie's own wait turns Ctrl-C into "return the draws so far"; poll instead.
+        progress.start_sampling()
         while not _finished(sampler):
             guard.check()
+            progress.tick(lambda: nutpie_counts(sampler), s.chains * s.tune, s.chains * s.draws)
             time.sleep(POLL_SECONDS)
         idata = sampler.wait()
     except BaseException:
         sampler.cancel()  # a sampler left running crashes the interpreter at exit
         raise
     s.sampling_seconds = time.perf_counter() - t0
+    progress.say(f"sampled in {seconds(s.sampling_seconds)}")
     return idata
+
+
+def nutpie_counts(sampler) -> tuple[int, int, int] | None:
+    """(warm-up iterations, draws, divergent draws) done so far over all chains, from a
+    copy of nutpie's running trace; None if this nutpie cannot be asked."""
+    try:
+        _, stats = sampler._sampler.inspect().get_arrow_trace()
+        tune = draws = divergent = 0
+        for chain in stats:
+            tuning = np.asarray(chain.column("tuning").to_numpy(), dtype=bool)
+            diverging = np.asarray(chain.column("diverging").to_numpy(), dtype=bool)
+            tune += int(tuning.sum())
+            draws += int((~tuning).sum())
+            divergent += int((diverging & ~tuning).sum())
+        return tune, draws, divergent
+    except Exception:  # noqa: BLE001 - progress must never stop a fit
+        return None
 
 
 def _finished(sampler) -> bool:  # sampler: nutpie's background sampler

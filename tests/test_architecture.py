@@ -49,6 +49,7 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 #: First name under ``geommm.`` -> layer (see the table in the module docstring).
 LAYER = {
     "errors": "base", "_atomic": "base", "_version": "base", "_checks": "base", "_interrupts": "base",
+    "_progress": "base",
     "data": "data", "media": "data",
     "formula": "formula",
     "sim": "sim",

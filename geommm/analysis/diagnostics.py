@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import arviz as az
 import numpy as np
 import polars as pl
 import xarray as xr
 
+from geommm.analysis import convergence
 from geommm.errors import ConvergenceWarning
 
 
@@ -50,28 +50,67 @@ def parameter_summary(
     """Parameter table: parameter, mean, sd, hdi_low, hdi_high, r_hat, ess_bulk, ess_tail.
 
     Without ``var_names`` it lists the model's own parameters, labelled by their coords
-    (``roi[tv]``); ``all=True`` adds the sampler's internals (``roi_log__[0]``)."""
+    (``roi[tv]``); ``all=True`` adds the sampler's internals (``roi_log__[0]``).
+
+    The numbers ``az.summary`` gives (rounded as it rounds: 3 decimals, R-hat 2, ESS 0),
+    computed for all parameters at once (:mod:`geommm.analysis.convergence`); R-hat and
+    ESS come from the per-element table :meth:`Fit.diagnostics` uses, computed once."""
     post = fit.idata.posterior
     if var_names:
         names = list(var_names)
     else:
         names = list(post.data_vars) if all else reported_parameters(fit.idata)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        table = az.summary(fit.idata, var_names=names, hdi_prob=hdi_prob, kind="all")
-    lo, hi = [c for c in table.columns if c.startswith("hdi_")][:2]
-    return pl.DataFrame(
-        {
-            "parameter": [str(i) for i in table.index],
-            "mean": table["mean"].to_numpy(float),
-            "sd": table["sd"].to_numpy(float),
-            "hdi_low": table[lo].to_numpy(float),
-            "hdi_high": table[hi].to_numpy(float),
-            "r_hat": table["r_hat"].to_numpy(float),
-            "ess_bulk": table["ess_bulk"].to_numpy(float),
-            "ess_tail": table["ess_tail"].to_numpy(float),
+    conv = element_convergence(fit)
+    labels, blocks, stats = [], [], {k: [] for k in ("r_hat", "ess_bulk", "ess_tail")}
+    for name in names:
+        labels += element_labels(post[name])
+        blocks.append(_elements(post[name]).reshape(-1, post.sizes["chain"] * post.sizes["draw"]))
+        for k in stats:
+            stats[k].append(conv[name][k])
+    x = np.concatenate(blocks) if blocks else np.zeros((0, 1))
+    lo, hi = convergence.hdi(x, hdi_prob) if len(x) else (np.zeros(0), np.zeros(0))
+    columns = {"mean": x.mean(axis=1), "sd": x.std(axis=1, ddof=1), "hdi_low": lo, "hdi_high": hi}
+    table = {"parameter": labels, **{k: np.round(v, 3) for k, v in columns.items()}}
+    for k, decimals in (("r_hat", 2), ("ess_bulk", 0), ("ess_tail", 0)):
+        table[k] = np.round(np.concatenate(stats[k]) if stats[k] else np.zeros(0), decimals)
+    return pl.DataFrame(table, schema_overrides={"parameter": pl.String})
+
+
+def _elements(da: xr.DataArray) -> np.ndarray:
+    """(elements, chain, draw) draws of one posterior variable, elements in C order."""
+    arr = np.asarray(da.transpose("chain", "draw", ...).values, dtype="float64")
+    return np.moveaxis(arr.reshape(arr.shape[0], arr.shape[1], -1), -1, 0)
+
+
+def element_labels(da: xr.DataArray) -> list[str]:
+    """``name[coord, coord]`` per element, as arviz labels summary rows."""
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    if not dims:
+        return [str(da.name)]
+    values = [da[d].values if d in da.coords else np.arange(da.sizes[d]) for d in dims]
+    grid = np.meshgrid(*values, indexing="ij")
+    flat = [g.ravel() for g in grid]
+    return [f"{da.name}[{', '.join(str(v[i]) for v in flat)}]" for i in range(flat[0].size)]
+
+
+def element_convergence(fit) -> dict[str, dict[str, np.ndarray]]:
+    """R-hat, bulk and tail ESS of every posterior element, per variable (flat arrays);
+    computed once per fit (both ``diagnostics()`` and ``summary()`` read it)."""
+
+    def compute() -> dict[str, dict[str, np.ndarray]]:
+        post = fit.idata.posterior
+        names = list(post.data_vars)
+        blocks = [_elements(post[n]) for n in names]
+        sizes = [b.shape[0] for b in blocks]
+        x = np.concatenate(blocks) if blocks else np.zeros((0, post.sizes["chain"], post.sizes["draw"]))
+        flat = convergence.convergence(x)
+        ends = np.cumsum(sizes)
+        return {
+            n: {k: v[end - size : end] for k, v in flat.items()}
+            for n, size, end in zip(names, sizes, ends)
         }
-    )
+
+    return fit._once(("element_convergence",), compute)
 
 
 #: Sampler-side names a reader cannot act on: PyMC's transformed values (``roi_log__``,
@@ -103,15 +142,9 @@ def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> D
     ess_min = ess_min if ess_min is not None else 100.0 * s.chains
     stats = getattr(fit.idata, "sample_stats", None)
     div = int(stats["diverging"].values.sum()) if stats is not None and "diverging" in stats else 0
-    post = fit.idata.posterior
-    names = [n for n in post.data_vars]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rhat = az.rhat(post, var_names=names) if s.chains > 1 else None
-        ess_b = az.ess(post, var_names=names, method="bulk")
-        ess_t = az.ess(post, var_names=names, method="tail")
-    max_rhat = _extreme(rhat, np.nanmax) if rhat is not None else float("nan")
-    min_b, min_t = _extreme(ess_b, np.nanmin), _extreme(ess_t, np.nanmin)
+    conv = element_convergence(fit)
+    max_rhat = _extreme(conv, "r_hat", np.nanmax) if s.chains > 1 else float("nan")
+    min_b, min_t = _extreme(conv, "ess_bulk", np.nanmin), _extreme(conv, "ess_tail", np.nanmin)
     total = s.chains * s.draws
     msgs, verdict = [], "ok"
     if div:
@@ -145,7 +178,7 @@ def warn_if_not_converged(fit) -> None:
         warnings.warn(f"convergence {d}", ConvergenceWarning, stacklevel=4)
 
 
-def _extreme(ds: xr.Dataset, fn) -> float:
-    vals = [np.asarray(v.values, dtype=float).ravel() for v in ds.data_vars.values()]
+def _extreme(conv: dict[str, dict[str, np.ndarray]], key: str, fn) -> float:
+    vals = [v[key] for v in conv.values()]
     vals = np.concatenate(vals) if vals else np.array([np.nan])
     return float(fn(vals)) if np.isfinite(vals).any() else float("nan")

@@ -17,6 +17,10 @@ from geommm.model import expected
 from geommm.model.design import ModelData
 
 
+#: Largest array (numbers) a ForwardModel keeps for reuse: 20M numbers, 160 MB.
+MEMO_CELLS = 20_000_000
+
+
 class ForwardModel:
     """The fitted model as a function of media, for ``D`` posterior draws."""
 
@@ -25,10 +29,24 @@ class ForwardModel:
         self.data = data
         self.draws = draws
         self.transform = expected.media_transform(spec, data)
+        self._memo: dict[tuple, np.ndarray] = {}
 
     @property
     def n_draws(self) -> int:
         return self.draws["media_effect"].shape[0]
+
+    def remember(self, key: tuple, compute) -> np.ndarray:
+        """``compute()`` once per ``key`` for these draws, kept read-only (several tables of
+        one report ask for the same arrays: ROI and marginal ROI share the observed plan's
+        incremental KPI, fitted values and fit metrics the expected KPI). Arrays bigger
+        than MEMO_CELLS are recomputed instead of kept."""
+        if key in self._memo:
+            return self._memo[key]
+        value = compute()
+        if value.size <= MEMO_CELLS:
+            value.setflags(write=False)
+            self._memo[key] = value
+        return value
 
     def with_draws(self, draws: dict[str, np.ndarray]) -> ForwardModel:
         """The same model over other draws (a thinned set or a chunk)."""
@@ -40,8 +58,15 @@ class ForwardModel:
         """(D, G, T + carryover_weeks, C) KPI from media; ``media_input`` in original units.
 
         ``carryover_weeks`` appends zero-media weeks so effects landing after the last
-        week (adstock tail) are counted, as ROI requires.
+        week (adstock tail) are counted, as ROI requires. Those of the observed media
+        (no arguments) are computed once: contributions, fitted values and lift checks
+        all start from them.
         """
+        if media_input is None and not carryover_weeks and data is None:
+            return self.remember(("media_contributions",), lambda: self._media_contributions(None, 0, None))
+        return self._media_contributions(media_input, carryover_weeks, data)
+
+    def _media_contributions(self, media_input, carryover_weeks: int, data: ModelData | None) -> np.ndarray:
         data = data or self.data
         x = data.media_input if media_input is None else np.asarray(media_input, dtype="float64")
         if carryover_weeks:
@@ -82,8 +107,12 @@ class ForwardModel:
         return out
 
     def expected_kpi(self, data: ModelData | None = None, media: np.ndarray | None = None) -> np.ndarray:
-        """(D, G, T) expected KPI (no observation noise)."""
-        data = data or self.data
+        """(D, G, T) expected KPI (no observation noise); of the fitted data, computed once."""
+        if data is None and media is None:
+            return self.remember(("expected_kpi",), lambda: self._expected_kpi(self.data, None))
+        return self._expected_kpi(data or self.data, media)
+
+    def _expected_kpi(self, data: ModelData, media: np.ndarray | None) -> np.ndarray:
         total = self.media_contributions(media, data=data).sum(axis=-1)
         for value in self.baseline_contributions(data).values():
             total = total + value

@@ -22,10 +22,16 @@ def incremental_kpi(forward: ForwardModel, multiplier: float | np.ndarray = 1.0)
 
     Channels are additive, so zeroing one channel removes exactly its own contribution.
     """
-    data = forward.data
-    media = data.media_input * np.asarray(multiplier, dtype="float64")  # scalar or (C,)
-    contrib = forward.media_contributions(media, carryover_weeks=data.max_lag - 1)
-    return contrib.sum(axis=2)
+    factor = np.asarray(multiplier, dtype="float64")  # scalar or (C,)
+
+    def compute() -> np.ndarray:
+        data = forward.data
+        contrib = forward.media_contributions(data.media_input * factor, carryover_weeks=data.max_lag - 1)
+        return contrib.sum(axis=2)
+
+    if factor.ndim:
+        return compute()
+    return forward.remember(("incremental_kpi", float(factor)), compute)  # ROI and marginal ROI share it
 
 
 def roi_samples(forward: ForwardModel, by: str = "geo", step: float | None = None):

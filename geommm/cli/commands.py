@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -219,7 +218,8 @@ def run_fit(model: GeoMMM, settings: dict[str, Any]) -> Fit:
     label = f"fitting: {what}; compiling first, this can take a few minutes"
     with step(label), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        result = model.fit(**s, progressbar=sys.stderr.isatty())
+        # on a terminal nutpie draws its bar; off one the fit prints plain progress lines
+        result = model.fit(**s, progressbar=True)
     st = result.settings
     if st.compile_seconds > 0:
         note(f"  compile {st.compile_seconds:.1f} s, sampling {st.sampling_seconds:.1f} s")

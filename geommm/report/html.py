@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from altair.utils.schemapi import debug_mode
 
 from geommm._atomic import write_text
 from geommm.report.export import chart_spec, javascript_bundle, save_chart
@@ -67,12 +68,13 @@ def _spec_json(spec: dict[str, Any]) -> str:
 class _Renderer:
     """Turns sections into HTML, numbering chart containers across the whole page."""
 
-    def __init__(self) -> None:
+    def __init__(self, validate: bool = True) -> None:
         self.n_charts = 0
+        self.validate = validate
 
     def chart(self, item: Any, where: str) -> str:
         try:
-            spec = chart_spec(resolve(item))
+            spec = chart_spec(resolve(item), validate=self.validate)
             payload = _spec_json(spec)
         except Skip:
             return ""
@@ -181,18 +183,24 @@ def render_report(
     header: Mapping[str, Any] | None = None,
     tables: Mapping[str, Any] | None = None,
     headline: Sequence[Any] | None = None,
+    validate_charts: bool = True,
 ) -> tuple[str, int]:
     """The report as an HTML string, plus how many chart containers it holds.
 
     With ``headline`` lines (``report.headline.Line``) the page opens with the
-    answer card and the ``header`` (settings, diagnostics) moves to the end."""
+    answer card and the ``header`` (settings, diagnostics) moves to the end.
+    ``validate_charts=False`` skips the Vega-Lite schema check of each chart (for
+    charts already validated by tests, as geommm's own are)."""
     from geommm._version import __version__
 
     all_sections = as_sections(sections)
     if tables:
         all_sections.append(Section("Key tables", tables=dict(tables)))
-    renderer = _Renderer()
-    rendered = [(s, renderer.section(s)) for s in all_sections]
+    renderer = _Renderer(validate_charts)
+    # Altair validates every chart object as it is built (its debug mode), inline data
+    # rows included; chart_spec validates each finished chart once instead.
+    with debug_mode(False):
+        rendered = [(s, renderer.section(s)) for s in all_sections]
     rendered = [(s, body) for s, body in rendered if body]
     toc = " ".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>' for s, _ in rendered)
     top, bottom = _header(header), ""
@@ -226,6 +234,7 @@ def build_report(
     header: Mapping[str, Any] | None = None,
     tables: Mapping[str, pl.DataFrame] | None = None,
     headline: Sequence[Any] | None = None,
+    validate_charts: bool = True,
 ) -> Path:
     """Write one offline HTML file with ``sections`` (charts then tables) and extra ``tables``.
 
@@ -236,7 +245,8 @@ def build_report(
     becomes a red banner unless the verdict is "ok". ``tables`` are appended
     under "Key tables". The file is written atomically.
     """
-    page, _ = render_report(sections, title=title, header=header, tables=tables, headline=headline)
+    page, _ = render_report(sections, title=title, header=header, tables=tables, headline=headline,
+                            validate_charts=validate_charts)
     return write_text(path, page)
 
 
@@ -261,4 +271,5 @@ def write_report(
         title=title or "geommm: media mix model report",
         header=fit_header(fit),
         headline=fit_headline(fit, tables),
+        validate_charts=False,  # geommm's own charts: tests/test_report_charts.py validates them
     )
