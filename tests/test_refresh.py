@@ -59,6 +59,18 @@ def test_continuity_errors_name_geo_column_week(frames, change, match):
         continue_panel(old, change(frame, weeks))
 
 
+def test_sequential_refresh_needs_max_lag_new_weeks(map_fit):
+    frame = map_fit.panel.frame
+    last = frame.filter(pl.col(map_fit.panel.time_col) == frame[map_fit.panel.time_col].max())
+    t = pl.col(map_fit.panel.time_col)
+    two_weeks = pl.concat([last.with_columns(t + pl.duration(days=7 * k)) for k in (1, 2)])
+    assert max(m.max_lag for m in map_fit.spec.media) > 2
+    with pytest.raises(RefreshError, match=r"only 2 new week.*max_lag=\d+"):
+        map_fit.refresh(two_weeks, method="sequential")
+    with pytest.raises(RefreshError, match="NUTS"):
+        map_fit.refresh(two_weeks, method="full")
+
+
 def test_restated_history_is_listed_or_accepted(frames):
     frame, weeks = frames
     old = _panel(frame.filter(pl.col("week") <= weeks[29]))
@@ -188,9 +200,16 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     assert third.lineage["parent_id"] == second.fit_id
     np.testing.assert_allclose(third.data.kpi_scale, first.data.kpi_scale)
     assert third.panel.n_times == 40
+    assert "effect_shift" in loaded.idata.posterior and "roi" in loaded.idata.posterior
     changes = third.what_changed(loaded)
     assert set(changes.roi["metric"]) == {"roi", "marginal_roi"}
-    assert changes.forecast["geo"][0] == "national" and changes.summary
+    assert changes.shift.height == 0  # a full refresh has constant effects
+    assert changes.budget["channel"].to_list() == list(first.channels)
+    assert changes.forecast["geo"][0] == "national" and changes.summary.startswith("Decision:")
+    assert third.changes is changes
+    html = (tmp_path / "report.html")
+    third.report(html)
+    assert "What changed since the last fit" in html.read_text()
 
 
 @pytest.mark.slow
@@ -205,7 +224,7 @@ def test_what_changed_flags_a_strong_simulated_drop():
             draws=200, tune=300, chains=2, progressbar=False
         )
         second = first.refresh(frame, method="sequential", prior_inflation=2.0)
-    changes = second.what_changed(first)
-    tv = changes.roi.filter((pl.col("metric") == "roi") & (pl.col("geo") == "national") & (pl.col("channel") == "tv"))
-    forecast = changes.forecast.row(0, named=True)
-    assert tv["prob_down"][0] > 0.9 or forecast["alarm"], (changes.summary, tv)
+    changes = second.what_changed(first, budget=False)
+    tv = changes.shift.filter(pl.col("channel") == "tv").row(0, named=True)
+    assert tv["prob_down"] > 0.9 and tv["flag"] == "down", (changes.summary, tv)
+    assert changes.summary.startswith("Decision: review tv")

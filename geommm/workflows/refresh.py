@@ -64,8 +64,6 @@ def refresh(
 
     if method not in METHODS:
         raise RefreshError(f"method={method!r} is not one of {METHODS}")
-    if fit.settings.method != "nuts":
-        raise RefreshError("refresh needs a NUTS fit (its posterior); refit with method='nuts'")
     cont = continue_panel(fit.panel, new_panel, allow_restated=allow_restated)
     max_lag = max(m.max_lag for m in fit.spec.media)
     if method == "sequential" and cont.n_new_weeks < max_lag:
@@ -73,6 +71,8 @@ def refresh(
             f"only {cont.n_new_weeks} new week(s) from {cont.panel.times[cont.first_new]}; a sequential "
             f"refresh needs at least max_lag={max_lag} new weeks (wait for more, or use method='full')"
         )
+    if fit.settings.method != "nuts":
+        raise RefreshError("refresh needs a NUTS fit (its posterior); refit with method='nuts'")
     data = build_model_data(fit.spec, cont.panel, population=fit.population, scaling=fit.data.scaling)
     if method == "sequential" and lift_tests is not None:
         raise RefreshError("new lift tests need method='full' (a sequential refresh keeps the parent's lift tests in its prior)")

@@ -172,8 +172,8 @@ def _summary(table, forecast, shift, plans, threshold: float) -> str:
     if drift or f["alarm"]:
         names = ", ".join(r["channel"] for r in drift) or "the model as a whole"
         decision = f"Decision: review {names} before acting on the old plan — the {weeks} new weeks do not behave as the last fit expected"
-    elif moved:
-        decision = "Decision: update the plan to the refreshed ROIs; the market behaves as expected"
+    elif moved or _advice_moved(plans):
+        decision = "Decision: update the plan to the refreshed fit's advice; the market behaves as the last fit expected"
     else:
         decision = "Decision: keep the current plan; nothing moved beyond noise"
     parts = [decision]
@@ -200,6 +200,18 @@ def _summary(table, forecast, shift, plans, threshold: float) -> str:
             for r in plans.iter_rows(named=True)
         ))
     return ". ".join(parts) + "."
+
+
+#: A channel's recommended change moving by more than this share of its spend counts
+#: as a changed budget recommendation in the summary's decision.
+ADVICE_MOVE = 0.1
+
+
+def _advice_moved(plans) -> bool:
+    if plans is None or not plans.height:
+        return False
+    moved = (plans["after_change"].fill_null(0.0) - plans["before_change"].fill_null(0.0)).abs()
+    return bool((moved > ADVICE_MOVE).any())
 
 
 def _pct(x) -> str:
