@@ -9,7 +9,7 @@ scaling alone, with no panel-wide normaliser in them (the ROI parameter and the 
 level are defined by sums over the fitted weeks; ``media_effect`` and ``baseline_geo``
 are not). So the Gaussian is fitted to those values, each on an unconstrained scale
 (log of a positive value, logit of a share), with the covariance shrunk towards its
-diagonal (a sample covariance of ~2,000 draws over hundreds of dimensions is noisy)
+diagonal when there are too few draws per dimension for a sample covariance
 and optionally inflated. The hyper-parameters (geo spreads, national means) drop out:
 given the geo-level values they do not touch the likelihood of new weeks.
 
@@ -113,15 +113,23 @@ def _link(name: str, draws: np.ndarray) -> str:
     return "identity"
 
 
+def auto_shrinkage(n_draws: int, n_dim: int) -> float:
+    """No shrinkage when there are at least 5 draws per dimension (the sample covariance
+    is then good enough, and shrinking the strong correlations between an effect and
+    its curve's parameters distorted the ROI's width: docs/refresh.md), else dims/draws."""
+    return 0.0 if n_draws >= 5 * n_dim else min(1.0, n_dim / max(n_draws, 1))
+
+
 def fit_posterior_prior(
-    posterior, shrinkage: float = 0.2, inflation: float = 1.0, names: tuple[str, ...] | None = None
+    posterior, shrinkage: float | None = None, inflation: float = 1.0, names: tuple[str, ...] | None = None
 ) -> PosteriorPrior:
     """Gaussian approximation of a posterior's geo-level values (an arviz posterior
     Dataset): mean and covariance of the unconstrained draws, the covariance shrunk
     towards its diagonal by ``shrinkage`` (0 = sample covariance, 1 = independent) and
     every sd multiplied by ``inflation`` (> 1 widens it: a guard against a too-confident
-    prior). Vectorised: milliseconds for hundreds of dimensions."""
-    if not 0 <= shrinkage <= 1:
+    prior); ``shrinkage=None`` picks :func:`auto_shrinkage`. Vectorised: milliseconds
+    for hundreds of dimensions."""
+    if shrinkage is not None and not 0 <= shrinkage <= 1:
         raise ValueError(f"prior_shrinkage must be in [0, 1], got {shrinkage}")
     if not inflation > 0:
         raise ValueError(f"prior_inflation must be > 0, got {inflation}")
@@ -135,6 +143,8 @@ def fit_posterior_prior(
         links.append(_link(name, values[name]))
     draft = PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), np.zeros(0), np.zeros((0, 0)), np.zeros(0))
     flat = draft.flatten(values)
+    if shrinkage is None:
+        shrinkage = auto_shrinkage(*flat.shape)
     mean = flat.mean(axis=0)
     centred = flat - mean
     cov = centred.T @ centred / max(flat.shape[0] - 1, 1)

@@ -44,7 +44,7 @@ def refresh(
     method: str = "sequential",
     allow_restated: bool = False,
     *,
-    prior_shrinkage: float = 0.2,
+    prior_shrinkage: float | None = None,
     prior_inflation: float = 1.0,
     effect_shift_sd: float = EFFECT_SHIFT_SD,
     geometry: str = "whitened",
@@ -54,8 +54,8 @@ def refresh(
     """A new Fit of ``fit``'s model on its weeks plus those of ``new_panel``.
 
     ``fit_kwargs`` (draws, tune, chains, seed, sampler, backend, ...) default to the
-    parent's sampler settings. ``prior_shrinkage`` (0..1) shrinks the sequential prior's
-    covariance towards its diagonal; ``prior_inflation`` widens it; ``effect_shift_sd``
+    parent's sampler settings. ``prior_shrinkage`` (0..1; None = 0 with >= 5 draws per
+    dimension, else dims/draws) shrinks the sequential prior's covariance towards its diagonal; ``prior_inflation`` widens it; ``effect_shift_sd``
     is the prior sd of the per-channel shift of effectiveness on the new weeks (0 = none);
     ``geometry`` ("whitened" or "dense") is how the sampler sees the Gaussian prior.
     Sequential fits tune for ``tune`` steps (default: a third of the parent's, at least
