@@ -199,7 +199,7 @@ def _summary(table, forecast, shift, plans, threshold: float) -> str:
             f"{r['channel']} {_pct(r['before_change'])} -> {_pct(r['after_change'])}"
             for r in plans.iter_rows(named=True)
         ))
-    return ". ".join(parts) + "."
+    return ". ".join(p[:1].upper() + p[1:] for p in parts) + "."
 
 
 #: A channel's recommended change moving by more than this share of its spend counts
