@@ -1,13 +1,18 @@
 """Refresh benchmark: sequential vs full refresh on 104 + 13 simulated weeks, and drift.
 
-For each seed: fit weeks 1-104 (NUTS), then refresh with weeks 105-117 both ways.
-Reports per channel the national ROI difference (sequential - full) in units of the
-full refit's posterior sd, the 90% HDI width ratio, and wall time (compile + sampling).
-Drift: the same with ``effect_change={"tv": (104, 0.6)}`` (week index 104 = week 105)
-vs none, counting channels flagged by what_changed (P(>10% ROI drop) > 0.9) and the
-forecast-coverage alarm. One fit at a time; prints ``uptime`` load with every timing.
+For each seed: fit weeks 1-104 (NUTS), then add weeks 105-117 with a sequential
+refresh and (agreement seeds) a full refit on all 117 weeks (``method="full"``,
+constant effects, warm-started). Per channel: the national ROI difference
+(sequential - full) in units of the full refit's posterior sd, the 90% interval width
+ratio, and wall time (compile + sampling, and the whole refresh call). Drift: the same
+market with ``effect_change={"tv": (104, 0.6)}`` (tv x0.6 from week 105) and without,
+counting channels flagged by ``what_changed`` (P(>10% drop of the new weeks' ROI) > 0.9
+from ``effect_shift``) and the forecast-coverage alarm. On the first seed the sequential
+refresh also runs with the dense (non-whitened) Gaussian prior, for leapfrog steps per
+draw. One fit at a time; the machine load is printed with every timing. Results are
+rewritten to benchmarks/results/refresh.md after every seed.
 
-Run: python benchmarks/bench_refresh.py [--seeds 0 1 2] [--draws 500] [--tune 500]
+Run: python benchmarks/bench_refresh.py [--seeds 0 1 2 3 4] [--agree 3] [--draws 500] [--tune 500]
 """
 
 from __future__ import annotations
@@ -16,82 +21,118 @@ import argparse
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 import geommm as gm
 from geommm import sim
+from geommm.analysis.roi import roi_samples
 
-OPTIONS = {"n_geos": 10, "n_weeks": 117, "n_channels": 4, "n_lift_tests": 0}
+OPTIONS = {"n_geos": 6, "n_weeks": 117, "n_channels": 3, "n_lift_tests": 0}
+CHANGE = {"tv": (104, 0.6)}
+OUT = Path(__file__).parent / "results" / "refresh.md"
 
 
 def load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def timed(label: str, make):
     t = time.perf_counter()
     out = make()
+    wall = time.perf_counter() - t
     s = out.settings
-    print(f"  {label}: {time.perf_counter() - t:.1f}s wall (compile {s.compile_seconds:.1f}s, "
-          f"sampling {s.sampling_seconds:.1f}s); load {load()}", flush=True)
-    return out, s.compile_seconds + s.sampling_seconds
+    steps = float(out.idata.sample_stats["n_steps"].mean()) if "n_steps" in out.idata.sample_stats else float("nan")
+    print(f"  {label}: {wall:.1f}s wall (compile {s.compile_seconds:.1f}s, sampling {s.sampling_seconds:.1f}s, "
+          f"{steps:.0f} leapfrog steps/draw); load {load()}", flush=True)
+    return out, {"cs": s.compile_seconds + s.sampling_seconds, "wall": wall, "steps": steps}
 
 
-def roi_draws(fit) -> np.ndarray:
-    from geommm.analysis.roi import roi_samples
-
-    return roi_samples(fit.forward, by="channel")[0]
-
-
-def run_seed(seed: int, draws: int, tune: int, effect_change=None) -> list[dict]:
+def run_seed(seed: int, kw: dict, effect_change=None, full: bool = False, dense: bool = False):
     market = sim.simulate(seed=seed, effect_change=effect_change, **OPTIONS)
     weeks = market.panel["week"].unique().sort()
     history = market.panel.filter(pl.col("week") <= weeks[103])
-    kw = {"draws": draws, "tune": tune, "chains": 2, "progressbar": False}
-    first, _ = timed("first fit (104 weeks)", lambda: gm.GeoMMM(market.formula, data=history, geo="geo", time="week").fit(**kw))
+    first, t_first = timed("first fit (104 weeks)", lambda: gm.GeoMMM(market.formula, data=history, geo="geo", time="week").fit(**kw))
     seq, t_seq = timed("sequential refresh", lambda: first.refresh(market.panel, method="sequential"))
-    rows = []
-    changes = seq.what_changed(first)
-    nat = changes.roi.filter((pl.col("metric") == "roi") & (pl.col("geo") == "national"))
-    alarm = bool(changes.forecast["alarm"][0])
-    coverage = float(changes.forecast["coverage"][0])
-    if effect_change is None:
-        full, t_full = timed("full refresh (117 weeks)", lambda: first.refresh(market.panel, method="full"))
-        a, b = roi_draws(seq), roi_draws(full)
+    changes = seq.what_changed(first, budget=(seed == 0 and effect_change is not None))
+    forecast = changes.forecast.row(0, named=True)
+    drift = [{
+        "seed": seed, "tv_x0.6": effect_change is not None, "channel": r["channel"],
+        "shift_median": r["change_median"], "prob_down": r["prob_down"], "flag": r["flag"],
+        "coverage": forecast["coverage"], "coverage_p": forecast["coverage_p_value"], "forecast_alarm": forecast["alarm"],
+    } for r in changes.shift.iter_rows(named=True)]
+    agree, timing = [], []
+    if full:
+        fit_full, t_full = timed("full refit (117 weeks)", lambda: first.refresh(market.panel, method="full"))
+        a, b = roi_samples(seq.forward, by="channel")[0], roi_samples(fit_full.forward, by="channel")[0]
         for c, ch in enumerate(first.channels):
-            hs, hf = np.quantile(a[:, c], [0.05, 0.95]), np.quantile(b[:, c], [0.05, 0.95])
-            rows.append({
-                "seed": seed, "channel": ch, "diff_in_sd": float((a[:, c].mean() - b[:, c].mean()) / b[:, c].std()),
-                "hdi_width_ratio": float((hs[1] - hs[0]) / (hf[1] - hf[0])),
-                "seconds_sequential": t_seq, "seconds_full": t_full,
-            })
-    drift = [{"seed": seed, "change": str(effect_change), "channel": r["channel"], "prob_down": r["prob_down"],
-              "flag": r["flag"], "forecast_alarm": alarm, "coverage": coverage} for r in nat.iter_rows(named=True)]
-    return rows, drift
+            ws = np.subtract(*np.quantile(a[:, c], [0.95, 0.05]))
+            wf = np.subtract(*np.quantile(b[:, c], [0.95, 0.05]))
+            agree.append({"seed": seed, "channel": ch, "roi_full": float(b[:, c].mean()), "roi_seq": float(a[:, c].mean()),
+                          "diff_in_sd": float((a[:, c].mean() - b[:, c].mean()) / b[:, c].std()), "width_ratio": float(ws / wf)})
+        timing.append({"seed": seed, "first_cs": t_first["cs"], "seq_cs": t_seq["cs"], "seq_wall": t_seq["wall"],
+                       "seq_steps": t_seq["steps"], "full_cs": t_full["cs"], "full_wall": t_full["wall"],
+                       "full_steps": t_full["steps"], "ratio_cs": t_seq["cs"] / t_full["cs"]})
+    geometry = []
+    if dense:
+        _, t_dense = timed("sequential refresh, dense prior", lambda: first.refresh(market.panel, method="sequential", geometry="dense"))
+        geometry = [{"seed": seed, "geometry": "whitened", **t_seq}, {"seed": seed, "geometry": "dense", **t_dense}]
+    return agree, drift, timing, geometry, changes if (seed == 0 and effect_change is not None) else None
+
+
+def write(tables: dict, args, summary: str | None) -> None:
+    lines = ["# Refresh benchmark (generated by benchmarks/bench_refresh.py)", "",
+             f"Command: `python benchmarks/bench_refresh.py --seeds {' '.join(map(str, args.seeds))} --agree {args.agree} "
+             f"--draws {args.draws} --tune {args.tune}`; panel {OPTIONS}; 2 chains; sequential tune = max(200, tune // 3).",
+             f"Machine load (1/5/15 min) at writing: {load()} on {os.cpu_count()} cores.", ""]
+    for title, rows in tables.items():
+        if rows:
+            lines += [f"## {title}", "", _markdown(pl.DataFrame(rows)), ""]
+    if summary:
+        lines += ["## what_changed summary (seed 0, tv x0.6)", "", summary, ""]
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text("\n".join(lines))
+
+
+def _markdown(df: pl.DataFrame) -> str:
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
+    head = "| " + " | ".join(df.columns) + " |"
+    rule = "|" + "---|" * len(df.columns)
+    return "\n".join([head, rule] + ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.iter_rows()])
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--agree", type=int, default=3, help="the first N seeds also get a full refit")
     p.add_argument("--draws", type=int, default=500)
     p.add_argument("--tune", type=int, default=500)
-    p.add_argument("--skip-drift", action="store_true")
     args = p.parse_args()
     warnings.filterwarnings("ignore")
-    agree, drift = [], []
-    for seed in args.seeds:
-        print(f"seed {seed} (no change); load {load()}", flush=True)
-        rows, d = run_seed(seed, args.draws, args.tune)
-        agree += rows
-        drift += d
-        print(pl.DataFrame(rows), flush=True)
-        if not args.skip_drift:
-            print(f"seed {seed} (tv x0.6 from week 105); load {load()}", flush=True)
-            drift += run_seed(seed, args.draws, args.tune, {"tv": (104, 0.6)})[1]
-    print(pl.DataFrame(agree))
-    print(pl.DataFrame(drift))
+    kw = {"draws": args.draws, "tune": args.tune, "chains": 2, "progressbar": False}
+    tables = {"Sequential vs full: national ROI": [], "Wall time (s)": [], "Prior geometry": [], "Drift": []}
+    summary = None
+    for i, seed in enumerate(args.seeds):
+        for change in (None, CHANGE):
+            print(f"seed {seed} ({'tv x0.6 from week 105' if change else 'no change'}); load {load()}", flush=True)
+            agree, drift, timing, geometry, changes = run_seed(
+                seed, kw, change, full=(change is None and i < args.agree), dense=(change is None and i == 0)
+            )
+            tables["Sequential vs full: national ROI"] += agree
+            tables["Wall time (s)"] += timing
+            tables["Prior geometry"] += geometry
+            tables["Drift"] += drift
+            summary = changes.summary if changes is not None else summary
+            if changes is not None and changes.budget is not None:
+                tables["Budget advice (seed 0, tv x0.6)"] = changes.budget.to_dicts()
+            print(pl.DataFrame(drift), flush=True)
+            write(tables, args, summary)
+    for title, rows in tables.items():
+        if rows:
+            print(title)
+            print(pl.DataFrame(rows))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ refreshed = gm.load_fit("fit_q0.nc").refresh(quarter, method="sequential")
 refreshed.save("fit_q1.nc")
 print("lineage:", gm.load_fit("fit_q1.nc").lineage)
 
-changes = refreshed.what_changed(first)
-print(changes.summary)
+changes = refreshed.what_changed(first)  # also kept as refreshed.changes for the report
+print(changes.summary)  # leads with the decision
+print(changes.shift)  # per channel: effectiveness in the new weeks vs before (effect_shift)
+print(changes.forecast)  # the last fit's forecast of the new weeks: MAPE, coverage, alarm
+print(changes.budget)  # recommended spend change per channel, before vs after
 print(changes.roi.filter(pl.col("geo") == "national"))
-print(changes.forecast)
+refreshed.report("refresh_q1.html")  # with a "What changed since the last fit" section

@@ -86,6 +86,7 @@ class Fit:
         self.lineage = lineage
         self.fit_id = fit_id or store.new_fit_id()
         self.file_sha256: str | None = None  # set by save and load_fit
+        self.changes = None  # a WhatChanged, once what_changed(parent) ran
         self._computed: dict[tuple, Any] = {}  # slow diagnostics, once per argument set
 
     # ------------------------------------------------------------ posterior
@@ -269,11 +270,14 @@ class Fit:
 
         return refresh(self, new_panel, lift_tests=lift_tests, method=method, allow_restated=allow_restated, **fit_kwargs)
 
-    def what_changed(self, previous_fit: Fit, threshold: float = 0.1, hdi_prob: float = 0.9):
-        """ROI / marginal ROI before vs after, the previous forecast of the new weeks, a summary."""
+    def what_changed(self, previous_fit: Fit, threshold: float = 0.1, hdi_prob: float = 0.9, budget: bool = True):
+        """ROI / marginal ROI before vs after, the new weeks' effect shift, the previous
+        forecast of the new weeks, the budget advice before vs after, a summary. Kept as
+        ``self.changes`` (the report's "What changed since the last fit" section)."""
         from geommm.workflows.what_changed import what_changed
 
-        return what_changed(previous_fit, self, threshold=threshold, hdi_prob=hdi_prob)
+        self.changes = what_changed(previous_fit, self, threshold=threshold, hdi_prob=hdi_prob, budget=budget)
+        return self.changes
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -6,13 +6,17 @@ import warnings
 
 import numpy as np
 import polars as pl
+import pymc as pm
 import pytest
 
 import geommm as gm
 from geommm import sim
 from geommm.data import read_panel
 from geommm.errors import RefreshError, RestatedHistoryError
+from geommm.model.build import build_pymc_model
 from geommm.model.design import Scaling, build_model_data
+from geommm.model.posterior_prior import fit_posterior_prior
+from geommm.model.window import build_window_model, window_data, window_mean
 from geommm.workflows.continuity import continue_panel
 
 SMALL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 1, "max_lag": 4, "n_lift_tests": 0}
@@ -55,6 +59,18 @@ def test_continuity_errors_name_geo_column_week(frames, change, match):
         continue_panel(old, change(frame, weeks))
 
 
+def test_sequential_refresh_needs_max_lag_new_weeks(map_fit):
+    frame = map_fit.panel.frame
+    last = frame.filter(pl.col(map_fit.panel.time_col) == frame[map_fit.panel.time_col].max())
+    t = pl.col(map_fit.panel.time_col)
+    two_weeks = pl.concat([last.with_columns(t + pl.duration(days=7 * k)) for k in (1, 2)])
+    assert max(m.max_lag for m in map_fit.spec.media) > 2
+    with pytest.raises(RefreshError, match=r"only 2 new week.*max_lag=\d+"):
+        map_fit.refresh(two_weeks, method="sequential")
+    with pytest.raises(RefreshError, match="NUTS"):
+        map_fit.refresh(two_weeks, method="full")
+
+
 def test_restated_history_is_listed_or_accepted(frames):
     frame, weeks = frames
     old = _panel(frame.filter(pl.col("week") <= weeks[29]))
@@ -84,6 +100,60 @@ def test_frozen_scaling_keeps_scales_on_more_weeks(frames):
     np.testing.assert_allclose(longer.fourier[:30], first.fourier)
     fresh = build_model_data(spec, _panel(frame))
     assert not np.allclose(fresh.kpi_scale, first.kpi_scale)
+
+
+def test_window_model_equals_full_model_mean_on_new_weeks(frames):
+    """Same geo-level values -> the window model's KPI mean (new weeks, carryover from the
+    max_lag - 1 weeks before them) equals the full 40-week model's, to 1e-9. Shows the
+    carryover and the panel-wide normalisers (ROI sums, geo level) are handled."""
+    frame, weeks = frames
+    result = sim.simulate(**SMALL)
+    mmm = gm.GeoMMM(result.formula, data=frame, geo="geo", time="week")
+    full = build_pymc_model(mmm.spec, mmm.data, mmm.priors, store_mean=True)
+    prior_draws = pm.sample_prior_predictive(draws=20, model=full, random_seed=3).prior
+    prior = fit_posterior_prior(prior_draws)
+    first_new = 30
+    window, n_before = window_data(mmm.data, first_new)
+    assert n_before == mmm.data.max_lag - 1 and window.n_times == 10 + n_before
+    model = build_window_model(mmm.spec, window, n_before, prior, store_mean=True)
+    (mean,) = model.replace_rvs_by_values([model["kpi_mean"]])
+    mean_fn = model.compile_fn(mean, inputs=model.value_vars, on_unused_input="ignore")
+    stacked = {n: prior_draws[n].values[0] for n in prior.names}
+    z = prior.whiten(prior.flatten(stacked))
+    for k in (0, 7, 19):
+        expect = prior_draws["kpi_mean"].values[0, k][:, first_new:]
+        got = mean_fn({"posterior_z": z[k], "effect_shift": np.zeros(2)})
+        np.testing.assert_allclose(got, expect, rtol=1e-9, atol=1e-12)
+        numpy_mean = window_mean(mmm.spec, window, n_before, {n: v[k] for n, v in stacked.items()})
+        np.testing.assert_allclose(numpy_mean, expect, rtol=1e-9, atol=1e-12)
+    # the effect shift scales every geo's media effect on the new weeks only
+    shifted = mean_fn({"posterior_z": z[0], "effect_shift": np.array([np.log(0.5), 0.0])})
+    assert not np.allclose(shifted, prior_draws["kpi_mean"].values[0, 0][:, first_new:])
+
+
+def test_posterior_prior_is_fast_and_round_trips():
+    rng = np.random.default_rng(0)
+    import xarray as xr
+
+    n, G, C = 2000, 40, 6
+    post = xr.Dataset({
+        "media_effect": (("chain", "draw", "geo", "channel"), np.exp(rng.normal(size=(2, n // 2, G, C)))),
+        "retention": (("chain", "draw", "geo", "channel"), rng.uniform(0.1, 0.9, size=(2, n // 2, G, C))),
+        "baseline_geo": (("chain", "draw", "geo"), rng.normal(size=(2, n // 2, G))),
+    })
+    import time
+
+    t = time.perf_counter()
+    prior = fit_posterior_prior(post)
+    assert time.perf_counter() - t < 5.0 and prior.n_dim == 2 * G * C + G
+    assert prior.names == ("baseline_geo", "retention", "media_effect")
+    assert prior.links == ("identity", "logit", "log")
+    values = {k: post[k].values[0, :3] for k in prior.names}
+    back = prior.unpack(prior.flatten(values))
+    for k in prior.names:
+        np.testing.assert_allclose(back[k], values[k], rtol=1e-10)
+    x = prior.flatten(values)
+    np.testing.assert_allclose(prior.mean + prior.whiten(x) @ prior.chol.T, x, rtol=1e-9)
 
 
 def test_saved_fit_keeps_scaling_and_id(map_fit, tmp_path):
@@ -130,9 +200,16 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     assert third.lineage["parent_id"] == second.fit_id
     np.testing.assert_allclose(third.data.kpi_scale, first.data.kpi_scale)
     assert third.panel.n_times == 40
+    assert "effect_shift" in loaded.idata.posterior and "roi" in loaded.idata.posterior
     changes = third.what_changed(loaded)
     assert set(changes.roi["metric"]) == {"roi", "marginal_roi"}
-    assert changes.forecast["geo"][0] == "national" and changes.summary
+    assert changes.shift.height == 0  # a full refresh has constant effects
+    assert changes.budget["channel"].to_list() == list(first.channels)
+    assert changes.forecast["geo"][0] == "national" and changes.summary.startswith("Decision:")
+    assert third.changes is changes
+    html = (tmp_path / "report.html")
+    third.report(html)
+    assert "What changed since the last fit" in html.read_text()
 
 
 @pytest.mark.slow
@@ -147,7 +224,7 @@ def test_what_changed_flags_a_strong_simulated_drop():
             draws=200, tune=300, chains=2, progressbar=False
         )
         second = first.refresh(frame, method="sequential", prior_inflation=2.0)
-    changes = second.what_changed(first)
-    tv = changes.roi.filter((pl.col("metric") == "roi") & (pl.col("geo") == "national") & (pl.col("channel") == "tv"))
-    forecast = changes.forecast.row(0, named=True)
-    assert tv["prob_down"][0] > 0.9 or forecast["alarm"], (changes.summary, tv)
+    changes = second.what_changed(first, budget=False)
+    tv = changes.shift.filter(pl.col("channel") == "tv").row(0, named=True)
+    assert tv["prob_down"] > 0.9 and tv["flag"] == "down", (changes.summary, tv)
+    assert changes.summary.startswith("Decision: review tv")

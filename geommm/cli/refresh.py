@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from geommm._atomic import write_text
 from geommm.cli.console import UserError, out, step
 from geommm.cli.outputs import prepare_dir, write_csv
 
@@ -15,7 +16,8 @@ def add_parser(subs, command) -> None:
         "refresh",
         "Refit a saved fit with new weeks (frozen scaling; the last posterior as prior).",
         "NEW_PANEL holds the new weeks (alone, or after the fitted ones). Writes fit.nc,\n"
-        "what_changed_roi.csv, forecast_check.csv and summary.txt to --out.",
+        "what_changed_roi.csv, effect_shift.csv (sequential), forecast_check.csv,\n"
+        "budget_change.csv and summary.txt to --out.",
         "geommm refresh results/ q3_panel.csv --out results_q3 --method sequential",
     )
     p.add_argument("fit_dir", type=Path, metavar="FIT_DIR", help="folder of a saved fit (or its .nc)")
@@ -51,7 +53,11 @@ def refresh(args: argparse.Namespace) -> int:
     written = [child.save(folder / "fit.nc")]
     written.append(write_csv(changes.roi, folder / "what_changed_roi.csv"))
     written.append(write_csv(changes.forecast, folder / "forecast_check.csv"))
-    (folder / "summary.txt").write_text(changes.summary + "\n", encoding="utf-8")
+    if changes.shift is not None and changes.shift.height:
+        written.append(write_csv(changes.shift, folder / "effect_shift.csv"))
+    if changes.budget is not None:
+        written.append(write_csv(changes.budget, folder / "budget_change.csv"))
+    written.append(write_text(folder / "summary.txt", changes.summary + "\n"))
     out(changes.summary)
     for path in written:
         out(f"  {path}")

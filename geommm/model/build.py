@@ -20,7 +20,6 @@ from geommm.model import expected
 from geommm.model.centring import centring_weights
 from geommm.model.design import ModelData
 from geommm.model.lift import LiftCells
-from geommm.model.posterior_prior import PosteriorPrior, replace_priors
 from geommm.model.priors import PriorSet
 from geommm.model.terms import TERMS, TermContext
 from geommm.model.terms.likelihood import LIKELIHOODS
@@ -60,17 +59,15 @@ def build_pymc_model(
     geo_centring: np.ndarray | None = None,
     level_centring: float | None = None,
     observed_weeks: np.ndarray | None = None,
-    posterior_prior: PosteriorPrior | None = None,
 ) -> pm.Model:
     """Build the model. ``store_mean`` keeps the (geo, time) expected scaled KPI in the
     trace as ``kpi_mean`` (large; off by default, the analysis recomputes it).
     ``geo_centring`` (per channel) and ``level_centring`` (the geo mean KPI level) are
     partial-centring weights, 1 = non-centred; read from the data when None.
 
-    For a sequential refresh: ``observed_weeks`` (indices into the weeks) limits the KPI
-    likelihood to those weeks while every week's media still carries over and sets the
-    media-effect normalisers; ``posterior_prior`` replaces the priors of all free
-    variables by a Gaussian in the unconstrained space (``posterior_prior.py``)."""
+    ``observed_weeks`` (indices into the weeks) limits the KPI likelihood to those weeks
+    while every week's media still carries over and sets the media-effect normalisers.
+    (A sequential refresh builds a smaller model on the new weeks: ``window.py``.)"""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}")
     if data.n_geos > 1 and (geo_centring is None or level_centring is None):
@@ -88,4 +85,4 @@ def build_pymc_model(
     # Static shapes: lets PyTensor broadcast length-1 axes (one channel, one geo) and
     # simplify the graph; the model is rebuilt for new data anyway.
     model = freeze_dims_and_data(model)
-    return model if posterior_prior is None else replace_priors(model, posterior_prior)
+    return model

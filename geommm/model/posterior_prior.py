@@ -1,14 +1,23 @@
-"""The previous posterior as the prior: a Gaussian in the sampler's unconstrained space.
+"""The previous posterior as the prior: a Gaussian over the geo-level parameters.
 
-A refresh fits new weeks only; what the old weeks taught is carried by the previous
-posterior. That posterior is approximated by a multivariate normal over all free
-variables on their unconstrained scale (log of an sd, logit of a share, the
-zero-sum coordinates of geo deviations), with the covariance shrunk towards its
-diagonal (sample covariance of a few thousand draws over hundreds of dimensions is
-noisy) and optionally inflated. The model is built with its usual priors and one
-``pm.Potential`` then *replaces* them: it subtracts the original log prior of every
-free variable (Jacobians included) and adds the Gaussian's log density, so the
-model code is untouched and the joint density is likelihood(new weeks) x Gaussian.
+A sequential refresh fits the new weeks only; what the old weeks taught is carried by
+the previous posterior. The KPI of a geo-week depends on the parameters only through
+the geo-level values the trace already stores (``baseline_geo``, ``media_effect``,
+``retention``, ``half_saturation``, the curves' channel parameters, ``season_geo``,
+``trend_geo``, ``control_geo``, ``noise_sd``): their meaning is fixed by the frozen
+scaling alone, with no panel-wide normaliser in them (the ROI parameter and the geo
+level are defined by sums over the fitted weeks; ``media_effect`` and ``baseline_geo``
+are not). So the Gaussian is fitted to those values, each on an unconstrained scale
+(log of a positive value, logit of a share), with the covariance shrunk towards its
+diagonal when there are too few draws per dimension for a sample covariance
+and optionally inflated. The hyper-parameters (geo spreads, national means) drop out:
+given the geo-level values they do not touch the likelihood of new weeks.
+
+The sampler works in whitened coordinates, ``theta = mean + L z`` with ``z ~ N(0, I)``
+and ``L`` the covariance's Cholesky factor: the posterior in ``z`` is close to a unit
+Gaussian, which NUTS with a diagonal mass matrix samples in few leapfrog steps (a dense
+correlated Gaussian makes it take many more; docs/refresh.md has the measurement).
+Everything here is vectorised numpy; only ``unpack`` also takes PyTensor tensors.
 """
 
 from __future__ import annotations
@@ -17,85 +26,166 @@ from dataclasses import dataclass
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
+
+from geommm.media.registry import channel_parameter_priors
+
+#: The geo-level parameters the KPI mean is a function of (those present are used).
+NATURAL = (
+    "baseline_geo", "season_geo", "trend_geo", "control_geo", "retention", "half_saturation",
+    *channel_parameter_priors(), "media_effect", "noise_sd", "student_t_nu",
+)
+#: Parameters in (0, 1): logit scale. Positive ones: log scale. The rest as they are.
+LOGIT = frozenset({"retention", "exponent"})
+POSITIVE = frozenset({"half_saturation", "media_effect", "noise_sd", "student_t_nu"}) | (
+    frozenset(channel_parameter_priors()) - LOGIT
+)
 
 
 @dataclass(frozen=True)
 class PosteriorPrior:
-    """Gaussian over the concatenated unconstrained free variables (``names`` order).
+    """Gaussian over the concatenated unconstrained geo-level values (``names`` order).
 
-    ``mean`` (D,), ``chol_precision`` (D, D) lower-triangular L with precision = L L^T;
-    ``sizes``/``shapes`` say how the flat vector splits into value variables."""
+    ``links[i]`` is "identity", "log" or "logit"; ``chol`` is the lower Cholesky factor
+    of the covariance; ``dims`` are the trace's dimension names of each value."""
 
     names: tuple[str, ...]
     shapes: tuple[tuple[int, ...], ...]
+    dims: tuple[tuple[str, ...], ...]
+    links: tuple[str, ...]
     mean: np.ndarray
-    chol_precision: np.ndarray
-    sd: np.ndarray  # marginal sds, for reporting and initial points
+    chol: np.ndarray
+    sd: np.ndarray
 
     @property
     def n_dim(self) -> int:
         return int(self.mean.size)
 
-    def initial_point(self) -> dict[str, np.ndarray]:
-        """The Gaussian's mean per value variable (a warm start for the sampler)."""
+    def flatten(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Unconstrained flat vectors ``(N, D)`` from natural values ``name -> (N, *shape)``."""
+        parts = []
+        for name, link in zip(self.names, self.links):
+            v = np.asarray(values[name], dtype="float64")
+            v = v.reshape(v.shape[0], -1)
+            parts.append(_forward(v, link))
+        return np.concatenate(parts, axis=1)
+
+    def unpack(self, x, xp=np) -> dict:
+        """Natural values from a flat unconstrained vector (numpy ``(..., D)`` or a tensor)."""
         out, start = {}, 0
-        for name, shape in zip(self.names, self.shapes):
+        for name, shape, link in zip(self.names, self.shapes, self.links):
             size = int(np.prod(shape))
-            out[name] = self.mean[start : start + size].reshape(shape)
+            part = x[..., start : start + size]
+            part = part.reshape((*part.shape[:-1], *shape)) if xp is np else part.reshape(shape)
+            out[name] = _inverse(part, link, xp)
             start += size
         return out
 
+    def whiten(self, x: np.ndarray) -> np.ndarray:
+        """``z`` with ``x = mean + L z`` (rows of ``x`` are points)."""
+        from scipy.linalg import solve_triangular
 
-def unconstrained_draws(model: pm.Model, posterior) -> dict[str, np.ndarray]:
-    """Posterior draws (an arviz posterior Dataset) of each free variable of ``model``,
-    mapped to the unconstrained value space: name of value variable -> (N, *shape)."""
-    out = {}
-    for rv in model.free_RVs:
-        value = model.rvs_to_values[rv]
-        if rv.name not in posterior:
-            raise KeyError(f"the previous posterior has no variable {rv.name!r}")
-        draws = np.asarray(posterior[rv.name].values, dtype="float64")
-        draws = draws.reshape(-1, *draws.shape[2:])
-        transform = model.rvs_to_transforms.get(rv)
-        if transform is not None:
-            draws = np.asarray(transform.forward(pt.as_tensor(draws), *rv.owner.inputs).eval())
-        out[value.name] = draws
-    return out
+        return solve_triangular(self.chol, (np.atleast_2d(x) - self.mean).T, lower=True).T
 
 
-def fit_gaussian(
-    draws: dict[str, np.ndarray], shrinkage: float = 0.2, inflation: float = 1.0, diagonal: bool = False
+def _forward(v: np.ndarray, link: str) -> np.ndarray:
+    if link == "log":
+        return np.log(v)
+    if link == "logit":
+        return np.log(v) - np.log1p(-v)
+    return v
+
+
+def _inverse(u, link: str, xp):
+    if link == "log":
+        return xp.exp(u)
+    if link == "logit":
+        return 1.0 / (1.0 + xp.exp(-u))
+    return u
+
+
+def _link(name: str, draws: np.ndarray) -> str:
+    if name in LOGIT and np.all((draws > 0) & (draws < 1)):
+        return "logit"
+    if name in POSITIVE and np.all(draws > 0):
+        return "log"
+    return "identity"
+
+
+def auto_shrinkage(n_draws: int, n_dim: int) -> float:
+    """No shrinkage when there are at least 5 draws per dimension (the sample covariance
+    is then good enough, and shrinking the strong correlations between an effect and
+    its curve's parameters distorted the ROI's width: docs/refresh.md), else dims/draws."""
+    return 0.0 if n_draws >= 5 * n_dim else min(1.0, n_dim / max(n_draws, 1))
+
+
+def fit_posterior_prior(
+    posterior, shrinkage: float | None = None, inflation: float = 1.0, names: tuple[str, ...] | None = None
 ) -> PosteriorPrior:
-    """Gaussian approximation of unconstrained draws: mean, covariance shrunk towards
-    its diagonal by ``shrinkage`` (0 = sample covariance, 1 = independent), every sd
-    multiplied by ``inflation`` (> 1 widens it: a guard against a too-confident prior)."""
-    names = tuple(draws)
-    shapes = tuple(tuple(draws[n].shape[1:]) for n in names)
-    flat = np.concatenate([draws[n].reshape(draws[n].shape[0], -1) for n in names], axis=1)
+    """Gaussian approximation of a posterior's geo-level values (an arviz posterior
+    Dataset): mean and covariance of the unconstrained draws, the covariance shrunk
+    towards its diagonal by ``shrinkage`` (0 = sample covariance, 1 = independent) and
+    every sd multiplied by ``inflation`` (> 1 widens it: a guard against a too-confident
+    prior); ``shrinkage=None`` picks :func:`auto_shrinkage`. Vectorised: milliseconds
+    for hundreds of dimensions."""
+    if shrinkage is not None and not 0 <= shrinkage <= 1:
+        raise ValueError(f"prior_shrinkage must be in [0, 1], got {shrinkage}")
+    if not inflation > 0:
+        raise ValueError(f"prior_inflation must be > 0, got {inflation}")
+    names = tuple(n for n in (names or NATURAL) if n in posterior)
+    values, shapes, dims, links = {}, [], [], []
+    for name in names:
+        arr = np.asarray(posterior[name].values, dtype="float64")
+        values[name] = arr.reshape(-1, *arr.shape[2:])
+        shapes.append(tuple(arr.shape[2:]))
+        dims.append(tuple(posterior[name].dims[2:]))
+        links.append(_link(name, values[name]))
+    draft = PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), np.zeros(0), np.zeros((0, 0)), np.zeros(0))
+    flat = draft.flatten(values)
+    if shrinkage is None:
+        shrinkage = auto_shrinkage(*flat.shape)
     mean = flat.mean(axis=0)
-    cov = np.atleast_2d(np.cov(flat, rowvar=False))
+    centred = flat - mean
+    cov = centred.T @ centred / max(flat.shape[0] - 1, 1)
     var = np.maximum(np.diag(cov), 1e-12)
-    if diagonal:
-        cov = np.diag(var)
-    else:
-        cov = (1.0 - shrinkage) * cov + shrinkage * np.diag(var)
-    cov = cov * inflation**2 + 1e-10 * np.eye(len(mean))
-    precision = np.linalg.inv(cov)
-    chol = np.linalg.cholesky((precision + precision.T) / 2)
-    return PosteriorPrior(names, shapes, mean, chol, np.sqrt(np.diag(cov)))
+    cov = (1.0 - shrinkage) * cov
+    cov[np.diag_indices_from(cov)] = var
+    cov = cov * inflation**2
+    chol = _cholesky(cov)
+    return PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), mean, chol, np.sqrt(np.diag(cov)))
 
 
-def replace_priors(model: pm.Model, prior: PosteriorPrior) -> pm.Model:
-    """Add the Potential that swaps the free variables' priors for ``prior`` (in place)."""
-    values = {v.name: v for v in model.value_vars}
-    missing = [n for n in prior.names if n not in values]
-    if missing or len(prior.names) != len(values):
-        raise ValueError(f"posterior prior and model disagree on free variables: {missing or sorted(values)}")
-    with model:
-        original = model.logp(vars=model.free_RVs, jacobian=True, sum=True)
-        x = pt.concatenate([pt.flatten(values[n]) for n in prior.names])
-        white = pt.dot(pt.as_tensor(prior.chol_precision.T), x - pt.as_tensor(prior.mean))
-        gaussian = -0.5 * pt.sum(white**2)  # constants dropped: they do not move NUTS
-        pm.Potential("posterior_prior", gaussian - original)
-    return model
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    jitter = 1e-10 * float(np.mean(np.diag(cov)))
+    for _ in range(8):
+        try:
+            return np.linalg.cholesky(cov + jitter * np.eye(len(cov)))
+        except np.linalg.LinAlgError:
+            jitter *= 100
+    raise np.linalg.LinAlgError("the previous posterior's covariance is not positive definite")
+
+
+def posterior_mean_point(model: pm.Model, posterior) -> dict[str, np.ndarray]:
+    """Unconstrained start values (value-variable name -> array) at the previous
+    posterior mean, for the free variables the posterior has (others are left out).
+    One compiled function maps all of them at once."""
+    names, inputs, outputs = [], [], []
+    for rv in model.free_RVs:
+        if rv.name not in posterior:
+            continue
+        arr = np.asarray(posterior[rv.name].values, dtype="float64")
+        mean = arr.reshape(-1, *arr.shape[2:]).mean(axis=0)
+        transform = model.rvs_to_transforms.get(rv)
+        if transform is None:
+            names.append((model.rvs_to_values[rv].name, mean, None))
+            continue
+        sym = pt.tensor(dtype="float64", shape=mean.shape)
+        inputs.append(sym)
+        outputs.append(transform.forward(sym, *rv.owner.inputs))
+        names.append((model.rvs_to_values[rv].name, mean, len(inputs) - 1))
+    mapped = []
+    if outputs:
+        fn = pytensor.function(inputs, outputs, on_unused_input="ignore", mode="FAST_COMPILE")
+        mapped = fn(*[m for _, m, i in names if i is not None])
+    return {name: (mean if i is None else np.asarray(mapped[i])) for name, mean, i in names}

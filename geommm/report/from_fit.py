@@ -34,6 +34,7 @@ from geommm.report.charts import (
 from geommm.report.charts.roi import in_geo_order
 from geommm.report.experiment import next_experiment_section
 from geommm.report.headline import Line, headline
+from geommm.report.refresh_section import what_changed_section
 from geommm.report.sections import Section, Skip
 
 if TYPE_CHECKING:
@@ -258,6 +259,9 @@ def fit_sections(
             tables={"Lift test check": lambda: lift_agreement_table(t.lift_test_check())},
         ),
     ]
+    changed = what_changed_section(fit)
+    if changed is not None:
+        sections.insert(1, changed)
     sections.append(next_experiment_section(fit))
     sections.append(
         Section(

@@ -2,18 +2,17 @@
 
 Two methods, one result (a new :class:`Fit` over all weeks, on the first fit's scales):
 
-- ``"full"``: all weeks, the original priors, warm-started at the previous posterior
-  mean (unconstrained space). Exact; as slow as a first fit minus the search for the
-  typical set.
-- ``"sequential"``: the previous posterior, approximated by a Gaussian in the
-  unconstrained space (``model/posterior_prior.py``), replaces the priors and the KPI
-  likelihood covers the new weeks only. Media of every week still enter, so carryover
-  into the new weeks is exact and the media-effect normalisers (spend and response
-  sums) run over all weeks as in the full refit. The approximation: the Gaussian, and
-  that the previous posterior's ROI was normalised over its own (shorter) panel.
+- ``"full"``: all weeks, the original priors and constant media effects, warm-started
+  at the previous posterior mean (unconstrained space). Exact; slow.
+- ``"sequential"``: a model of the new weeks only (plus ``max_lag - 1`` weeks of
+  carryover input, ``model/window.py``) whose prior is a Gaussian fitted to the
+  previous posterior's geo-level values (``model/posterior_prior.py``), with a
+  per-channel ``effect_shift`` of the media effect on the new weeks. The child's
+  ``media_effect`` is the effect before the shift (comparable with a full refit);
+  ``effect_shift`` says how the new weeks departed from it.
 
-Both keep the geo-deviation centring of the parent so the unconstrained coordinates
-mean the same thing in parent and child.
+Both keep the geo-deviation centring of the parent so its unconstrained coordinates
+mean the same thing in parent and child (used by a later ``full`` refresh).
 """
 
 from __future__ import annotations
@@ -22,12 +21,14 @@ import numpy as np
 import polars as pl
 
 from geommm import sampling
+from geommm.analysis.forward import ForwardModel
 from geommm.errors import FitError, GeoMMMError, RefreshError
 from geommm.model.build import build_pymc_model
 from geommm.model.centring import centring_weights
 from geommm.model.design import build_model_data
 from geommm.model.lift import build_lift_cells
-from geommm.model.posterior_prior import fit_gaussian, unconstrained_draws
+from geommm.model.posterior_prior import fit_posterior_prior, posterior_mean_point
+from geommm.model.window import EFFECT_SHIFT_SD, build_window_model, window_data
 from geommm.workflows.continuity import continue_panel
 from geommm.workflows.lineage import lineage_record
 
@@ -43,22 +44,26 @@ def refresh(
     method: str = "sequential",
     allow_restated: bool = False,
     *,
-    prior_shrinkage: float = 0.2,
+    prior_shrinkage: float | None = None,
     prior_inflation: float = 1.0,
+    effect_shift_sd: float = EFFECT_SHIFT_SD,
+    geometry: str = "whitened",
     progressbar: bool = False,
     **fit_kwargs,
 ):
     """A new Fit of ``fit``'s model on its weeks plus those of ``new_panel``.
 
     ``fit_kwargs`` (draws, tune, chains, seed, sampler, backend, ...) default to the
-    parent's sampler settings. ``prior_shrinkage`` (0..1) shrinks the sequential prior's
-    covariance towards its diagonal; ``prior_inflation`` widens it."""
+    parent's sampler settings. ``prior_shrinkage`` (0..1; None = 0 with >= 5 draws per
+    dimension, else dims/draws) shrinks the sequential prior's covariance towards its diagonal; ``prior_inflation`` widens it; ``effect_shift_sd``
+    is the prior sd of the per-channel shift of effectiveness on the new weeks (0 = none);
+    ``geometry`` ("whitened" or "dense") is how the sampler sees the Gaussian prior.
+    Sequential fits tune for ``tune`` steps (default: a third of the parent's, at least
+    200): the whitened prior is close to a unit Gaussian, so warm-up is short."""
     from geommm.fit import Fit
 
     if method not in METHODS:
         raise RefreshError(f"method={method!r} is not one of {METHODS}")
-    if fit.settings.method != "nuts":
-        raise RefreshError("refresh needs a NUTS fit (its posterior); refit with method='nuts'")
     cont = continue_panel(fit.panel, new_panel, allow_restated=allow_restated)
     max_lag = max(m.max_lag for m in fit.spec.media)
     if method == "sequential" and cont.n_new_weeks < max_lag:
@@ -66,28 +71,38 @@ def refresh(
             f"only {cont.n_new_weeks} new week(s) from {cont.panel.times[cont.first_new]}; a sequential "
             f"refresh needs at least max_lag={max_lag} new weeks (wait for more, or use method='full')"
         )
+    if fit.settings.method != "nuts":
+        raise RefreshError("refresh needs a NUTS fit (its posterior); refit with method='nuts'")
     data = build_model_data(fit.spec, cont.panel, population=fit.population, scaling=fit.data.scaling)
+    if method == "sequential" and lift_tests is not None:
+        raise RefreshError("new lift tests need method='full' (a sequential refresh keeps the parent's lift tests in its prior)")
     lifts, cells = _lift_tests(fit, lift_tests, cont.panel, data)
     geo_w, level_w = parent_centring(fit)
-    common = dict(lift_cells=cells, likelihood=fit.likelihood, geo_centring=geo_w, level_centring=level_w)
     if method == "full":
-        model = build_pymc_model(fit.spec, data, fit.priors, **common)
-        start = {k: v.mean(axis=0) for k, v in unconstrained_draws(model, _thinned(fit)).items()}
-    else:
-        plain = build_pymc_model(fit.spec, data, fit.priors, **common)
-        prior = fit_gaussian(unconstrained_draws(plain, _thinned(fit)), prior_shrinkage, prior_inflation)
-        observed = np.arange(cont.first_new, data.n_times)
         model = build_pymc_model(
-            fit.spec, data, fit.priors, observed_weeks=observed, posterior_prior=prior, **common
+            fit.spec, data, fit.priors, lift_cells=cells, likelihood=fit.likelihood,
+            geo_centring=geo_w, level_centring=level_w,
         )
-        start = prior.initial_point()
-    settings = _settings(fit, fit_kwargs)
+        start = _warm_start(model, fit)
+        settings = _settings(fit, fit_kwargs)
+    else:
+        prior = fit_posterior_prior(_thinned(fit), prior_shrinkage, prior_inflation)
+        window, n_before = window_data(data, cont.first_new)
+        model = build_window_model(
+            fit.spec, window, n_before, prior, likelihood=fit.likelihood,
+            effect_shift_sd=effect_shift_sd, geometry=geometry,
+        )
+        start = None
+        fit_kwargs.setdefault("tune", max(200, fit.settings.tune // 3))
+        settings = _settings(fit, fit_kwargs)
     try:
         idata = sampling.run(model, settings, progressbar=progressbar, initial_point=start)
     except GeoMMMError:
         raise
     except Exception as exc:
         raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
+    if method == "sequential":
+        idata = _as_trace(idata, fit.spec, data)
     idata.posterior.attrs["geo_centring"] = np.atleast_1d(np.asarray(geo_w, dtype="float64")).tolist()
     idata.posterior.attrs["level_centring"] = float(level_w)
     child = Fit(
@@ -109,6 +124,33 @@ def parent_centring(fit) -> tuple[np.ndarray, float]:
     if fit.data.n_geos < 2:
         return np.ones(fit.data.n_channels), 1.0
     return centring_weights(fit.spec, fit.data, fit.priors)
+
+
+def _warm_start(model, fit) -> dict | None:
+    """The previous posterior mean of the free variables the parent has (a sequential
+    parent has only geo-level values: the rest start at nutpie's default)."""
+    try:
+        return posterior_mean_point(model, fit.idata.posterior) or None
+    except Exception:  # an exotic transform: start where nutpie would
+        return None
+
+
+def _as_trace(idata, spec, data):
+    """The window model's trace as a fit's: whitened coordinates dropped, and ``roi``
+    (national, per channel) derived as the full model defines it: media contribution
+    over all weeks divided by spend."""
+    post = idata.posterior.drop_vars(["posterior_z", "posterior_theta", "posterior_dim"], errors="ignore")
+    draws = {k: np.asarray(post[k].values).reshape(-1, *post[k].shape[2:]) for k in post.data_vars}
+    forward = ForwardModel(spec, data, draws)
+    spend = data.spend.sum(axis=(0, 1))
+    rois = []
+    for lo in range(0, forward.n_draws, 200):
+        chunk = forward.with_draws({k: v[lo : lo + 200] for k, v in draws.items()})
+        rois.append(chunk.media_contributions().sum(axis=(1, 2)) / np.where(spend > 0, spend, np.nan))
+    roi = np.concatenate(rois).reshape(post.sizes["chain"], post.sizes["draw"], -1)
+    post["roi"] = (("chain", "draw", "channel"), roi)
+    idata.posterior = post
+    return idata
 
 
 def _thinned(fit):
