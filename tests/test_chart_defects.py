@@ -352,7 +352,7 @@ class _MapLikeFit(fx.FakeFit):
     """Tables shaped like a real MAP fit's: no holdout, 'HDI' equal to the mean, one posterior
     draw per parameter, components that change sign."""
 
-    def fitted(self):
+    def fitted(self, national: bool = False):
         return fx.fitted().with_columns(
             pl.lit(False).alias("holdout"), pl.col("mean").alias("hdi_low"),
             pl.col("mean").alias("hdi_high"),
