@@ -62,7 +62,7 @@ class _Recorder:
         self.mode = mode
         self.calls = 0
 
-    def __call__(self, design, markets, s, prior_overrides, seed):
+    def __call__(self, design, markets, s, prior_overrides, seed, fits=None):
         self.calls += 1
         if self.mode == "oracle":
             return markets.roi[s][None], markets.roi_geo[s][None]
