@@ -66,18 +66,38 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
 
 
+def _equal(a: list, b: list) -> bool:
+    try:
+        return len(a) == len(b) and a == b
+    except Exception:  # noqa: BLE001 - an op that cannot be compared: not the same graph
+        return False
+
+
+def alike(graphs: Sequence[Sequence[tuple[Sequence, Sequence]]]) -> list[list[int]]:
+    """Indices of ``graphs`` (each a list of ``(inputs, outputs)``, one per function)
+    grouped by structure: within a group only constant values differ. PyMC folds some
+    constants while building (a weight of exactly 0 or 1), so models of one formula can
+    fall into a few groups."""
+    shapes = [[_skeleton(_fgraph(i, o))[0] for i, o in g] for g in graphs]
+    groups: list[list[int]] = []
+    for k, shape in enumerate(shapes):
+        for group in groups:
+            if all(_equal(a, b) for a, b in zip(shapes[group[0]], shape)):
+                group.append(k)
+                break
+        else:
+            groups.append([k])
+    return groups
+
+
 def lift_plan(graphs: Sequence[tuple[Sequence, Sequence]]) -> tuple[list[Position], list[list[np.ndarray]]] | None:
     """For graphs ``(inputs, outputs)`` built by the same code on different data: the
     positions of the constants whose values differ, and each graph's values there.
     None when the graphs differ in more than constant values (compile them apart)."""
     skeletons = [_skeleton(_fgraph(i, o)) for i, o in graphs]
     first, first_constants = skeletons[0]
-    for shape, constants in skeletons[1:]:
-        try:
-            if len(shape) != len(first) or shape != first:
-                return None
-        except Exception:  # noqa: BLE001 - an op that cannot be compared: not the same graph
-            return None
+    if not all(_equal(shape, first) for shape, _ in skeletons[1:]):
+        return None
     positions = [
         pos for k, (pos, value) in enumerate(first_constants)
         if not all(_same(value, other[k][1]) for _, other in skeletons[1:])

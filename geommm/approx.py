@@ -158,12 +158,12 @@ def densities(models: Sequence[pm.Model], seed: int | None = 0, batch: int = 1) 
     """One :class:`JaxDensity` per model. Models built by the same code on data of the
     same shapes share one compile: the constants that differ between them (their
     data, data-driven priors and scales) become arguments. Models whose graphs differ
-    otherwise are compiled one by one."""
+    otherwise (``_jax_graph.alike``) are compiled in groups."""
     import jax
 
     from geommm import _jax_speed
     from geommm._jax_graph import jaxify as _jaxify
-    from geommm._jax_graph import lift_plan
+    from geommm._jax_graph import alike, lift_plan
 
     _jax_speed.tune_xla_flags()  # before JAX starts its CPU backend
     models = list(models)
@@ -171,6 +171,13 @@ def densities(models: Sequence[pm.Model], seed: int | None = 0, batch: int = 1) 
     n = len(models)
     plans = (([], [[]] * n), ([], [[]] * n))
     if n > 1:
+        groups = alike([g[:2] for g in graphs])
+        if len(groups) > 1:  # one compile per group of models with the same graph
+            out: list[JaxDensity] = [None] * n  # type: ignore[list-item]
+            for group in groups:
+                for k, d in zip(group, densities([models[k] for k in group], seed, batch)):
+                    out[k] = d
+            return out
         logp_plan = lift_plan([g[0] for g in graphs])
         vars_plan = lift_plan([g[1] for g in graphs]) if logp_plan is not None else None
         if logp_plan is None or vars_plan is None:

@@ -70,6 +70,9 @@ class GeoMMM:
         )
         self._model = None
         self._opt_model = None
+        #: Geo-level centring for MAP/Laplace (None: read from the data). Pre-flight sets
+        #: the user's own for every simulated market, so their graphs match (one compile).
+        self.level_centring: float | None = None
 
     # ------------------------------------------------------------------ model
     @property
@@ -101,6 +104,7 @@ class GeoMMM:
             self._opt_model = build_pymc_model(
                 self.spec, self.data, self.priors, lift_cells=self.lift_cells,
                 likelihood=self.likelihood, geo_centring=np.ones(self.data.n_channels),
+                level_centring=self.level_centring,
             )
         return self._opt_model
 

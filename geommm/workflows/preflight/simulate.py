@@ -88,10 +88,23 @@ class _MarketFits:
     def __getitem__(self, s: int):
         if self.fits is None:
             design, markets, prior_overrides, seed = self.args
-            n = markets.kpi.shape[0]
-            self.fits = fast_fit([_market_model(design, markets, i, prior_overrides)
-                                  for i in range(n)], seed)
+            models = [_market_model(design, markets, i, prior_overrides)
+                      for i in range(markets.kpi.shape[0])]
+            # the geo levels' parameterisation (centred or not) read from the user's own
+            # KPI, the same in every market: one graph, one compile. It moves the
+            # approximation's coordinates, not the model; read from each market's KPI it
+            # flips between markets and the graphs (PyMC folds a weight of 0 or 1) differ
+            level = _user_level_centring(design)
+            for m in models:
+                m.level_centring = level
+            self.fits = fast_fit(models, seed)
         return self.fits[s]
+
+
+def _user_level_centring(design: Design) -> float:
+    from geommm.model.centring import centring_weights
+
+    return float(centring_weights(design.spec, design.data, design.priors)[1])
 
 
 def _market_model(design: Design, markets: TrueMarkets, s: int, prior_overrides):
