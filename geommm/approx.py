@@ -166,6 +166,7 @@ def densities(models: Sequence[pm.Model], seed: int | None = 0, batch: int = 1) 
     from geommm._jax_graph import alike, lift_plan
 
     _jax_speed.tune_xla_flags()  # before JAX starts its CPU backend
+    _jax_speed.persistent_cache()  # a warm process loads the executables (cold: compiles)
     models = list(models)
     graphs = [_graphs(m) for m in models]
     n = len(models)
