@@ -22,7 +22,9 @@ Scenarios:
 - ``weak``: independent tv and social plus a small always-on channel ("email",
   7.5% of their spend, never dark: runs of 4-8 weeks at full and at 30% level).
 
-Prints one row per scenario, seed and channel (or pair) with both verdicts, then
+NUTS contractions are cached (``--nuts-cache``, a parquet keyed by scenario, seed,
+panel size and NUTS settings), so re-scoring the pre-flight side after a change does
+not refit NUTS. Prints one row per scenario, seed and channel (or pair) with both verdicts, then
 the agreement per scenario: the issue's target is agreement in at least 4 of 5
 seeds. Fits run one at a time; the load average is printed with each timing
 (2 cores: anything else running inflates the times).
@@ -47,6 +49,24 @@ from geommm.workflows.preflight.simulate import FAST_FIT, refit_markets, score, 
 from geommm.workflows.preflight.truth import roi_prior_log_moments
 
 SCENARIOS = ("strict", "independent", "weak")
+DEFAULT_NUTS_CACHE = "/tmp/geommm-bench-preflight-nuts.parquet"
+
+
+def cached_contraction(cache: str, key: dict, compute):
+    """``compute()`` -> ({channel: contraction}, note), read from / added to ``cache``."""
+    table = pl.read_parquet(cache) if cache and os.path.exists(cache) else None
+    if table is not None:
+        hit = table.filter(pl.all_horizontal([pl.col(k) == v for k, v in key.items()]))
+        if hit.height:
+            return dict(zip(hit["channel"], hit["contraction"])), "NUTS from cache"
+    out, note = compute()
+    if cache:
+        new = pl.DataFrame([{**key, "channel": c, "contraction": v} for c, v in out.items()])
+        table = new if table is None else pl.concat([table, new])
+        tmp = cache + ".tmp"
+        table.write_parquet(tmp)
+        os.replace(tmp, cache)
+    return out, note
 
 
 def always_on(rng: np.random.Generator, n_geos: int, n_weeks: int) -> np.ndarray:
@@ -108,6 +128,8 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=500)
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--save", help="write the rows (parquet) here")
+    p.add_argument("--nuts-cache", default=DEFAULT_NUTS_CACHE,
+                   help="parquet of NUTS contractions to reuse ('' to always refit)")
     a = p.parse_args()
     rows = []
     for scenario in a.scenarios:
@@ -123,16 +145,22 @@ def main() -> None:
             _, sd = roi_prior_log_moments(design)
             before = load()
             t0 = time.perf_counter()
-            contraction, diag = nuts_contraction(panel, formula, seed, a.draws, a.chains, sd)
+            def fit_nuts():
+                out, diag = nuts_contraction(panel, formula, seed, a.draws, a.chains, sd)
+                return out, (f"{diag.divergences} divergences, max R-hat {diag.max_r_hat:.3f}")
+
+            key = {"scenario": scenario, "seed": seed, "geos": a.geos, "weeks": a.weeks,
+                   "draws": a.draws, "chains": a.chains}
+            contraction, note = cached_contraction(a.nuts_cache, key, fit_nuts)
             t_nuts = time.perf_counter() - t0
             print(f"{scenario} seed {seed}: preflight {t_pre:.0f} s ({pre_load}), NUTS "
-                  f"{t_nuts:.0f} s ({before} -> {load()}), {diag.divergences} divergences, "
-                  f"max R-hat {diag.max_r_hat:.3f}", flush=True)
+                  f"{t_nuts:.0f} s ({before} -> {load()}), {note}", flush=True)
             for row in table.filter(pl.col("level") != "geo").iter_rows(named=True):
                 c = contraction[row["channel"]]
                 rows.append({
                     "scenario": scenario, "seed": seed, "level": row["level"],
                     "channel": row["channel"], "preflight_error_ratio": row["error_ratio"],
+                    "preflight_width_ratio": row["width_ratio"],
                     "preflight": row["verdict"], "nuts_contraction": c, "nuts": verdict(c),
                     "agree": row["verdict"] == verdict(c), "preflight_s": t_pre,
                     "nuts_s": t_nuts,

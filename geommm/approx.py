@@ -4,12 +4,12 @@ PyMC's ``find_MAP`` and ADVI compile the model with PyTensor's C backend (tens o
 seconds, and a BLAS warning on pip installs), and L-BFGS needs thousands of steps on
 this badly scaled density (curvatures from 1 to 1e8). Here the model's log density
 over its unconstrained value variables goes through PyMC's own JAX conversion, is
-compiled once by XLA together with its gradient and Hessian-vector product, and a
-trust-region Newton-Krylov method finds the mode in tens of steps (measured on the
-demo panel: 42 steps, ~1,200 Hessian-vector products, under a second; L-BFGS-B had
-not converged after 2,000 steps and 13 s; ``benchmarks/results/history.md``).
+compiled once by XLA together with its gradient, and a trust-region Newton-Krylov
+method (Hessian-vector products from differences of the gradient) finds the mode in
+tens of steps (measured on the demo panel: ~45 steps; L-BFGS-B had not converged
+after 2,000 steps and 13 s; ``docs/performance.md``, history in ``benchmarks/results/history.md``).
 
-Laplace: the Hessian at the mode (from JAX) is the precision of a multivariate
+Laplace: the Hessian at the mode (central differences of JAX's gradient) is the precision of a multivariate
 normal in the unconstrained space; its draws go back through the model's own
 value -> variables map (constrained parameters and every deterministic, batched
 with ``jax.vmap``), so the posterior has the same names, coords and dims as NUTS.
@@ -35,85 +35,54 @@ from geommm.errors import ConvergenceWarning, FitError
 MIN_CURVATURE = 1e-2
 #: A mode whose largest gradient entry is above this is reported as not converged.
 GRADIENT_TOLERANCE = 1e-3
+#: The mode search stops when no gradient entry is above this. On the demo panel the
+#: mode it finds is within 3e-6 (0.002 posterior sds in the stiffest direction) of the
+#: one at 1e-8, with 30% fewer gradient calls; tighter, the one-sided differences'
+#: rounding keeps scipy from reporting success.
+MODE_GTOL = 1e-4
 #: Draws pushed through the value -> variables map per compiled call.
 CHUNK = 250
-#: The one PyTensor rewrite skipped: a sparse-matrix rewrite that reads the C
-#: compiler's BLAS flags (and warns about BLAS) although JAX never uses them.
-_SKIPPED_REWRITES = ("local_usmm",)
+#: Finite-difference steps for Hessian-vector products from the gradient (relative to
+#: max(1, |x|)): one-sided in the mode search, central for the Laplace Hessian. On the
+#: demo panel central differences agree with JAX's exact forward-over-reverse Hessian
+#: to 1e-12 relative (marginal sds to 2e-9; docs/performance.md).
+SEARCH_STEP, HESSIAN_STEP = 1.5e-8, 1e-5
 
 
 def jaxify(inputs: Sequence, outputs: Sequence) -> Callable:
-    """A PyTensor graph as a JAX function, rewritten as PyMC's ``get_jaxified_graph``
-    does, minus the rewrite that would trigger PyTensor's BLAS check."""
-    import pytensor.tensor as pt
-    from pytensor.compile.mode import get_mode
-    from pytensor.compile.sharedvalue import SharedVariable
-    from pytensor.graph import FunctionGraph, clone_replace
-    try:
-        from pytensor.graph.traversal import graph_inputs
-    except ImportError:  # PyTensor before 2.31
-        from pytensor.graph.basic import graph_inputs
-    from pytensor.link.jax.dispatch import jax_funcify
+    """A PyTensor graph as a JAX function (``geommm._jax_graph.jaxify``)."""
+    from geommm._jax_graph import jaxify as _jaxify
 
-    shared = [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable)]
-    graph = clone_replace(list(outputs), replace={v: pt.constant(v.get_value()) for v in shared})
-    fgraph = FunctionGraph(inputs=list(inputs), outputs=graph, clone=True)
-    get_mode("JAX").excluding(*_SKIPPED_REWRITES).optimizer.rewrite(fgraph)
-    with warnings.catch_warnings():
-        # PyTensor says it drops runtime checks (e.g. sigma > 0) that JAX cannot trace;
-        # the transforms keep every value in its support, so nothing is lost here
-        warnings.filterwarnings("ignore", message=r"Skipping .* as JAX tracing would remove it")
-        return jax_funcify(fgraph)
+    return _jaxify(inputs, outputs)
 
 
 @dataclass
 class JaxDensity:
-    """The model's log density on a flat vector of its unconstrained value variables."""
+    """The model's log density on a flat vector of its unconstrained value variables.
+
+    Only the density and its gradient are compiled; Hessian-vector products are
+    differences of the gradient. XLA compiled JAX's exact forward-over-reverse
+    product in over twice the time of the gradient, and it ran slower per call than
+    two gradients, while the differences agree with it to rounding. ``logp_data`` and
+    ``vars_data`` are this model's values of the constants lifted to arguments when
+    one compile serves several models (:func:`densities`)."""
 
     model: pm.Model
     x0: np.ndarray  # the model's initial point, flattened
     shapes: list[tuple[int, ...]]
     variable_names: list[str]  # constrained free variables and deterministics
     batch: int  # points per call of the value -> variables map
-    _value_grad_hvp: Callable
+    _value_grad: Callable
     _variables: Callable
+    logp_data: tuple = ()
+    vars_data: tuple = ()
+    _last: tuple | None = None  # (x, gradient) of the last evaluation
 
     @classmethod
     def from_model(cls, model: pm.Model, seed: int | None = 0, batch: int = 1) -> JaxDensity:
-        """Convert and compile once: the density with its derivatives, and the map from
+        """Convert and compile once: the density with its gradient, and the map from
         ``batch`` unconstrained points to every named variable."""
-        import jax
-        from pymc.util import get_default_varnames
-
-        from geommm import _jax_speed
-
-        _jax_speed.tune_xla_flags()  # before JAX starts its CPU backend
-        values = model.value_vars
-        start = model.initial_point(seed)  # pure Python evaluation, no C compile
-        init = [np.asarray(start[v.name], dtype="float64") for v in values]
-        shapes = [x.shape for x in init]
-        x0 = np.concatenate([x.ravel() for x in init]) if init else np.zeros(0)
-        logp = jaxify(values, [model.logp()])
-        split = _splitter(shapes)
-
-        def neg_logp(x):
-            return -logp(*split(x))[0]
-
-        def value_grad_hvp(x, v):
-            (value, grad), (_, hv) = jax.jvp(jax.value_and_grad(neg_logp), (x,), (v,))
-            return value, grad, hv
-
-        # XLA compiles without the GIL: the density compiles in the background while
-        # PyTensor rewrites and XLA compiles the value -> variables map (2 cores overlap)
-        lowered = jax.jit(value_grad_hvp).lower(x0, x0)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            density = pool.submit(lowered.compile)
-            wanted = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
-            to_variables = jaxify(values, wanted)
-            points = np.zeros((batch, x0.size))
-            batched = jax.jit(jax.vmap(lambda x: to_variables(*split(x)))).lower(points).compile()
-            compiled = density.result()
-        return cls(model, x0, shapes, [v.name for v in wanted], batch, compiled, batched)
+        return densities([model], seed, batch)[0]
 
     @property
     def size(self) -> int:
@@ -121,18 +90,33 @@ class JaxDensity:
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Negative log density and its gradient."""
-        value, grad, _ = self._value_grad_hvp(x, np.zeros_like(x))
-        return float(value), np.asarray(grad, dtype="float64")
+        value, grad = self._value_grad(x, *self.logp_data)
+        grad = np.asarray(grad, dtype="float64")
+        self._last = (np.array(x, dtype="float64"), grad)
+        return float(value), grad
+
+    def grad(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._value_grad(x, *self.logp_data)[1], dtype="float64")
 
     def hessp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Hessian of the negative log density at ``x`` times ``v``."""
-        return np.asarray(self._value_grad_hvp(x, v)[2], dtype="float64")
+        """Hessian of the negative log density at ``x`` times ``v``: a one-sided difference
+        of the gradient (the gradient at ``x`` is the last one evaluated, in a search)."""
+        norm = float(np.linalg.norm(v))
+        if norm == 0.0:
+            return np.zeros_like(v)
+        if self._last is None or not np.array_equal(self._last[0], x):
+            self.value_and_grad(x)
+        h = SEARCH_STEP * max(1.0, float(np.linalg.norm(x))) / norm
+        return (self.grad(x + h * v) - self._last[1]) / h
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
-        """Full Hessian, one Hessian-vector product per coordinate (no second compile)."""
-        basis = np.eye(self.size)
-        h = np.stack([self.hessp(x, e) for e in basis])
-        return 0.5 * (h + h.T)
+        """Full Hessian: central differences of the gradient, one coordinate at a time."""
+        rows = np.empty((self.size, self.size))
+        for j in range(self.size):
+            e = np.zeros(self.size)
+            e[j] = HESSIAN_STEP * max(1.0, abs(float(x[j])))
+            rows[j] = (self.grad(x + e) - self.grad(x - e)) / (2 * e[j])
+        return 0.5 * (rows + rows.T)
 
     def variables(self, xs: np.ndarray) -> dict[str, np.ndarray]:
         """Every named variable for a batch ``(N, size)`` of unconstrained points."""
@@ -143,11 +127,88 @@ class JaxDensity:
             pad = size - chunk.shape[0]  # keep one shape: one compile
             if pad:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], pad, axis=0)])
-            out = self._variables(chunk)
+            out = self._variables(chunk, *self.vars_data)
             parts.append([np.asarray(o)[: size - pad] for o in out])
         return {
             name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(self.variable_names)
         }
+
+
+def _graphs(model: pm.Model) -> tuple:
+    """(inputs, outputs) of the density and of the value -> variables map, and the
+    variables' names."""
+    from pymc.util import get_default_varnames
+
+    wanted = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
+    return (model.value_vars, [model.logp()]), (model.value_vars, wanted), [v.name for v in wanted]
+
+
+def _start(model: pm.Model, seed: int | None) -> list[np.ndarray]:
+    """The model's initial point, one array per value variable (pure Python evaluation,
+    no C compile)."""
+    start = model.initial_point(seed)
+    return [np.asarray(start[v.name], dtype="float64") for v in model.value_vars]
+
+
+def _flat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate([p.ravel() for p in parts]) if parts else np.zeros(0)
+
+
+def densities(models: Sequence[pm.Model], seed: int | None = 0, batch: int = 1) -> list[JaxDensity]:
+    """One :class:`JaxDensity` per model. Models built by the same code on data of the
+    same shapes share one compile: the constants that differ between them (their
+    data, data-driven priors and scales) become arguments. Models whose graphs differ
+    otherwise (``_jax_graph.alike``) are compiled in groups."""
+    import jax
+
+    from geommm import _jax_speed
+    from geommm._jax_graph import jaxify as _jaxify
+    from geommm._jax_graph import alike, lift_plan
+
+    _jax_speed.tune_xla_flags()  # before JAX starts its CPU backend
+    _jax_speed.persistent_cache()  # a warm process loads the executables (cold: compiles)
+    models = list(models)
+    graphs = [_graphs(m) for m in models]
+    n = len(models)
+    plans = (([], [[]] * n), ([], [[]] * n))
+    if n > 1:
+        groups = alike([g[:2] for g in graphs])
+        if len(groups) > 1:  # one compile per group of models with the same graph
+            out: list[JaxDensity] = [None] * n  # type: ignore[list-item]
+            for group in groups:
+                for k, d in zip(group, densities([models[k] for k in group], seed, batch)):
+                    out[k] = d
+            return out
+        logp_plan = lift_plan([g[0] for g in graphs])
+        vars_plan = lift_plan([g[1] for g in graphs]) if logp_plan is not None else None
+        if logp_plan is None or vars_plan is None:
+            return [densities([m], seed, batch)[0] for m in models]
+        plans = (logp_plan, vars_plan)
+    (logp_lift, logp_data), (vars_lift, vars_data) = plans
+    inits = [_start(m, seed) for m in models]
+    shapes = [x.shape for x in inits[0]]
+    split = _splitter(shapes)
+    starts = [_flat(x) for x in inits]
+    logp = _jaxify(*graphs[0][0], lifted=logp_lift)
+
+    def neg_logp(x, *data):
+        return -logp(*split(x), *data)[0]
+
+    # XLA compiles without the GIL: the density compiles in the background while
+    # PyTensor rewrites and XLA compiles the value -> variables map (2 cores overlap)
+    lowered = jax.jit(jax.value_and_grad(neg_logp)).lower(starts[0], *logp_data[0])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        density = pool.submit(lowered.compile)
+        to_variables = _jaxify(*graphs[0][1], lifted=vars_lift)
+        axes = (0, *([None] * len(vars_lift)))
+        mapped = jax.vmap(lambda x, *d: to_variables(*split(x), *d), in_axes=axes)
+        points = np.zeros((batch, starts[0].size))
+        batched = jax.jit(mapped).lower(points, *vars_data[0]).compile()
+        compiled = density.result()
+    return [
+        JaxDensity(m, x0, shapes, graphs[0][2], batch, compiled, batched, tuple(ld), tuple(vd))
+        for m, x0, ld, vd in zip(models, starts, logp_data, vars_data)
+    ]
 
 
 def _splitter(shapes: list[tuple[int, ...]]) -> Callable:
@@ -166,7 +227,7 @@ def find_mode(density: JaxDensity) -> np.ndarray:
 
     res = minimize(
         density.value_and_grad, density.x0, jac=True, hessp=density.hessp,
-        method="trust-krylov", options={"maxiter": 1000},
+        method="trust-krylov", options={"maxiter": 1000, "gtol": MODE_GTOL},
     )
     if not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
         raise FitError(
@@ -210,17 +271,27 @@ def to_idata(model: pm.Model, variables: dict[str, np.ndarray], chains: int) -> 
     return az.from_dict(posterior=posterior, coords=coords, dims=dims)
 
 
+def run_density(density: JaxDensity, settings) -> az.InferenceData:
+    """MAP (one draw) or ``draws x chains`` Laplace draws on a compiled density; fills the
+    run time of ``settings`` (and its draws and chains for MAP)."""
+    t0 = time.perf_counter()
+    mode = find_mode(density)
+    if settings.method == "map":
+        idata = to_idata(density.model, density.variables(mode[None, :]), chains=1)
+        settings.chains, settings.draws = 1, 1
+    else:
+        xs = laplace_draws(density, mode, settings.draws * settings.chains, settings.seed)
+        idata = to_idata(density.model, density.variables(xs), chains=settings.chains)
+    settings.sampling_seconds = time.perf_counter() - t0
+    return idata
+
+
 def run_map(model: pm.Model, settings) -> az.InferenceData:
     """The posterior mode as a one-draw posterior; fills the timing fields of ``settings``."""
     t0 = time.perf_counter()
     density = JaxDensity.from_model(model, settings.seed, batch=1)
     settings.compile_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    mode = find_mode(density)
-    idata = to_idata(model, density.variables(mode[None, :]), chains=1)
-    settings.sampling_seconds = time.perf_counter() - t0
-    settings.chains, settings.draws = 1, 1
-    return idata
+    return run_density(density, settings)
 
 
 def run_laplace(model: pm.Model, settings) -> az.InferenceData:
@@ -229,9 +300,4 @@ def run_laplace(model: pm.Model, settings) -> az.InferenceData:
     n = settings.draws * settings.chains
     density = JaxDensity.from_model(model, settings.seed, batch=min(CHUNK, n))
     settings.compile_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    mode = find_mode(density)
-    xs = laplace_draws(density, mode, n, settings.seed)
-    idata = to_idata(model, density.variables(xs), chains=settings.chains)
-    settings.sampling_seconds = time.perf_counter() - t0
-    return idata
+    return run_density(density, settings)

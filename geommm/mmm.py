@@ -70,6 +70,9 @@ class GeoMMM:
         )
         self._model = None
         self._opt_model = None
+        #: Geo-level centring for MAP/Laplace (None: read from the data). Pre-flight sets
+        #: the user's own for every simulated market, so their graphs match (one compile).
+        self.level_centring: float | None = None
 
     # ------------------------------------------------------------------ model
     @property
@@ -101,6 +104,7 @@ class GeoMMM:
             self._opt_model = build_pymc_model(
                 self.spec, self.data, self.priors, lift_cells=self.lift_cells,
                 likelihood=self.likelihood, geo_centring=np.ones(self.data.n_channels),
+                level_centring=self.level_centring,
             )
         return self._opt_model
 
@@ -148,8 +152,6 @@ class GeoMMM:
         """
         from geommm import sampling
         from geommm._progress import Progress
-        from geommm.analysis import arviz_groups
-        from geommm.fit import Fit
 
         settings = sampling.SamplerSettings(
             method=method, sampler=sampler, draws=draws, tune=tune, chains=chains,
@@ -170,6 +172,14 @@ class GeoMMM:
             raise
         except Exception as exc:  # surface sampler failures as one clear error
             raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
+        return self._as_fit(idata, settings, progress=progress)
+
+    def _as_fit(self, idata, settings, groups: bool = True, progress=None):
+        """The :class:`~geommm.fit.Fit` of ``idata``; ``groups`` adds observed/constant data
+        and the pointwise log-likelihood."""
+        from geommm.analysis import arviz_groups
+        from geommm.fit import Fit
+
         fit = Fit(
             idata=idata,
             spec=self.spec,
@@ -183,8 +193,12 @@ class GeoMMM:
             data=self.data,
             lift_cells=self.lift_cells,
         )
-        with progress.stage("pointwise log-likelihood and arviz groups"):
-            arviz_groups.attach(fit)  # observed/constant data, pointwise log-likelihood
+        if groups:
+            if progress is None:
+                arviz_groups.attach(fit)  # observed/constant data, pointwise log-likelihood
+            else:
+                with progress.stage("pointwise log-likelihood and arviz groups"):
+                    arviz_groups.attach(fit)
         fit.warn_if_not_converged()
         return fit
 
@@ -217,3 +231,33 @@ class GeoMMM:
             f"{0 if self.lift_cells is None else self.lift_cells.n_tests} lift tests)"
         )
 
+
+
+def fit_alike(
+    models: list[GeoMMM], method: str = "laplace", draws: int = 250, chains: int = 2,
+    seed: int = 0, groups: bool = False,
+) -> list:
+    """Fit several models that share a formula and the shapes of their data (e.g. one
+    design with different KPI) with MAP or Laplace, compiling once: the data that
+    differ between them become arguments of the compiled density (``approx.densities``),
+    so each extra model costs only its mode, Hessian and draws. Model ``i`` gets seed
+    ``seed + i``. ``groups`` adds the arviz data and log-likelihood groups to each fit."""
+    from geommm import approx, sampling
+
+    if method not in ("map", "laplace"):
+        raise FitError(f"fit_alike fits with 'map' or 'laplace', not {method!r}")
+    settings = [
+        sampling.SamplerSettings(method=method, draws=draws, chains=chains, seed=seed + i)
+        for i in range(len(models))
+    ]
+    for s in settings:
+        sampling.check_settings(s)
+    n = settings[0].draws * settings[0].chains if method == "laplace" else 1
+    built = [m._optimisation_model() for m in models]
+    densities = approx.densities(built, seed, batch=min(approx.CHUNK, n))
+    fits = []
+    for model, density, s in zip(models, densities, settings):
+        idata = approx.run_density(density, s)
+        sampling.check_complete(idata, s)
+        fits.append(model._as_fit(idata, s, groups=groups))
+    return fits

@@ -55,7 +55,7 @@ LAYER = {
     "sim": "sim",
     "model": "model",
     "analysis": "analysis",
-    "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "approx": "fit",
+    "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "_jax_graph": "fit", "approx": "fit",
     "workflows": "workflows", "batch": "workflows",
     "report": "report",
     "__init__": "app", "cli": "app", "demo": "app", "config": "app",

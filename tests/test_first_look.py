@@ -98,3 +98,55 @@ def test_map_and_laplace_compile_no_c_code_and_print_no_blas_warning(tmp_path):
     assert run.stdout.strip().endswith("done")
     for word in ("BLAS", "ERROR", "Traceback"):
         assert word not in run.stderr, run.stderr[-3000:]
+
+
+def _same_design_other_kpi(model, factor: float, seed: int):
+    """``model``'s formula, spend and lift tests on a KPI scaled by ``factor`` with noise."""
+    import polars as pl
+
+    import geommm as gm
+
+    panel = model.panel
+    kpi = panel.frame[model.spec.response].to_numpy()
+    noise = np.random.default_rng(seed).normal(1.0, 0.03, kpi.size)
+    frame = panel.frame.with_columns(pl.Series(model.spec.response, kpi * factor * noise))
+    return gm.GeoMMM(model.spec.formula, frame, geo=panel.geo_col, time=panel.time_col,
+                     lift_tests=model.lift_tests)
+
+
+def test_one_compile_serves_models_that_differ_only_in_their_data(tiny_model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = _same_design_other_kpi(tiny_model, 1.3, seed=1)
+        a, b = approx.densities([tiny_model._optimisation_model(), other._optimisation_model()])
+        alone = approx.JaxDensity.from_model(other._optimisation_model())
+    assert a._value_grad is b._value_grad and a._variables is b._variables
+    assert len(b.logp_data) > 0  # the KPI (at least) became an argument
+    for x in (alone.x0, alone.x0 + 0.1):
+        va, ga = alone.value_and_grad(x)
+        vb, gb = b.value_and_grad(x)
+        assert vb == pytest.approx(va, rel=1e-10)
+        np.testing.assert_allclose(gb, ga, rtol=1e-8, atol=1e-10)
+        # ... and the first model still sees its own data
+        assert a.value_and_grad(x)[0] != pytest.approx(va, rel=1e-6)
+    names_b, names_alone = b.variables(alone.x0[None]), alone.variables(alone.x0[None])
+    for name in names_alone:
+        np.testing.assert_allclose(names_b[name], names_alone[name], rtol=1e-10)
+
+
+def test_hessian_from_gradient_differences_matches_jax(tiny_model):
+    import jax
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = tiny_model._optimisation_model()
+        density = approx.JaxDensity.from_model(model)
+        mode = approx.find_mode(density)
+    logp = approx.jaxify(model.value_vars, [model.logp()])
+    split = approx._splitter(density.shapes)
+    exact = np.asarray(jax.hessian(lambda x: -logp(*split(x))[0])(mode))
+    h = density.hessian(mode)
+    np.testing.assert_allclose(h, exact, rtol=1e-6, atol=1e-6 * np.abs(exact).max())
+    v = np.random.default_rng(0).standard_normal(mode.size)
+    np.testing.assert_allclose(density.hessp(mode, v), exact @ v, rtol=1e-4,
+                               atol=1e-4 * np.abs(exact @ v).max())

@@ -11,7 +11,8 @@ per geo and channel):
   prior's centre, and since the markets' ROIs are spread like the prior, its error
   ratio is about 1; a fit that recovers the truth scores near 0;
 - **width ratio** (when the fast fit gives draws): the posterior's spread of log ROI
-  over the prior's, averaged over markets; NaN for a point estimate (``map``).
+  over the prior's, in the median market (robust to one market whose Laplace
+  approximation has a flat direction); NaN for a point estimate (``map``).
 
 Verdict from the larger of the two ratios: **identified** below ``IDENTIFIED``,
 **not identified** at or above ``NOT_IDENTIFIED``, **weak** in between. This is
@@ -37,12 +38,16 @@ from geommm.workflows.preflight.design import Design
 from geommm.workflows.preflight.findings import Finding, fmt
 from geommm.workflows.preflight.truth import TrueMarkets, simulate_markets
 
-#: The fit every simulated market gets: the fast first look. "map" (the mode, no
-#: intervals) until ``method="laplace"`` (JAX MAP + Laplace) is available; switching
-#: is this one line.
-FAST_FIT = {"method": "map"}
-#: Error (or width) ratio below which a channel is identified by the design.
-IDENTIFIED = 0.3
+#: The fit every simulated market gets: the Laplace first look (mode + curvature on
+#: JAX), which gives the width ratio as well as the error ratio. All markets share
+#: one compile (``geommm.mmm.fit_alike``): only their KPI, lifts and the scales and
+#: priors read from them differ. 500 draws per market are plenty for a mean and an
+#: sd of log ROI.
+FAST_FIT = {"method": "laplace", "draws": 250, "chains": 2}
+#: Error (or width) ratio below which a channel is identified by the design. Set on
+#: Laplace refits against NUTS contraction (``benchmarks/bench_preflight.py``, 5 seeds x
+#: 3 scenarios; docs/performance.md): 0.5 agreed on 72% of rows, 0.3 on 68%.
+IDENTIFIED = 0.5
 #: Error (or width) ratio from which a channel is not identified by the design.
 NOT_IDENTIFIED = 0.7
 #: Columns of the detailed identification table.
@@ -50,12 +55,14 @@ COLUMNS = ("level", "channel", "geo", "n_sims", "true_roi_median", "bias", "erro
            "width_ratio", "verdict", "identification_seconds")
 
 
-def fast_fit(model, seed: int):
-    """Fit one simulated market with the fast first look (quietly: these are not the
-    user's numbers, so convergence notes would only confuse)."""
+def fast_fit(models: list, seed: int) -> list:
+    """Fit the simulated markets with the fast first look, one compile for all (quietly:
+    these are not the user's numbers, so convergence notes would only confuse)."""
+    from geommm.mmm import fit_alike
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(**FAST_FIT, seed=seed, progressbar=False, preflight="off")
+        return fit_alike(models, seed=seed, **FAST_FIT)
 
 
 def worst(error_ratio: float, width_ratio: float = float("nan")) -> float:
@@ -74,8 +81,37 @@ def verdict(error_ratio: float, width_ratio: float = float("nan")) -> str:
     return "weak" if score < NOT_IDENTIFIED else "not identified"
 
 
-def _refit_market(design: Design, markets: TrueMarkets, s: int, prior_overrides, seed: int):
-    """(D, C) and (D, G, C) ROI draws of the fast fit of market ``s``."""
+class _MarketFits:
+    """The fast fits of all simulated markets, made together on first use (one compile)."""
+
+    def __init__(self, design: Design, markets: TrueMarkets, prior_overrides, seed: int):
+        self.args = (design, markets, prior_overrides, seed)
+        self.fits: list | None = None
+
+    def __getitem__(self, s: int):
+        if self.fits is None:
+            design, markets, prior_overrides, seed = self.args
+            models = [_market_model(design, markets, i, prior_overrides)
+                      for i in range(markets.kpi.shape[0])]
+            # the geo levels' parameterisation (centred or not) read from the user's own
+            # KPI, the same in every market: one graph, one compile. It moves the
+            # approximation's coordinates, not the model; read from each market's KPI it
+            # flips between markets and the graphs (PyMC folds a weight of 0 or 1) differ
+            level = _user_level_centring(design)
+            for m in models:
+                m.level_centring = level
+            self.fits = fast_fit(models, seed)
+        return self.fits[s]
+
+
+def _user_level_centring(design: Design) -> float:
+    from geommm.model.centring import centring_weights
+
+    return float(centring_weights(design.spec, design.data, design.priors)[1])
+
+
+def _market_model(design: Design, markets: TrueMarkets, s: int, prior_overrides):
+    """The user's model on simulated market ``s`` (its KPI and lifts)."""
     from geommm.mmm import GeoMMM
 
     panel = design.panel
@@ -87,12 +123,18 @@ def _refit_market(design: Design, markets: TrueMarkets, s: int, prior_overrides,
         lifts = design_lifts(design).with_columns(pl.Series("lift", markets.lift[s]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = GeoMMM(
+        return GeoMMM(
             design.spec.formula, frame, geo=panel.geo_col, time=panel.time_col,
             lift_tests=lifts, population=design.population, priors=prior_overrides,
             likelihood=design.likelihood,
         )
-    fit = fast_fit(model, seed + s)
+
+
+def _refit_market(design: Design, markets: TrueMarkets, s: int, prior_overrides, seed: int,
+                  fits: _MarketFits | None = None):
+    """(D, C) and (D, G, C) ROI draws of the fast fit of market ``s``."""
+    fits = fits if fits is not None else _MarketFits(design, markets, prior_overrides, seed)
+    fit = fits[s]
     national, _ = roi_samples(fit.forward, by="channel")
     per_geo, _ = roi_samples(fit.forward, by="geo")
     return national, per_geo
@@ -118,7 +160,9 @@ def _scores(est: np.ndarray, true: np.ndarray, prior_sd: np.ndarray):
         error_ratio = np.sqrt(np.nanmean(err**2, axis=0)) / prior_sd
         if est[0].shape[0] > 1:
             width = np.stack([np.nanstd(e, axis=0) for e in log_est])
-            width_ratio = np.nanmean(width, axis=0) / prior_sd
+            # the median market: one market whose Laplace has a flat direction (sd of
+            # log ROI several times the prior's) would otherwise decide the verdict
+            width_ratio = np.nanmedian(width, axis=0) / prior_sd
         else:
             width_ratio = np.full_like(error_ratio, np.nan)
     return bias, error_ratio, width_ratio
@@ -154,7 +198,9 @@ def refit_markets(
             population=design.population, priors=prior_overrides, likelihood=design.likelihood,
         )
     markets = simulate_markets(design, model, n_sims, roi=roi, seed=seed)
-    fits = [_refit_market(design, markets, s, prior_overrides, seed) for s in range(n_sims)]
+    shared = _MarketFits(design, markets, prior_overrides, seed)
+    fits = [_refit_market(design, markets, s, prior_overrides, seed, fits=shared)
+            for s in range(n_sims)]
     return Refits(markets, [f[0] for f in fits], [f[1] for f in fits],
                   time.perf_counter() - t0)
 

@@ -94,7 +94,11 @@ def _media_draws(model, n: int, seed: int) -> dict[str, np.ndarray]:
     pm_model = model.model
     names = [v for v in wanted if v in pm_model.named_vars]
     with pm_model:
-        prior = pm.sample_prior_predictive(draws=n, var_names=names, random_seed=seed).prior
+        # a handful of draws: PyTensor's Python evaluation, not a C compile (seconds,
+        # and a BLAS warning on pip installs); the draws come from the same generator
+        prior = pm.sample_prior_predictive(
+            draws=n, var_names=names, random_seed=seed, compile_kwargs={"mode": "FAST_COMPILE"},
+        ).prior
     return {k: prior[k].values.reshape(n, *prior[k].shape[2:]) for k in names}
 
 
