@@ -112,6 +112,8 @@ def show_allocation(allocation: Any) -> None:
     out()
     table = allocation.table.with_columns(
         pl.col("change_pct").map_elements(lambda v: f"{v:+.1%}", return_dtype=pl.String),
+        pl.col("move_probability").map_elements(lambda v: f"{v:.2f}", return_dtype=pl.String)
+        .fill_null(""),
         pl.col("note").fill_null(""),
     )
     show_table(table, f"Allocation by {allocation.by}:")
