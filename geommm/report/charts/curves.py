@@ -153,15 +153,11 @@ def _spend_view(
     marked = "current spend" + (
         " and the budget plan's recommended spend" if len(present) > 1 else ""
     )
+    layered = alt.layer(
+        band, rules, line, dots("current", 170), dots("recommended", 60), data=inline_data(data)
+    ).add_params(pick)
     return (
-        alt.layer(
-            band, rules, line, dots("current", 170), dots("recommended", 60), data=inline_data(data)
-        )
-        .add_params(pick)
-        .properties(width=260, height=190)
-        .facet(facet=alt.Facet("channel:N", title=None, sort=channels),
-               columns=facet_columns(len(channels), columns))
-        .resolve_scale(y="independent", x="independent")
+        _per_channel(layered, channels, columns)
         .properties(
             title=alt.Title(
                 "Response curves: what more (or less) spend would bring",
@@ -171,6 +167,16 @@ def _spend_view(
                 ],
             )
         )
+    )
+
+
+def _per_channel(chart: alt.LayerChart, channels: list, columns: int) -> alt.FacetChart:
+    """One curve panel per channel (no empty cells), each with its own spend and KPI scale."""
+    return (
+        chart.properties(width=260, height=190)
+        .facet(facet=alt.Facet("channel:N", title=None, sort=channels),
+               columns=facet_columns(len(channels), columns))
+        .resolve_scale(y="independent", x="independent")
     )
 
 
@@ -274,11 +280,7 @@ def _multiplier_view(curves: pl.DataFrame, columns: int) -> alt.FacetChart:
     channels = unique_in_order(data["channel"])
     has_national = bool((data["geo"] == NATIONAL).any())
     return (
-        alt.layer(*layers, data=inline_data(data))
-        .properties(width=260, height=190)
-        .facet(facet=alt.Facet("channel:N", title=None, sort=channels),
-               columns=facet_columns(len(channels), columns))
-        .resolve_scale(y="independent", x="independent")
+        _per_channel(alt.layer(*layers, data=inline_data(data)), channels, columns)
         .properties(
             title=alt.Title(
                 "Response curves: what more (or less) spend would bring",
