@@ -36,9 +36,12 @@ def node() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _bundle_file() -> Path:
+    import atexit
     import tempfile
 
-    path = Path(tempfile.mkdtemp(prefix="geommm-vega-")) / "bundle.js"
+    folder = tempfile.mkdtemp(prefix="geommm-vega-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder) / "bundle.js"
     path.write_text(javascript_bundle(), encoding="utf-8")
     return path
 
