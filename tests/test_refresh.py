@@ -16,7 +16,9 @@ from geommm.errors import RefreshError, RestatedHistoryError
 from geommm.model.build import build_pymc_model
 from geommm.model.design import Scaling, build_model_data
 from geommm.model.posterior_prior import fit_posterior_prior
+from geommm.model.sampler_prior import fit_sampler_prior, unconstrained_draws
 from geommm.model.window import build_window_model, window_data, window_mean
+from geommm.model.window import weeks as weeks_of
 from geommm.workflows.continuity import continue_panel
 
 SMALL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 1, "max_lag": 4, "n_lift_tests": 0}
@@ -131,6 +133,52 @@ def test_window_model_equals_full_model_mean_on_new_weeks(frames):
     assert not np.allclose(shifted, prior_draws["kpi_mean"].values[0, 0][:, first_new:])
 
 
+def test_sampler_prior_maps_unconstrained_draws_to_the_full_models_mean(frames):
+    """The sampler-space prior: at a draw's own unconstrained values, the window model's
+    KPI mean on the new weeks equals the full 40-week model's (1e-9), with the geo-level
+    values built by the reference model's graph (here the full model on the 30 old
+    weeks: its ROI normalisers are those weeks'). The unconstrained values are kept
+    under the sampler's names for the next refresh."""
+    frame, weeks = frames
+    result = sim.simulate(**SMALL)
+    mmm = gm.GeoMMM(result.formula, data=frame, geo="geo", time="week")
+    full = build_pymc_model(mmm.spec, mmm.data, mmm.priors, store_mean=True)
+    prior_draws = pm.sample_prior_predictive(draws=20, model=full, random_seed=3).prior
+    first_new = 30
+    reference = build_pymc_model(mmm.spec, weeks_of(mmm.data, 0, first_new), mmm.priors)
+    # the reference's normalisers differ from the full model's, so the full model's draws
+    # of the geo-level values are recomputed through the reference graph before comparing
+    prior = fit_sampler_prior(reference, prior_draws)
+    assert prior.n_dim == sum(int(np.prod(s)) for s in prior.shapes)
+    window, n_before = window_data(mmm.data, first_new)
+    model = build_window_model(mmm.spec, window, n_before, prior, store_mean=True)
+    assert "roi_log__" in model.named_vars and "media_effect" in model.named_vars
+    outs = model.replace_rvs_by_values([model["kpi_mean"], model["media_effect"], model["baseline_geo"]])
+    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+    flat, _, _ = unconstrained_draws(reference, prior_draws)
+    from scipy.linalg import solve_triangular
+
+    geo_level = reference.compile_fn(
+        reference.replace_rvs_by_values([reference["media_effect"], reference["baseline_geo"]]),
+        inputs=reference.value_vars, on_unused_input="ignore",
+    )
+    for k in (0, 11):
+        z = solve_triangular(prior.chol, flat[k] - prior.mean, lower=True)
+        got, effect, level = fn({"posterior_z": z, "effect_shift": np.zeros(2)})
+        point, start = {}, 0
+        for var, shape in zip(prior.values, prior.shapes):
+            size = int(np.prod(shape))
+            point[var.name] = flat[k, start : start + size].reshape(shape)
+            start += size
+        want_effect, want_level = geo_level(point)
+        np.testing.assert_allclose(effect, want_effect, rtol=1e-9)
+        np.testing.assert_allclose(level, want_level, rtol=1e-9)
+        params = {n: prior_draws[n].values[0, k] for n in ("season_geo", "trend_geo", "control_geo",
+                  "retention", "half_saturation", "slope", "noise_sd") if n in prior_draws}
+        params.update(media_effect=want_effect, baseline_geo=want_level)
+        np.testing.assert_allclose(got, window_mean(mmm.spec, window, n_before, params), rtol=1e-9, atol=1e-12)
+
+
 def test_posterior_prior_is_fast_and_round_trips():
     rng = np.random.default_rng(0)
     import xarray as xr
@@ -191,6 +239,9 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
         second.save(tmp_path / "second.nc")
         loaded = gm.load_fit(tmp_path / "second.nc")
         third = loaded.refresh(frame, method="full", draws=100, tune=150)
+        # a sequential refresh of a sequential refresh: its prior is still tied to the
+        # first fit's weeks (the reference), read from the saved trace
+        again = loaded.refresh(frame, method="sequential", draws=60, tune=100)
     assert second.lineage["parent_id"] == first.fit_id
     assert second.lineage["parent_file_sha256"] == first.file_sha256
     assert loaded.lineage == second.lineage and loaded.lineage["new_weeks"] == [str(weeks[24]), str(weeks[31])]
@@ -201,6 +252,10 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     np.testing.assert_allclose(third.data.kpi_scale, first.data.kpi_scale)
     assert third.panel.n_times == 40
     assert "effect_shift" in loaded.idata.posterior and "roi" in loaded.idata.posterior
+    span = f"{weeks[0]}/{weeks[23]}"
+    assert loaded.idata.posterior.attrs["reference_weeks"] == span and "roi_log__" in loaded.idata.posterior
+    assert again.idata.posterior.attrs["reference_weeks"] == span
+    assert again.lineage["generation"] == 2 and np.isfinite(again.roi(by="channel")["mean"]).all()
     changes = third.what_changed(loaded)
     assert set(changes.roi["metric"]) == {"roi", "marginal_roi"}
     assert changes.shift.height == 0  # a full refresh has constant effects

@@ -82,6 +82,15 @@ class PosteriorPrior:
             start += size
         return out
 
+    @property
+    def coords(self) -> dict:
+        return {}
+
+    def tensors(self, theta) -> dict:
+        """name -> (tensor, dims) of the geo-level values at ``theta`` (a PyTensor vector)."""
+        values = self.unpack(theta, xp=pt)
+        return {name: (values[name], self.dims[i] or None) for i, name in enumerate(self.names)}
+
     def whiten(self, x: np.ndarray) -> np.ndarray:
         """``z`` with ``x = mean + L z`` (rows of ``x`` are points)."""
         from scipy.linalg import solve_triangular

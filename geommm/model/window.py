@@ -34,6 +34,7 @@ from geommm.formula.terms import ModelSpec
 from geommm.model import expected
 from geommm.model.design import ModelData
 from geommm.model.posterior_prior import PosteriorPrior
+from geommm.model.sampler_prior import SamplerPrior
 
 #: Prior sd of ``effect_shift`` (log scale): 0.25 puts 95% of the prior between an
 #: effectiveness x0.61 and x1.63 over one refresh period, wide enough for a 40% fall
@@ -43,24 +44,20 @@ EFFECT_SHIFT_SD = 0.25
 GEOMETRIES = ("whitened", "dense")
 
 
-def window_data(data: ModelData, first_new: int) -> tuple[ModelData, int]:
-    """``data`` cut to the weeks from ``first_new - (max_lag - 1)``; returns it and the
-    number of carryover-only weeks at its start."""
-    start = max(0, first_new - (data.max_lag - 1))
-    t = slice(start, data.n_times)
-    cut = replace(
-        data, times=data.times[t], kpi=data.kpi[:, t], media_input=data.media_input[:, t],
-        spend=data.spend[:, t], controls=data.controls[:, t], fourier=data.fourier[t], trend=data.trend[t],
-    )
-    return cut, first_new - start
-
-
-def _new_weeks(data: ModelData, n_before: int) -> ModelData:
-    t = slice(n_before, data.n_times)
+def weeks(data: ModelData, start: int, stop: int | None = None) -> ModelData:
+    """``data`` cut to the weeks ``start:stop`` (scales unchanged)."""
+    t = slice(start, data.n_times if stop is None else stop)
     return replace(
         data, times=data.times[t], kpi=data.kpi[:, t], media_input=data.media_input[:, t],
         spend=data.spend[:, t], controls=data.controls[:, t], fourier=data.fourier[t], trend=data.trend[t],
     )
+
+
+def window_data(data: ModelData, first_new: int) -> tuple[ModelData, int]:
+    """``data`` cut to the weeks from ``first_new - (max_lag - 1)``; returns it and the
+    number of carryover-only weeks at its start."""
+    start = max(0, first_new - (data.max_lag - 1))
+    return weeks(data, start), first_new - start
 
 
 def window_mean(spec: ModelSpec, data: ModelData, n_before: int, params: dict, shift=None):
@@ -76,7 +73,7 @@ def window_mean(spec: ModelSpec, data: ModelData, n_before: int, params: dict, s
         xp = pt if isinstance(shift, pt.TensorVariable) else np
         beta = beta * xp.exp(shift)[None, :]
     mu = (beta[:, None, :] * sat).sum(axis=-1)
-    for part in expected.baseline_components(params, _new_weeks(data, n_before)).values():
+    for part in expected.baseline_components(params, weeks(data, n_before)).values():
         mu = mu + part
     return mu
 
@@ -85,7 +82,7 @@ def build_window_model(
     spec: ModelSpec,
     data: ModelData,
     n_before: int,
-    prior: PosteriorPrior,
+    prior: PosteriorPrior | SamplerPrior,
     *,
     likelihood: str = "normal",
     effect_shift_sd: float = EFFECT_SHIFT_SD,
@@ -111,8 +108,10 @@ def build_window_model(
         else:
             theta = pm.MvNormal("posterior_theta", mu=prior.mean, chol=prior.chol, dims="posterior_dim")
         params = {}
-        for name, value in prior.unpack(theta, xp=pt).items():
-            dims = prior.dims[prior.names.index(name)]
+        for name, (value, dims) in prior.tensors(theta).items():
+            for d in dims or ():
+                if d not in model.coords:
+                    model.add_coord(d, prior.coords[d])
             params[name] = pm.Deterministic(name, value, dims=dims or None)
         shift = None
         if effect_shift_sd > 0:

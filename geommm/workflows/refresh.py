@@ -28,11 +28,16 @@ from geommm.model.centring import centring_weights
 from geommm.model.design import build_model_data
 from geommm.model.lift import build_lift_cells
 from geommm.model.posterior_prior import fit_posterior_prior, posterior_mean_point
-from geommm.model.window import EFFECT_SHIFT_SD, build_window_model, window_data
+from geommm.model.sampler_prior import fit_sampler_prior
+from geommm.model.window import EFFECT_SHIFT_SD, build_window_model, weeks, window_data
 from geommm.workflows.continuity import continue_panel
 from geommm.workflows.lineage import lineage_record
 
 METHODS = ("sequential", "full")
+#: Where the sequential prior's Gaussian lives: the sampler's unconstrained coordinates
+#: mapped through the reference model (``model/sampler_prior.py``), or the geo-level
+#: values directly (``model/posterior_prior.py``, kept to measure the difference).
+PRIOR_SPACES = ("sampler", "geo_level")
 #: Previous-posterior draws used to fit the Gaussian prior (thinned evenly).
 PRIOR_DRAWS = 2000
 
@@ -48,6 +53,7 @@ def refresh(
     prior_inflation: float = 1.0,
     effect_shift_sd: float = EFFECT_SHIFT_SD,
     geometry: str = "whitened",
+    prior_space: str = "sampler",
     progressbar: bool = False,
     **fit_kwargs,
 ):
@@ -57,13 +63,16 @@ def refresh(
     parent's sampler settings. ``prior_shrinkage`` (0..1; None = 0 with >= 5 draws per
     dimension, else dims/draws) shrinks the sequential prior's covariance towards its diagonal; ``prior_inflation`` widens it; ``effect_shift_sd``
     is the prior sd of the per-channel shift of effectiveness on the new weeks (0 = none);
-    ``geometry`` ("whitened" or "dense") is how the sampler sees the Gaussian prior.
+    ``geometry`` ("whitened" or "dense") is how the sampler sees the Gaussian prior;
+    ``prior_space`` ("sampler" or "geo_level") is where that Gaussian is fitted.
     Sequential fits tune for ``tune`` steps (default: a third of the parent's, at least
     200): the whitened prior is close to a unit Gaussian, so warm-up is short."""
     from geommm.fit import Fit
 
     if method not in METHODS:
         raise RefreshError(f"method={method!r} is not one of {METHODS}")
+    if prior_space not in PRIOR_SPACES:
+        raise RefreshError(f"prior_space={prior_space!r} is not one of {PRIOR_SPACES}")
     cont = continue_panel(fit.panel, new_panel, allow_restated=allow_restated)
     max_lag = max(m.max_lag for m in fit.spec.media)
     if method == "sequential" and cont.n_new_weeks < max_lag:
@@ -86,7 +95,9 @@ def refresh(
         start = _warm_start(model, fit)
         settings = _settings(fit, fit_kwargs)
     else:
-        prior = fit_posterior_prior(_thinned(fit), prior_shrinkage, prior_inflation)
+        prior, reference = _sequential_prior(
+            fit, data, geo_w, level_w, prior_space, prior_shrinkage, prior_inflation
+        )
         window, n_before = window_data(data, cont.first_new)
         model = build_window_model(
             fit.spec, window, n_before, prior, likelihood=fit.likelihood,
@@ -103,6 +114,8 @@ def refresh(
         raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
     if method == "sequential":
         idata = _as_trace(idata, fit.spec, data)
+        if reference is not None:
+            idata.posterior.attrs["reference_weeks"] = reference
     idata.posterior.attrs["geo_centring"] = np.atleast_1d(np.asarray(geo_w, dtype="float64")).tolist()
     idata.posterior.attrs["level_centring"] = float(level_w)
     child = Fit(
@@ -124,6 +137,40 @@ def parent_centring(fit) -> tuple[np.ndarray, float]:
     if fit.data.n_geos < 2:
         return np.ones(fit.data.n_channels), 1.0
     return centring_weights(fit.spec, fit.data, fit.priors)
+
+
+def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation):
+    """The Gaussian prior of a sequential refresh and the reference weeks it is tied to
+    ("first/last" ISO dates; None for the geo-level prior). A parent whose trace lacks
+    the sampler's values (a sequential refresh made before they were stored) gets the
+    geo-level prior."""
+    posterior = _thinned(fit)
+    if space == "sampler":
+        ref_data, span = reference_data(fit, data)
+        model = build_pymc_model(
+            fit.spec, ref_data, fit.priors, likelihood=fit.likelihood,
+            geo_centring=geo_w, level_centring=level_w,
+        )
+        try:
+            return fit_sampler_prior(model, posterior, shrinkage, inflation), span
+        except KeyError:
+            pass
+    return fit_posterior_prior(posterior, shrinkage, inflation), None
+
+
+def reference_data(fit, data):
+    """``data`` (the merged panel on frozen scales) cut to the reference weeks: those of
+    the fit that gave the parameters their meaning (the first fit, or the last full
+    refresh), as recorded by a sequential refresh, else ``fit``'s own weeks."""
+    span = fit.idata.posterior.attrs.get("reference_weeks")
+    if span:
+        first, last = (np.datetime64(x, "D") for x in str(span).split("/"))
+    else:
+        first, last = fit.data.times[0], fit.data.times[-1]
+    inside = np.nonzero((data.times >= first) & (data.times <= last))[0]
+    if inside.size == 0:
+        raise RefreshError(f"the reference weeks {first}..{last} are not in the refreshed panel")
+    return weeks(data, int(inside[0]), int(inside[-1]) + 1), f"{first}/{last}"
 
 
 def _warm_start(model, fit) -> dict | None:
