@@ -1,9 +1,8 @@
 """Holiday calendars and event tables -> weekly 0/1 columns, built before the model.
 
 Public holidays come from the maintained ``holidays`` package, which carries its
-calendars (no network). A user's own dated events (a sale, a storm, a product
-launch) come from a CSV/Parquet table with columns ``date``, ``name`` and optionally
-``geo`` (blank: every geo).
+calendars (no network). A user's own dated events come as ``(ISO date, name, geo)``
+rows, read by :mod:`geommm.data.events` (this module reads no files).
 
 Week convention: a panel week labelled ``d`` covers the seven days ``d .. d+6``
 (``week='start'``, geommm's Monday-starting weeks) or ``d-6 .. d`` (``week='end'``).
@@ -21,43 +20,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from geommm.data.io import TableSource, parse_dates, read_table
-from geommm.data.validate import describe_rows, require_columns, with_row_labels
 from geommm.errors import DataError, FormulaError
 
-__all__ = ["EVENT_COLUMNS", "WEEK_LABELS", "Calendar", "read_events", "calendar_dates", "weekly_columns"]
+__all__ = ["WEEK_LABELS", "Calendar", "calendar_dates", "check_event_geos", "event_dates", "weekly_columns"]
 
-#: Required columns of an events table (``geo`` is optional).
-EVENT_COLUMNS = ("date", "name")
 WEEK_LABELS = ("start", "end")
 DAYS_PER_WEEK = 7
 
 #: date -> the names of the holidays/events on it, for one geo.
 Calendar = dict[dt.date, list[str]]
-
-
-def read_events(source: TableSource, term: str) -> tuple[tuple[str, str, str], ...]:
-    """An events table as sorted ``(ISO date, name, geo or '')`` rows; errors name ``term``."""
-    try:
-        table, name = read_table(source, text_columns=("name", "geo"))
-    except FileNotFoundError:
-        raise DataError(f"{term}: events file {str(source)!r} not found") from None
-    where = f"{term}: events table {name}"
-    table = with_row_labels(table)
-    require_columns(table, EVENT_COLUMNS, source=where, what="events", error=DataError)
-    if table.height == 0:
-        raise DataError(f"{where} has no rows; it needs one row per dated event")
-    dates = parse_dates(table, "date", source=where)
-    names = table["name"].cast(pl.String)
-    blank = names.is_null() | (names.str.strip_chars() == "")
-    if blank.any():
-        raise DataError(f"{where}: column 'name' is empty at {describe_rows(table.filter(blank))}")
-    geos = (
-        table["geo"].cast(pl.String).fill_null("").str.strip_chars()
-        if "geo" in table.columns else pl.Series([""] * table.height)
-    )
-    rows = zip(dates.to_list(), names.str.strip_chars().to_list(), geos.to_list(), strict=True)
-    return tuple(sorted((d.isoformat(), n, g) for d, n, g in rows))
 
 
 def check_event_geos(rows: Sequence[tuple[str, str, str]], geos: Sequence[str], term: str) -> None:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from formulae.terms.call_resolver import LazyValue, LazyVariable
 
-from geommm.data.holidays import WEEK_LABELS, calendar_dates, read_events
+from geommm.data.events import read_events
+from geommm.data.holidays import WEEK_LABELS, calendar_dates
 from geommm.errors import FormulaError
 from geommm.formula.terms import HolidayTerm
 
