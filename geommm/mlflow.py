@@ -137,20 +137,22 @@ def _write_artifacts(fit, folder: Path, report: bool) -> None:
 
 def log_fit(
     fit, run_name: str | None = None, *, artifacts: bool = True, report: bool = False,
-    tags: dict[str, str] | None = None, experiment: str | None = None,
+    tags: dict[str, str] | None = None, experiment: str | None = None, nested: bool = False,
 ) -> str:
     """Log ``fit`` to MLflow and return the run id.
 
-    Logs into the active run when there is one, else starts (and ends) a run named
-    ``run_name`` in ``experiment`` (default: MLflow's current one). ``artifacts=False``
-    logs params and metrics only; ``report=True`` adds the HTML report (slower)."""
+    Logs into the active run when there is one (``nested=True``: into a new child run of
+    it), else starts and ends a run named ``run_name`` in ``experiment`` (default: MLflow's
+    current one). ``artifacts=False`` logs params and metrics only; ``report=True`` adds
+    the HTML report (slower). A run this call started is marked FAILED if logging fails."""
     mlflow = _mlflow()
     if tags is not None and not isinstance(tags, dict):
         raise ArgumentError(f"tags must be a dict of text, got {tags!r}")
     if experiment is not None:
         mlflow.set_experiment(experiment)
     active = mlflow.active_run()
-    run = active if active is not None else mlflow.start_run(run_name=run_name)
+    own = active is None or nested
+    run = mlflow.start_run(run_name=run_name, nested=active is not None) if own else active
     try:
         mlflow.log_params(fit_params(fit))
         mlflow.log_metrics(fit_metrics(fit))
@@ -162,9 +164,12 @@ def log_fit(
             with tempfile.TemporaryDirectory(prefix="geommm-mlflow-") as tmp:
                 _write_artifacts(fit, Path(tmp), report)
                 mlflow.log_artifacts(tmp)
-    finally:
-        if active is None:
-            mlflow.end_run()
+    except BaseException:
+        if own:
+            mlflow.end_run(status="FAILED")
+        raise
+    if own:
+        mlflow.end_run()
     return run.info.run_id
 
 
@@ -174,11 +179,13 @@ def autolog(
 ) -> None:
     """Log every later :meth:`GeoMMM.fit` with :func:`log_fit` (``enable=False`` stops).
 
-    A logging failure (e.g. the tracking server is down) warns; the fit is still returned."""
+    Each fit gets its own run (a child run when one is active, so several fits inside one
+    ``mlflow.start_run()`` do not overwrite each other's parameters). A logging failure
+    (e.g. the tracking server is down) warns; the fit is still returned."""
     if not enable:
         _hooks.AFTER_FIT.pop(_HOOK, None)
         return
     _mlflow()  # fail now, not after the first fit
     _hooks.AFTER_FIT[_HOOK] = lambda fit: log_fit(
-        fit, run_name=run_name, artifacts=artifacts, report=report
+        fit, run_name=run_name, artifacts=artifacts, report=report, nested=True
     )

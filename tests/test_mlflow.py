@@ -71,9 +71,26 @@ def test_autolog_logs_each_geommm_fit(map_fit, tiny_mmm, store, monkeypatch):
     runs = store.search_runs([store.get_experiment_by_name("Default").experiment_id])
     assert [r.info.run_name for r in runs] == ["auto"]
     assert runs[0].data.params["fit_id"] == fit.fit_id
+    # inside an active run each fit gets a child run (parameters cannot be overwritten)
+    with mlflow.start_run(run_name="parent") as parent:
+        for _ in range(2):
+            tiny_mmm().fit(method="map", seed=1, preflight="off", progressbar=False)
+    children = store.search_runs(
+        [runs[0].info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert len(children) == 2
     gm.mlflow.autolog(False)
     tiny_mmm().fit(method="map", seed=1, preflight="off", progressbar=False)
-    assert len(store.search_runs([runs[0].info.experiment_id])) == 1
+    assert len(store.search_runs([runs[0].info.experiment_id])) == 4  # auto, parent, 2 children
+
+
+def test_a_run_that_fails_to_log_is_marked_failed(map_fit, store, monkeypatch):
+    monkeypatch.setattr(gm.mlflow, "fit_metrics", lambda fit: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        gm.mlflow.log_fit(map_fit, run_name="broken")
+    assert mlflow.active_run() is None
+    (run,) = store.search_runs([store.get_experiment_by_name("Default").experiment_id])
+    assert run.info.status == "FAILED"
 
 
 def test_a_failing_tracker_warns_and_keeps_the_fit(map_fit):
