@@ -42,6 +42,7 @@ _LAZY = {
     "batch": "geommm.workflows.batch",
     "compare": "geommm.analysis.model_comparison",
     "preflight": "geommm.workflows.preflight.run",
+    "mlflow": "geommm.mlflow",
 }
 
 __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]

@@ -21,6 +21,7 @@ __all__ = [
     "PreflightError",
     "PreflightWarning",
     "DesignError",
+    "OptionalDependencyError",
     "ConvergenceWarning",
     "DataWarning",
 ]
@@ -86,6 +87,11 @@ class PreflightWarning(UserWarning):
 class DesignError(GeoMMMError, ValueError):
     """A lift-test design request is malformed (unknown channel or geo, a window inside the
     panel, a geo where the channel never spends, ...); the message names the argument."""
+
+
+class OptionalDependencyError(GeoMMMError, ImportError):
+    """A feature needs an optional package that is not installed (the message says which
+    extra to install, e.g. ``pip install 'geommm[mlflow]'``)."""
 
 
 class DataWarning(UserWarning):

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from geommm import _checks as check
+from geommm import _hooks
 from geommm.data import Panel, read_lift_tests_for_panel, read_panel
 from geommm.data.suspicious import warn_suspicious
 from geommm.errors import ArgumentError, DataError, FitError, FormulaError, GeoMMMError
@@ -172,7 +173,9 @@ class GeoMMM:
             raise
         except Exception as exc:  # surface sampler failures as one clear error
             raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
-        return self._as_fit(idata, settings, progress=progress)
+        fit = self._as_fit(idata, settings, progress=progress)
+        _hooks.after_fit(fit)  # e.g. geommm.mlflow.autolog(); nothing registered by default
+        return fit
 
     def _as_fit(self, idata, settings, groups: bool = True, progress=None):
         """The :class:`~geommm.fit.Fit` of ``idata``; ``groups`` adds observed/constant data

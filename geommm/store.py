@@ -81,6 +81,8 @@ def _panel_columns(fit: Fit) -> list[str]:
 
     names = set(fm.model_description(fit.spec.formula).var_names) - {"", fit.panel.geo_col}
     names |= {m.input for m in fit.spec.media} | {m.spend for m in fit.spec.media}
+    for h in fit.spec.holidays:  # per-geo calendar codes (holidays(country_from=...))
+        names |= {c for c in (h.country_from, h.subdivision_from) if c}
     if fit.population:
         names.add(fit.population)
     return sorted(n for n in names if n in fit.panel.columns and n != fit.panel.time_col)

@@ -8,7 +8,8 @@ are exempt (type hints only, never run).
 ====  =========  ==============================================================
 rank  layer      modules
 ====  =========  ==============================================================
-0     base       ``errors.py``, ``_atomic.py``, ``_version.py``: typed errors, safe file writes, the version
+0     base       ``errors.py``, ``_atomic.py``, ``_version.py``, ``_hooks.py``: typed errors, safe
+                 file writes, the version, callbacks run after each fit
 1     data       ``data/`` (read + validate tables), ``media/`` (the media transform)
 2     formula    ``formula/``: the formula parsed into a ModelSpec
 3     sim        ``sim.py`` or ``sim/``: the simulator may use data, media and formula
@@ -22,7 +23,8 @@ rank  layer      modules
                  ``batch.py`` (the deprecated shim that re-exports workflows.batch)
 8     report     ``report/``: charts and the HTML report
 9     app        ``__init__.py`` (re-exports lazily from every layer), ``cli/``,
-                 ``demo/``, ``config.py`` (reads the CLI's TOML): the user's entry points
+                 ``demo/``, ``config.py`` (reads the CLI's TOML), ``mlflow.py`` (experiment
+                 tracking): the user's entry points
 ====  =========  ==============================================================
 
 A new top-level module fails :func:`test_every_module_has_a_layer` until it is
@@ -49,7 +51,7 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 #: First name under ``geommm.`` -> layer (see the table in the module docstring).
 LAYER = {
     "errors": "base", "_atomic": "base", "_version": "base", "_checks": "base", "_interrupts": "base",
-    "_progress": "base",
+    "_progress": "base", "_hooks": "base",
     "data": "data", "media": "data",
     "formula": "formula",
     "sim": "sim",
@@ -58,7 +60,7 @@ LAYER = {
     "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "_jax_graph": "fit", "approx": "fit",
     "workflows": "workflows", "batch": "workflows",
     "report": "report",
-    "__init__": "app", "cli": "app", "demo": "app", "config": "app",
+    "__init__": "app", "cli": "app", "demo": "app", "config": "app", "mlflow": "app",
 }
 
 #: Data-layer modules and names that read files; ``model/`` may import none of them. It may

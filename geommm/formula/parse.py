@@ -1,7 +1,7 @@
 """Formula string -> ModelSpec, using ``formulae`` for the parsing.
 
 formulae turns the string into terms; this module only interprets the terms
-geommm adds (``media``, ``fourier``, ``trend``, ``(x | geo)``) and checks every
+geommm adds (``media``, ``fourier``, ``trend``, ``holidays``, ``(x | geo)``) and checks every
 name against the panel, so typos fail here with a suggestion instead of deep
 inside PyMC.
 """
@@ -16,9 +16,17 @@ from formulae.terms.call_resolver import LazyOperator, LazyValue, LazyVariable
 from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 
 from geommm.errors import FormulaError
-from geommm.formula.terms import DEFAULT_MAX_LAG, FourierTerm, MediaTerm, ModelSpec, TrendTerm
+from geommm.formula.holidays import holiday_term
+from geommm.formula.terms import (
+    DEFAULT_MAX_LAG,
+    FourierTerm,
+    HolidayTerm,
+    MediaTerm,
+    ModelSpec,
+    TrendTerm,
+)
 
-SPECIAL_FUNCTIONS = ("media", "fourier", "trend")
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
 _MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag")
@@ -47,6 +55,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     media: list[MediaTerm] = []
     fourier: list[FourierTerm] = []
     trend: TrendTerm | None = None
+    holidays: list[HolidayTerm] = []
 
     for term in desc.terms:
         if isinstance(term, Intercept):
@@ -81,6 +90,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
             if call.args or call.kwargs:
                 raise FormulaError("trend() takes no arguments (a linear trend, pooled across geos)")
             trend = TrendTerm()
+        elif call.callee == "holidays":
+            holidays.append(holiday_term(call, _term_text(term), columns, geo))
 
     if not media:
         raise FormulaError(
@@ -100,6 +111,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         media=tuple(media),
         fourier=tuple(fourier),
         trend=trend,
+        holidays=tuple(holidays),
     )
 
 

@@ -1,4 +1,4 @@
-"""The term objects a formula turns into: media, seasonality, trend and controls.
+"""The term objects a formula turns into: media, seasonality, trend, holidays and controls.
 
 Each term is a small frozen dataclass holding only what the user wrote (after
 validation), so a ModelSpec can be printed, compared and saved as JSON.
@@ -57,6 +57,33 @@ class TrendTerm:
 
 
 @dataclass(frozen=True)
+class HolidayTerm:
+    """``holidays(country=..., subdivision=..., events=..., each=True, week='start')``:
+    0/1 control columns of the weeks holding a public holiday or a user's dated event.
+
+    ``country_from`` / ``subdivision_from`` name a panel column (the geo column, or one
+    constant within each geo) holding each geo's country or subdivision code, for
+    geo-specific calendars. ``events`` is the table's path as written; its rows are kept
+    in ``event_rows`` as ``(ISO date, name, geo or '')`` so a saved fit needs no file.
+    """
+
+    label: str
+    country: str | None = None
+    country_from: str | None = None
+    subdivision: str | None = None
+    subdivision_from: str | None = None
+    events: str | None = None
+    event_rows: tuple[tuple[str, str, str], ...] = ()
+    each: bool = True
+    week: str = "start"
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HolidayTerm:
+        rows = tuple(tuple(r) for r in d.get("event_rows", ()))
+        return cls(**{**d, "event_rows": rows})
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the formula says, validated against the panel's columns."""
 
@@ -68,6 +95,7 @@ class ModelSpec:
     media: tuple[MediaTerm, ...] = ()
     fourier: tuple[FourierTerm, ...] = ()
     trend: TrendTerm | None = None
+    holidays: tuple[HolidayTerm, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -97,4 +125,5 @@ class ModelSpec:
             media=tuple(MediaTerm(**m) for m in d.get("media", ())),
             fourier=tuple(FourierTerm(**f) for f in d.get("fourier", ())),
             trend=TrendTerm() if d.get("trend") else None,
+            holidays=tuple(HolidayTerm.from_dict(h) for h in d.get("holidays", ())),
         )

@@ -16,6 +16,7 @@ import numpy as np
 from geommm.errors import DataError, FormulaError
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
+from geommm.model.holidays import holiday_controls
 
 DAYS_PER_WEEK = 7.0
 
@@ -252,30 +253,19 @@ def _fourier(spec: ModelSpec, weeks: np.ndarray) -> tuple[np.ndarray, tuple[str,
 
 def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_panel, scaling=None):
     G, T = panel.n_geos, panel.n_times
-    if not spec.controls:
+    values, names, groups = _formula_controls(spec, panel, reference, reference_panel, scaling)
+    if spec.holidays:  # holiday/event columns, built from the calendar (model/holidays.py)
+        known = None
+        if scaling is not None:
+            known = dict.fromkeys(scaling.control_names)
+        elif reference is not None:
+            known = dict(zip(reference.control_names, reference.control_groups))
+        extra, extra_names, extra_groups = holiday_controls(spec, panel, known)
+        values = np.concatenate([values, extra], axis=-1)
+        names, groups = names + extra_names, groups + extra_groups
+    if not names:
         empty = np.zeros(0)
         return np.zeros((G, T, 0)), (), (), np.zeros(0, bool), empty, empty
-    rhs = " + ".join(spec.controls)
-    try:
-        if reference is None or scaling is not None:
-            common = _design(spec, panel.frame.to_pandas(), rhs)
-            matrix = common.design_matrix
-        else:
-            common = _design(spec, reference_panel.frame.to_pandas(), rhs)
-            matrix = common.evaluate_new_data(panel.frame.to_pandas()).design_matrix
-    except Exception as exc:
-        raise FormulaError(f"cannot build the control terms '{rhs}': {exc}") from None
-    columns = list(common.as_dataframe().columns)
-    keep, names, groups = [], [], []
-    for term, slc in common.slices.items():
-        if term == "Intercept":
-            continue
-        for i in range(slc.start, slc.stop):
-            keep.append(i)
-            names.append(columns[i] if slc.stop - slc.start > 1 else term)
-            groups.append(term)
-    values = np.asarray(matrix, dtype="float64")[:, keep]
-    values = values.reshape(G, T, len(keep))  # frame is sorted by geo, then time
     if scaling is not None:
         if tuple(names) != tuple(scaling.control_names):
             raise DataError(
@@ -296,6 +286,34 @@ def _controls(spec: ModelSpec, panel, reference: ModelData | None, reference_pan
         center, sd = reference.control_center, reference.control_sd
     varying = np.array([g in spec.geo_varying for g in groups], dtype=bool)
     return (values - center) / sd, tuple(names), tuple(groups), varying, center, sd
+
+
+def _formula_controls(spec: ModelSpec, panel, reference, reference_panel, scaling):
+    """The controls formulae builds from the panel's columns: (G, T, K) values, names, groups."""
+    G, T = panel.n_geos, panel.n_times
+    if not spec.controls:
+        return np.zeros((G, T, 0)), [], []
+    rhs = " + ".join(spec.controls)
+    try:
+        if reference is None or scaling is not None:
+            common = _design(spec, panel.frame.to_pandas(), rhs)
+            matrix = common.design_matrix
+        else:
+            common = _design(spec, reference_panel.frame.to_pandas(), rhs)
+            matrix = common.evaluate_new_data(panel.frame.to_pandas()).design_matrix
+    except Exception as exc:
+        raise FormulaError(f"cannot build the control terms '{rhs}': {exc}") from None
+    columns = list(common.as_dataframe().columns)
+    keep, names, groups = [], [], []
+    for term, slc in common.slices.items():
+        if term == "Intercept":
+            continue
+        for i in range(slc.start, slc.stop):
+            keep.append(i)
+            names.append(columns[i] if slc.stop - slc.start > 1 else term)
+            groups.append(term)
+    values = np.asarray(matrix, dtype="float64")[:, keep]
+    return values.reshape(G, T, len(keep)), names, groups  # frame is sorted by geo, then time
 
 
 def _design(spec: ModelSpec, frame, rhs: str):
