@@ -16,12 +16,12 @@ from formulae.terms.call_resolver import LazyOperator, LazyValue, LazyVariable
 from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 
 from geommm.errors import FormulaError
-from geommm.formula.terms import DEFAULT_MAX_LAG, FourierTerm, MediaTerm, ModelSpec, TrendTerm
+from geommm.formula.terms import DEFAULT_BASIS, DEFAULT_MAX_LAG, FourierTerm, MediaTerm, ModelSpec, TrendTerm
 
 SPECIAL_FUNCTIONS = ("media", "fourier", "trend")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
-_MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag")
+_MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag", "varying", "basis")
 
 
 def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> ModelSpec:
@@ -245,9 +245,21 @@ def _media_term(call, columns: Sequence[str]) -> MediaTerm:
             adstock=str(kw.get("adstock", "geometric")),
             saturation=str(kw.get("saturation", "hill")),
             max_lag=max_lag,
+            varying=_varying(kw.get("varying", False)),
+            basis=int(kw.get("basis", DEFAULT_BASIS)),
         )
     except (TypeError, ValueError) as exc:
         raise FormulaError(f"media({column}, ...): {exc}") from None
+
+
+def _varying(value):
+    """``varying=`` as written (True, true, 1, 'geo', ...) -> False, True or 'geo'; anything
+    else is kept for MediaTerm to reject with the documented values."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, (bool, int, float)) and value in (0, 1):
+        return bool(value)
+    return value
 
 
 def _fourier_term(call) -> FourierTerm:

@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass, field
 from geommm.media.registry import ADSTOCKS, SATURATIONS
 
 DEFAULT_MAX_LAG = 8
+#: ``media(..., varying=)`` values: False (static), True (a smooth national path over
+#: time), "geo" (the national path plus pooled geo deviations).
+VARYING_VALUES = (False, True, "geo")
+#: Basis functions of a varying channel's path when the formula does not say (``basis=``).
+DEFAULT_BASIS = 20
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,17 @@ class MediaTerm:
     adstock: str = "geometric"
     saturation: str = "hill"
     max_lag: int = DEFAULT_MAX_LAG
+    varying: bool | str = False
+    basis: int = DEFAULT_BASIS
 
     def __post_init__(self) -> None:
+        if not any(self.varying is v or (isinstance(v, str) and self.varying == v) for v in VARYING_VALUES):
+            raise ValueError(
+                f"varying={self.varying!r} is not one of False (a static effect), True (a smooth "
+                "national path over time) or 'geo' (a national path plus pooled geo deviations)"
+            )
+        if not 2 <= self.basis <= 200:
+            raise ValueError(f"basis={self.basis} must be between 2 and 200 functions")
         if self.adstock not in ADSTOCKS:
             raise ValueError(f"adstock={self.adstock!r} is not one of {ADSTOCKS}")
         if self.saturation not in SATURATIONS:
@@ -83,6 +97,9 @@ class ModelSpec:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["trend"] = self.trend is not None
+        for m in out["media"]:  # a static channel saves as before the path existed
+            if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
+                del m["varying"], m["basis"]
         out.pop("extra", None)
         return out
 
