@@ -115,7 +115,8 @@ class GeoMMM:
     def default_priors(self) -> pl.DataFrame:
         """Every prior in force (defaults merged with overrides), one row per parameter."""
         return self.priors.table(
-            adstocks=[m.adstock for m in self.spec.media], varying=[m.varying for m in self.spec.media]
+            adstocks=[m.adstock for m in self.spec.media], varying=[m.varying for m in self.spec.media],
+            smooth=self.spec.smooth is not None,
         )
 
     def sample_prior_predictive(self, draws: int = 500, seed: int | None = 0):

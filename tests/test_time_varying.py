@@ -30,9 +30,9 @@ def drifting():
                         effect_drift={"tv": {"amplitude": 0.3, "period": 40}})
 
 
-def _model(s, varying="True", priors=None, **kw):
+def _model(s, varying="True", priors=None, extra="", **kw):
     """tv (varying) and search on a KPI with geo levels only: a small graph, fast to build."""
-    formula = (f"revenue ~ (1 | geo) + media(tv_impressions, spend=tv_spend, name='tv', varying={varying})"
+    formula = (f"revenue ~ (1 | geo){extra} + media(tv_impressions, spend=tv_spend, name='tv', varying={varying})"
                " + media(search_spend, name='search')")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -42,12 +42,15 @@ def _model(s, varying="True", priors=None, **kw):
 
 @pytest.fixture(scope="module", params=["True", "'geo'"])
 def prior_draws(request, drifting):
-    """A model with a varying tv path and 8 joint prior draws of every stored value."""
-    m = _model(drifting, request.param, priors=WIDE)
+    """A model with a varying tv path and 8 joint prior draws of every stored value; the
+    'geo' one has a smooth(time) baseline too."""
+    extra = " + smooth(time, basis=12)" if request.param == "'geo'" else ""
+    m = _model(drifting, request.param, priors={**WIDE, "smooth_amplitude": {"dist": "HalfNormal", "sigma": 0.3}},
+               extra=extra)
     model = build_pymc_model(m.spec, m.data, m.priors, lift_cells=m.lift_cells, store_mean=True)
     with model:
         idata = pm.sample_prior_predictive(draws=8, random_seed=2)
-    names = (*MODEL_PARAMETERS, "kpi_mean", "lift_implied")
+    names = (*MODEL_PARAMETERS, "kpi_mean", "lift_implied", "smooth_lengthscale")
     return m, model, posterior_draws(idata, names=names, group="prior")
 
 
@@ -69,6 +72,10 @@ def test_forward_model_is_the_graph_mean_with_the_path(prior_draws):
     graph = draws["kpi_mean"] * m.data.kpi_scale[None, :, None]
     np.testing.assert_allclose(forward.expected_kpi(), graph, rtol=1e-6)
     # the path does move the KPI: without it the forward model disagrees
+    if m.spec.smooth is not None:  # the smooth baseline is a contribution with mean zero per geo
+        smooth = forward.baseline_contributions()["smooth"]
+        np.testing.assert_allclose(smooth.mean(axis=2) / m.data.kpi_scale, 0.0, atol=1e-9)
+        assert smooth.std() > 0
     static = ForwardModel(m.spec, m.data, {k: v for k, v in draws.items() if not k.startswith("effect_path")})
     static.layout = None
     assert not np.allclose(static.expected_kpi(), graph, rtol=1e-3)
@@ -145,11 +152,20 @@ def test_panel_too_short_for_the_basis(drifting):
         _model(drifting, varying="True, basis=40")
 
 
+def test_smooth_baseline_errors_and_spec(drifting):
+    with pytest.raises(FormulaError, match=r"smooth\(time\).*too short"):
+        _model(drifting, extra=" + smooth(time, basis=40)")
+    with pytest.raises(FormulaError, match="smooth"):
+        parse_formula("y ~ smooth(time, order=2) + media(tv)", ["y", "tv"])
+    spec = parse_formula("y ~ smooth(time, basis=8) + media(tv)", ["y", "tv"])
+    assert type(spec).from_dict(spec.to_dict()) == spec
+
+
 def test_static_formula_is_unchanged(drifting):
     m = _model(drifting, varying="False")
     assert "varying" not in m.spec.to_dict()["media"][0]
     assert not any(v.name.startswith("effect_path") for v in m.model.free_RVs)
-    assert "effect_path" not in m.default_priors()["parameter"].str.join(" ").item()
+    assert not m.default_priors()["parameter"].str.contains("effect_path|smooth").any()
     assert ForwardModel(m.spec, m.data, {"media_effect": np.ones((1, 3, 2))}).effect_multiplier() is None
 
 

@@ -16,9 +16,17 @@ from formulae.terms.call_resolver import LazyOperator, LazyValue, LazyVariable
 from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 
 from geommm.errors import FormulaError
-from geommm.formula.terms import DEFAULT_BASIS, DEFAULT_MAX_LAG, FourierTerm, MediaTerm, ModelSpec, TrendTerm
+from geommm.formula.terms import (
+    DEFAULT_BASIS,
+    DEFAULT_MAX_LAG,
+    FourierTerm,
+    MediaTerm,
+    ModelSpec,
+    SmoothTerm,
+    TrendTerm,
+)
 
-SPECIAL_FUNCTIONS = ("media", "fourier", "trend")
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "smooth")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
 _MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag", "varying", "basis")
@@ -47,6 +55,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     media: list[MediaTerm] = []
     fourier: list[FourierTerm] = []
     trend: TrendTerm | None = None
+    smooth: SmoothTerm | None = None
 
     for term in desc.terms:
         if isinstance(term, Intercept):
@@ -81,6 +90,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
             if call.args or call.kwargs:
                 raise FormulaError("trend() takes no arguments (a linear trend, pooled across geos)")
             trend = TrendTerm()
+        elif call.callee == "smooth":
+            smooth = _smooth_term(call)
 
     if not media:
         raise FormulaError(
@@ -100,6 +111,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         media=tuple(media),
         fourier=tuple(fourier),
         trend=trend,
+        smooth=smooth,
     )
 
 
@@ -260,6 +272,16 @@ def _varying(value):
     if isinstance(value, (bool, int, float)) and value in (0, 1):
         return bool(value)
     return value
+
+
+def _smooth_term(call) -> SmoothTerm:
+    unknown = sorted(set(call.kwargs) - {"basis"})
+    if unknown or len(call.args) > 1 or (call.args and not isinstance(call.args[0], LazyVariable)):
+        raise FormulaError("smooth() takes the word time and an optional basis=, e.g. smooth(time, basis=20)")
+    try:
+        return SmoothTerm(basis=int(_literal(call.kwargs.get("basis", LazyValue(DEFAULT_BASIS, None)), "smooth(basis=...)")))
+    except (TypeError, ValueError) as exc:
+        raise FormulaError(f"smooth(): {exc}") from None
 
 
 def _fourier_term(call) -> FourierTerm:

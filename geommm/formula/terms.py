@@ -71,6 +71,18 @@ class TrendTerm:
 
 
 @dataclass(frozen=True)
+class SmoothTerm:
+    """``smooth(time)``: a smooth baseline over the weeks (a national Gaussian-process path
+    plus pooled geo deviations), for a KPI whose level wanders; ``basis`` functions."""
+
+    basis: int = DEFAULT_BASIS
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.basis <= 200:
+            raise ValueError(f"basis={self.basis} must be between 2 and 200 functions")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the formula says, validated against the panel's columns."""
 
@@ -82,6 +94,7 @@ class ModelSpec:
     media: tuple[MediaTerm, ...] = ()
     fourier: tuple[FourierTerm, ...] = ()
     trend: TrendTerm | None = None
+    smooth: SmoothTerm | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -97,6 +110,8 @@ class ModelSpec:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["trend"] = self.trend is not None
+        if self.smooth is None:  # a formula without smooth() saves as before it existed
+            out.pop("smooth")
         for m in out["media"]:  # a static channel saves as before the path existed
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
@@ -114,4 +129,5 @@ class ModelSpec:
             media=tuple(MediaTerm(**m) for m in d.get("media", ())),
             fourier=tuple(FourierTerm(**f) for f in d.get("fourier", ())),
             trend=TrendTerm() if d.get("trend") else None,
+            smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
         )

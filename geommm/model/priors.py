@@ -132,6 +132,9 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
         "season_geo_sd": Prior("HalfNormal", sigma=0.05, note="geo spread of seasonality"),
         "trend": Prior("Normal", mu=0.0, sigma=0.2, note="change over the panel, share of KPI"),
         "trend_geo_sd": Prior("HalfNormal", sigma=0.05, note="geo spread of the trend"),
+        "smooth_lengthscale": Prior("LogNormal", mu=math.log(26.0), sigma=0.4, note="weeks over which the smooth(time) baseline changes"),
+        "smooth_amplitude": Prior("HalfNormal", sigma=0.1, note="sd of the smooth(time) baseline, share of KPI"),
+        "smooth_geo_amplitude": Prior("HalfNormal", sigma=0.03, note="sd of a geo's deviation from the smooth baseline"),
         "noise_sd": Prior("HalfNormal", sigma=0.15, note="per-geo residual sd, share of KPI"),
         "student_t_nu": Prior("Gamma", alpha=2.0, beta=0.1, note="StudentT degrees of freedom"),
         "roi": Prior(
@@ -188,15 +191,18 @@ class PriorSet:
     channel: dict[str, Prior]  # vectorised over channels (same family per parameter)
     channels: tuple[str, ...]
 
-    def table(self, adstocks: Sequence[str] | None = None, varying: Sequence[Any] | None = None) -> pl.DataFrame:
+    def table(self, adstocks: Sequence[str] | None = None, varying: Sequence[Any] | None = None,
+              smooth: bool = False) -> pl.DataFrame:
         """One row per prior (and channel). With the channels' adstock kinds, a channel
         whose kind gives ``retention`` another meaning (Weibull: the scale as a share of
         max_lag) says so in its ``retention_logit`` note. The time-path priors are listed
-        only for channels ``varying`` marks (their ``media(..., varying=)``)."""
+        only for channels ``varying`` marks (their ``media(..., varying=)``), the smooth
+        baseline's with ``smooth`` (the formula has ``smooth(time)``)."""
         varying = [False] * len(self.channels) if varying is None else list(varying)
         rows = [
             {"parameter": k, "channel": "", "prior": p.describe(), "note": p.note}
             for k, p in self.shared.items()
+            if smooth or not k.startswith("smooth_")
         ]
         for k, p in self.channel.items():
             for i, ch in enumerate(self.channels):

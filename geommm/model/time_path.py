@@ -62,17 +62,27 @@ def basis_for(n_times: int, n_basis: int, term: str = "") -> tuple[np.ndarray, n
     """Centred Laplacian eigenfunctions (T, m) and their frequencies (m,), in weeks."""
     if n_times < 2 * n_basis:
         raise FormulaError(
-            f"media({term}, varying=...): the panel's {n_times} weeks are too short for a "
-            f"basis of {n_basis} functions (needs at least {2 * n_basis} weeks); pass a smaller "
-            f"basis=, e.g. basis={max(2, n_times // 4)}, or keep the channel static"
+            f"{term}: the panel's {n_times} weeks are too short for a basis of {n_basis} "
+            f"functions (needs at least {2 * n_basis} weeks); pass a smaller basis=, e.g. "
+            f"basis={max(2, n_times // 4)}, or leave the term out"
         )
-    half = max((n_times - 1) / 2.0, 1.0)
+    return basis_at(np.arange(n_times, dtype="float64"), n_times, n_basis)
+
+
+def basis_at(weeks: np.ndarray, n_train: int, n_basis: int) -> tuple[np.ndarray, np.ndarray]:
+    """The basis of a panel of ``n_train`` fitted weeks, at week indices ``weeks`` (0 = the
+    first fitted week): weeks outside the fitted ones take the nearest end's value."""
+    half = max((n_train - 1) / 2.0, 1.0)
     edge = BOUNDARY_FACTOR * half
-    x = np.arange(n_times, dtype="float64") - (n_times - 1) / 2.0
     j = np.arange(1, n_basis + 1, dtype="float64")
     freq = math.pi * j / (2.0 * edge)
-    phi = np.sqrt(1.0 / edge) * np.sin(freq[None, :] * (x[:, None] + edge))
-    return phi - phi.mean(axis=0, keepdims=True), freq
+
+    def phi(w: np.ndarray) -> np.ndarray:
+        x = np.clip(w, 0, n_train - 1) - (n_train - 1) / 2.0
+        return np.sqrt(1.0 / edge) * np.sin(freq[None, :] * (x[:, None] + edge))
+
+    centre = phi(np.arange(n_train, dtype="float64")).mean(axis=0, keepdims=True)
+    return phi(np.asarray(weeks, dtype="float64")) - centre, freq
 
 
 def layout_for(spec, n_times: int) -> PathLayout | None:
@@ -88,7 +98,7 @@ def layout_for(spec, n_times: int) -> PathLayout | None:
             "channels share one basis; give them the same basis="
         )
     n_basis = sizes.pop()
-    term = ", ".join(spec.media[i].name for i in varying)
+    term = "media(" + ", ".join(spec.media[i].name for i in varying) + ", varying=...)"
     phi, freq = basis_for(n_times, n_basis, term)
     geo = tuple(i for i in varying if spec.media[i].varying == "geo")
     return PathLayout(len(spec.media), varying, geo, phi, freq)
