@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pymc as pm
+import polars as pl
 import pytest
 
 import geommm as gm
@@ -183,3 +184,17 @@ def test_effectiveness_chart_draws_the_table(prior_draws):
     spec = effectiveness_chart(effectiveness_table(ForwardModel(m.spec, m.data, draws))).to_dict()
     rows = next(iter(spec["datasets"].values()))  # Altair moves inline rows to datasets
     assert len(rows) == m.data.n_times and {"time", "mean", "hdi_low", "hdi_high"} <= set(rows[0])
+
+
+def test_curves_and_plans_state_the_effectiveness(prior_draws):
+    from geommm.analysis.curves import response_curves
+    from geommm.analysis.optimize import optimize_budget
+
+    m, _, draws = prior_draws
+    forward = ForwardModel(m.spec, m.data, draws)
+    curves = response_curves(forward, geo="national", spend_grid=[1.0])
+    assert dict(curves.select("channel", "effectiveness").iter_rows()) == {"tv": "latest", "search": "static"}
+    avg = response_curves(forward, geo="national", spend_grid=[1.0], effectiveness="average")
+    assert avg.filter(pl.col("channel") == "tv")["effectiveness"].item() == "average"
+    plan = optimize_budget(forward, by="channel", bounds=(0.9, 1.1), effectiveness="average")
+    assert any("tv" in n and "average" in n for n in plan.notes)
