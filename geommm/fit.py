@@ -26,7 +26,8 @@ from geommm.analysis import identification as ident_mod
 from geommm.analysis import roi as roi_mod
 from geommm.analysis.diagnostics import Diagnostics
 from geommm.analysis.draws import posterior_draws
-from geommm.analysis.forward import ForwardModel
+from geommm.analysis.effectiveness import effectiveness_table
+from geommm.analysis.forward import EFFECTIVENESS, ForwardModel
 from geommm.errors import ArgumentError
 from geommm.formula import ModelSpec
 from geommm.model.design import ModelData, build_model_data
@@ -195,14 +196,23 @@ class Fit:
         return design_lift_tests(self, channels, geos, weeks, kinds, spend_factor, max_geos, start,
                                  post_weeks, max_cost, n_best, **options)
 
-    def response_curves(self, geo=None, channel=None, spend_grid=None, hdi_prob: float = 0.9) -> pl.DataFrame:
+    def response_curves(self, geo=None, channel=None, spend_grid=None, hdi_prob: float = 0.9,
+                        effectiveness: str = "latest") -> pl.DataFrame:
         """Incremental KPI vs the period's total spend (scaling observed flighting), per geo
-        and national, with HDI bands."""
+        and national, with HDI bands; a time-varying channel at its ``effectiveness``
+        ("latest" week's or "average"), stated in an ``effectiveness`` column."""
         from geommm.analysis.curves import response_curves
 
         hdi_prob = check.hdi_prob(hdi_prob)
         check.numbers_list("spend_grid", spend_grid)
-        return response_curves(self, geo=geo, channel=channel, spend_grid=spend_grid, hdi_prob=hdi_prob)
+        check.one_of("effectiveness", effectiveness, EFFECTIVENESS)
+        return response_curves(self, geo=geo, channel=channel, spend_grid=spend_grid, hdi_prob=hdi_prob,
+                               effectiveness=effectiveness)
+
+    def effectiveness(self, by: str = "national", hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each time-varying channel's effectiveness multiplier per week (1 = its typical
+        week), national or ``by="geo"``: channel, [geo,] time, mean, hdi_low, hdi_high."""
+        return effectiveness_table(self.forward, by=by, hdi_prob=check.hdi_prob(hdi_prob))
 
     def optimize_budget(self, budget: float | None = None, **kwargs):
         """Best split of ``budget`` over channels (``by="channel"``) or geo x channel

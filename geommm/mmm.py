@@ -19,6 +19,7 @@ from geommm.model.build import LIKELIHOODS, build_pymc_model
 from geommm.model.design import ModelData, build_model_data
 from geommm.model.lift import LiftCells, build_lift_cells
 from geommm.model.priors import DEFAULT_MEDIA_SHARE, PriorSet, resolve_priors
+from geommm.model.time_path import check_path_priors, layout_for
 
 
 class GeoMMM:
@@ -69,6 +70,9 @@ class GeoMMM:
         self.priors: PriorSet = resolve_priors(
             self.prior_overrides, list(self.spec.channels), self.default_roi
         )
+        # a varying channel: the panel long enough for its basis, the lengthscale in weeks
+        layout_for(self.spec, self.data.n_times)
+        check_path_priors(self.priors, self.spec, self.data.n_times)
         self._model = None
         self._opt_model = None
         #: Geo-level centring for MAP/Laplace (None: read from the data). Pre-flight sets
@@ -111,7 +115,10 @@ class GeoMMM:
 
     def default_priors(self) -> pl.DataFrame:
         """Every prior in force (defaults merged with overrides), one row per parameter."""
-        return self.priors.table(adstocks=[m.adstock for m in self.spec.media])
+        return self.priors.table(
+            adstocks=[m.adstock for m in self.spec.media], varying=[m.varying for m in self.spec.media],
+            smooth=self.spec.smooth is not None,
+        )
 
     def sample_prior_predictive(self, draws: int = 500, seed: int | None = 0):
         """Prior predictive draws (arviz InferenceData) to check the priors make sense."""

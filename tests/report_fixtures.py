@@ -119,6 +119,15 @@ def roi(by: str = "geo", *, marginal: bool = False) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row")
 
 
+def effectiveness(varying: bool = True) -> pl.DataFrame:
+    """``fit.effectiveness()``: tv's multiplier drifting over the weeks (empty: a static fit)."""
+    n = WEEKS if varying else 0
+    mid = 1.0 + 0.2 * np.sin(np.arange(n) / 5.0)
+    return pl.DataFrame({"channel": ["tv"] * n, "time": weeks()[:n], "mean": mid,
+                         "hdi_low": mid - 0.1, "hdi_high": mid + 0.1},
+                        schema_overrides={"channel": pl.String, "time": pl.Date})
+
+
 def response_curves() -> pl.DataFrame:
     rows = []
     mults = np.linspace(0, 2, 11)
@@ -301,6 +310,9 @@ class FakeFit:
 
     def adstock_decay(self) -> pl.DataFrame:
         return adstock_decay()
+
+    def effectiveness(self) -> pl.DataFrame:
+        return effectiveness(varying=False)  # a static fit: no effectiveness section
 
     def lift_test_check(self) -> pl.DataFrame:
         return lift_checks()

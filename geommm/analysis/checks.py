@@ -81,7 +81,8 @@ def lift_test_check(fit, lift_tests=None, hdi_prob: float = 0.9) -> pl.DataFrame
     lagged = fit.data.lagged()
     cells_per_draw = lagged[0].size
     implied = [
-        implied_lift(cells, fw.transform, chunk, fw.transform.adstock(lagged, chunk), fit.data.kpi_scale)
+        implied_lift(cells, fw.transform, {**chunk, "effect_multiplier": fw.with_draws(chunk).effect_multiplier()},
+                     fw.transform.adstock(lagged, chunk), fit.data.kpi_scale)
         for chunk in draw_chunks(fw.draws, cells_per_draw)
     ]  # (D, N), draws in memory-bounded chunks
     s = summarise(np.concatenate(implied), hdi_prob)

@@ -18,7 +18,7 @@ def component_draws(forward: ForwardModel) -> dict[str, tuple[str, np.ndarray]]:
     data = forward.data
     out: dict[str, tuple[str, np.ndarray]] = {}
     for name, value in forward.baseline_contributions().items():
-        kind = name if name in ("baseline", "seasonality", "trend") else "control"
+        kind = name if name in ("baseline", "seasonality", "trend", "smooth") else "control"
         out[name] = (kind, value)
     media = forward.media_contributions()
     for i, ch in enumerate(data.channels):

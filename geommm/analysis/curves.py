@@ -28,6 +28,7 @@ def response_curves(
     channel: str | Sequence[str] | None = None,
     spend_grid: Sequence[float] | np.ndarray | None = None,
     hdi_prob: float = 0.9,
+    effectiveness: str = "latest",
 ) -> pl.DataFrame:
     """Expected incremental KPI over the analysed period against the period's total spend.
 
@@ -37,6 +38,10 @@ def response_curves(
     (the sum over geos at the same multiplier). Columns: geo, channel,
     spend_multiplier, spend, incremental_kpi_mean, incremental_kpi_hdi_low,
     incremental_kpi_hdi_high. Geo-channel cells that never spent are left out.
+    With time-varying channels, a channel's curve uses one ``effectiveness`` for the
+    period ("latest": its last fitted week's multiplier, what a plan would face;
+    "average": the mean over the fitted weeks), and an ``effectiveness`` column says
+    which (static channels: "static").
     """
     forward = as_forward(fit)
     data = forward.data
@@ -48,7 +53,7 @@ def response_curves(
     cells = data.n_geos * (data.n_times + data.max_lag - 1) * data.n_channels
     parts = []
     for chunk in draw_chunks(forward.draws, cells):
-        response = forward.with_draws(chunk).plan_response()
+        response = forward.with_draws(chunk).plan_response(effectiveness=effectiveness)
         parts.append(np.stack([response.kpi(m) for m in multipliers]))
     kpi = np.concatenate(parts, axis=1)[..., ch_idx]
     spend = data.spend.sum(axis=1)[:, ch_idx]  # (G, C') observed spend of the period
@@ -81,7 +86,13 @@ def response_curves(
         raise DataError(
             f"no spend for channel(s) {channels} in geo(s) {geos}: there is no curve to draw"
         )
-    return pl.concat(frames).sort("geo", "channel", "spend_multiplier")
+    out = pl.concat(frames).sort("geo", "channel", "spend_multiplier")
+    if forward.layout is None:
+        return out
+    varying = [data.channels[i] for i in forward.layout.varying]
+    return out.with_columns(
+        effectiveness=pl.when(pl.col("channel").is_in(varying)).then(pl.lit(effectiveness)).otherwise(pl.lit("static"))
+    )
 
 
 def _multipliers(spend_grid) -> np.ndarray:

@@ -25,6 +25,10 @@ MODEL_PARAMETERS = (
     "noise_sd",
     "roi",
     "student_t_nu",
+    "smooth_coef",  # smooth(time) baseline
+    "smooth_geo_coef",
+    "effect_path_coef",  # time-varying channels (model/time_path.py)
+    "effect_path_geo_coef",
 )
 
 

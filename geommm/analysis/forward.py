@@ -15,6 +15,11 @@ from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model import expected
 from geommm.model.design import ModelData
+from geommm.model.time_path import layout_for, log_multiplier
+
+#: How plans (response curves, the optimiser) weigh a time-varying channel's effect:
+#: its last fitted week's multiplier, or its average over the fitted weeks.
+EFFECTIVENESS = ("latest", "average")
 
 
 #: Largest array (numbers) a ForwardModel keeps for reuse: 20M numbers, 160 MB.
@@ -29,6 +34,7 @@ class ForwardModel:
         self.data = data
         self.draws = draws
         self.transform = expected.media_transform(spec, data)
+        self.layout = layout_for(spec, data.n_times)  # None: no channel varies over time
         self._memo: dict[tuple, np.ndarray] = {}
 
     @property
@@ -48,6 +54,41 @@ class ForwardModel:
             self._memo[key] = value
         return value
 
+    def effect_multiplier(self) -> np.ndarray | None:
+        """(D, G, T, C) effectiveness multiplier ``exp(f_c(t))`` over the fitted weeks (1 for
+        static channels); None when no channel varies. Every media contribution, ROI,
+        marginal ROI and lift check below multiplies by it; it is the graph's path
+        (``model/time_path.py``) evaluated on the draws."""
+        if self.layout is None:
+            return None
+        path = self.remember(("effect_multiplier",), lambda: np.exp(log_multiplier(self.draws, self.layout)))
+        data = self.data
+        return np.broadcast_to(path, (path.shape[0], data.n_geos, data.n_times, data.n_channels))
+
+    def multiplier_weeks(self, n_weeks: int, start: int = 0) -> np.ndarray | None:
+        """(D, G, n_weeks, C) multiplier of ``n_weeks`` weeks from panel week ``start``;
+        weeks after the panel (tails, plans, predictions) hold the last fitted week's."""
+        path = self.effect_multiplier()
+        if path is None:
+            return None
+        idx = np.clip(np.arange(start, start + n_weeks), 0, self.data.n_times - 1)
+        return path[..., idx, :]
+
+    def planning_multiplier(self, effectiveness: str = "latest") -> np.ndarray | None:
+        """(D, G, C) one multiplier per cell for plans: ``"latest"`` (the last fitted week)
+        or ``"average"`` (the mean over the fitted weeks); None when no channel varies."""
+        if effectiveness not in EFFECTIVENESS:
+            raise ValueError(f"effectiveness must be one of {EFFECTIVENESS}, got {effectiveness!r}")
+        path = self.effect_multiplier()
+        if path is None:
+            return None
+        return path[..., -1, :] if effectiveness == "latest" else path.mean(axis=-2)
+
+    def _start_of(self, first_week) -> int:
+        """Panel week index of ``first_week`` (the panel's length when it is after the panel)."""
+        times = np.asarray(self.data.times, dtype="datetime64[D]")
+        return int(np.searchsorted(times, np.datetime64(first_week, "D")))
+
     def with_draws(self, draws: dict[str, np.ndarray]) -> ForwardModel:
         """The same model over other draws (a thinned set or a chunk)."""
         return ForwardModel(self.spec, self.data, draws)
@@ -66,7 +107,11 @@ class ForwardModel:
             return self.remember(("media_contributions",), lambda: self._media_contributions(None, 0, None))
         return self._media_contributions(media_input, carryover_weeks, data)
 
-    def _media_contributions(self, media_input, carryover_weeks: int, data: ModelData | None) -> np.ndarray:
+    def _media_contributions(
+        self, media_input, carryover_weeks: int, data: ModelData | None, start: int | None = None
+    ) -> np.ndarray:
+        if start is None:  # the weeks of ``data`` (the fitted panel's from its first week)
+            start = 0 if data is None or data is self.data else self._start_of(data.times[0])
         data = data or self.data
         x = data.media_input if media_input is None else np.asarray(media_input, dtype="float64")
         if carryover_weeks:
@@ -75,20 +120,29 @@ class ForwardModel:
         scaled = x / self.data.media_scale[:, None, :]
         sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws)
         beta = self.draws["media_effect"][:, :, None, :]
+        multiplier = self.multiplier_weeks(sat.shape[-2], start)
+        if multiplier is not None:
+            sat = sat * multiplier
         return self.data.kpi_scale[None, :, None, None] * beta * sat
 
-    def media_contributions_history(self, media_input: np.ndarray, history: np.ndarray) -> np.ndarray:
+    def media_contributions_history(
+        self, media_input: np.ndarray, history: np.ndarray, first_week=None
+    ) -> np.ndarray:
         """Contributions of ``media_input`` weeks preceded by ``history`` weeks (carryover in).
 
-        Returns only the ``media_input`` weeks: (D, G, T_new, C).
+        Returns only the ``media_input`` weeks: (D, G, T_new, C). ``first_week`` (the date
+        of the first new week) places a time-varying effect; without it the weeks are
+        taken to follow the panel (the last fitted week's effectiveness).
         """
         full = np.concatenate([history, media_input], axis=1)
-        out = self.media_contributions(full)
+        start = self.data.n_times if first_week is None else self._start_of(first_week)
+        out = self._media_contributions(full, 0, None, start=start - history.shape[1])
         return out[:, :, history.shape[1] :, :]
 
-    def plan_response(self, plan: np.ndarray | None = None) -> PlanResponse:
-        """KPI of every geo x channel, and its derivatives, as ``plan`` is scaled."""
-        return PlanResponse(self, plan)
+    def plan_response(self, plan: np.ndarray | None = None, effectiveness: str = "latest") -> PlanResponse:
+        """KPI of every geo x channel, and its derivatives, as ``plan`` is scaled; a
+        time-varying channel at its ``effectiveness`` (see :meth:`planning_multiplier`)."""
+        return PlanResponse(self, plan, effectiveness)
 
     def baseline_contributions(self, data: ModelData | None = None) -> dict[str, np.ndarray]:
         """Named non-media components, each (D, G, T), in KPI units."""
@@ -143,7 +197,7 @@ class PlanResponse:
     summed over weeks.
     """
 
-    def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None) -> None:
+    def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None, effectiveness: str = "latest") -> None:
         data, draws = forward.data, forward.draws
         plan = data.media_input if plan is None else np.asarray(plan, dtype="float64")
         G, _, C = plan.shape
@@ -153,6 +207,9 @@ class PlanResponse:
         adstocked = np.broadcast_to(adstocked, (forward.n_draws, *adstocked.shape[-3:]))
         self.transform = forward.transform
         self.effect = data.kpi_scale[None, :, None] * draws["media_effect"]  # (D, G, C)
+        multiplier = forward.planning_multiplier(effectiveness)
+        if multiplier is not None:  # one effectiveness for the whole plan, stated in the tables
+            self.effect = self.effect * multiplier
         self.prepared = forward.transform.prepare(adstocked, draws)
         self.n_geos, self.n_channels = G, C
 

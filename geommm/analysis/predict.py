@@ -64,7 +64,7 @@ def media_history(train: ModelData, first_week: np.datetime64) -> np.ndarray:
 
 def expected_kpi(forward: ForwardModel, data: ModelData, history: np.ndarray) -> np.ndarray:
     """(D, G, T) expected KPI of new weeks: baseline parts plus media with carryover in."""
-    media = forward.media_contributions_history(data.media_input, history).sum(axis=-1)
+    media = forward.media_contributions_history(data.media_input, history, data.times[0]).sum(axis=-1)
     return media + sum(forward.baseline_contributions(data).values())
 
 

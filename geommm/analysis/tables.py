@@ -48,6 +48,10 @@ LIFT_TEST_CHECK = (
 )
 #: ``fit.adstock_decay()``: carryover weight per lag, per geo and for ``NATIONAL``.
 ADSTOCK_DECAY = ("geo", "channel", "lag", "weight_mean", "weight_hdi_low", "weight_hdi_high")
+#: ``fit.effectiveness()``: a time-varying channel's effectiveness multiplier per week
+#: (``exp(f_c(t))``, geometric mean 1 over the fitted weeks), national or per geo.
+EFFECTIVENESS = ("channel", "time", "mean", "hdi_low", "hdi_high")
+EFFECTIVENESS_BY_GEO = ("channel", "geo", "time", "mean", "hdi_low", "hdi_high")
 #: ``fit.response_curves()``: incremental KPI on a grid of spend multipliers.
 RESPONSE_CURVES = (
     "geo",

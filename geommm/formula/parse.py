@@ -18,18 +18,20 @@ from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 from geommm.errors import FormulaError
 from geommm.formula.holidays import holiday_term
 from geommm.formula.terms import (
+    DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
     FourierTerm,
     HolidayTerm,
     MediaTerm,
     ModelSpec,
+    SmoothTerm,
     TrendTerm,
 )
 
-SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays")
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
-_MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag")
+_MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag", "varying", "basis")
 
 
 def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> ModelSpec:
@@ -56,6 +58,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     fourier: list[FourierTerm] = []
     trend: TrendTerm | None = None
     holidays: list[HolidayTerm] = []
+    smooth: SmoothTerm | None = None
 
     for term in desc.terms:
         if isinstance(term, Intercept):
@@ -92,6 +95,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
             trend = TrendTerm()
         elif call.callee == "holidays":
             holidays.append(holiday_term(call, _term_text(term), columns, geo))
+        elif call.callee == "smooth":
+            smooth = _smooth_term(call)
 
     if not media:
         raise FormulaError(
@@ -112,6 +117,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         fourier=tuple(fourier),
         trend=trend,
         holidays=tuple(holidays),
+        smooth=smooth,
     )
 
 
@@ -257,9 +263,31 @@ def _media_term(call, columns: Sequence[str]) -> MediaTerm:
             adstock=str(kw.get("adstock", "geometric")),
             saturation=str(kw.get("saturation", "hill")),
             max_lag=max_lag,
+            varying=_varying(kw.get("varying", False)),
+            basis=int(kw.get("basis", DEFAULT_BASIS)),
         )
     except (TypeError, ValueError) as exc:
         raise FormulaError(f"media({column}, ...): {exc}") from None
+
+
+def _varying(value):
+    """``varying=`` as written (True, true, 1, 'geo', ...) -> False, True or 'geo'; anything
+    else is kept for MediaTerm to reject with the documented values."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, (bool, int, float)) and value in (0, 1):
+        return bool(value)
+    return value
+
+
+def _smooth_term(call) -> SmoothTerm:
+    unknown = sorted(set(call.kwargs) - {"basis"})
+    if unknown or len(call.args) > 1 or (call.args and not isinstance(call.args[0], LazyVariable)):
+        raise FormulaError("smooth() takes the word time and an optional basis=, e.g. smooth(time, basis=20)")
+    try:
+        return SmoothTerm(basis=int(_literal(call.kwargs.get("basis", LazyValue(DEFAULT_BASIS, None)), "smooth(basis=...)")))
+    except (TypeError, ValueError) as exc:
+        raise FormulaError(f"smooth(): {exc}") from None
 
 
 def _fourier_term(call) -> FourierTerm:

@@ -11,6 +11,11 @@ from dataclasses import asdict, dataclass, field
 from geommm.media.registry import ADSTOCKS, SATURATIONS
 
 DEFAULT_MAX_LAG = 8
+#: ``media(..., varying=)`` values: False (static), True (a smooth national path over
+#: time), "geo" (the national path plus pooled geo deviations).
+VARYING_VALUES = (False, True, "geo")
+#: Basis functions of a varying channel's path when the formula does not say (``basis=``).
+DEFAULT_BASIS = 20
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,17 @@ class MediaTerm:
     adstock: str = "geometric"
     saturation: str = "hill"
     max_lag: int = DEFAULT_MAX_LAG
+    varying: bool | str = False
+    basis: int = DEFAULT_BASIS
 
     def __post_init__(self) -> None:
+        if not any(self.varying is v or (isinstance(v, str) and self.varying == v) for v in VARYING_VALUES):
+            raise ValueError(
+                f"varying={self.varying!r} is not one of False (a static effect), True (a smooth "
+                "national path over time) or 'geo' (a national path plus pooled geo deviations)"
+            )
+        if not 2 <= self.basis <= 200:
+            raise ValueError(f"basis={self.basis} must be between 2 and 200 functions")
         if self.adstock not in ADSTOCKS:
             raise ValueError(f"adstock={self.adstock!r} is not one of {ADSTOCKS}")
         if self.saturation not in SATURATIONS:
@@ -84,6 +98,18 @@ class HolidayTerm:
 
 
 @dataclass(frozen=True)
+class SmoothTerm:
+    """``smooth(time)``: a smooth baseline over the weeks (a national Gaussian-process path
+    plus pooled geo deviations), for a KPI whose level wanders; ``basis`` functions."""
+
+    basis: int = DEFAULT_BASIS
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.basis <= 200:
+            raise ValueError(f"basis={self.basis} must be between 2 and 200 functions")
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the formula says, validated against the panel's columns."""
 
@@ -96,6 +122,7 @@ class ModelSpec:
     fourier: tuple[FourierTerm, ...] = ()
     trend: TrendTerm | None = None
     holidays: tuple[HolidayTerm, ...] = ()
+    smooth: SmoothTerm | None = None
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -111,6 +138,11 @@ class ModelSpec:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["trend"] = self.trend is not None
+        if self.smooth is None:  # a formula without smooth() saves as before it existed
+            out.pop("smooth")
+        for m in out["media"]:  # a static channel saves as before the path existed
+            if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
+                del m["varying"], m["basis"]
         out.pop("extra", None)
         return out
 
@@ -126,4 +158,5 @@ class ModelSpec:
             fourier=tuple(FourierTerm(**f) for f in d.get("fourier", ())),
             trend=TrendTerm() if d.get("trend") else None,
             holidays=tuple(HolidayTerm.from_dict(h) for h in d.get("holidays", ())),
+            smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
         )

@@ -17,6 +17,7 @@ from geommm.errors import DataError, FormulaError
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model.holidays import holiday_controls
+from geommm.model.time_path import basis_at, basis_for
 
 DAYS_PER_WEEK = 7.0
 
@@ -88,6 +89,7 @@ class ModelData:
     n_train_weeks: int = 0
     control_center: np.ndarray = field(default=None)
     control_sd: np.ndarray = field(default=None)
+    smooth_basis: np.ndarray = field(default=None)  # (T, m) with smooth(time); time_path.py
 
     @property
     def n_geos(self) -> int:
@@ -182,6 +184,10 @@ def build_model_data(
     weeks = (times - origin).astype("timedelta64[D]").astype("float64") / DAYS_PER_WEEK
     trend = weeks / max(n_train - 1, 1) - 0.5
     fourier, fourier_names = _fourier(spec, weeks)
+    smooth_basis = None
+    if getattr(spec, "smooth", None) is not None:  # weeks after the fitted ones hold the last level
+        basis_for(n_train, spec.smooth.basis, "smooth(time)")  # the fitted panel long enough
+        smooth_basis = basis_at(weeks, n_train, spec.smooth.basis)[0]
     controls, names, groups, varying, center, sd = _controls(
         spec, panel, reference, reference_panel, scaling
     )
@@ -207,6 +213,7 @@ def build_model_data(
         n_train_weeks=n_train,
         control_center=center,
         control_sd=sd,
+        smooth_basis=smooth_basis,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from geommm.media import MediaTransform
+from geommm.media.backend import xp_of
 
 
 def media_transform(spec, data) -> MediaTransform:
@@ -26,12 +27,24 @@ def baseline_components(params: Mapping[str, Any], data) -> dict[str, Any]:
     if data.fourier.shape[1]:
         coef = params["season_geo"][..., :, None, :]
         out["seasonality"] = (coef * data.fourier).sum(axis=-1)
+    if "smooth_coef" in params:  # smooth(time): national path plus the geo's deviation
+        out["smooth"] = smooth_baseline(params, data)
     if "trend_geo" in params:
         out["trend"] = params["trend_geo"][..., :, None] * data.trend
     if data.controls.shape[-1]:
         coef = params["control_geo"][..., :, None, :]
         out["controls"] = (coef * data.controls).sum(axis=-1)
     return out
+
+
+def smooth_baseline(params: Mapping[str, Any], data) -> Any:
+    """The smooth(time) baseline ``(..., G or 1, T)``: basis times coefficients."""
+    xp = xp_of(params["smooth_coef"])
+    basis_t = data.smooth_basis.T  # (m, T)
+    path = xp.matmul(params["smooth_coef"][..., None, :], basis_t)  # (..., 1, T)
+    if "smooth_geo_coef" in params:
+        path = path + xp.matmul(params["smooth_geo_coef"], basis_t)  # (..., G, T)
+    return path
 
 
 def control_contributions(params: Mapping[str, Any], data) -> dict[str, Any]:

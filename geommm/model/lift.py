@@ -162,7 +162,9 @@ def implied_lift(
     """Implied lift per test (KPI units), for PyMC tensors or numpy with leading draw axes.
 
     ``adstocked`` is the observed adstocked scaled media ``(..., G, T, C)``; ``params``
-    hold ``retention``, ``half_saturation``, ``slope`` ... and ``media_effect``.
+    hold ``retention``, ``half_saturation``, ``slope`` ... and ``media_effect``, and with
+    time-varying channels ``effect_multiplier`` ``(..., G, T, C)``: each cell's effect is
+    the channel's effectiveness in that cell's week (a spring test informs spring).
     """
     g, t, c = cells.geo_idx, cells.time_idx, cells.channel_idx
     xp = xp_of(adstocked, params["media_effect"])
@@ -172,6 +174,8 @@ def implied_lift(
     bau = xp.maximum(actual - (w * cells.delta_lagged).sum(axis=-1), 0.0)
     sat = transform.saturate_cells(xp.stack([actual, bau], axis=-1), params, g, c)
     beta = params["media_effect"][..., g, c]
+    if params.get("effect_multiplier") is not None:  # a varying channel: its effectiveness in the test's weeks
+        beta = beta * params["effect_multiplier"][..., g, t, c]
     diff = kpi_scale[g] * beta * (sat[..., 0] - sat[..., 1])
     if xp is np:
         return diff @ cells.membership().T

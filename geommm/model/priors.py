@@ -21,6 +21,7 @@ from scipy import stats
 
 from geommm.errors import PriorError
 from geommm.media import Adstock, adstock_kind, channel_parameter_priors
+from geommm.model.time_path import PATH_PRIORS
 
 DISTRIBUTIONS = ("Normal", "HalfNormal", "LogNormal", "Beta", "Gamma")
 _PARAMS = {
@@ -41,6 +42,7 @@ CHANNEL_PARAMETERS = (
     "half_saturation_log",
     "half_saturation_geo_sd",
     *channel_parameter_priors(),
+    *PATH_PRIORS,  # only channels written media(..., varying=...) use these
 )
 #: Assumed media share of the KPI behind the default ROI prior centre.
 DEFAULT_MEDIA_SHARE = 0.2
@@ -130,6 +132,9 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
         "season_geo_sd": Prior("HalfNormal", sigma=0.05, note="geo spread of seasonality"),
         "trend": Prior("Normal", mu=0.0, sigma=0.2, note="change over the panel, share of KPI"),
         "trend_geo_sd": Prior("HalfNormal", sigma=0.05, note="geo spread of the trend"),
+        "smooth_lengthscale": Prior("LogNormal", mu=math.log(26.0), sigma=0.4, note="weeks over which the smooth(time) baseline changes"),
+        "smooth_amplitude": Prior("HalfNormal", sigma=0.1, note="sd of the smooth(time) baseline, share of KPI"),
+        "smooth_geo_amplitude": Prior("HalfNormal", sigma=0.03, note="sd of a geo's deviation from the smooth baseline"),
         "noise_sd": Prior("HalfNormal", sigma=0.15, note="per-geo residual sd, share of KPI"),
         "student_t_nu": Prior("Gamma", alpha=2.0, beta=0.1, note="StudentT degrees of freedom"),
         "roi": Prior(
@@ -143,6 +148,17 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
         "retention_geo_sd": Prior("HalfNormal", sigma=0.3, note="geo spread of logit carryover"),
         "half_saturation_log": Prior("Normal", mu=0.0, sigma=0.7, note="log half-saturation, scaled"),
         "half_saturation_geo_sd": Prior("Gamma", alpha=2.0, beta=8.0, note="geo spread of log K"),
+        "effect_path_lengthscale": Prior(
+            "LogNormal", mu=math.log(26.0), sigma=0.4,
+            note="weeks over which a varying channel's effectiveness changes (median 26)",
+        ),
+        "effect_path_amplitude": Prior(
+            "HalfNormal", sigma=0.15,
+            note="sd of a varying channel's log effectiveness over time; mass near 0 keeps a static channel static",
+        ),
+        "effect_path_geo_amplitude": Prior(
+            "HalfNormal", sigma=0.05, note="sd of a geo's deviation from the national path (varying='geo')",
+        ),
         **{
             name: Prior(spec.dist, note=spec.note, **spec.params)
             for name, spec in channel_parameter_priors().items()
@@ -175,16 +191,23 @@ class PriorSet:
     channel: dict[str, Prior]  # vectorised over channels (same family per parameter)
     channels: tuple[str, ...]
 
-    def table(self, adstocks: Sequence[str] | None = None) -> pl.DataFrame:
+    def table(self, adstocks: Sequence[str] | None = None, varying: Sequence[Any] | None = None,
+              smooth: bool = False) -> pl.DataFrame:
         """One row per prior (and channel). With the channels' adstock kinds, a channel
         whose kind gives ``retention`` another meaning (Weibull: the scale as a share of
-        max_lag) says so in its ``retention_logit`` note."""
+        max_lag) says so in its ``retention_logit`` note. The time-path priors are listed
+        only for channels ``varying`` marks (their ``media(..., varying=)``), the smooth
+        baseline's with ``smooth`` (the formula has ``smooth(time)``)."""
+        varying = [False] * len(self.channels) if varying is None else list(varying)
         rows = [
             {"parameter": k, "channel": "", "prior": p.describe(), "note": p.note}
             for k, p in self.shared.items()
+            if smooth or not k.startswith("smooth_")
         ]
         for k, p in self.channel.items():
             for i, ch in enumerate(self.channels):
+                if k in PATH_PRIORS and (not varying[i] or (k == "effect_path_geo_amplitude" and varying[i] != "geo")):
+                    continue
                 params = {n: float(np.asarray(v).reshape(-1)[i]) for n, v in p.params.items()}
                 desc = Prior(p.dist, **params).describe()
                 note = p.note

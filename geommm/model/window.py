@@ -47,9 +47,11 @@ GEOMETRIES = ("whitened", "dense")
 def weeks(data: ModelData, start: int, stop: int | None = None) -> ModelData:
     """``data`` cut to the weeks ``start:stop`` (scales unchanged)."""
     t = slice(start, data.n_times if stop is None else stop)
+    smooth = None if data.smooth_basis is None else data.smooth_basis[t]
     return replace(
         data, times=data.times[t], kpi=data.kpi[:, t], media_input=data.media_input[:, t],
         spend=data.spend[:, t], controls=data.controls[:, t], fourier=data.fourier[t], trend=data.trend[t],
+        smooth_basis=smooth,
     )
 
 

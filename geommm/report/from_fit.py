@@ -20,6 +20,7 @@ from geommm.report.charts import (
     budget_chart,
     contribution_area_chart,
     diagnostics_chart,
+    effectiveness_chart,
     fit_chart,
     geo_ranking_chart,
     lift_agreement_table,
@@ -90,6 +91,7 @@ class FitTables:
         self.marginal_roi_by_geo = once(lambda: fit.marginal_roi(by="geo"))
         self.response_curves = once(fit.response_curves)
         self.adstock_decay = once(fit.adstock_decay)
+        self.effectiveness = once(fit.effectiveness)
         self.lift_test_check = once(lambda: _lift_checks(fit))
         self.summary = once(fit.summary)
         self.prior_posterior = once(fit.prior_posterior)
@@ -259,6 +261,14 @@ def fit_sections(
             tables={"Lift test check": lambda: lift_agreement_table(t.lift_test_check())},
         ),
     ]
+    if t.effectiveness().height:  # only when a channel's effectiveness varies over time
+        sections.insert(-1, Section(
+            "Media effectiveness over time",
+            intro="How hard a unit of each time-varying channel's media worked, week by week "
+            "(1 = the channel's typical week). Response curves and the budget plan use the "
+            "last fitted week's effectiveness.",
+            charts=[lambda: effectiveness_chart(t.effectiveness())],
+        ))
     changed = what_changed_section(fit)
     if changed is not None:
         sections.insert(1, changed)

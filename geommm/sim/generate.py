@@ -42,6 +42,7 @@ from geommm.sim.profiles import (
     profiles_for,
 )
 from geommm.sim.store import SimulatedPanel
+from geommm.sim.drift import drift_factor
 from geommm.sim.truth import (
     MediaParams,
     SimTruth,
@@ -70,6 +71,7 @@ def simulate(
     seasonality: bool = True,
     lift_design: list[dict] | None = None,
     effect_change: dict[str, tuple[int, float]] | None = None,
+    effect_drift: dict[str, Any] | None = None,
     channels: list[str] | None = None,
     profiles: dict[str, dict] | None = None,
 ) -> SimulatedPanel:
@@ -90,6 +92,11 @@ def simulate(
     response is ``factor`` times what it was (0.6 = effectiveness falls 40%), so drift
     between fits is testable; the truth's ROI tables include it. The same seed draws
     the same random numbers with or without it.
+    ``effect_drift={"tv": {"amplitude": 0.3, "period": 104, "phase": 0.0}}`` (or a
+    callable of the week index array returning the multiplier): the channel's response
+    drifts smoothly, ``exp(amplitude * sin(2 pi week / period + phase))``, its log
+    centred over the panel's weeks so ``truth.effect`` is the path a
+    ``media(..., varying=True)`` model estimates; same seed, same random numbers.
     ``channels`` picks channels from the book by name (e.g. ``["tv", "search", "email"]``
     for a small always-on channel); it replaces ``n_channels``. ``profiles`` changes a
     channel's book values, e.g. ``{"email": {"share": 0.03}}`` (fields of its profile:
@@ -141,6 +148,10 @@ def simulate(
     if effect_change:
         params = replace(params, effect=_effect_factor(effect_change, channels, n_weeks))
         settings["effect_change"] = {k: list(v) for k, v in effect_change.items()}
+    if effect_drift:
+        drift = drift_factor(effect_drift, channels, n_weeks)
+        params = replace(params, effect=drift if params.effect is None else params.effect * drift)
+        settings["effect_drift"] = {k: v for k, v in effect_drift.items() if isinstance(v, dict)}
     gain = media_contributions(inputs, params)  # (geo, time, channel) KPI units
     shares = gain.sum(axis=(0, 1)) / (kpi_scale.sum() * n_weeks)
 

@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 
 from geommm.analysis.draws import summarise
-from geommm.analysis.forward import as_forward
+from geommm.analysis.forward import EFFECTIVENESS, as_forward
 from geommm.analysis.optimize.allocation import DEFAULT_BOUNDS, Allocation, planning_units
 from geommm.analysis.optimize.problem import TOL, BudgetProblem, Objective, Plan
 from geommm.analysis.optimize.solve import project, solve
@@ -32,6 +32,7 @@ def optimize_budget(
     hdi_prob: float = 0.9,
     max_draws: int | None = MAX_DRAWS,
     national_channels=None,
+    effectiveness: str = "latest",
 ) -> Allocation:
     """Split ``budget`` over channels (``by="channel"``) or geo x channel cells (``by="geo"``).
 
@@ -47,6 +48,8 @@ def optimize_budget(
     ``national_channels`` (with ``by="geo"``): channels bought nationally; each is one
     unit over all geos, so its total moves while its geo split stays as it is.
     ``Allocation.weekly_plan()`` gives the plan per geo x channel x week.
+    ``effectiveness`` ("latest" or "average"): a time-varying channel's multiplier for the
+    planning weeks (its last fitted week's, or its average); stated in the notes.
     """
     forward = as_forward(fit)
     data = forward.data
@@ -60,9 +63,15 @@ def optimize_budget(
         data.geos, data.channels, current, by=by, bounds=bounds, fixed=fixed,
         national_channels=national_channels,
     )
-    problem = BudgetProblem(forward, units, n_weeks, max_draws)
+    if effectiveness not in EFFECTIVENESS:
+        raise OptimizationError(f"effectiveness={effectiveness!r} is not one of {EFFECTIVENESS}")
+    problem = BudgetProblem(forward, units, n_weeks, max_draws, effectiveness)
     low, high = problem.budget_range
     notes = []
+    if forward.layout is not None:
+        varying = ", ".join(data.channels[i] for i in forward.layout.varying)
+        notes.append(f"time-varying channel(s) {varying}: planned at the {effectiveness} "
+                     f"effectiveness ({'last fitted week' if effectiveness == 'latest' else 'mean over the fitted weeks'})")
     if target_marginal_roi is not None:
         if budget is not None:
             raise OptimizationError("give either budget= or target_marginal_roi=, not both")

@@ -41,7 +41,8 @@ class BudgetProblem:
     """
 
     def __init__(
-        self, forward: ForwardModel, units: Units, weeks: int, max_draws: int | None
+        self, forward: ForwardModel, units: Units, weeks: int, max_draws: int | None,
+        effectiveness: str = "latest",
     ) -> None:
         data = forward.data
         self.units, self.weeks = units, weeks
@@ -62,7 +63,8 @@ class BudgetProblem:
         self.pinned = np.where(
             self.free, 0.0, self.lower
         )  # multiplier of the units that cannot move
-        self.response = forward.with_draws(thin_draws(forward.draws, max_draws)).plan_response(plan)
+        self.response = forward.with_draws(thin_draws(forward.draws, max_draws)).plan_response(
+            plan, effectiveness)
 
     def _open_empty_units(self, data, units: Units, spend: np.ndarray, plan: np.ndarray):
         """Reference spend per cell; units with no spend but a positive absolute upper bound

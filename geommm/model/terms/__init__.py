@@ -16,12 +16,14 @@ from geommm.model.terms import (
     media,
     media_effect,
     seasonality,
+    smooth,
     trend,
+    varying,
 )
 from geommm.model.terms.context import TermContext
 
-#: Build order: baseline terms, media shape, media effect, then the mean, the KPI
+#: Build order: baseline terms, media shape, its time path (varying channels), media effect, then the mean, the KPI
 #: likelihood and the lift-test likelihood (which need everything before them).
-TERMS = (level, seasonality, trend, controls, media, media_effect, mean, likelihood, lift)
+TERMS = (level, seasonality, trend, smooth, controls, media, varying, media_effect, mean, likelihood, lift)
 
 __all__ = ["TERMS", "TermContext"]

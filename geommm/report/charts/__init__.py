@@ -12,6 +12,7 @@ from geommm.report.charts.contributions import (
 )
 from geommm.report.charts.curves import adstock_decay_chart, response_curve_chart
 from geommm.report.charts.diagnostics import density_table, diagnostics_chart, prior_posterior_chart
+from geommm.report.charts.effectiveness import effectiveness_chart
 from geommm.report.charts.fit import fit_chart
 from geommm.report.charts.lift import lift_agreement_table, lift_check_chart, lift_check_table
 from geommm.report.charts.roi import geo_ranking_chart, roi_forest_chart, roi_heatmap
@@ -23,6 +24,7 @@ __all__ = [
     "contribution_area_chart",
     "density_table",
     "diagnostics_chart",
+    "effectiveness_chart",
     "fit_chart",
     "geo_ranking_chart",
     "lift_agreement_table",

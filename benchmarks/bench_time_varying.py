@@ -1,0 +1,130 @@
+"""Time-varying media effectiveness: recovery, static agreement and cost (not run by the tests).
+
+    python benchmarks/bench_time_varying.py --chains 2 --tune 500 --draws 500 --seeds 0 1 2
+
+1. Drifting panels (10 geos x 156 weeks, tv's effectiveness exp(0.3 sin(2 pi t / 104))):
+   share of weeks whose true multiplier lies in the 90% HDI of ``fit.effectiveness()``,
+   and whether each channel's true national ROI lies in its 90% HDI.
+2. A static panel fitted static and with ``varying=True`` on tv: the national ROIs'
+   difference in posterior sds of the static fit, and the amplitude's posterior.
+3. The demo panel fitted static and varying: sampling wall time, divergences, max R-hat.
+
+Writes benchmarks/results/time_varying.json and prints a markdown table. One job at a
+time: on 2 shared cores a second job doubles every wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import geommm as gm
+from geommm import sim
+from geommm.analysis.roi import roi_samples
+from geommm.demo import load_demo
+
+DRIFT = {"tv": {"amplitude": 0.3, "period": 104}}
+OUT = Path(__file__).parent / "results" / "time_varying.json"
+
+
+def varying(formula: str, channel: str = "tv", value: str = "True") -> str:
+    """``formula`` with ``channel``'s media term made time-varying."""
+    out = formula.replace(f"name='{channel}')", f"name='{channel}', varying={value})")
+    assert out != formula, f"no media term named {channel!r} in {formula!r}"
+    return out
+
+
+def fit(formula: str, panel, lifts, a, seed: int):
+    model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lifts)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, seed=seed, progressbar=False)
+    wall = time.perf_counter() - t0
+    d = result.diagnostics()
+    s = result.settings
+    return result, {"sampling_s": round(s.sampling_seconds, 1), "compile_s": round(s.compile_seconds, 1),
+                    "wall_s": round(wall, 1), "divergences": int(d.divergences),
+                    "max_r_hat": round(float(d.max_r_hat), 4)}
+
+
+def roi_coverage(result, truth) -> dict[str, bool]:
+    nat = result.roi(by="channel").join(truth.roi_national.select("channel", pl.col("roi").alias("true")), on="channel")
+    return {r["channel"]: bool(r["roi_hdi_low"] <= r["true"] <= r["roi_hdi_high"]) for r in nat.iter_rows(named=True)}
+
+
+def drifting(a, seed: int) -> dict:
+    s = sim.simulate(n_geos=10, n_weeks=156, n_channels=a.channels, seed=seed, n_lift_tests=2, effect_drift=DRIFT)
+    result, cost = fit(varying(s.formula), s.panel, s.lift_tests, a, seed)
+    eff = result.effectiveness(hdi_prob=0.9).filter(pl.col("channel") == "tv")
+    true = np.asarray(s.truth.effect)[:, s.truth.channels.index("tv")]
+    inside = (eff["hdi_low"].to_numpy() <= true) & (true <= eff["hdi_high"].to_numpy())
+    return {"seed": seed, "path_coverage": round(float(inside.mean()), 3),
+            "path_mean_abs_err": round(float(np.abs(eff["mean"].to_numpy() - true).mean()), 3),
+            "roi_covered": roi_coverage(result, s.truth), **cost}
+
+
+def static_agreement(a) -> dict:
+    s = sim.simulate(n_geos=10, n_weeks=156, n_channels=a.channels, seed=a.static_seed, n_lift_tests=2)
+    static, cost_s = fit(s.formula, s.panel, s.lift_tests, a, a.static_seed)
+    moving, cost_v = fit(varying(s.formula), s.panel, s.lift_tests, a, a.static_seed)
+    rs, _ = roi_samples(static.forward, by="channel")
+    rv, _ = roi_samples(moving.forward, by="channel")
+    gap = np.abs(rv.mean(axis=0) - rs.mean(axis=0)) / rs.std(axis=0)
+    amp = moving.idata.posterior["effect_path_amplitude"].values.reshape(-1)
+    eff = moving.effectiveness().filter(pl.col("channel") == "tv")
+    return {"roi_gap_in_sd": dict(zip(static.channels, np.round(gap, 3).tolist())),
+            "amplitude_mean": round(float(amp.mean()), 4),
+            "amplitude_q90": round(float(np.quantile(amp, 0.9)), 4),
+            "amplitude_prior_mean": round(0.15 * np.sqrt(2 / np.pi), 4),
+            "multiplier_range_of_means": [round(float(eff["mean"].min()), 3), round(float(eff["mean"].max()), 3)],
+            "static": cost_s, "varying": cost_v}
+
+
+def demo_cost(a) -> dict:
+    demo = load_demo()
+    _, cost_s = fit(demo.formula, demo.panel, demo.lift_tests, a, 1)
+    _, cost_v = fit(varying(demo.formula), demo.panel, demo.lift_tests, a, 1)
+    return {"static": cost_s, "varying": cost_v,
+            "sampling_ratio": round(cost_v["sampling_s"] / max(cost_s["sampling_s"], 1e-9), 2)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--tune", type=int, default=500)
+    p.add_argument("--draws", type=int, default=500)
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--static-seed", type=int, default=7)
+    p.add_argument("--parts", nargs="+", default=["drift", "static", "demo"], choices=["drift", "static", "demo"])
+    a = p.parse_args()
+    out: dict = {"run": f"nutpie {a.chains} chains x {a.tune}+{a.draws}, {a.channels} channels (drift/static)"}
+    if "drift" in a.parts:
+        out["drifting"] = []
+        for seed in a.seeds:
+            out["drifting"].append(drifting(a, seed))
+            print(json.dumps(out["drifting"][-1]), flush=True)
+    if "static" in a.parts:
+        out["static_panel"] = static_agreement(a)
+        print(json.dumps(out["static_panel"]), flush=True)
+    if "demo" in a.parts:
+        out["demo_cost"] = demo_cost(a)
+        print(json.dumps(out["demo_cost"]), flush=True)
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(out, indent=1))
+    print(f"\n{out['run']}\n")
+    for r in out.get("drifting", []):
+        print(f"| drift seed {r['seed']} | path in 90% band {r['path_coverage']:.0%} | ROI covered "
+              f"{sum(r['roi_covered'].values())}/{len(r['roi_covered'])} (tv {r['roi_covered'].get('tv')}) | "
+              f"{r['sampling_s']} s, {r['divergences']} div, R-hat {r['max_r_hat']} |")
+
+
+if __name__ == "__main__":
+    main()
