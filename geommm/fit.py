@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import arviz as az
+import numpy as np
 import polars as pl
 
 from geommm import _checks as check
@@ -94,7 +95,17 @@ class Fit:
     @cached_property
     def forward(self) -> ForwardModel:
         """The fitted model over (thinned) posterior draws."""
-        return ForwardModel(self.spec, self.data, posterior_draws(self.idata, max_draws=ANALYSIS_DRAWS))
+        draws = posterior_draws(self.idata, max_draws=ANALYSIS_DRAWS)
+        return ForwardModel(self.spec, self.data, draws, shift_from=self.shift_from)
+
+    @property
+    def shift_from(self) -> int | None:
+        """Panel week from which a sequential refresh's ``effect_shift`` applies (None
+        for other fits): the refresh's first new week."""
+        first = self.idata.posterior.attrs.get("effect_shift_from")
+        if not first:
+            return None
+        return int(np.searchsorted(np.asarray(self.data.times, dtype="datetime64[D]"), np.datetime64(first, "D")))
 
     @property
     def channels(self) -> tuple[str, ...]:

@@ -155,7 +155,7 @@ def _forward_chunks(fit):
     data = fit.data
     cells = data.n_geos * (data.n_times + data.max_lag) * data.n_channels * data.max_lag
     for chunk in draw_chunks(draws, cells):
-        yield ForwardModel(fit.spec, data, chunk)
+        yield ForwardModel(fit.spec, data, chunk, shift_from=fit.shift_from)
 
 
 def _chain_draw(fit) -> tuple[int, int]:

@@ -87,9 +87,9 @@ def response_curves(
             f"no spend for channel(s) {channels} in geo(s) {geos}: there is no curve to draw"
         )
     out = pl.concat(frames).sort("geo", "channel", "spend_multiplier")
-    if forward.layout is None:
+    if not forward.varying_channels:
         return out
-    varying = [data.channels[i] for i in forward.layout.varying]
+    varying = list(forward.varying_channels)
     return out.with_columns(
         effectiveness=pl.when(pl.col("channel").is_in(varying)).then(pl.lit(effectiveness)).otherwise(pl.lit("static"))
     )

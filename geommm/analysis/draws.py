@@ -29,6 +29,7 @@ MODEL_PARAMETERS = (
     "smooth_geo_coef",
     "effect_path_coef",  # time-varying channels (model/time_path.py)
     "effect_path_geo_coef",
+    "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
 )
 
 

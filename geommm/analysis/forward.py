@@ -29,12 +29,17 @@ MEMO_CELLS = 20_000_000
 class ForwardModel:
     """The fitted model as a function of media, for ``D`` posterior draws."""
 
-    def __init__(self, spec: ModelSpec, data: ModelData, draws: dict[str, np.ndarray]):
+    def __init__(
+        self, spec: ModelSpec, data: ModelData, draws: dict[str, np.ndarray], shift_from: int | None = None
+    ):
         self.spec = spec
         self.data = data
         self.draws = draws
         self.transform = expected.media_transform(spec, data)
         self.layout = layout_for(spec, data.n_times)  # None: no channel varies over time
+        #: First panel week of a sequential refresh's step change (``effect_shift`` per
+        #: channel multiplies the effect by ``exp(effect_shift)`` from that week on).
+        self.shift_from = shift_from if "effect_shift" in draws else None
         self._memo: dict[tuple, np.ndarray] = {}
 
     @property
@@ -59,11 +64,30 @@ class ForwardModel:
         static channels); None when no channel varies. Every media contribution, ROI,
         marginal ROI and lift check below multiplies by it; it is the graph's path
         (``model/time_path.py``) evaluated on the draws."""
-        if self.layout is None:
+        if self.layout is None and self.shift_from is None:
             return None
-        path = self.remember(("effect_multiplier",), lambda: np.exp(log_multiplier(self.draws, self.layout)))
+        path = self.remember(("effect_multiplier",), lambda: np.exp(self._log_multiplier()))
         data = self.data
         return np.broadcast_to(path, (path.shape[0], data.n_geos, data.n_times, data.n_channels))
+
+    def _log_multiplier(self) -> np.ndarray:
+        """(D, G or 1, T, C): the time-varying path plus a refresh's step change."""
+        out = 0.0
+        if self.layout is not None:
+            out = log_multiplier(self.draws, self.layout)
+        if self.shift_from is not None:
+            step = (np.arange(self.data.n_times) >= self.shift_from).astype("float64")
+            out = out + self.draws["effect_shift"][:, None, None, :] * step[None, None, :, None]
+        return out
+
+    @property
+    def varying_channels(self) -> tuple[str, ...]:
+        """Channels whose effectiveness changes over the fitted weeks (a path or a step)."""
+        if self.shift_from is not None:
+            return tuple(self.data.channels)
+        if self.layout is None:
+            return ()
+        return tuple(self.data.channels[i] for i in self.layout.varying)
 
     def multiplier_weeks(self, n_weeks: int, start: int = 0) -> np.ndarray | None:
         """(D, G, n_weeks, C) multiplier of ``n_weeks`` weeks from panel week ``start``;
@@ -91,7 +115,7 @@ class ForwardModel:
 
     def with_draws(self, draws: dict[str, np.ndarray]) -> ForwardModel:
         """The same model over other draws (a thinned set or a chunk)."""
-        return ForwardModel(self.spec, self.data, draws)
+        return ForwardModel(self.spec, self.data, draws, self.shift_from)
 
     def media_contributions(
         self, media_input: np.ndarray | None = None, carryover_weeks: int = 0, data: ModelData | None = None

@@ -119,7 +119,9 @@ def refresh(
     except Exception as exc:
         raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
     if method == "sequential":
-        idata = _as_trace(idata, fit.spec, data)
+        idata = _as_trace(idata, fit.spec, data, cont.first_new)
+        if "effect_shift" in idata.posterior:
+            idata.posterior.attrs["effect_shift_from"] = str(np.datetime64(data.times[cont.first_new], "D"))
         if reference is not None:
             idata.posterior.attrs["reference_weeks"] = reference
     idata.posterior.attrs["geo_centring"] = np.atleast_1d(np.asarray(geo_w, dtype="float64")).tolist()
@@ -188,13 +190,13 @@ def _warm_start(model, fit) -> dict | None:
         return None
 
 
-def _as_trace(idata, spec, data):
+def _as_trace(idata, spec, data, first_new: int):
     """The window model's trace as a fit's: whitened coordinates dropped, and ``roi``
     (national, per channel) derived as the full model defines it: media contribution
-    over all weeks divided by spend."""
+    over all weeks (the new weeks at their shifted effectiveness) divided by spend."""
     post = idata.posterior.drop_vars(["posterior_z", "posterior_theta", "posterior_dim"], errors="ignore")
     draws = {k: np.asarray(post[k].values).reshape(-1, *post[k].shape[2:]) for k in post.data_vars}
-    forward = ForwardModel(spec, data, draws)
+    forward = ForwardModel(spec, data, draws, shift_from=first_new)
     spend = data.spend.sum(axis=(0, 1))
     rois = []
     for lo in range(0, forward.n_draws, 200):

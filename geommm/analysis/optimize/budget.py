@@ -68,8 +68,8 @@ def optimize_budget(
     problem = BudgetProblem(forward, units, n_weeks, max_draws, effectiveness)
     low, high = problem.budget_range
     notes = []
-    if forward.layout is not None:
-        varying = ", ".join(data.channels[i] for i in forward.layout.varying)
+    if forward.varying_channels:
+        varying = ", ".join(forward.varying_channels)
         notes.append(f"time-varying channel(s) {varying}: planned at the {effectiveness} "
                      f"effectiveness ({'last fitted week' if effectiveness == 'latest' else 'mean over the fitted weeks'})")
     if target_marginal_roi is not None:
