@@ -18,10 +18,13 @@ from geommm import sim
 
 #: The default tiny panel: 4 geos x 60 weeks x 2 channels, two lift tests (heavy-up, go-dark).
 TINY = {"n_geos": 4, "n_weeks": 60, "n_channels": 2, "seed": 1, "n_lift_tests": 2}
-#: Default sampler settings per method: MAP is one point; ADVI gives a few draws.
+#: Default sampler settings per method: MAP is one point; ADVI and Laplace give a few
+#: draws; NUTS a short real run (the one NUTS fit most modules share, see ``nuts_fit``).
 FIT_DEFAULTS = {
     "map": {"seed": 1},
     "advi": {"draws": 100, "tune": 300, "chains": 2, "seed": 1},
+    "laplace": {"draws": 200, "chains": 2, "seed": 3},
+    "nuts": {"draws": 100, "tune": 150, "chains": 2, "seed": 4},
 }
 
 
@@ -111,5 +114,20 @@ def map_fit(tiny_fit):
 
 @pytest.fixture(scope="session")
 def advi_fit(tiny_fit):
-    """An ADVI fit with several draws — intervals exist (too narrow) for table tests."""
+    """An ADVI fit with several draws — intervals exist (too narrow) for table tests.
+    ADVI compiles with PyTensor's C backend (~25 s): prefer ``laplace_fit``."""
     return tiny_fit("advi")
+
+
+@pytest.fixture(scope="session")
+def laplace_fit(tiny_fit):
+    """A Laplace fit, 2 x 200 draws in seconds: intervals exist (approximate) for table tests."""
+    return tiny_fit("laplace")
+
+
+@pytest.fixture(scope="session")
+def nuts_fit(tiny_fit):
+    """The shared tiny NUTS fit: 2 chains x 100 draws after 150 warm-up on TINY (one
+    compile, ~10 s). For anything that needs "a real NUTS posterior" (arviz groups,
+    summaries, LOO, determinism), not for intervals that must cover a truth."""
+    return tiny_fit("nuts")

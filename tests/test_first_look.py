@@ -15,13 +15,6 @@ from geommm import approx
 from geommm.errors import ConvergenceWarning
 
 
-@pytest.fixture(scope="module")
-def laplace_fit(tiny_model):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return tiny_model.fit(method="laplace", draws=200, chains=2, seed=3, progressbar=False)
-
-
 def test_laplace_posterior_has_the_nuts_variables_coords_and_dims(tiny_model, laplace_fit):
     model = tiny_model.model  # the model NUTS samples
     expected = {v.name for v in model.free_RVs + model.deterministics}
@@ -144,7 +137,9 @@ def test_hessian_from_gradient_differences_matches_jax(tiny_model):
         mode = approx.find_mode(density)
     logp = approx.jaxify(model.value_vars, [model.logp()])
     split = approx._splitter(density.shapes)
-    exact = np.asarray(jax.hessian(lambda x: -logp(*split(x))[0])(mode))
+    # jitted: one XLA compile of the exact forward-over-reverse Hessian (run eagerly,
+    # op by op, it took a minute on the tiny model)
+    exact = np.asarray(jax.jit(jax.hessian(lambda x: -logp(*split(x))[0]))(mode))
     h = density.hessian(mode)
     np.testing.assert_allclose(h, exact, rtol=1e-6, atol=1e-6 * np.abs(exact).max())
     v = np.random.default_rng(0).standard_normal(mode.size)

@@ -10,16 +10,8 @@ import polars as pl
 import pytest
 
 import geommm as gm
-from geommm import approx, sim
+from geommm import approx
 from geommm.errors import FitError
-
-
-@pytest.fixture(scope="module")
-def nuts_fit(tiny_model):
-    """A tiny NUTS fit: 2 chains x 100 draws (enough for LOO's plumbing, not for intervals)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return tiny_model.fit(draws=100, tune=150, chains=2, seed=4, progressbar=False)
 
 
 def test_nuts_fit_carries_the_arviz_groups(nuts_fit, tiny_model):
@@ -84,20 +76,20 @@ def test_save_and_load_keep_every_group(nuts_fit, tmp_path):
     assert loaded.loo().equals(nuts_fit.loo())
 
 
-def test_compare_ranks_the_true_model_above_a_misspecified_one():
-    """A panel with a trend and seasonality, fitted with and without them (small NUTS
-    fits: LOO on Laplace draws is not reliable, their tails reach far-off baselines)."""
-    data = sim.simulate(n_geos=4, n_weeks=80, n_channels=2, seed=5, n_lift_tests=0)
-    wrong = data.formula.replace(" + trend()", "")
+def test_compare_ranks_the_true_model_above_a_misspecified_one(nuts_fit, tiny_sim):
+    """The tiny panel has a trend and seasonality; the session's NUTS fit of its own
+    formula against the same model without them, same lift tests and sampler settings
+    (small NUTS fits: LOO on Laplace draws is not reliable, their tails reach far-off
+    baselines)."""
+    wrong = tiny_sim.formula.replace(" + trend()", "")
     wrong = wrong.replace(wrong[wrong.index(" + fourier("): wrong.index(")", wrong.index(" + fourier(")) + 1], "")
     assert "trend" not in wrong and "fourier" not in wrong
-    fits = {}
+    s = nuts_fit.settings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name, formula in (("true", data.formula), ("no trend or seasonality", wrong)):
-            model = gm.GeoMMM(formula, data.panel, geo="geo", time="week")
-            fits[name] = model.fit(draws=150, tune=200, chains=2, seed=0, progressbar=False)
-    table = gm.compare(fits)
+        model = gm.GeoMMM(wrong, tiny_sim.panel, geo="geo", time="week", lift_tests=tiny_sim.lift_tests)
+        misfit = model.fit(draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, progressbar=False)
+    table = gm.compare({"true": nuts_fit, "no trend or seasonality": misfit})
     assert isinstance(table, pl.DataFrame)
     assert table["model"].to_list() == ["true", "no trend or seasonality"]
     assert table["rank"].to_list() == [0, 1]

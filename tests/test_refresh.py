@@ -276,7 +276,7 @@ def test_what_changed_flags_a_strong_simulated_drop():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[39]), geo="geo", time="week").fit(
-            draws=200, tune=300, chains=2, progressbar=False
+            draws=100, tune=200, chains=2, progressbar=False  # the refresh samples alike
         )
         second = first.refresh(frame, method="sequential", prior_inflation=2.0)
     changes = second.what_changed(first, budget=False)
