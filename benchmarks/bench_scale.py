@@ -36,7 +36,7 @@ COLUMNS = (
     ("panel", "geos x weeks x channels"), ("run", "run"), ("compile_s", "compile s"),
     ("sampling_s", "sampling s"), ("fit_wall_s", "fit wall s"), ("tables_s", "tables s"),
     ("peak_rss_gb", "peak RSS GB"), ("ess_per_s", "min ESS / s"), ("leapfrog_per_draw", "leapfrog / draw"),
-    ("max_r_hat", "max R-hat"), ("divergences", "divergences"), ("when", "measured"),
+    ("max_r_hat", "max R-hat"), ("divergences", "divergences"), ("load", "load avg"), ("when", "measured"),
 )
 
 
@@ -87,6 +87,7 @@ def run_child(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> di
     row = json.loads(out.strip().splitlines()[-1])
     row["peak_rss_gb"] = round(usage.ru_maxrss / 1024**2, 2)  # ru_maxrss is in KiB on Linux
     row["when"] = time.strftime("%Y-%m-%d")
+    row["load"] = round(os.getloadavg()[0], 1)  # 1-minute load average as the row ends
     return row
 
 
