@@ -109,5 +109,5 @@ def fit_many(args: argparse.Namespace) -> int:
     for name, table in tables.items():
         if table.height:
             write_csv(table, out / name)
-    print(result.status.select("job", "ok", "verdict", "seconds", "error"))
+    print(result.status.select("job", "ok", "resumed", "verdict", "seconds", "error"))
     return 0 if result.failed.height == 0 else 1
