@@ -179,9 +179,18 @@ def _other(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.Inferen
             nuts_sampler=s.sampler,
             progressbar=progressbar,
             compute_convergence_checks=False,
+            **_sampler_kwargs(s),
         )
     s.sampling_seconds = time.perf_counter() - t0
     return idata
+
+
+def _sampler_kwargs(s: SamplerSettings) -> dict:
+    """NumPyro runs its chains vectorised (one program over all chains: one device, GPU
+    or CPU, no process per chain) rather than in parallel processes."""
+    if s.sampler == "numpyro":
+        return {"nuts_sampler_kwargs": {"chain_method": "vectorized"}}
+    return {}
 
 
 def _nutpie(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import polars as pl
 
+from geommm.analysis import draws as draws_mod
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel
 
@@ -14,16 +16,54 @@ GROUPINGS = ("geo", "time")
 
 
 def component_draws(forward: ForwardModel) -> dict[str, tuple[str, np.ndarray]]:
-    """Every component as (type, draws (D, G, T)) in KPI units, within the panel weeks."""
-    data = forward.data
+    """Every component as (type, draws (D, G, T)) in KPI units, within the panel weeks.
+
+    Holds the whole media array; :func:`contributions_table` streams it instead.
+    """
+    out = _baseline_draws(forward)
+    media = forward.media_contributions()
+    for i, ch in enumerate(forward.data.channels):
+        out[ch] = ("media", media[..., i])
+    return out
+
+
+def _baseline_draws(forward: ForwardModel) -> dict[str, tuple[str, np.ndarray]]:
     out: dict[str, tuple[str, np.ndarray]] = {}
     for name, value in forward.baseline_contributions().items():
         kind = name if name in ("baseline", "seasonality", "trend", "smooth") else "control"
         out[name] = (kind, value)
-    media = forward.media_contributions()
-    for i, ch in enumerate(data.channels):
-        out[ch] = ("media", media[..., i])
     return out
+
+
+def _reduce(arr: np.ndarray, by: list[str]) -> np.ndarray:
+    """(D, G, T) -> summed over the weeks and/or geos that ``by`` does not keep."""
+    if "time" not in by:
+        arr = arr.sum(axis=2, keepdims=True)
+    if "geo" not in by:
+        arr = arr.sum(axis=1, keepdims=True)
+    return arr
+
+
+def media_draws(forward: ForwardModel, by: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """(channel, reduced draws (D, G', T')) one channel at a time, memory-bounded.
+
+    Draws are computed in chunks; when the kept cells of all channels would not fit
+    :data:`~geommm.analysis.draws.CHUNK_CELLS`, channels go in blocks, each block
+    recomputing the media (time for memory)."""
+    data = forward.data
+    kept = forward.n_draws * (data.n_geos if "geo" in by else 1) * (data.n_times if "time" in by else 1)
+    per_block = max(1, draws_mod.CHUNK_CELLS // max(kept, 1))
+    channels = list(range(data.n_channels))
+    for start in range(0, len(channels), per_block):
+        block = channels[start : start + per_block]
+        parts: list[list[np.ndarray]] = [[] for _ in block]
+        for fw in forward.chunks(forward.cells_per_draw()):
+            media = fw.media_contributions()
+            for j, i in enumerate(block):
+                parts[j].append(_reduce(media[..., i], by))
+            del media
+        for j, i in enumerate(block):
+            yield data.channels[i], parts[j][0] if len(parts[j]) == 1 else np.concatenate(parts[j])
 
 
 def contributions_table(
@@ -36,12 +76,9 @@ def contributions_table(
         raise ValueError(f"by may hold {GROUPINGS}; got {bad}")
     data = forward.data
     frames = []
-    for name, (kind, draws) in component_draws(forward).items():
-        arr = draws
-        if "time" not in by:
-            arr = arr.sum(axis=2, keepdims=True)
-        if "geo" not in by:
-            arr = arr.sum(axis=1, keepdims=True)
+    components = [(name, kind, _reduce(draws, by)) for name, (kind, draws) in _baseline_draws(forward).items()]
+    streamed = ((name, "media", arr) for name, arr in media_draws(forward, by))
+    for name, kind, arr in itertools.chain(components, streamed):  # one block of channels in memory
         s = summarise(arr, hdi_prob)
         cols: dict = {}
         G, T = arr.shape[1], arr.shape[2]

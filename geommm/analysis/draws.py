@@ -7,10 +7,12 @@ draws keeps every table fast and memory-bounded on big panels.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 
 from geommm.analysis import convergence
+from geommm.errors import ArgumentError
 from geommm.media import channel_parameter_priors
 
 MODEL_PARAMETERS = (
@@ -70,8 +72,44 @@ def summarise(samples: np.ndarray, hdi_prob: float = 0.9) -> dict[str, np.ndarra
     }
 
 
-#: Keep per-chunk arrays of draws x geos x weeks x channels below this many numbers.
-CHUNK_CELLS = 4_000_000
+#: Default budget of one chunk's (draws, geo, time, channel) float64 array: 256 MB. The
+#: arithmetic around it holds two or three such temporaries, so a chunk peaks near 1 GB.
+CHUNK_BYTES = 256 * 2**20
+#: The same budget in numbers (kept for callers that count cells).
+CHUNK_CELLS = CHUNK_BYTES // 8
+
+_settings: dict[str, int | None] = {"chunk_draws": None}
+
+
+def set_chunk_draws(chunk_draws: int | None) -> int | None:
+    """Set how many posterior draws the analysis processes at once; return the old value.
+
+    ``None`` (the default) picks the largest chunk whose (draws, geo, time, channel)
+    array stays under :data:`CHUNK_BYTES`. A small number trades speed for memory;
+    results are the same to float rounding (tests hold every table to 1e-10 relative).
+    """
+    if chunk_draws is not None and (isinstance(chunk_draws, bool) or int(chunk_draws) < 1):
+        raise ArgumentError(f"chunk_draws must be a whole number >= 1 or None, got {chunk_draws!r}")
+    old = _settings["chunk_draws"]
+    _settings["chunk_draws"] = None if chunk_draws is None else int(chunk_draws)
+    return old
+
+
+@contextmanager
+def chunking(chunk_draws: int | None) -> Iterator[None]:
+    """``with chunking(50): ...`` analyses 50 draws at a time inside the block."""
+    old = set_chunk_draws(chunk_draws)
+    try:
+        yield
+    finally:
+        _settings["chunk_draws"] = old
+
+
+def chunk_size(cells_per_draw: int) -> int:
+    """Draws per chunk: the ``chunk_draws`` setting, else what fits :data:`CHUNK_BYTES`."""
+    if _settings["chunk_draws"] is not None:
+        return _settings["chunk_draws"]
+    return max(1, CHUNK_CELLS // max(int(cells_per_draw), 1))
 
 
 def thin_draws(draws: Mapping[str, np.ndarray], max_draws: int | None) -> dict[str, np.ndarray]:
@@ -83,9 +121,14 @@ def thin_draws(draws: Mapping[str, np.ndarray], max_draws: int | None) -> dict[s
     return {k: v[idx] for k, v in draws.items()}
 
 
+def draw_slices(n_draws: int, cells_per_draw: int) -> list[slice]:
+    """Consecutive slices of ``range(n_draws)``, each small enough for memory."""
+    size = chunk_size(cells_per_draw)
+    return [slice(start, min(start + size, n_draws)) for start in range(0, n_draws, size)]
+
+
 def draw_chunks(draws: Mapping[str, np.ndarray], cells_per_draw: int) -> Iterator[dict[str, np.ndarray]]:
     """Slices of the draws small enough that ``draws x cells_per_draw`` fits in memory."""
     n = next(iter(draws.values())).shape[0]
-    size = max(1, CHUNK_CELLS // max(cells_per_draw, 1))
-    for start in range(0, n, size):
-        yield {k: v[start : start + size] for k, v in draws.items()}
+    for part in draw_slices(n, cells_per_draw):
+        yield {k: v[part] for k, v in draws.items()}

@@ -9,8 +9,11 @@ KPI units, with a leading draw axis.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import numpy as np
 
+from geommm.analysis.draws import draw_slices
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model import expected
@@ -117,10 +120,44 @@ class ForwardModel:
         """The same model over other draws (a thinned set or a chunk)."""
         return ForwardModel(self.spec, self.data, draws, self.shift_from)
 
+    # ------------------------------------------------------------ draws in chunks
+    def cells_per_draw(self, weeks: int | None = None, data: ModelData | None = None) -> int:
+        """Numbers in one draw's (geo, week, channel) array of ``weeks`` weeks (the panel's)."""
+        data = data or self.data
+        return data.n_geos * (data.n_times if weeks is None else weeks) * data.n_channels
+
+    def chunks(self, cells_per_draw: int) -> Iterator[ForwardModel]:
+        """This model over consecutive slices of its draws, each small enough for memory
+        (``geommm.analysis.draws.set_chunk_draws``); itself when one chunk holds them all."""
+        parts = draw_slices(self.n_draws, cells_per_draw)
+        if len(parts) == 1:
+            yield self
+            return
+        for part in parts:
+            yield self.with_draws({k: v[part] for k, v in self.draws.items()})
+
+    def map_chunks(self, compute: Callable[[ForwardModel], np.ndarray], cells_per_draw: int) -> np.ndarray:
+        """``compute`` over draw chunks, joined on the draw axis: the (draws, geo, time,
+        channel) array of the whole posterior never exists, only a chunk's."""
+        parts = [compute(chunk) for chunk in self.chunks(cells_per_draw)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def media_kpi(self, media_input: np.ndarray | None = None, carryover_weeks: int = 0) -> np.ndarray:
+        """(D, G, C) KPI from media summed over the weeks (and ``carryover_weeks`` of tail),
+        computed in draw chunks."""
+        weeks = self.data.n_times if media_input is None else np.shape(media_input)[1]
+        cells = self.cells_per_draw(weeks + carryover_weeks)
+        return self.map_chunks(
+            lambda fw: fw.media_contributions(media_input, carryover_weeks=carryover_weeks).sum(axis=2), cells
+        )
+
     def media_contributions(
         self, media_input: np.ndarray | None = None, carryover_weeks: int = 0, data: ModelData | None = None
     ) -> np.ndarray:
         """(D, G, T + carryover_weeks, C) KPI from media; ``media_input`` in original units.
+
+        The whole 4-D array of these draws: analysis code calls it per chunk
+        (:meth:`chunks`, :meth:`media_kpi`) rather than on every posterior draw at once.
 
         ``carryover_weeks`` appends zero-media weeks so effects landing after the last
         week (adstock tail) are counted, as ROI requires. Those of the observed media
@@ -191,7 +228,9 @@ class ForwardModel:
         return self._expected_kpi(data or self.data, media)
 
     def _expected_kpi(self, data: ModelData, media: np.ndarray | None) -> np.ndarray:
-        total = self.media_contributions(media, data=data).sum(axis=-1)
+        total = self.map_chunks(
+            lambda fw: fw.media_contributions(media, data=data).sum(axis=-1), self.cells_per_draw(data=data)
+        )
         for value in self.baseline_contributions(data).values():
             total = total + value
         return total
@@ -219,23 +258,39 @@ class PlanResponse:
     derivatives in ``m``. The carryover tail after the plan's last week counts, as
     in ROI: ``kpi(m)`` equals :meth:`ForwardModel.media_contributions` of ``m x plan``
     summed over weeks.
+
+    Draws are processed in memory-bounded chunks (:meth:`ForwardModel.chunks`). When
+    one chunk holds them all the prepared sums are kept; otherwise each evaluation
+    prepares one chunk at a time again (slower, but memory stays at one chunk).
     """
 
     def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None, effectiveness: str = "latest") -> None:
-        data, draws = forward.data, forward.draws
+        data = forward.data
         plan = data.media_input if plan is None else np.asarray(plan, dtype="float64")
         G, _, C = plan.shape
         lag = data.max_lag
-        scaled = np.concatenate([plan, np.zeros((G, lag - 1, C))], axis=1) / data.media_scale[:, None, :]
-        adstocked = forward.transform.adstock(lag_stack(scaled, lag, time_axis=-2), draws)
-        adstocked = np.broadcast_to(adstocked, (forward.n_draws, *adstocked.shape[-3:]))
+        self.scaled = np.concatenate([plan, np.zeros((G, lag - 1, C))], axis=1) / data.media_scale[:, None, :]
         self.transform = forward.transform
-        self.effect = data.kpi_scale[None, :, None] * draws["media_effect"]  # (D, G, C)
+        self.effect = data.kpi_scale[None, :, None] * forward.draws["media_effect"]  # (D, G, C)
         multiplier = forward.planning_multiplier(effectiveness)
         if multiplier is not None:  # one effectiveness for the whole plan, stated in the tables
             self.effect = self.effect * multiplier
-        self.prepared = forward.transform.prepare(adstocked, draws)
         self.n_geos, self.n_channels = G, C
+        self._parts = list(forward.chunks(G * self.scaled.shape[1] * C))
+        self._prepared = self._prepare(self._parts[0]) if len(self._parts) == 1 else None
+
+    def _prepare(self, forward: ForwardModel) -> list[tuple]:
+        """The plan adstocked once for ``forward``'s draws, ready for the saturation sums."""
+        adstocked = self.transform.adstock(lag_stack(self.scaled, forward.data.max_lag, time_axis=-2), forward.draws)
+        adstocked = np.broadcast_to(adstocked, (forward.n_draws, *adstocked.shape[-3:]))
+        return self.transform.prepare(adstocked, forward.draws)
+
+    @property
+    def prepared(self) -> list[tuple]:
+        """Prepared sums of all draws (one chunk) — kept for callers that read them."""
+        if self._prepared is None:
+            raise MemoryError("the plan is prepared chunk by chunk on this panel; use derivatives()")
+        return self._prepared
 
     @property
     def n_draws(self) -> int:
@@ -257,7 +312,10 @@ class PlanResponse:
         gradient and the (diagonal) Hessian.
         """
         m = np.broadcast_to(np.asarray(multiplier, dtype="float64"), (self.n_geos, self.n_channels))
-        return [self.effect * s for s in self.transform.response_sums(self.prepared, m, order)]
+        if self._prepared is not None:
+            return [self.effect * s for s in self.transform.response_sums(self._prepared, m, order)]
+        parts = [self.transform.response_sums(self._prepare(fw), m, order) for fw in self._parts]
+        return [self.effect * np.concatenate([p[k] for p in parts]) for k in range(order + 1)]
 
 
 def as_forward(fit_or_forward) -> ForwardModel:

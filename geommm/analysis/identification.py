@@ -34,7 +34,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from geommm.analysis.draws import draw_chunks
 from geommm.model.build import equal_effect_geo_roi
 
 NATIONAL = "national"
@@ -158,13 +157,8 @@ def posterior_geo_roi(forward) -> np.ndarray:
     """(D, G, C) in-panel ROI per geo: media contribution over the panel weeks / spend."""
     data = forward.data
     spend = data.spend.sum(axis=1)
-    cells = data.n_geos * data.n_times * data.n_channels * data.max_lag
-    parts = [
-        forward.with_draws(chunk).media_contributions().sum(axis=2)
-        for chunk in draw_chunks(forward.draws, cells)
-    ]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.concatenate(parts) / np.where(spend > 0, spend, np.nan)
+        return forward.media_kpi() / np.where(spend > 0, spend, np.nan)
 
 
 # -------------------------------------------------------------------------- in words

@@ -64,7 +64,10 @@ def media_history(train: ModelData, first_week: np.datetime64) -> np.ndarray:
 
 def expected_kpi(forward: ForwardModel, data: ModelData, history: np.ndarray) -> np.ndarray:
     """(D, G, T) expected KPI of new weeks: baseline parts plus media with carryover in."""
-    media = forward.media_contributions_history(data.media_input, history, data.times[0]).sum(axis=-1)
+    cells = forward.cells_per_draw(history.shape[1] + data.n_times)
+    media = forward.map_chunks(
+        lambda fw: fw.media_contributions_history(data.media_input, history, data.times[0]).sum(axis=-1), cells
+    )
     return media + sum(forward.baseline_contributions(data).values())
 
 

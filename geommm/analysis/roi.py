@@ -26,8 +26,7 @@ def incremental_kpi(forward: ForwardModel, multiplier: float | np.ndarray = 1.0)
 
     def compute() -> np.ndarray:
         data = forward.data
-        contrib = forward.media_contributions(data.media_input * factor, carryover_weeks=data.max_lag - 1)
-        return contrib.sum(axis=2)
+        return forward.media_kpi(data.media_input * factor, carryover_weeks=data.max_lag - 1)
 
     if factor.ndim:
         return compute()

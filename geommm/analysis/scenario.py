@@ -132,7 +132,7 @@ def business_as_usual(data: ModelData, n_weeks: int) -> tuple[np.ndarray, np.nda
 def _media_kpi(forward: ForwardModel, media: np.ndarray) -> np.ndarray:
     """(D, G, C) KPI driven by ``media`` over its weeks plus the carryover tail."""
     tail = forward.data.max_lag - 1
-    return forward.media_contributions(media, carryover_weeks=tail).sum(axis=2)
+    return forward.media_kpi(media, carryover_weeks=tail)
 
 
 def _table(forward: ForwardModel, plan: MediaPlan, hdi_prob: float) -> pl.DataFrame:

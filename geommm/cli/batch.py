@@ -24,14 +24,20 @@ def add_parser(subs, command) -> None:
         "fit with a unique name. Job keys: name, formula, data, geo, time, lift_tests, priors,\n"
         "population, weeks = [start, end], fit = {method, draws, tune, chains, sampler, seed}.\n"
         "Paths are relative to the TOML file. Writes roi_channel.csv, roi_geo.csv and\n"
-        "status.csv (one row per job, with the error of any job that failed).",
+        "status.csv (one row per job, with the error of any job that failed). Each job's\n"
+        "result is also written to DIR/fits/ the moment it finishes: rerun the same command\n"
+        "on the same --out after a crash or kill and the finished jobs are not refitted\n"
+        "(one line says so for each); --refit fits them all again.",
         "geommm fit-many jobs.toml --out results --workers 2",
     )
     p.add_argument("jobs", type=Path, metavar="JOBS", help="TOML job file")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler (default: a LocalCluster)")
-    p.add_argument("--workers", type=_count(1), default=2, metavar="N",
-                   help="LocalCluster worker processes (default 2)")
+    p.add_argument("--workers", type=_count(0), default=2, metavar="N",
+                   help="LocalCluster worker processes, one fit each at a time (default 2); "
+                        "0 runs the fits one by one in this process, without Dask")
+    p.add_argument("--refit", action="store_true",
+                   help="refit jobs that finished in an earlier run into the same --out")
     p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
 
 
@@ -89,9 +95,13 @@ def load_jobs(path: Path) -> list[Any]:
 def fit_many(args: argparse.Namespace) -> int:
     from geommm.workflows.batch import run_fits
 
+    from geommm.workflows.batch_store import FOLDER
+
     jobs = load_jobs(args.jobs)
-    out = prepare_dir(args.out, args.overwrite)
-    result = run_fits(jobs, scheduler=args.scheduler, n_workers=args.workers)
+    resuming = (args.out / FOLDER).is_dir()  # an earlier fit-many run: carry on from it
+    out = prepare_dir(args.out, args.overwrite or resuming)
+    result = run_fits(jobs, scheduler=args.scheduler, n_workers=args.workers, out=out,
+                      refit=args.refit, log=print)
     tables = {
         "roi_channel.csv": result.roi, "roi_geo.csv": result.roi_geo, "status.csv": result.status
     }
@@ -99,5 +109,5 @@ def fit_many(args: argparse.Namespace) -> int:
     for name, table in tables.items():
         if table.height:
             write_csv(table, out / name)
-    print(result.status.select("job", "ok", "verdict", "seconds", "error"))
+    print(result.status.select("job", "ok", "resumed", "verdict", "seconds", "error"))
     return 0 if result.failed.height == 0 else 1

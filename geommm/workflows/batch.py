@@ -3,14 +3,21 @@
 Each job is a self-contained description (formula, data, priors, fit settings),
 sent to a Dask worker process; results come back as one Polars table with a
 ``job`` column. A failed job is reported in the status table with its error,
-never lost and never fatal to the others.
+never lost and never fatal to the others. With an output folder each result is
+written as it finishes (:mod:`~geommm.workflows.batch_store`) and a rerun skips the
+jobs already done. One fit runs per worker process at a time (``threads_per_worker=1``),
+so a worker's memory is that of one fit; ``n_workers=0`` runs the jobs one by one in
+this process, without Dask.
 """
 
 from __future__ import annotations
 
+import gc
+import sys
 import time
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +28,7 @@ from geommm.errors import ArgumentError, GeoMMMError
 STATUS_SCHEMA = {
     "job": pl.String, "ok": pl.Boolean, "error": pl.String, "seconds": pl.Float64,
     "verdict": pl.String, "divergences": pl.Int64, "max_r_hat": pl.Float64, "min_ess_bulk": pl.Float64,
+    "resumed": pl.Boolean,  # True: loaded from an earlier run's output folder, not refitted
 }
 
 
@@ -99,6 +107,7 @@ def run_job(job: FitJob) -> dict[str, Any]:
 
     start = time.perf_counter()
     out: dict[str, Any] = {"job": job.name, "ok": False, "error": None}
+    fit = model = None
     try:
         panel = read_panel(job.data, geo=job.geo, time=job.time)
         if job.weeks is not None:
@@ -118,7 +127,11 @@ def run_job(job: FitJob) -> dict[str, Any]:
         out["error"] = f"{type(exc).__name__}: {exc}"
     except Exception as exc:  # report, do not lose, unexpected failures
         out["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+    finally:
+        fit = model = None  # noqa: F841  (the fit's arrays go before the next job starts)
+        gc.collect()
     out["seconds"] = time.perf_counter() - start
+    out["resumed"] = False
     return out
 
 
@@ -128,39 +141,75 @@ def run_fits(
     scheduler: str | None = None,
     n_workers: int = 2,
     threads_per_worker: int = 1,
+    out: str | Path | None = None,
+    refit: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> BatchResult:
     """Run ``jobs`` on Dask: a LocalCluster of ``n_workers`` processes by default, or the
-    cluster at ``scheduler`` (e.g. "tcp://10.0.0.5:8786"). Returns every result."""
+    cluster at ``scheduler`` (e.g. "tcp://10.0.0.5:8786"); ``n_workers=0`` runs them here,
+    one after another. Returns every result.
+
+    ``out``: a folder where each job's result is written the moment it finishes; jobs
+    that finished ok there before (same definition) are loaded, not refitted, unless
+    ``refit``. ``log`` gets one line per skipped job (default: printed to stderr).
+    """
+    from geommm.workflows import batch_store
+
+    jobs = list(jobs)
+    check_jobs(jobs)
+    for name, value, low in (("n_workers", n_workers, 0), ("threads_per_worker", threads_per_worker, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ArgumentError(f"{name} must be a whole number >= {low}, got {value!r}")
+    log = log or (lambda line: print(line, file=sys.stderr))
+    names = [j.name for j in jobs]
+    results: list[dict[str, Any]] = []
+    todo = []
+    for job in jobs:
+        done = None if out is None or refit else batch_store.load_done(Path(out), job)
+        if done is None:
+            todo.append(job)
+        else:
+            results.append(done)
+            log(f"{job.name}: finished in an earlier run ({batch_store.job_dir(Path(out), job.name)}); not refitted")
+
+    def record(job: FitJob, result: dict[str, Any]) -> None:
+        if out is not None:
+            batch_store.save_result(Path(out), job, result, STATUS_SCHEMA)
+        results.append(result)
+
+    if todo and n_workers == 0 and scheduler is None:
+        for job in todo:
+            record(job, run_job(job))
+    elif todo:
+        _run_on_dask(todo, scheduler, n_workers, threads_per_worker, record)
+    return _collect(results, names)
+
+
+def _run_on_dask(jobs: list[FitJob], scheduler, n_workers: int, threads_per_worker: int, record) -> None:
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise GeoMMMError("geommm.workflows.batch needs Dask: pip install 'geommm[dask]'") from None
-    jobs = list(jobs)
-    check_jobs(jobs)
-    for name, value in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ArgumentError(f"{name} must be a whole number >= 1, got {value!r}")
-    names = [j.name for j in jobs]
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+        cluster = LocalCluster(n_workers=max(n_workers, 1), threads_per_worker=threads_per_worker,
                                processes=True, dashboard_address=None)
     client = Client(cluster if cluster is not None else scheduler)
-    results = []
     try:
-        futures = client.map(run_job, jobs, pure=False, key=[f"geommm-{n}" for n in names])
+        futures = client.map(run_job, jobs, pure=False, key=[f"geommm-{j.name}" for j in jobs])
         by_key = dict(zip([f.key for f in futures], jobs))
         for future in as_completed(futures):
+            job = by_key[future.key]
             try:
-                results.append(future.result())
+                result = future.result()
             except Exception as exc:  # a worker died: the job is reported, not lost
-                results.append({"job": by_key[future.key].name, "ok": False,
-                                "error": f"worker failed: {type(exc).__name__}: {exc}", "seconds": float("nan")})
+                result = {"job": job.name, "ok": False, "resumed": False,
+                          "error": f"worker failed: {type(exc).__name__}: {exc}", "seconds": float("nan")}
+            record(job, result)
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    return _collect(results, names)
 
 
 def _collect(results: list[dict[str, Any]], order: list[str]) -> BatchResult:
