@@ -135,6 +135,40 @@ def test_save_and_load_round_trip_exactly(advi_fit, tmp_path):
     assert loaded.lift_test_check().equals(advi_fit.lift_test_check())
 
 
+def test_saved_fit_keeps_its_convergence_table_and_saves_again(advi_fit, tmp_path, monkeypatch):
+    """A saved NUTS fit carries its per-element R-hat / ESS, so a loaded fit's diagnostics()
+    and summary() do not recompute them (and equal the original's exactly); draws that
+    changed after saving are recomputed; a loaded fit can be saved again."""
+    from geommm.analysis import convergence
+
+    fit = gm.Fit(
+        advi_fit.idata, advi_fit.spec, advi_fit.panel,
+        dataclasses.replace(advi_fit.settings, method="nuts"), advi_fit.priors, data=advi_fit.data,
+    )
+    path = fit.save(tmp_path / "fit.nc")
+    calls = []
+    real = convergence.convergence
+    monkeypatch.setattr(convergence, "convergence", lambda x: calls.append(1) or real(x))
+    loaded = gm.load_fit(path)
+    assert loaded.diagnostics().to_dict() == fit.diagnostics().to_dict()
+    assert loaded.summary().equals(fit.summary())
+    assert calls == []
+    again = gm.load_fit(loaded.save(tmp_path / "again.nc"))  # was: '_NCProperties' is reserved
+    assert again.summary().equals(fit.summary()) and calls == []
+    # other draws under the same saved table: recomputed, not trusted
+    from geommm import store
+
+    meta = store._read(path)["geommm_panel"].attrs["geommm_meta"]
+    edited = gm.Fit(
+        fit.idata.map(lambda ds: ds * 1.5, groups="posterior"), fit.spec, fit.panel, fit.settings,
+        fit.priors, data=fit.data,
+    )
+    from geommm.analysis.diagnostics import restore_convergence
+
+    assert not restore_convergence(edited, __import__("json").loads(meta)["convergence"])
+    assert restore_convergence(again, __import__("json").loads(meta)["convergence"])
+
+
 def test_fast_load_reads_what_arviz_reads(advi_fit, tmp_path):
     """load_fit reads the eager groups with h5py (and the rest lazily): every group equals
     arviz's reading of the same file, and a file without the saved layout (written
