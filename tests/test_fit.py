@@ -290,3 +290,27 @@ def test_a_fit_of_an_unknown_format_is_refused(map_fit, tmp_path):
     idata.to_netcdf(str(tmp_path / "future.nc"), engine="h5netcdf")
     with pytest.raises(FitError, match="saved with format 99, this geommm reads 2"):
         gm.load_fit(tmp_path / "future.nc")
+
+
+def test_forward_model_memory_is_bounded(monkeypatch):
+    """The arrays a ForwardModel keeps for reuse stay under MEMO_CELLS numbers in all:
+    the oldest make room, an oversized array is recomputed each time."""
+    import numpy as np
+
+    from geommm.analysis import forward as fwd
+
+    monkeypatch.setattr(fwd, "MEMO_CELLS", 10)
+    model = fwd.ForwardModel.__new__(fwd.ForwardModel)
+    model._memo = {}
+    made = []
+
+    def make(n):
+        return lambda: made.append(n) or np.zeros(n)
+
+    model.remember("a", make(4)), model.remember("b", make(4))
+    assert model.remember("a", make(4)).size == 4 and made == [4, 4]  # kept
+    model.remember("c", make(4))  # 12 > 10: "a" goes
+    assert list(model._memo) == ["b", "c"]
+    model.remember("big", make(11)), model.remember("big", make(11))
+    assert made.count(11) == 2 and "big" not in model._memo
+    assert sum(v.size for v in model._memo.values()) <= 10
