@@ -17,6 +17,7 @@ import polars as pl
 import xarray as xr
 
 from geommm._atomic import atomic_path
+from geommm.analysis.diagnostics import restore_convergence, saved_convergence
 from geommm.errors import FitError
 from geommm.formula import ModelSpec
 from geommm.model.design import Scaling, build_model_data
@@ -69,6 +70,7 @@ def save_fit(fit: Fit, path: str | Path) -> Path:
         del idata["geommm_panel"]
     idata.add_groups({"geommm_panel": panel_ds})
     meta["layout"] = _layout(idata)
+    meta["convergence"] = saved_convergence(fit)
     panel_ds.attrs["geommm_meta"] = json.dumps(meta)
     with atomic_path(path) as tmp:
         idata.to_netcdf(str(tmp), engine="h5netcdf")
@@ -163,6 +165,7 @@ def load_fit(path: str | Path) -> Fit:
         likelihood=meta.get("likelihood", "normal"), lift_tests=lifts, data=data,
         default_roi=default_roi, lineage=meta.get("lineage"), fit_id=meta.get("fit_id"),
     )
+    restore_convergence(fit, meta.get("convergence"))
     fit.file_sha256 = file_sha256(path)
     return fit
 
@@ -171,7 +174,8 @@ def load_fit(path: str | Path) -> Fit:
 #: posterior_predictive, prior, ...) are opened lazily: their values are read on first use.
 EAGER_GROUPS = ("posterior", "sample_stats", "observed_data", "constant_data", "geommm_panel")
 #: HDF5 attributes that belong to the netCDF layout, not to a variable.
-_LAYOUT_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid", "_Netcdf4Coordinates"}
+_LAYOUT_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid", "_Netcdf4Coordinates",
+                 "_NCProperties", "_nc3_strict"}
 
 
 def _layout(idata) -> dict[str, dict[str, list[str]]]:
@@ -200,7 +204,7 @@ def _read(path: Path):
         if not _layout_matches(layout, f):  # e.g. a file edited or written by another tool
             return az.from_netcdf(str(path), engine="h5netcdf")
         groups = {g: _eager_group(f[g], layout[g]) for g in layout if g in EAGER_GROUPS}
-        attrs = {k: _attr(v) for k, v in f.attrs.items()}
+        attrs = {k: _attr(v) for k, v in f.attrs.items() if k not in _LAYOUT_ATTRS}  # netCDF's own
     for g in layout:
         if g not in EAGER_GROUPS:
             groups[g] = xr.open_dataset(str(path), group=g, engine="h5netcdf")
@@ -227,7 +231,7 @@ def _eager_group(group, variables: dict[str, list[str]]) -> xr.Dataset:
         raw[name] = xr.Variable(var_dims, np.asarray(values), attrs)
     coords = {n: v for n, v in raw.items() if n in dims}
     data_vars = {n: v for n, v in raw.items() if n not in dims}
-    ds = xr.Dataset(data_vars, coords=coords, attrs={k: _attr(v) for k, v in group.attrs.items()})
+    ds = xr.Dataset(data_vars, coords=coords, attrs={k: _attr(v) for k, v in group.attrs.items() if k not in _LAYOUT_ATTRS})
     return xr.decode_cf(ds).load()
 
 

@@ -135,6 +135,40 @@ def test_save_and_load_round_trip_exactly(laplace_fit, tmp_path):
     assert loaded.lift_test_check().equals(laplace_fit.lift_test_check())
 
 
+def test_saved_fit_keeps_its_convergence_table_and_saves_again(laplace_fit, tmp_path, monkeypatch):
+    """A saved NUTS fit carries its per-element R-hat / ESS, so a loaded fit's diagnostics()
+    and summary() do not recompute them (and equal the original's exactly); draws that
+    changed after saving are recomputed; a loaded fit can be saved again."""
+    from geommm.analysis import convergence
+
+    fit = gm.Fit(
+        laplace_fit.idata, laplace_fit.spec, laplace_fit.panel,
+        dataclasses.replace(laplace_fit.settings, method="nuts"), laplace_fit.priors, data=laplace_fit.data,
+    )
+    path = fit.save(tmp_path / "fit.nc")
+    calls = []
+    real = convergence.convergence
+    monkeypatch.setattr(convergence, "convergence", lambda x: calls.append(1) or real(x))
+    loaded = gm.load_fit(path)
+    assert loaded.diagnostics().to_dict() == fit.diagnostics().to_dict()
+    assert loaded.summary().equals(fit.summary())
+    assert calls == []
+    again = gm.load_fit(loaded.save(tmp_path / "again.nc"))  # was: '_NCProperties' is reserved
+    assert again.summary().equals(fit.summary()) and calls == []
+    # other draws under the same saved table: recomputed, not trusted
+    from geommm import store
+
+    meta = store._read(path)["geommm_panel"].attrs["geommm_meta"]
+    edited = gm.Fit(
+        fit.idata.map(lambda ds: ds * 1.5, groups="posterior"), fit.spec, fit.panel, fit.settings,
+        fit.priors, data=fit.data,
+    )
+    from geommm.analysis.diagnostics import restore_convergence
+
+    assert not restore_convergence(edited, __import__("json").loads(meta)["convergence"])
+    assert restore_convergence(again, __import__("json").loads(meta)["convergence"])
+
+
 def test_fast_load_reads_what_arviz_reads(laplace_fit, tmp_path):
     """load_fit reads the eager groups with h5py (and the rest lazily): every group equals
     arviz's reading of the same file, and a file without the saved layout (written
@@ -265,3 +299,27 @@ def test_a_fit_of_an_unknown_format_is_refused(map_fit, tmp_path):
     idata.to_netcdf(str(tmp_path / "future.nc"), engine="h5netcdf")
     with pytest.raises(FitError, match="saved with format 99, this geommm reads 2"):
         gm.load_fit(tmp_path / "future.nc")
+
+
+def test_forward_model_memory_is_bounded(monkeypatch):
+    """The arrays a ForwardModel keeps for reuse stay under MEMO_CELLS numbers in all:
+    the oldest make room, an oversized array is recomputed each time."""
+    import numpy as np
+
+    from geommm.analysis import forward as fwd
+
+    monkeypatch.setattr(fwd, "MEMO_CELLS", 10)
+    model = fwd.ForwardModel.__new__(fwd.ForwardModel)
+    model._memo = {}
+    made = []
+
+    def make(n):
+        return lambda: made.append(n) or np.zeros(n)
+
+    model.remember("a", make(4)), model.remember("b", make(4))
+    assert model.remember("a", make(4)).size == 4 and made == [4, 4]  # kept
+    model.remember("c", make(4))  # 12 > 10: "a" goes
+    assert list(model._memo) == ["b", "c"]
+    model.remember("big", make(11)), model.remember("big", make(11))
+    assert made.count(11) == 2 and "big" not in model._memo
+    assert sum(v.size for v in model._memo.values()) <= 10

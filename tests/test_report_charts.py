@@ -334,3 +334,22 @@ def test_parameter_table_leaves_out_internal_names():
 
 def test_mape_is_shown_as_a_percent():
     assert format_number(0.05, "mape") == "5.0%"
+
+
+def test_inline_rows_are_shared_not_copied_by_altair():
+    """Altair deep-copies a chart on layer/properties/add_params; the rows made by
+    inline_data are shared instead (they were copied dozens of times per report), and
+    the finished spec still holds every row."""
+    from geommm.report.charts._common import inline_data
+
+    data = inline_data(pl.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}))
+    base = alt.Chart(data).mark_point().encode(x="a:Q", y="b:N")
+    chart = alt.layer(base, base.mark_line()).properties(width=100).add_params(
+        alt.param(name="p", value=1)
+    )
+    held = [d for d in (chart.data, *(layer.data for layer in chart.layer)) if isinstance(d, alt.InlineData)]
+    assert held and all(d is data for d in held)
+    assert data.copy() is data and data.values is data.values
+    spec = chart_spec(chart)
+    (rows,) = spec["datasets"].values()
+    assert rows == [{"a": 1.0, "b": "x"}, {"a": 2.0, "b": "y"}, {"a": 3.0, "b": "z"}]

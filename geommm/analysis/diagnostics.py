@@ -3,6 +3,7 @@ per-parameter table, so an analyst knows whether the intervals can be trusted.""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import warnings
 from collections.abc import Sequence
@@ -111,6 +112,45 @@ def element_convergence(fit) -> dict[str, dict[str, np.ndarray]]:
         }
 
     return fit._once(("element_convergence",), compute)
+
+
+def posterior_digest(posterior: xr.Dataset) -> str:
+    """A fingerprint of the posterior draws (names, shapes, values): a saved convergence
+    table is reused only for exactly the draws it was computed from."""
+    h = hashlib.blake2b(digest_size=16)
+    for name in sorted(map(str, posterior.data_vars)):
+        values = np.ascontiguousarray(posterior[name].values)
+        h.update(f"{name}{values.shape}{values.dtype.str}".encode())
+        h.update(values.data)
+    return h.hexdigest()
+
+
+def saved_convergence(fit) -> dict | None:
+    """The per-element R-hat / ESS table in a form a saved fit keeps (JSON: exact floats,
+    NaN included), so ``diagnostics()`` and ``summary()`` of a loaded fit need not redo it
+    (~1 s for the demo's 4 x 1000 draws). None for fits without a NUTS posterior."""
+    if getattr(fit.settings, "method", "nuts") != "nuts":
+        return None
+    conv = element_convergence(fit)
+    return {
+        "digest": posterior_digest(fit.idata.posterior),
+        "variables": {n: {k: v.tolist() for k, v in stats.items()} for n, stats in conv.items()},
+    }
+
+
+def restore_convergence(fit, saved: dict | None) -> bool:
+    """Reuse a saved table (from :func:`saved_convergence`) when it belongs to these draws."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("variables"), dict):
+        return False
+    if set(saved["variables"]) != set(map(str, fit.idata.posterior.data_vars)):
+        return False
+    if saved.get("digest") != posterior_digest(fit.idata.posterior):
+        return False
+    fit._computed[("element_convergence",)] = {
+        n: {k: np.asarray(v, dtype="float64") for k, v in stats.items()}
+        for n, stats in saved["variables"].items()
+    }
+    return True
 
 
 #: Sampler-side names a reader cannot act on: PyMC's transformed values (``roi_log__``,

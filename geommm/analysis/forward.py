@@ -25,8 +25,9 @@ from geommm.model.time_path import layout_for, log_multiplier
 EFFECTIVENESS = ("latest", "average")
 
 
-#: Largest array (numbers) a ForwardModel keeps for reuse: 20M numbers, 160 MB.
-MEMO_CELLS = 20_000_000
+#: Numbers a ForwardModel keeps for reuse, all arrays together: 8M numbers, 64 MB (the
+#: demo's media contributions are 4.2M); the oldest arrays make room for a new one.
+MEMO_CELLS = 8_000_000
 
 
 class ForwardModel:
@@ -52,12 +53,15 @@ class ForwardModel:
     def remember(self, key: tuple, compute) -> np.ndarray:
         """``compute()`` once per ``key`` for these draws, kept read-only (several tables of
         one report ask for the same arrays: ROI and marginal ROI share the observed plan's
-        incremental KPI, fitted values and fit metrics the expected KPI). Arrays bigger
-        than MEMO_CELLS are recomputed instead of kept."""
+        incremental KPI, fitted values and fit metrics the expected KPI). At most
+        MEMO_CELLS numbers are kept in all: the oldest arrays are dropped to make room,
+        and an array bigger than that is recomputed instead of kept."""
         if key in self._memo:
             return self._memo[key]
         value = compute()
         if value.size <= MEMO_CELLS:
+            while self._memo and sum(v.size for v in self._memo.values()) + value.size > MEMO_CELLS:
+                del self._memo[next(iter(self._memo))]
             value.setflags(write=False)
             self._memo[key] = value
         return value

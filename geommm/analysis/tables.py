@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 #: The level summed (or pooled) over every geo, where a table has a ``geo`` column.
 NATIONAL = "national"
+#: A budget move is "clear" when the posterior puts at least this probability on its
+#: direction (the plan's notes and the report's headline both use it).
+CLEAR_MOVE = 0.8
 
 #: Posterior summary of an ROI (or marginal ROI): incremental KPI per unit of spend.
 ROI_VALUES = ("roi_mean", "roi_median", "roi_hdi_low", "roi_hdi_high")

@@ -15,8 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from geommm.analysis.optimize.budget import CLEAR_MOVE
-from geommm.analysis.tables import NATIONAL
+from geommm.analysis.tables import CLEAR_MOVE, NATIONAL
 
 #: Moves smaller than this share of current spend are "keep" in the sentence.
 SMALL_MOVE = 0.005

@@ -11,6 +11,7 @@ from geommm.analysis.forward import EFFECTIVENESS, as_forward
 from geommm.analysis.optimize.allocation import DEFAULT_BOUNDS, Allocation, planning_units
 from geommm.analysis.optimize.problem import TOL, BudgetProblem, Objective, Plan
 from geommm.analysis.optimize.solve import project, solve
+from geommm.analysis.tables import CLEAR_MOVE
 from geommm.errors import OptimizationError
 
 OBJECTIVES = ("mean", "risk_adjusted")
@@ -210,8 +211,6 @@ def _budget_for_marginal_roi(problem: BudgetProblem, target: float, low: float, 
     return lo_b, best, note
 
 
-#: A move is "clear" when the posterior puts at least this probability on its direction.
-CLEAR_MOVE = 0.8
 
 
 def move_probability(
