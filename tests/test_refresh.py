@@ -255,7 +255,7 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     span = f"{weeks[0]}/{weeks[23]}"
     assert loaded.idata.posterior.attrs["reference_weeks"] == span and "roi_log__" in loaded.idata.posterior
     assert again.idata.posterior.attrs["reference_weeks"] == span
-    assert again.lineage["generation"] == 2 and np.isfinite(again.roi(by="channel")["roi_mean"]).all()
+    assert again.lineage["generation"] == 2 and np.isfinite(again.roi(by="channel")["roi_mean"].to_numpy()).all()
     changes = third.what_changed(loaded)
     assert set(changes.roi["metric"]) == {"roi", "marginal_roi"}
     assert changes.shift.height == 0  # a full refresh has constant effects

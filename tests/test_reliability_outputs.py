@@ -67,16 +67,17 @@ def test_simulate_into_an_unwritable_folder(tmp_path):
 # --- item 6: fit-many refuses settings that could only hang or fail ------------------------
 
 
-def test_fit_many_refuses_zero_workers(tmp_path):
+def test_fit_many_refuses_negative_workers(tmp_path):
+    """``--workers 0`` runs the jobs in this process (no Dask); below 0 is refused by name."""
     from geommm.batch import FitJob, run_fits
     from geommm.errors import ArgumentError
 
     jobs = tmp_path / "jobs.toml"
     jobs.write_text('[[jobs]]\nname = "a"\nformula = "y ~ media(x)"\ndata = "p.csv"\n')
-    code, _, err = run("fit-many", jobs, "--out", tmp_path / "out", "--workers", "0")
+    code, _, err = run("fit-many", jobs, "--out", tmp_path / "out", "--workers", "-1")
     assert code == 2 and "--workers" in err
     with pytest.raises(ArgumentError, match="n_workers"):
-        run_fits([FitJob(name="a", formula="y ~ media(x)", data="p.csv")], n_workers=0)
+        run_fits([FitJob(name="a", formula="y ~ media(x)", data="p.csv")], n_workers=-1)
 
 
 @pytest.mark.parametrize(
