@@ -138,10 +138,7 @@ def fit_posterior_prior(
     every sd multiplied by ``inflation`` (> 1 widens it: a guard against a too-confident
     prior); ``shrinkage=None`` picks :func:`auto_shrinkage`. Vectorised: milliseconds
     for hundreds of dimensions."""
-    if shrinkage is not None and not 0 <= shrinkage <= 1:
-        raise ValueError(f"prior_shrinkage must be in [0, 1], got {shrinkage}")
-    if not inflation > 0:
-        raise ValueError(f"prior_inflation must be > 0, got {inflation}")
+    check_shrinkage(shrinkage, inflation)
     names = tuple(n for n in (names or NATURAL) if n in posterior)
     values, shapes, dims, links = {}, [], [], []
     for name in names:
@@ -151,7 +148,20 @@ def fit_posterior_prior(
         dims.append(tuple(posterior[name].dims[2:]))
         links.append(_link(name, values[name]))
     draft = PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), np.zeros(0), np.zeros((0, 0)), np.zeros(0))
-    flat = draft.flatten(values)
+    mean, chol, sd = gaussian(draft.flatten(values), shrinkage, inflation)
+    return PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), mean, chol, sd)
+
+
+def check_shrinkage(shrinkage: float | None, inflation: float) -> None:
+    if shrinkage is not None and not 0 <= shrinkage <= 1:
+        raise ValueError(f"prior_shrinkage must be in [0, 1], got {shrinkage}")
+    if not inflation > 0:
+        raise ValueError(f"prior_inflation must be > 0, got {inflation}")
+
+
+def gaussian(flat: np.ndarray, shrinkage: float | None, inflation: float):
+    """Mean, Cholesky factor and sds of draws ``(N, D)``: the sample covariance shrunk
+    towards its diagonal (``None``: :func:`auto_shrinkage`) and widened by ``inflation``."""
     if shrinkage is None:
         shrinkage = auto_shrinkage(*flat.shape)
     mean = flat.mean(axis=0)
@@ -161,8 +171,7 @@ def fit_posterior_prior(
     cov = (1.0 - shrinkage) * cov
     cov[np.diag_indices_from(cov)] = var
     cov = cov * inflation**2
-    chol = _cholesky(cov)
-    return PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), mean, chol, np.sqrt(np.diag(cov)))
+    return mean, _cholesky(cov), np.sqrt(np.diag(cov))
 
 
 def _cholesky(cov: np.ndarray) -> np.ndarray:

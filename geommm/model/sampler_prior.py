@@ -25,7 +25,7 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
-from geommm.model.posterior_prior import NATURAL, _cholesky
+from geommm.model.posterior_prior import NATURAL, check_shrinkage, gaussian
 
 
 @dataclass(frozen=True)
@@ -98,26 +98,11 @@ def fit_sampler_prior(
     parameters mean what they mean). ``shrinkage`` pulls the covariance towards its
     diagonal (None: none with >= 5 draws per dimension, else dims/draws); ``inflation``
     widens every sd."""
-    from geommm.model.posterior_prior import auto_shrinkage
-
-    if shrinkage is not None and not 0 <= shrinkage <= 1:
-        raise ValueError(f"prior_shrinkage must be in [0, 1], got {shrinkage}")
-    if not inflation > 0:
-        raise ValueError(f"prior_inflation must be > 0, got {inflation}")
+    check_shrinkage(shrinkage, inflation)
     flat, values, shapes = unconstrained_draws(model, posterior)
-    if shrinkage is None:
-        shrinkage = auto_shrinkage(*flat.shape)
-    mean = flat.mean(axis=0)
-    centred = flat - mean
-    cov = centred.T @ centred / max(flat.shape[0] - 1, 1)
-    var = np.maximum(np.diag(cov), 1e-12)
-    cov = (1.0 - shrinkage) * cov
-    cov[np.diag_indices_from(cov)] = var
-    cov = cov * inflation**2
+    mean, chol, sd = gaussian(flat, shrinkage, inflation)
     names = tuple(n for n in NATURAL if n in model.named_vars)
     graphs = tuple(model.replace_rvs_by_values([model[n] for n in names]))
     dims = tuple(tuple(model.named_vars_to_dims.get(n, ()) or ()) for n in names)
     coords = {d: model.coords[d] for ds in dims for d in ds if d in model.coords}
-    return SamplerPrior(
-        tuple(values), tuple(shapes), names, graphs, dims, coords, mean, _cholesky(cov), np.sqrt(np.diag(cov)),
-    )
+    return SamplerPrior(tuple(values), tuple(shapes), names, graphs, dims, coords, mean, chol, sd)
