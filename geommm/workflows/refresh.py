@@ -17,6 +17,8 @@ mean the same thing in parent and child (used by a later ``full`` refresh).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import polars as pl
 
@@ -161,8 +163,11 @@ def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation):
         )
         try:
             return fit_sampler_prior(model, posterior, shrinkage, inflation), span
-        except KeyError:
-            pass
+        except KeyError as missing:
+            warnings.warn(
+                f"the parent fit's trace lacks the sampler's values ({missing}); this refresh uses "
+                "the geo-level prior (prior_space='geo_level', docs/refresh.md)", stacklevel=3,
+            )
     return fit_posterior_prior(posterior, shrinkage, inflation), None
 
 
@@ -198,11 +203,8 @@ def _as_trace(idata, spec, data, first_new: int):
     draws = {k: np.asarray(post[k].values).reshape(-1, *post[k].shape[2:]) for k in post.data_vars}
     forward = ForwardModel(spec, data, draws, shift_from=first_new)
     spend = data.spend.sum(axis=(0, 1))
-    rois = []
-    for lo in range(0, forward.n_draws, 200):
-        chunk = forward.with_draws({k: v[lo : lo + 200] for k, v in draws.items()})
-        rois.append(chunk.media_contributions().sum(axis=(1, 2)) / np.where(spend > 0, spend, np.nan))
-    roi = np.concatenate(rois).reshape(post.sizes["chain"], post.sizes["draw"], -1)
+    roi = forward.media_kpi().sum(axis=1) / np.where(spend > 0, spend, np.nan)  # draws in chunks
+    roi = roi.reshape(post.sizes["chain"], post.sizes["draw"], -1)
     post["roi"] = (("chain", "draw", "channel"), roi)
     idata.posterior = post
     return idata
