@@ -32,6 +32,8 @@ MODEL_PARAMETERS = (
     "effect_path_coef",  # time-varying channels (model/time_path.py)
     "effect_path_geo_coef",
     "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
+    "synergy",  # synergy(a, b): national and geo coefficients (model/synergy.py)
+    "synergy_effect",
 )
 
 

@@ -17,6 +17,7 @@ from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 
 from geommm.errors import FormulaError
 from geommm.formula.holidays import holiday_term
+from geommm.formula.synergy import synergy_call, synergy_terms
 from geommm.formula.terms import (
     DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
@@ -28,7 +29,7 @@ from geommm.formula.terms import (
     TrendTerm,
 )
 
-SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth")
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth", "synergy")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
 _MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag", "varying", "basis")
@@ -59,6 +60,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     trend: TrendTerm | None = None
     holidays: list[HolidayTerm] = []
     smooth: SmoothTerm | None = None
+    synergies: list[tuple[str, str, str]] = []
 
     for term in desc.terms:
         if isinstance(term, Intercept):
@@ -97,6 +99,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
             holidays.append(holiday_term(call, _term_text(term), columns, geo))
         elif call.callee == "smooth":
             smooth = _smooth_term(call)
+        elif call.callee == "synergy":
+            synergies.append(synergy_call(call, _term_text(term)))
 
     if not media:
         raise FormulaError(
@@ -118,6 +122,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         trend=trend,
         holidays=tuple(holidays),
         smooth=smooth,
+        synergy=synergy_terms(synergies, media, formula),
     )
 
 

@@ -1,4 +1,4 @@
-"""The term objects a formula turns into: media, seasonality, trend, holidays and controls.
+"""The term objects a formula turns into: media, synergies, seasonality, trend, holidays and controls.
 
 Each term is a small frozen dataclass holding only what the user wrote (after
 validation), so a ModelSpec can be printed, compared and saved as JSON.
@@ -110,6 +110,20 @@ class SmoothTerm:
 
 
 @dataclass(frozen=True)
+class SynergyTerm:
+    """``synergy(first, second)``: an interaction of two channels' saturated adstocked
+    media, with a geo-level coefficient pooled to a national one (``model/synergy.py``)."""
+
+    first: str
+    second: str
+
+    @property
+    def label(self) -> str:
+        """The name of the pair in tables and the trace's ``synergy_pair`` coordinate."""
+        return f"{self.first} x {self.second}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the formula says, validated against the panel's columns."""
 
@@ -123,6 +137,7 @@ class ModelSpec:
     trend: TrendTerm | None = None
     holidays: tuple[HolidayTerm, ...] = ()
     smooth: SmoothTerm | None = None
+    synergy: tuple[SynergyTerm, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -140,6 +155,8 @@ class ModelSpec:
         out["trend"] = self.trend is not None
         if self.smooth is None:  # a formula without smooth() saves as before it existed
             out.pop("smooth")
+        if not self.synergy:  # nor without synergy()
+            out.pop("synergy")
         for m in out["media"]:  # a static channel saves as before the path existed
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
@@ -159,4 +176,5 @@ class ModelSpec:
             trend=TrendTerm() if d.get("trend") else None,
             holidays=tuple(HolidayTerm.from_dict(h) for h in d.get("holidays", ())),
             smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
+            synergy=tuple(SynergyTerm(**s) for s in d.get("synergy", ())),
         )

@@ -42,6 +42,7 @@ from geommm.sim.profiles import (
     profiles_for,
 )
 from geommm.sim.store import SimulatedPanel
+from geommm.sim.synergy import add_synergy
 from geommm.sim.drift import drift_factor
 from geommm.sim.truth import (
     MediaParams,
@@ -73,7 +74,7 @@ def simulate(
     effect_change: dict[str, tuple[int, float]] | None = None,
     effect_drift: dict[str, Any] | None = None,
     channels: list[str] | None = None,
-    profiles: dict[str, dict] | None = None,
+    profiles: dict[str, dict] | None = None, synergy: dict | None = None,
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -101,7 +102,7 @@ def simulate(
     for a small always-on channel); it replaces ``n_channels``. ``profiles`` changes a
     channel's book values, e.g. ``{"email": {"share": 0.03}}`` (fields of its profile:
     retention, half_saturation, slope, share, roi, flight, on_weeks, off_weeks, off_level,
-    weekly_noise).
+    weekly_noise). ``synergy={"first": "tv", "second": "search", "strength": 0.08}``: sim/synergy.py.
     """
     if channels is not None:
         channels = check_channel_names(channels)
@@ -183,7 +184,7 @@ def simulate(
         effect=params.effect,
     )
     formula = build_formula(channels, inputs_names, spend_names, trend, seasonality, max_lag)
-    return SimulatedPanel(panel, lifts, truth, formula, settings)
+    return add_synergy(SimulatedPanel(panel, lifts, truth, formula, settings), synergy)
 
 
 def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarray:
