@@ -153,3 +153,72 @@ def test_positive_synergy_makes_the_optimiser_move_both_channels_together(toy):
     assert share(plain) < share(with_syn) < share(stronger)
     grown = stronger.filter(stronger["channel"].is_in(["tv", "search"]))["change"]
     assert (grown > 0).all()
+
+
+# ------------------------------------------------------------ one tiny Laplace fit
+@pytest.fixture(scope="module")
+def synergy_fit():
+    """4 geos x 60 weeks, tv x search synergy, two lift tests kept in the model (their
+    implied lift then includes the interaction): a Laplace fit, ~30 s on a quiet machine."""
+    base = sim.simulate(n_geos=4, n_weeks=60, n_channels=2, seed=1, n_lift_tests=2)
+    market = sim.simulate(n_geos=4, n_weeks=60, n_channels=2, seed=1, n_lift_tests=2,
+                          synergy={"strength": 0.15})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = gm.GeoMMM(market.formula, data=market.panel, geo="geo", time="week", lift_tests=base.lift_tests)
+        return model.fit(method="laplace", draws=100, chains=2, seed=3), market
+
+
+def test_fit_reports_the_synergy_and_roi_adds_up(synergy_fit):
+    fit, market = synergy_fit
+    table = fit.synergy()
+    assert table["pair"].to_list() == ["tv x search"]
+    row = table.row(0, named=True)
+    assert row["coefficient_hdi_low"] < row["coefficient_mean"] < row["coefficient_hdi_high"]
+    assert 0.0 <= row["prob_positive"] <= 1.0
+    assert "synergy" in fit.idata.posterior and fit.idata.posterior["synergy_effect"].shape[-1] == 1
+    # contributions of the channels hold the whole interaction: channels + baseline = fitted
+    contrib = fit.contributions(by=[])
+    fitted = fit.forward.expected_kpi().sum(axis=(1, 2)).mean()
+    np.testing.assert_allclose(contrib["mean"].sum(), fitted, rtol=1e-9)
+    assert market.settings["synergy"]["lift_tests_dropped"] == 2  # the simulator says what it dropped
+    checks = fit.lift_test_check()
+    assert checks.height == 2 and checks["implied_mean"].is_finite().all()
+
+
+def test_lift_cells_carry_the_interaction(synergy_fit):
+    fit, _ = synergy_fit
+    from geommm.model.lift import implied_lift
+
+    fw, cells = fit.forward, fit.lift_cells
+    adstocked = fw.transform.adstock(fit.data.lagged(), fw.draws)
+    with_syn = implied_lift(cells, fw.transform, {**fw.draws, "synergy_pairs": ([0], [1])}, adstocked, fit.data.kpi_scale)
+    without = implied_lift(cells, fw.transform, dict(fw.draws), adstocked, fit.data.kpi_scale)
+    gamma_sign = np.sign(fw.draws["synergy_effect"][:, 0, 0])
+    assert np.mean(np.sign(with_syn - without)[:, 0] == gamma_sign) > 0.95
+
+
+def test_save_load_keeps_the_synergy(synergy_fit, tmp_path):
+    fit, _ = synergy_fit
+    path = fit.save(tmp_path / "syn.geommm")
+    loaded = gm.load_fit(path)
+    assert loaded.spec.synergy == fit.spec.synergy
+    assert loaded.priors.table(synergy=True)["parameter"].to_list().count("synergy") == 1
+    np.testing.assert_array_equal(loaded.roi(by="channel")["roi_mean"], fit.roi(by="channel")["roi_mean"])
+    np.testing.assert_array_equal(loaded.synergy()["kpi_mean"], fit.synergy()["kpi_mean"])
+
+
+def test_synergy_prior_is_overridable_by_name():
+    market = sim.simulate(n_geos=2, n_weeks=20, n_channels=2, seed=0, n_lift_tests=0, synergy={"strength": 0.1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = gm.GeoMMM(market.formula, data=market.panel, geo="geo", time="week",
+                          priors={"synergy": {"dist": "Normal", "mu": 0.0, "sigma": 0.3}})
+    rows = model.default_priors().filter(gm_param("synergy"))
+    assert rows["prior"].to_list() == ["Normal(mu=0, sigma=0.3)"]
+
+
+def gm_param(name):
+    import polars as pl
+
+    return pl.col("parameter") == name
