@@ -159,7 +159,8 @@ def test_positive_synergy_makes_the_optimiser_move_both_channels_together(toy):
 @pytest.fixture(scope="module")
 def synergy_fit():
     """3 geos x 40 weeks, tv x search synergy, two lift tests kept in the model (their
-    implied lift then includes the interaction): one Laplace fit for the module (84 s
+    implied lift then includes the interaction): one Laplace fit for the module (30 s at load
+    average ~10, 84 s
     at load average 13 on the shared 2 cores, most of it the one-off JAX compile)."""
     base = sim.simulate(n_geos=3, n_weeks=40, n_channels=2, seed=1, n_lift_tests=2)
     market = sim.simulate(n_geos=3, n_weeks=40, n_channels=2, seed=1, n_lift_tests=2,
@@ -230,3 +231,12 @@ def gm_param(name):
     import polars as pl
 
     return pl.col("parameter") == name
+
+
+def test_sequential_refresh_refuses_a_synergy(synergy_fit):
+    from geommm.errors import RefreshError
+    from geommm.workflows.refresh import refresh
+
+    fit, market = synergy_fit
+    with pytest.raises(RefreshError, match="synergy\\(tv, search\\): a sequential refresh"):
+        refresh(fit, market.panel, method="sequential")
