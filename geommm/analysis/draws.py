@@ -14,6 +14,7 @@ import numpy as np
 from geommm.analysis import convergence
 from geommm.errors import ArgumentError
 from geommm.media import channel_parameter_priors
+from geommm.media.frequency import RF_PARAMETERS
 
 MODEL_PARAMETERS = (
     "baseline_geo",
@@ -23,6 +24,7 @@ MODEL_PARAMETERS = (
     "retention",
     "half_saturation",
     *channel_parameter_priors(),  # slope, peak_lag, ... of every registered media kind
+    *RF_PARAMETERS,  # reach & frequency channels' frequency curve
     "media_effect",
     "noise_sd",
     "roi",

@@ -183,7 +183,7 @@ class ForwardModel:
             pad = np.zeros((x.shape[0], carryover_weeks, x.shape[2]))
             x = np.concatenate([x, pad], axis=1)
         scaled = x / self.data.media_scale[:, None, :]
-        sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws)
+        sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws, start)
         beta = self.draws["media_effect"][:, :, None, :]
         multiplier = self.multiplier_weeks(sat.shape[-2], start)
         if multiplier is not None:
@@ -204,10 +204,13 @@ class ForwardModel:
         out = self._media_contributions(full, 0, None, start=start - history.shape[1])
         return out[:, :, history.shape[1] :, :]
 
-    def plan_response(self, plan: np.ndarray | None = None, effectiveness: str = "latest") -> PlanResponse:
+    def plan_response(self, plan: np.ndarray | None = None, effectiveness: str = "latest",
+                      start: int = 0) -> PlanResponse:
         """KPI of every geo x channel, and its derivatives, as ``plan`` is scaled; a
-        time-varying channel at its ``effectiveness`` (see :meth:`planning_multiplier`)."""
-        return PlanResponse(self, plan, effectiveness)
+        time-varying channel at its ``effectiveness`` (see :meth:`planning_multiplier`).
+        ``start``: the panel week of the plan's first week (reach & frequency channels
+        take that week's frequency)."""
+        return PlanResponse(self, plan, effectiveness, start)
 
     def baseline_contributions(self, data: ModelData | None = None) -> dict[str, np.ndarray]:
         """Named non-media components, each (D, G, T), in KPI units."""
@@ -268,7 +271,9 @@ class PlanResponse:
     prepares one chunk at a time again (slower, but memory stays at one chunk).
     """
 
-    def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None, effectiveness: str = "latest") -> None:
+    def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None, effectiveness: str = "latest",
+                 start: int = 0) -> None:
+        self.start = start
         data = forward.data
         plan = data.media_input if plan is None else np.asarray(plan, dtype="float64")
         G, _, C = plan.shape
@@ -285,7 +290,8 @@ class PlanResponse:
 
     def _prepare(self, forward: ForwardModel) -> list[tuple]:
         """The plan adstocked once for ``forward``'s draws, ready for the saturation sums."""
-        adstocked = self.transform.adstock(lag_stack(self.scaled, forward.data.max_lag, time_axis=-2), forward.draws)
+        lagged = lag_stack(self.scaled, forward.data.max_lag, time_axis=-2)
+        adstocked = self.transform.adstock(lagged, forward.draws, self.start)
         adstocked = np.broadcast_to(adstocked, (forward.n_draws, *adstocked.shape[-3:]))
         return self.transform.prepare(adstocked, forward.draws)
 

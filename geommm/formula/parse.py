@@ -17,6 +17,7 @@ from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 
 from geommm.errors import FormulaError
 from geommm.formula.holidays import holiday_term
+from geommm.formula.reach_frequency import rf_media_term
 from geommm.formula.terms import (
     DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
@@ -146,6 +147,8 @@ def _check_one_role_per_column(
         claim(m.input, f"media input of channel {m.name!r}")
         if m.spend != m.input:
             claim(m.spend, f"spend of channel {m.name!r}")
+        if m.frequency is not None:
+            claim(m.frequency, f"frequency of channel {m.name!r}")
 
 
 def _term_columns(term) -> list[str]:
@@ -236,6 +239,8 @@ def _column_arg(arg, what: str) -> str:
 
 
 def _media_term(call, columns: Sequence[str]) -> MediaTerm:
+    if "reach" in call.kwargs or "frequency" in call.kwargs:  # reach & frequency channel
+        return rf_media_term(call, columns)
     if len(call.args) != 1:
         raise FormulaError(
             "media() takes one column (exposure or spend) and keywords "

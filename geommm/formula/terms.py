@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from geommm.media.registry import ADSTOCKS, SATURATIONS
+from geommm.media.registry import ADSTOCKS, RF_SATURATION, SATURATIONS
 
 DEFAULT_MAX_LAG = 8
 #: ``media(..., varying=)`` values: False (static), True (a smooth national path over
@@ -34,8 +34,12 @@ class MediaTerm:
     max_lag: int = DEFAULT_MAX_LAG
     varying: bool | str = False
     basis: int = DEFAULT_BASIS
+    #: average frequency column of a reach & frequency channel (``input`` is then its reach)
+    frequency: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.frequency is None) != (self.saturation != RF_SATURATION):
+            raise ValueError(f"saturation={self.saturation!r} belongs to media(reach=..., frequency=...) only")
         if not any(self.varying is v or (isinstance(v, str) and self.varying == v) for v in VARYING_VALUES):
             raise ValueError(
                 f"varying={self.varying!r} is not one of False (a static effect), True (a smooth "
@@ -45,7 +49,7 @@ class MediaTerm:
             raise ValueError(f"basis={self.basis} must be between 2 and 200 functions")
         if self.adstock not in ADSTOCKS:
             raise ValueError(f"adstock={self.adstock!r} is not one of {ADSTOCKS}")
-        if self.saturation not in SATURATIONS:
+        if self.saturation not in SATURATIONS and self.frequency is None:
             raise ValueError(f"saturation={self.saturation!r} is not one of {SATURATIONS}")
         if not 1 <= self.max_lag <= 52:
             raise ValueError(f"max_lag={self.max_lag} must be between 1 and 52 weeks")
@@ -143,6 +147,8 @@ class ModelSpec:
         for m in out["media"]:  # a static channel saves as before the path existed
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
+            if m["frequency"] is None:  # as before reach & frequency existed
+                del m["frequency"]
         out.pop("extra", None)
         return out
 

@@ -16,7 +16,9 @@ import numpy as np
 from geommm.errors import DataError, FormulaError
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
+from geommm.media.frequency import FrequencyInput
 from geommm.model.holidays import holiday_controls
+from geommm.model.reach_frequency import frequency_input
 from geommm.model.time_path import basis_at, basis_for
 
 DAYS_PER_WEEK = 7.0
@@ -90,6 +92,7 @@ class ModelData:
     control_center: np.ndarray = field(default=None)
     control_sd: np.ndarray = field(default=None)
     smooth_basis: np.ndarray = field(default=None)  # (T, m) with smooth(time); time_path.py
+    reach_frequency: FrequencyInput | None = None  # R&F channels' frequency (reach_frequency.py)
 
     @property
     def n_geos(self) -> int:
@@ -151,6 +154,7 @@ def build_model_data(
     control standardisation and time origin are reused, so new periods line up.
     ``scaling`` (an earlier fit's :class:`Scaling`) freezes the scales the same way for
     a panel that holds the earlier weeks too (a refresh), so parameters keep their meaning."""
+    rf_frequency = frequency_input(spec, panel)  # R&F columns checked first, errors name the term
     media_cols = [m.input for m in spec.media]
     spend_cols = [m.spend for m in spec.media]
     panel.require([spec.response], "kpi")
@@ -214,6 +218,7 @@ def build_model_data(
         control_center=center,
         control_sd=sd,
         smooth_basis=smooth_basis,
+        reach_frequency=rf_frequency,
     )
 
 

@@ -18,7 +18,9 @@ from geommm.media.backend import xp_of
 
 def media_transform(spec, data) -> MediaTransform:
     """The model's media transform: every channel's adstock and saturation kind."""
-    return MediaTransform.for_terms(spec.media, data.max_lag, data.lag_mask)
+    transform = MediaTransform.for_terms(spec.media, data.max_lag, data.lag_mask)
+    transform.frequency = getattr(data, "reach_frequency", None)  # R&F channels (media/frequency.py)
+    return transform
 
 
 def baseline_components(params: Mapping[str, Any], data) -> dict[str, Any]:

@@ -74,6 +74,9 @@ def build_lift_cells(lifts: pl.DataFrame, data) -> LiftCells:
         if unknown:
             raise LiftTestError(f"lift test {tid!r}: geo(s) {unknown} are not in the panel")
         c = chan_pos[channel]
+        if data.reach_frequency is not None and c in data.reach_frequency.channels:
+            raise LiftTestError(f"lift test {tid!r}: channel {channel!r} is a reach & frequency channel; "
+                                "lift tests on R&F channels are not supported yet (docs/reach_frequency.md)")
         g_idx = np.array([geo_pos[g] for g in geos])
         start, end = np.datetime64(row["start"], "D"), np.datetime64(row["end"], "D")
         measure_end = np.datetime64(row.get("measure_end") or row["end"], "D")
