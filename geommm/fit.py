@@ -24,6 +24,7 @@ from geommm.analysis import checks
 from geommm.analysis import contributions as contrib_mod
 from geommm.analysis import diagnostics as diag_mod
 from geommm.analysis import identification as ident_mod
+from geommm.analysis import reach_frequency as rf_mod
 from geommm.analysis import roi as roi_mod
 from geommm.analysis.diagnostics import Diagnostics
 from geommm.analysis.draws import posterior_draws
@@ -156,6 +157,11 @@ class Fit:
         by, hdi_prob = check.one_of("by", by, roi_mod.BY), check.hdi_prob(hdi_prob)
         step = check.positive("step (a relative spend increase, e.g. 0.01)", step)
         return roi_mod.roi_table(self.forward, by=by, hdi_prob=hdi_prob, step=step)
+
+    def optimal_frequency(self, hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Reach & frequency channels: per geo, the frequency bought, the one of highest ROI
+        at the reach bought (cost per impression fixed) and the ROI at each."""
+        return rf_mod.optimal_frequency_table(self.forward, hdi_prob=check.hdi_prob(hdi_prob))
 
     def contributions(self, by: Sequence[str] | str = ("geo", "time"), hdi_prob: float = 0.9) -> pl.DataFrame:
         """KPI decomposition into baseline, seasonality, trend, controls and channels (KPI units)."""

@@ -55,6 +55,13 @@ ADSTOCK_DECAY = ("geo", "channel", "lag", "weight_mean", "weight_hdi_low", "weig
 #: (``exp(f_c(t))``, geometric mean 1 over the fitted weeks), national or per geo.
 EFFECTIVENESS = ("channel", "time", "mean", "hdi_low", "hdi_high")
 EFFECTIVENESS_BY_GEO = ("channel", "geo", "time", "mean", "hdi_low", "hdi_high")
+#: ``fit.optimal_frequency()``: per geo and reach & frequency channel, the frequency bought,
+#: the frequency of highest ROI at the reach bought, the ROI now and at that frequency.
+OPTIMAL_FREQUENCY = (
+    "geo", "channel", "frequency_bought", "optimal_frequency_mean", "optimal_frequency_hdi_low",
+    "optimal_frequency_hdi_high", "roi_mean", "roi_hdi_low", "roi_hdi_high", "roi_at_optimal_mean",
+    "roi_at_optimal_hdi_low", "roi_at_optimal_hdi_high",
+)
 #: ``fit.response_curves()``: incremental KPI on a grid of spend multipliers.
 RESPONSE_CURVES = (
     "geo",

@@ -96,8 +96,9 @@ def add_reach_frequency(result, options: dict[str, Any] | None):
 
 
 def _hill(f: np.ndarray, half: float, slope: float) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return 1.0 / (1.0 + (np.maximum(f, 1e-300) / half) ** (-slope))
+    """``f^n / (f^n + K^n)`` (0 at f = 0)."""
+    fn = np.power(np.maximum(f, 0.0), slope)
+    return fn / (fn + half**slope)
 
 
 def _geometric(x: np.ndarray, retention: float, max_lag: int) -> np.ndarray:
