@@ -200,8 +200,9 @@ def test_laplace_recovers_roi_and_frequency_curve(rf_fit, rf_sim):
 def test_optimiser_and_curves_run_with_an_rf_channel(rf_fit):
     curves = rf_fit.response_curves(channel="video")
     assert curves.height > 0
-    plan = rf_fit.optimize_budget()
-    assert "video" in set(plan.allocation["channel"]) if hasattr(plan, "allocation") else plan is not None
+    plan = rf_fit.optimize_budget().table
+    assert set(plan["channel"]) == {"tv", "video"}
+    np.testing.assert_allclose(plan["optimal_spend"].sum(), plan["current_spend"].sum(), rtol=1e-6)
 
 
 def test_save_and_load_keep_the_rf_channel(rf_fit, tmp_path):
