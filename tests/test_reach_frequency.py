@@ -223,3 +223,22 @@ def test_roi_samples_use_the_given_spend(rf_fit):
     samples, spend = roi_samples(rf_fit.forward)
     c = rf_fit.data.channels.index("video")
     np.testing.assert_allclose(spend[:, c], rf_fit.data.spend[..., c].sum(axis=1))
+
+
+def test_simulated_rf_channel_leaves_the_rest_of_the_panel_alone(rf_sim):
+    """Same seed without the R&F channel: every other column equal; the KPI differs by the
+    channel's true contribution exactly."""
+    plain = sim.simulate(n_geos=3, n_weeks=52, n_channels=1, seed=2, n_lift_tests=0)
+    truth = rf_sim.settings["reach_frequency_truth"]
+    for column in plain.panel.columns:
+        if column != "revenue":
+            assert rf_sim.panel[column].equals(plain.panel[column]), column
+    added = (rf_sim.panel["revenue"] - plain.panel["revenue"]).to_numpy().reshape(3, 52).sum(axis=1)
+    np.testing.assert_allclose(added, truth["contribution"], rtol=1e-9)
+    assert rf_sim.formula == plain.formula + " + " + RF
+
+
+def test_a_model_without_rf_channels_has_no_rf_variables(tiny_model):
+    assert not {"frequency_half", "frequency_slope"} & set(tiny_model.model.named_vars)
+    assert "rf_channel" not in tiny_model.model.coords
+    assert tiny_model.data.reach_frequency is None
