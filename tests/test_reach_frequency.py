@@ -242,3 +242,15 @@ def test_a_model_without_rf_channels_has_no_rf_variables(tiny_model):
     assert not {"frequency_half", "frequency_slope"} & set(tiny_model.model.named_vars)
     assert "rf_channel" not in tiny_model.model.coords
     assert tiny_model.data.reach_frequency is None
+
+
+def test_lift_tests_on_rf_channels_are_refused_and_never_designed(rf_fit, rf_sim):
+    from geommm.errors import DesignError, LiftTestError
+
+    with pytest.raises(DesignError, match="reach & frequency"):
+        rf_fit.design_lift_tests(channels=["video"])
+    lift = pl.DataFrame({"test_id": ["t1"], "channel": ["video"], "geos": ["geo_00"],
+                         "start": [rf_sim.panel["week"][20]], "end": [rf_sim.panel["week"][24]],
+                         "lift": [1000.0], "lift_se": [100.0], "spend_delta": [5000.0]})
+    with pytest.raises(LiftTestError, match="reach & frequency"):
+        gm.GeoMMM(rf_sim.formula, data=rf_sim.panel, geo="geo", time="week", lift_tests=lift)
