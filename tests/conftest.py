@@ -56,6 +56,37 @@ def tiny_panel() -> Callable[..., sim.SimulatedPanel]:
     return make
 
 
+#: The panel the fit-many tests fit (MAP, several jobs).
+BATCH_PANEL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 2, "n_lift_tests": 0}
+
+
+@pytest.fixture(scope="session")
+def batch_panel(tiny_panel) -> sim.SimulatedPanel:
+    """The small panel the fit-many tests fit."""
+    return tiny_panel(**BATCH_PANEL)
+
+
+@pytest.fixture
+def fit_many_jobs(tmp_path, batch_panel) -> Callable[[str], Any]:
+    """Factory ``fit_many_jobs(jobs_toml)``: writes BATCH_PANEL to ``tmp_path/panel.parquet``
+    and a ``jobs.toml`` beside it whose [defaults] fit that panel with MAP, followed by
+    ``jobs_toml`` (the [[jobs]] blocks); returns the jobs file's path."""
+
+    def write(jobs_toml: str):
+        result = batch_panel
+        result.panel.write_parquet(tmp_path / "panel.parquet")
+        jobs = tmp_path / "jobs.toml"
+        jobs.write_text(
+            "[defaults]\n"
+            f"formula = \"{result.formula}\"\n"
+            "data = \"panel.parquet\"\ngeo = \"geo\"\ntime = \"week\"\n"
+            "[defaults.fit]\nmethod = \"map\"\n" + jobs_toml
+        )
+        return jobs
+
+    return write
+
+
 @pytest.fixture(scope="session")
 def tiny_mmm(tiny_panel) -> Callable[..., gm.GeoMMM]:
     """Factory ``tiny_mmm(**overrides)``: the model of ``tiny_panel(**overrides)``, its lift tests
