@@ -162,3 +162,41 @@ def nuts_fit(tiny_fit):
     compile, ~10 s). For anything that needs "a real NUTS posterior" (arviz groups,
     summaries, LOO, determinism), not for intervals that must cover a truth."""
     return tiny_fit("nuts")
+
+
+# --------------------------------------------------------------- where the suite's time goes
+_FIT_TIMES: list[tuple[str, str, float, float]] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _time_every_fit():
+    """Record each sampler run's compile and sampling seconds (reported at the end of
+    the run), so the suite's cost can be put where it is: compiles or sampling."""
+    from geommm import sampling
+
+    original = sampling.run
+
+    def timed(model, s, *args, **kwargs):
+        try:
+            return original(model, s, *args, **kwargs)
+        finally:
+            test = __import__("os").environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+            _FIT_TIMES.append((test, f"{s.method}/{s.sampler}", s.compile_seconds, s.sampling_seconds))
+
+    sampling.run = timed
+    yield
+    sampling.run = original
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _FIT_TIMES:
+        return
+    by: dict[str, list[float]] = {}
+    for _, kind, compile_s, sample_s in _FIT_TIMES:
+        row = by.setdefault(kind, [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += compile_s
+        row[2] += sample_s
+    terminalreporter.write_sep("-", "fits run by the suite (sampling.run)")
+    for kind, (n, compile_s, sample_s) in sorted(by.items()):
+        terminalreporter.write_line(f"{kind}: {n} fits, compile {compile_s:.0f} s, sampling {sample_s:.0f} s")
