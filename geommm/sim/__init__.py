@@ -21,6 +21,7 @@ from __future__ import annotations
 from geommm.sim.experiment import DesignedTestRun, panel_until, run_designed_test, true_roi_until
 from geommm.sim.generate import build_formula, simulate
 from geommm.sim.lift import LIFT_SCHEMA
+from geommm.sim.patterns import always_on
 from geommm.sim.profiles import (
     CHANNEL_NAMES,
     EXPOSURE_CHANNELS,
@@ -62,4 +63,5 @@ __all__ = [
     "run_designed_test",
     "panel_until",
     "true_roi_until",
+    "always_on",
 ]
