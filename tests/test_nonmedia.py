@@ -211,4 +211,4 @@ def test_plans_and_predictions_leave_organic_and_treatment_in_place(organic_fit)
     assert pred.height == late.height and pred["mean"].is_finite().all()
     # on the fitted weeks, the prediction's expected KPI is the decomposition's total
     full = fit.predict(sim.panel, include_noise=False)["mean"].sum()
-    assert full == pytest.approx(fit.contributions(by=[])["mean"].sum(), rel=0.02)  # organic carryover from before the panel differs
+    assert full == pytest.approx(fit.contributions(by=[])["mean"].sum(), rel=1e-9)
