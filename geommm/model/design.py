@@ -222,7 +222,7 @@ def build_model_data(
         control_center=center,
         control_sd=sd,
         smooth_basis=smooth_basis,
-        organic=organic_data(spec, panel, frozen), treatment=treatment_data(spec, panel, frozen),
+        organic=organic_data(spec, panel, frozen, reference), treatment=treatment_data(spec, panel, frozen),
     )
 
 

@@ -47,11 +47,17 @@ class OrganicData:
     max_lag: int
     lag_mask: np.ndarray  # (O, L)
     transform: MediaTransform
+    #: (G, L-1, O) exposure of the weeks before these (new weeks after a fitted panel:
+    #: their carryover comes in), None for the fitted panel itself
+    history: np.ndarray | None = None
 
     def lagged(self, exposure: np.ndarray | None = None) -> np.ndarray:
         """Lag stack ``(L, G, T, O)`` of the scaled exposure (the observed one by default)."""
         x = self.exposure if exposure is None else exposure
-        return lag_stack(x / self.scale[:, None, :], self.max_lag, time_axis=-2)
+        if self.history is None:
+            return lag_stack(x / self.scale[:, None, :], self.max_lag, time_axis=-2)
+        full = np.concatenate([self.history, x], axis=1) / self.scale[:, None, :]
+        return lag_stack(full, self.max_lag, time_axis=-2)[:, :, self.history.shape[1]:, :]
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,10 @@ class TreatmentData:
         return (self.values - self.baseline) / self.sd
 
 
-def organic_data(spec, panel, frozen: Mapping[str, Any] | None = None) -> OrganicData | None:
+def organic_data(spec, panel, frozen: Mapping[str, Any] | None = None, reference=None) -> OrganicData | None:
     """The formula's organic terms on ``panel``; ``frozen`` (a fit's ``nonmedia_scales``)
-    keeps the fitted scales for new weeks. None without organic terms."""
+    keeps the fitted scales for new weeks, and ``reference`` (the fitted ModelData) gives
+    them the carryover of its weeks just before. None without organic terms."""
     terms = getattr(spec, "organic", ())
     if not terms:
         return None
@@ -98,7 +105,23 @@ def organic_data(spec, panel, frozen: Mapping[str, Any] | None = None) -> Organi
     max_lag = max(t.max_lag for t in terms)
     mask = np.array([[1.0 if lag < t.max_lag else 0.0 for lag in range(max_lag)] for t in terms])
     transform = MediaTransform.for_terms(terms, max_lag, mask)
-    return OrganicData(tuple(t.name for t in terms), exposure, scale, max_lag, mask, transform)
+    history = None
+    if reference is not None and getattr(reference, "organic", None) is not None:
+        history = _history(reference, np.datetime64(np.asarray(panel.times, dtype="datetime64[D]")[0], "D"), max_lag)
+    return OrganicData(tuple(t.name for t in terms), exposure, scale, max_lag, mask, transform, history)
+
+
+def _history(reference, first_week: np.datetime64, max_lag: int) -> np.ndarray:
+    """(G, L-1, O) fitted exposure of the weeks just before ``first_week`` (0 where the
+    fitted panel has none), as ``analysis/predict.py`` does for media."""
+    organic, lags = reference.organic, max_lag - 1
+    out = np.zeros((organic.exposure.shape[0], lags, organic.exposure.shape[2]))
+    position = {t: i for i, t in enumerate(np.asarray(reference.times, dtype="datetime64[D]"))}
+    for k in range(lags):
+        i = position.get(first_week - np.timedelta64(7 * (lags - k), "D"))
+        if i is not None:
+            out[:, k, :] = organic.exposure[:, i, :]
+    return out
 
 
 def treatment_data(spec, panel, frozen: Mapping[str, Any] | None = None) -> TreatmentData | None:
