@@ -9,7 +9,7 @@ minimum), fits the simulator's formula, and checks whether each truth lies insid
 central 90% interval of its posterior: the organic share, slope, per-geo retention,
 half-saturation and effect, the organic term's national incremental KPI, the
 treatment's coefficient and its national incremental KPI against the baseline, and
-the media channels' national ROI. Writes benchmarks/results/nonmedia.md.
+the media channels' national ROI. Writes benchmarks/results/nonmedia_<method>.md.
 One job at a time: on 2 shared cores a second job doubles every wall time.
 """
 
@@ -26,7 +26,7 @@ import numpy as np
 import geommm as gm
 from geommm.sim.nonmedia import nonmedia_contributions, organic_truth, treatment_truth
 
-OUT = Path(__file__).parent / "results" / "nonmedia.md"
+RESULTS = Path(__file__).parent / "results"
 
 
 def interval(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +118,7 @@ def main() -> None:
         rows += one_seed(seed, args.method, args.draws, args.tune)
         print(f"seed {seed} done ({rows[-1]['seconds']:.0f} s)", flush=True)
     text = markdown(rows, args)
-    OUT.write_text(text)
+    (RESULTS / f"nonmedia_{args.method}.md").write_text(text)
     print(text)
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def nonmedia_section(fit: Fit) -> Section | None:
     """The section, or None when the formula has neither term."""
-    spec = fit.spec
+    spec = getattr(fit, "spec", None)
     organic, treatments = getattr(spec, "organic", ()), getattr(spec, "treatments", ())
     if not organic and not treatments:
         return None
@@ -42,7 +42,7 @@ def _intro(fit: Fit) -> str:
                 f"{row['kpi_share_mean']:.1%} of the KPI)"
                 + (" against its baseline level." if name == "treatment" else ".")
             )
-    if fit.spec.organic:
+    if getattr(fit.spec, "organic", ()):
         lines.append("Organic media have no spend, so they have no ROI and the budget plan leaves them as they were.")
     return " ".join(lines)
 
@@ -53,7 +53,7 @@ def _num(x: float) -> str:
 
 def roi_note(fit: Fit) -> str:
     """A sentence for the ROI section naming the organic terms it leaves out ('' without any)."""
-    names = [o.name for o in getattr(fit.spec, "organic", ())]
+    names = [o.name for o in getattr(getattr(fit, "spec", None), "organic", ())]
     if not names:
         return ""
     return (f" Organic media ({', '.join(names)}) have no spend, so no ROI: their incremental KPI is "
