@@ -17,6 +17,7 @@ observed range) are checked when the data are built (``model/nonmedia.py``).
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -152,8 +153,6 @@ def _one_column(call, text: str, fn: str, keywords: Sequence[str], columns: Sequ
     else:
         raise FormulaError(f"{text}: {fn}()'s first argument must name a column of the panel")
     if column not in columns:
-        import difflib
-
         close = difflib.get_close_matches(column, list(columns), n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise FormulaError(f"{text}: column {column!r} is not in the panel{hint}")
