@@ -42,6 +42,8 @@ RESULT_FILES = (
     "contributions.csv",
     "fit_metrics.csv",
     "lift_test_check.csv",
+    "organic_effects.csv",
+    "treatment_effects.csv",
     "diagnostics.json",
     *(allocation_file(by) for by in ALLOCATION_BY),
     "allocation_channel_summary.json",
@@ -162,6 +164,10 @@ def write_tables(
     }
     if fit.lift_tests is not None and len(fit.lift_tests):
         tables["lift_test_check.csv"] = fit.lift_test_check
+    if getattr(fit.spec, "organic", ()):  # organic(...) terms: incremental KPI, no ROI
+        tables["organic_effects.csv"] = lambda: fit.organic_effects(by="geo")
+    if getattr(fit.spec, "treatments", ()):
+        tables["treatment_effects.csv"] = lambda: fit.treatment_effects(by="geo")
     ready = ready or {}
     problems = problems if problems is not None else []
     written = []
