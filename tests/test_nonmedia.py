@@ -239,3 +239,18 @@ def test_forward_model_is_the_graph_mean(tiny_panel):
     # organic contributions are non-negative; at baseline='mean' the lever's move averages 0
     assert (parts["newsletter"] >= 0).all()
     assert abs(m.data.treatment.delta.mean()) < 1e-12
+
+
+def test_cli_tables_and_report(organic_fit, tmp_path):
+    """``geommm fit``'s tables include both terms' CSVs; the report's decomposition shows
+    them and its ROI section says the organic term has no ROI."""
+    from geommm.cli.outputs import write_tables
+
+    _, fit = organic_fit
+    names = {p.name for p in write_tables(fit, tmp_path)}
+    assert {"organic_effects.csv", "treatment_effects.csv"} <= names
+    organic = pl.read_csv(tmp_path / "organic_effects.csv")
+    assert organic["geo"].to_list() == ["national", *fit.data.geos]
+    html = fit.report(tmp_path / "report.html").read_text()
+    assert "Organic media and other levers" in html and "have no spend, so no ROI" in html
+    assert "newsletter added" in html and "discount added" in html
