@@ -85,6 +85,8 @@ def test_baseline_words_and_default(tiny_panel):
         ("treatment(price_index)", FormulaError, r"'price_index' is used as control.*treatment\(price_index"),
         ("organic(sends) + treatment(sends)", FormulaError, r"'sends' is used as the input of organic.*treatment"),
         ("organic(sends, name='tv')", FormulaError, r"name 'tv' is already used by media channel 'tv'"),
+        ("organic(sends, name='trend')", FormulaError, r"name 'trend' is already used by the decomposition"),
+        ("treatment(discount, name='price_index')", FormulaError, r"name 'price_index' is already used by control"),
         ("organic(sends, spend=tv_spend)", FormulaError, r"organic\(sends, spend=tv_spend\): unknown keyword"),
         ("organic(sends, adstock='linear')", FormulaError, r"organic\(sends, adstock='linear'\): adstock='linear'"),
         ("organic(sends, max_lag=0)", FormulaError, "max_lag=0"),

@@ -121,11 +121,18 @@ def nonmedia_term(call, text: str, columns: Sequence[str]) -> OrganicTerm | Trea
     return make(call, text, columns)
 
 
-def split_nonmedia(terms: Sequence[OrganicTerm | TreatmentTerm], channels: Sequence[str]) -> dict[str, tuple]:
+#: Component names the decomposition already uses for the non-media parts.
+RESERVED_NAMES = ("baseline", "seasonality", "trend", "smooth", "controls")
+
+
+def split_nonmedia(terms: Sequence[OrganicTerm | TreatmentTerm], channels: Sequence[str],
+                   controls: Sequence[str] = ()) -> dict[str, tuple]:
     """``{"organic": ..., "treatments": ...}`` for the ModelSpec, after checking that no
-    name is used twice across media channels, organic terms and treatments (their
-    contributions are reported by name)."""
+    name is used twice across media channels, controls, the decomposition's own parts,
+    organic terms and treatments (their contributions are reported by name)."""
     seen = {c: f"media channel {c!r}" for c in channels}
+    seen.update({c: f"control '{c}'" for c in controls})
+    seen.update({c: "the decomposition's own components" for c in RESERVED_NAMES})
     for term in terms:
         if term.name in seen:
             raise FormulaError(

@@ -122,7 +122,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         trend=trend,
         holidays=tuple(holidays),
         smooth=smooth,
-        **split_nonmedia(nonmedia, names),
+        **split_nonmedia(nonmedia, names, controls),
     )
 
 
