@@ -45,6 +45,7 @@ def one_seed(seed: int, method: str, draws: int, tune: int) -> list[dict]:
             kw["tune"] = tune
         fit = model.fit(method=method, progressbar=False, **kw)
         seconds = time.perf_counter() - start
+    diag = fit.diagnostics().to_dict()
     post = fit.idata.posterior
     G = model.data.n_geos
     org, trt = organic_truth(sim), treatment_truth(sim)
@@ -64,20 +65,22 @@ def one_seed(seed: int, method: str, draws: int, tune: int) -> list[dict]:
         lo, hi = interval(d)
         inside = (lo < truth) & (truth < hi)
         rows.append(dict(seed=seed, quantity=name, truth=np.mean(truth), low=np.mean(lo), high=np.mean(hi),
-                         covered=int(np.sum(inside)), of=int(np.size(inside)), seconds=seconds))
+                         covered=int(np.sum(inside)), of=int(np.size(inside)), seconds=seconds,
+                         divergences=diag["divergences"], max_r_hat=diag["max_r_hat"]))
     for table, name in ((fit.organic_effects(hdi_prob=0.9), org.name), (fit.treatment_effects(hdi_prob=0.9), trt.name)):
         row = table.row(0, named=True)
         truth = float(true_contrib[name].sum())
         lo, hi = row["incremental_kpi_hdi_low"], row["incremental_kpi_hdi_high"]
         rows.append(dict(seed=seed, quantity=f"incremental KPI of {name} (national)", truth=truth, low=lo, high=hi,
-                         covered=int(lo < truth < hi), of=1, seconds=seconds))
+                         covered=int(lo < truth < hi), of=1, seconds=seconds,
+                         divergences=diag["divergences"], max_r_hat=diag["max_r_hat"]))
     roi = fit.roi(by="channel", hdi_prob=0.9)
     truth_roi = dict(zip(sim.truth.roi_national["channel"], sim.truth.roi_national["roi"]))
     for r in roi.iter_rows(named=True):
         t = truth_roi[r["channel"]]
         rows.append(dict(seed=seed, quantity=f"national ROI of {r['channel']}", truth=t, low=r["roi_hdi_low"],
                          high=r["roi_hdi_high"], covered=int(r["roi_hdi_low"] < t < r["roi_hdi_high"]), of=1,
-                         seconds=seconds))
+                         seconds=seconds, divergences=diag["divergences"], max_r_hat=diag["max_r_hat"]))
     return rows
 
 
@@ -97,12 +100,20 @@ def markdown(rows: list[dict], args) -> str:
     for q in quantities:
         sel = [r for r in rows if r["quantity"] == q]
         lines.append(f"| {q} | {sum(r['covered'] for r in sel)} | {sum(r['of'] for r in sel)} |")
+    per_seed = {r["seed"]: r for r in rows}
+    lines += ["", "Sampler per seed: " + "; ".join(
+        f"seed {s}: {r['seconds']:.0f} s, {r['divergences']} divergences, max R-hat {_num(r['max_r_hat'])}"
+        for s, r in sorted(per_seed.items())) + "."]
     lines += ["", "Per seed (per-geo quantities: means over geos):", "",
               "| seed | quantity | truth | 90% low | 90% high | covered | fit s |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['seed']} | {r['quantity']} | {r['truth']:.4g} | {r['low']:.4g} | {r['high']:.4g} | "
                      f"{r['covered']}/{r['of']} | {r['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _num(x) -> str:
+    return "n/a" if x is None else f"{float(x):.3f}"
 
 
 def main() -> None:
