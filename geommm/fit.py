@@ -163,6 +163,18 @@ class Fit:
         hdi_prob = check.hdi_prob(hdi_prob)
         return contrib_mod.contributions_table(self.forward, by=by, hdi_prob=hdi_prob)
 
+    def organic_effects(self, by: str = "national", hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each organic(...) term's incremental KPI and KPI share with intervals; no ROI (no spend)."""
+        from geommm.analysis import nonmedia
+
+        return nonmedia.organic_table(self.forward, check.one_of("by", by, nonmedia.BY), check.hdi_prob(hdi_prob))
+
+    def treatment_effects(self, by: str = "national", hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each treatment(...)'s incremental KPI against its baseline level, with intervals."""
+        from geommm.analysis import nonmedia
+
+        return nonmedia.treatment_table(self.forward, check.one_of("by", by, nonmedia.BY), check.hdi_prob(hdi_prob))
+
     def fitted(self, hdi_prob: float = 0.9, national: bool = False) -> pl.DataFrame:
         """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout;
         ``national=True`` adds the sum over geos with its own interval."""

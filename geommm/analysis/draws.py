@@ -14,6 +14,7 @@ import numpy as np
 from geommm.analysis import convergence
 from geommm.errors import ArgumentError
 from geommm.media import channel_parameter_priors
+from geommm.model.nonmedia import NONMEDIA_PARAMETERS
 
 MODEL_PARAMETERS = (
     "baseline_geo",
@@ -32,6 +33,7 @@ MODEL_PARAMETERS = (
     "effect_path_coef",  # time-varying channels (model/time_path.py)
     "effect_path_geo_coef",
     "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
+    *NONMEDIA_PARAMETERS,  # organic(...) and treatment(...) terms (model/nonmedia.py)
 )
 
 

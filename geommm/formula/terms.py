@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from geommm.formula.nonmedia import OrganicTerm, TreatmentTerm
 from geommm.media.registry import ADSTOCKS, SATURATIONS
 
 DEFAULT_MAX_LAG = 8
@@ -124,6 +125,8 @@ class ModelSpec:
     holidays: tuple[HolidayTerm, ...] = ()
     smooth: SmoothTerm | None = None
     extra: dict = field(default_factory=dict, compare=False)
+    organic: tuple[OrganicTerm, ...] = ()  # non-paid media: contribution, no ROI (nonmedia.py)
+    treatments: tuple[TreatmentTerm, ...] = ()  # non-media levers against a counterfactual level
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -135,6 +138,11 @@ class ModelSpec:
                 return m
         raise KeyError(channel)
 
+    @property
+    def nonmedia_kinds(self) -> dict[str, str]:
+        """Component name -> "organic" or "treatment" (the contributions' component_type)."""
+        return {**{o.name: "organic" for o in self.organic}, **{t.name: "treatment" for t in self.treatments}}
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["trend"] = self.trend is not None
@@ -144,6 +152,9 @@ class ModelSpec:
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
         out.pop("extra", None)
+        for key in ("organic", "treatments"):  # a formula without them saves as before
+            if not out[key]:
+                out.pop(key)
         return out
 
     @classmethod
@@ -159,4 +170,6 @@ class ModelSpec:
             trend=TrendTerm() if d.get("trend") else None,
             holidays=tuple(HolidayTerm.from_dict(h) for h in d.get("holidays", ())),
             smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
+            organic=tuple(OrganicTerm(**o) for o in d.get("organic", ())),
+            treatments=tuple(TreatmentTerm(**t) for t in d.get("treatments", ())),
         )

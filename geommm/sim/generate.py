@@ -41,6 +41,7 @@ from geommm.sim.profiles import (
     check_channel_names,
     profiles_for,
 )
+from geommm.sim.nonmedia import add_terms
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.drift import drift_factor
 from geommm.sim.truth import (
@@ -74,6 +75,7 @@ def simulate(
     effect_drift: dict[str, Any] | None = None,
     channels: list[str] | None = None,
     profiles: dict[str, dict] | None = None,
+    organic: dict | None = None, treatment: dict | None = None,  # sim/nonmedia.py
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -183,7 +185,7 @@ def simulate(
         effect=params.effect,
     )
     formula = build_formula(channels, inputs_names, spend_names, trend, seasonality, max_lag)
-    return SimulatedPanel(panel, lifts, truth, formula, settings)
+    return add_terms(SimulatedPanel(panel, lifts, truth, formula, settings), organic, treatment)
 
 
 def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarray:
