@@ -21,6 +21,7 @@ from geommm.errors import FormulaError, PriorError
 from geommm.formula import parse_formula
 from geommm.model.build import build_pymc_model
 from geommm.model.lift import implied_lift
+from geommm.model.path_forecast import log_multiplier_at
 
 WIDE = {"effect_path_amplitude": {"dist": "HalfNormal", "sigma": 0.5}}
 
@@ -198,3 +199,60 @@ def test_curves_and_plans_state_the_effectiveness(prior_draws):
     assert avg.filter(pl.col("channel") == "tv")["effectiveness"].item() == "average"
     plan = optimize_budget(forward, by="channel", bounds=(0.9, 1.1), effectiveness="average")
     assert any("tv" in n and "average" in n for n in plan.notes)
+
+
+def _one_draw_many_futures(draws, n: int = 300) -> dict[str, np.ndarray]:
+    """Draw 0 repeated ``n`` times, its path coefficients nudged by 1e-13 so each copy
+    seeds its own future (the fitted path is the same to 1e-12): any spread after the
+    panel comes from the extension alone."""
+    out = {k: np.repeat(v[:1], n, axis=0) for k, v in draws.items()}
+    nudge = 1e-13 * np.random.default_rng(1).standard_normal(out["effect_path_coef"].shape)
+    out["effect_path_coef"] = out["effect_path_coef"] + nudge
+    return out
+
+
+def test_path_beyond_the_panel_widens_with_the_horizon(prior_draws):
+    m, _, draws = prior_draws
+    T, tv = m.data.n_times, m.data.channels.index("tv")
+    forward = ForwardModel(m.spec, m.data, _one_draw_many_futures(draws))
+    mult = forward.multiplier_weeks(T + 60, 0)  # the panel and 60 weeks after it
+    np.testing.assert_array_equal(mult[:, :, :T], forward.effect_multiplier())  # inside: the fitted path
+    assert np.all(mult[..., 1 - tv] == 1.0)  # a static channel stays static
+    log = np.log(mult[..., tv]).mean(axis=1)  # the national path (the geos' average on the log scale)
+    sd = log.std(axis=0)
+    amp = draws["effect_path_amplitude"][0, 0]
+    assert sd[T - 1] < 1e-9 and sd[T] < sd[T + 5] < sd[T + 20] < sd[T + 59]
+    assert 0.5 * amp < sd[T + 59] < 2.0 * amp  # far away: the process's own spread
+    assert abs(log[:, T].mean() - log[0, T - 1]) < 0.1 * amp  # the draws continue the path
+    # the same draw gets the same future whatever the horizon and the chunk of draws
+    np.testing.assert_allclose(forward.multiplier_weeks(10, T + 3), mult[:, :, T + 3:T + 13], rtol=1e-9)
+    part = ForwardModel(m.spec, m.data, {k: v[50:80] for k, v in forward.draws.items()})
+    np.testing.assert_allclose(part.multiplier_weeks(30, T - 10), mult[50:80, :, T - 10:T + 20], rtol=1e-9)
+    if m.spec.media_term("tv").varying == "geo":  # geo deviations: their own spread, zero-sum over geos
+        national = {k: v for k, v in forward.draws.items() if k != "effect_path_geo_coef"}
+        alone = log_multiplier_at(national, forward.layout, np.arange(T + 60))[:, 0, :, tv]
+        np.testing.assert_allclose(log, alone, atol=1e-12)
+        deviation = np.log(mult[:, 0, T + 59, tv]) - log[:, T + 59]
+        assert deviation.std() > 0.3 * draws["effect_path_geo_amplitude"][0, 0]
+
+
+def test_predicted_media_after_the_panel_spread_more_with_distance(prior_draws):
+    m, _, draws = prior_draws
+    T, tv = m.data.n_times, m.data.channels.index("tv")
+    forward = ForwardModel(m.spec, m.data, _one_draw_many_futures(draws))
+    plan = np.repeat(m.data.media_input[:, -1:, :], 40, axis=1)  # the last week's media, 40 weeks on
+    history = m.data.media_input[:, T - m.data.max_lag + 1:, :]
+    tv_kpi = forward.media_contributions_history(plan, history)[..., tv].sum(axis=1)  # (D, 40)
+    spread = tv_kpi.std(axis=0) / tv_kpi.mean(axis=0)
+    assert spread[0] < 0.02 and spread[0] < spread[10] < spread[39]
+
+
+def test_centred_kernel_is_the_covariance_of_the_centred_process():
+    from geommm.model.path_forecast import centred_kernel
+
+    T, ls = 30, np.array([4.0, 21.0])
+    a, b, s = np.array([-7, -1, 0, 3, 29, 30, 41]), np.array([-3, 2, 29, 35]), np.arange(T)
+    for i, ell in enumerate(ls):
+        k = lambda x, y: np.exp(-0.5 * ((x[:, None] - y[None, :]) / ell) ** 2)  # noqa: E731
+        direct = k(a, b) - k(a, s).mean(1)[:, None] - k(b, s).mean(1)[None, :] + k(s, s).mean()
+        np.testing.assert_allclose(centred_kernel(a, b, ls, T)[i], direct, atol=1e-12)

@@ -31,6 +31,9 @@ MODEL_PARAMETERS = (
     "smooth_geo_coef",
     "effect_path_coef",  # time-varying channels (model/time_path.py)
     "effect_path_geo_coef",
+    "effect_path_lengthscale",  # the path's process, for weeks beyond the panel (model/path_forecast.py)
+    "effect_path_amplitude",
+    "effect_path_geo_amplitude",
     "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
 )
 

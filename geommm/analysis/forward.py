@@ -18,6 +18,7 @@ from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model import expected
 from geommm.model.design import ModelData
+from geommm.model.path_forecast import log_multiplier_at
 from geommm.model.time_path import layout_for, log_multiplier
 
 #: How plans (response curves, the optimiser) weigh a time-varying channel's effect:
@@ -98,12 +99,24 @@ class ForwardModel:
 
     def multiplier_weeks(self, n_weeks: int, start: int = 0) -> np.ndarray | None:
         """(D, G, n_weeks, C) multiplier of ``n_weeks`` weeks from panel week ``start``;
-        weeks after the panel (tails, plans, predictions) hold the last fitted week's."""
+        weeks outside the panel (tails, predictions, scenarios) draw the path onwards from
+        its process given the fitted path (``model/path_forecast.py``), so their spread
+        grows with the distance from the panel."""
         path = self.effect_multiplier()
         if path is None:
             return None
-        idx = np.clip(np.arange(start, start + n_weeks), 0, self.data.n_times - 1)
-        return path[..., idx, :]
+        weeks = np.arange(start, start + n_weeks)
+        if self.layout is not None and (weeks[0] < 0 or weeks[-1] >= self.data.n_times):
+            return self.remember(("multiplier_weeks", start, n_weeks), lambda: self._multiplier_beyond(weeks))
+        return path[..., np.clip(weeks, 0, self.data.n_times - 1), :]
+
+    def _multiplier_beyond(self, weeks: np.ndarray) -> np.ndarray:
+        log = log_multiplier_at(self.draws, self.layout, weeks)
+        if self.shift_from is not None:  # a refresh's step holds after the panel
+            step = (np.clip(weeks, 0, self.data.n_times - 1) >= self.shift_from).astype("float64")
+            log = log + self.draws["effect_shift"][:, None, None, :] * step[None, None, :, None]
+        data = self.data
+        return np.ascontiguousarray(np.broadcast_to(np.exp(log), (log.shape[0], data.n_geos, len(weeks), data.n_channels)))
 
     def planning_multiplier(self, effectiveness: str = "latest") -> np.ndarray | None:
         """(D, G, C) one multiplier per cell for plans: ``"latest"`` (the last fitted week)
