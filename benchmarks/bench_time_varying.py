@@ -132,11 +132,15 @@ def static_agreement(a) -> dict:
 
 
 def demo_cost(a) -> dict:
+    """The static demo, then tv varying with each ``--demo-variants`` value (one fit at a time)."""
     demo = load_demo()
     _, cost_s = fit(demo.formula, demo.panel, demo.lift_tests, a, 1)
-    _, cost_v = fit(varying(demo.formula), demo.panel, demo.lift_tests, a, 1)
-    return {"static": cost_s, "varying": cost_v,
-            "sampling_ratio": round(cost_v["sampling_s"] / max(cost_s["sampling_s"], 1e-9), 2)}
+    out: dict = {"static": cost_s}
+    for value in a.demo_variants:
+        _, cost_v = fit(varying(demo.formula, value=value), demo.panel, demo.lift_tests, a, 1)
+        out[f"varying={value}"] = {**cost_v, "sampling_ratio": round(cost_v["sampling_s"] / max(cost_s["sampling_s"], 1e-9), 2)}
+        print(json.dumps(out[f"varying={value}"]), flush=True)
+    return out
 
 
 def main() -> None:
@@ -147,6 +151,7 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--static-seed", type=int, default=7)
+    p.add_argument("--demo-variants", nargs="+", default=["True"], help="varying= values for tv on the demo")
     p.add_argument("--anchor-seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--anchor-noise", type=float, default=0.1)
     p.add_argument("--parts", nargs="+", default=["drift", "anchor", "static", "demo"],

@@ -206,8 +206,9 @@ def _one_draw_many_futures(draws, n: int = 300) -> dict[str, np.ndarray]:
     seeds its own future (the fitted path is the same to 1e-12): any spread after the
     panel comes from the extension alone."""
     out = {k: np.repeat(v[:1], n, axis=0) for k, v in draws.items()}
-    nudge = 1e-13 * np.random.default_rng(1).standard_normal(out["effect_path_coef"].shape)
-    out["effect_path_coef"] = out["effect_path_coef"] + nudge
+    for name in ("effect_path_coef", "smooth_coef"):
+        if name in out:
+            out[name] = out[name] + 1e-13 * np.random.default_rng(1).standard_normal(out[name].shape)
     return out
 
 
@@ -256,3 +257,26 @@ def test_centred_kernel_is_the_covariance_of_the_centred_process():
         k = lambda x, y: np.exp(-0.5 * ((x[:, None] - y[None, :]) / ell) ** 2)  # noqa: E731
         direct = k(a, b) - k(a, s).mean(1)[:, None] - k(b, s).mean(1)[None, :] + k(s, s).mean()
         np.testing.assert_allclose(centred_kernel(a, b, ls, T)[i], direct, atol=1e-12)
+
+
+def test_smooth_baseline_continues_after_the_fitted_weeks(prior_draws):
+    import dataclasses
+
+    from geommm.model.expected import smooth_baseline
+    from geommm.model.path_forecast import smooth_at
+
+    m, _, draws = prior_draws
+    if m.spec.smooth is None:
+        pytest.skip("this model has no smooth(time) baseline")
+    T = m.data.n_train_weeks or m.data.n_times
+    many = _one_draw_many_futures(draws)
+    path = smooth_at(many, T, m.spec.smooth.basis, np.arange(T + 40))  # (D, G, W), scaled KPI
+    np.testing.assert_allclose(path[..., :T], np.broadcast_to(smooth_baseline(many, m.data), path[..., :T].shape),
+                               atol=1e-9)
+    sd = path.mean(axis=1).std(axis=0)  # national level's spread over the draws
+    assert sd[T - 1] < 1e-9 and sd[T] < sd[T + 10] < sd[T + 39]
+    assert np.abs(path.mean(axis=1)).max() > 0  # not a flat zero
+    # the forward model's baseline of weeks after the panel (a prediction's) is this continuation
+    later = dataclasses.replace(m.data, trend=m.data.trend + 20 / max(T - 1, 1))  # the panel's weeks + 20
+    smooth = ForwardModel(m.spec, m.data, many).baseline_contributions(later)["smooth"]
+    np.testing.assert_allclose(smooth / m.data.kpi_scale[None, :, None], path[..., 20:T + 20], rtol=1e-6, atol=1e-12)

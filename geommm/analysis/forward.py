@@ -18,7 +18,7 @@ from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model import expected
 from geommm.model.design import ModelData
-from geommm.model.path_forecast import log_multiplier_at
+from geommm.model.path_forecast import log_multiplier_at, smooth_at
 from geommm.model.time_path import layout_for, log_multiplier
 
 #: How plans (response curves, the optimiser) weigh a time-varying channel's effect:
@@ -227,6 +227,11 @@ class ForwardModel:
         data = data or self.data
         scale = self.data.kpi_scale[None, :, None]
         parts = expected.baseline_components(self.draws, data)
+        if "smooth" in parts:  # weeks outside the fitted ones continue the smooth baseline's process
+            n_train = data.n_train_weeks or data.n_times
+            weeks = np.rint((data.trend + 0.5) * max(n_train - 1, 1)).astype("int64")
+            if weeks.min() < 0 or weeks.max() >= n_train:
+                parts["smooth"] = smooth_at(self.draws, n_train, self.spec.smooth.basis, weeks)
         out = {}
         G, T = data.n_geos, data.n_times
         for name, value in parts.items():

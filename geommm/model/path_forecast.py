@@ -27,7 +27,7 @@ import zlib
 
 import numpy as np
 
-from geommm.model.time_path import PathLayout
+from geommm.model.time_path import PathLayout, basis_at
 
 #: Fitted weeks (nearest the panel's end) the extension conditions on.
 CONDITION_WEEKS = 52
@@ -127,43 +127,61 @@ def _extend(values: np.ndarray, ls: np.ndarray, amp: np.ndarray, z: np.ndarray, 
     return out
 
 
+def continue_paths(fitted: np.ndarray, ls: np.ndarray, amp: np.ndarray, weeks: np.ndarray,
+                   seed_from: np.ndarray, key: int, zero_sum: bool = False) -> np.ndarray:
+    """Paths (D, T, C) or (D, G, T, C) known at the fitted weeks ``0 .. T - 1``, at integer
+    ``weeks``: the fitted values inside, conditional draws outside (lengthscale and
+    amplitude (D, C) per draw; geo paths share their channel's lengthscale). ``seed_from``
+    (D, ...) seeds each draw's generator, ``key`` tells the paths of one draw apart;
+    ``zero_sum`` keeps geo deviations summing to zero over geos."""
+    weeks = np.asarray(weeks, dtype="int64")
+    T = fitted.shape[-2]
+    out = np.take(fitted, np.clip(weeks, 0, T - 1), axis=-2)
+    K = min(CONDITION_WEEKS, T)
+    for side, outside in ((0, weeks >= T), (1, weeks < 0)):
+        if not outside.any():
+            continue
+        far = int(weeks[outside].max() - (T - 1)) if side == 0 else int(-weeks[outside].min())
+        step = np.arange(1, far + 1)
+        target = (T - 1 + step if side == 0 else -step).astype("float64")  # outward from the edge
+        cond_idx = np.arange(T - K, T) if side == 0 else np.arange(K)
+        pick = weeks[outside] - T if side == 0 else -weeks[outside] - 1
+        z = _normals(seed_from, 2 * key + side, (far, *fitted.shape[1:-2], fitted.shape[-1]))
+        if fitted.ndim == 4:
+            z = np.moveaxis(z, 1, 2)  # (D, G, H, C)
+        ext = _extend(np.take(fitted, cond_idx, axis=-2), ls, amp, z, cond_idx.astype("float64"), target, T)
+        if zero_sum:
+            ext = ext - ext.mean(axis=1, keepdims=True)
+        out[..., outside, :] = np.take(ext, pick, axis=-2)
+    return out
+
+
 def log_multiplier_at(params, layout: PathLayout, weeks: np.ndarray) -> np.ndarray:
     """Log effectiveness multiplier (D, G or 1, len(weeks), C) at integer week indices
     (0 = the first fitted week): the fitted path inside the panel, the conditional
     process outside it. 0 for static channels."""
-    weeks = np.asarray(weeks, dtype="int64")
-    T = layout.basis.shape[0]
     coef = params["effect_path_coef"]  # (D, m, Cv)
-    D = coef.shape[0]
-    nat = layout.basis @ coef  # (D, T, Cv)
-    geo = None
+    ls = params["effect_path_lengthscale"]
+    nat = continue_paths(layout.basis @ coef, ls, params["effect_path_amplitude"], weeks, coef, 0)
+    out = (nat @ layout.selection(layout.varying))[:, None, :, :]
     if layout.geo and "effect_path_geo_coef" in params:
-        geo = layout.basis @ params["effect_path_geo_coef"]  # (D, G, T, Cg)
-    nat_out = nat[:, np.clip(weeks, 0, T - 1), :]
-    geo_out = None if geo is None else geo[:, :, np.clip(weeks, 0, T - 1), :]
-    K = min(CONDITION_WEEKS, T)
-    for key, outside in ((0, weeks >= T), (1, weeks < 0)):
-        if not outside.any():
-            continue
-        far = int(weeks[outside].max() - (T - 1)) if key == 0 else int(-weeks[outside].min())
-        step = np.arange(1, far + 1)
-        target = (T - 1 + step if key == 0 else -step).astype("float64")  # outward from the edge
-        cond_idx = np.arange(T - K, T) if key == 0 else np.arange(K)
-        cond = cond_idx.astype("float64")
-        pick = (weeks[outside] - T if key == 0 else -weeks[outside] - 1)
-        ls = params["effect_path_lengthscale"]
-        z = _normals(coef, key, (far, nat.shape[-1]))
-        ext = _extend(nat[:, cond_idx, :], ls, params["effect_path_amplitude"], z, cond, target, T)
-        nat_out[:, outside, :] = ext[:, pick, :]
-        if geo is not None:
-            pos = [layout.varying.index(i) for i in layout.geo]
-            zg = np.moveaxis(_normals(coef, key + 2, (far, geo.shape[1], geo.shape[-1])), 1, 2)  # (D, G, H, Cg)
-            ext_g = _extend(geo[:, :, cond_idx, :], ls[:, pos], params["effect_path_geo_amplitude"], zg,
-                            cond, target, T)
-            ext_g = ext_g - ext_g.mean(axis=1, keepdims=True)  # the deviations stay zero-sum over geos
-            geo_out[:, :, outside, :] = ext_g[:, :, pick, :]
-    out = (nat_out @ layout.selection(layout.varying))[:, None, :, :]
-    if geo_out is not None:
-        out = out + geo_out @ layout.selection(layout.geo)
-    assert out.shape[0] == D
+        pos = [layout.varying.index(i) for i in layout.geo]
+        geo = continue_paths(layout.basis @ params["effect_path_geo_coef"], ls[:, pos],
+                             params["effect_path_geo_amplitude"], weeks, coef, 1, zero_sum=True)
+        out = out + geo @ layout.selection(layout.geo)
+    return out
+
+
+def smooth_at(params, n_train: int, n_basis: int, weeks: np.ndarray) -> np.ndarray:
+    """The ``smooth(time)`` baseline (D, G or 1, len(weeks)) in scaled KPI units at integer
+    weeks (0 = the first fitted week), continued outside the fitted weeks like the
+    effectiveness path (its own lengthscale and amplitudes)."""
+    basis = basis_at(np.arange(n_train, dtype="float64"), n_train, n_basis)[0]  # (T, m)
+    coef = params["smooth_coef"]  # (D, m)
+    ls, amp = params["smooth_lengthscale"].reshape(-1, 1), params["smooth_amplitude"].reshape(-1, 1)
+    out = continue_paths((coef @ basis.T)[:, :, None], ls, amp, weeks, coef, 2)[:, None, :, 0]
+    if "smooth_geo_coef" in params:
+        geo = (params["smooth_geo_coef"] @ basis.T)[..., None]  # (D, G, T, 1)
+        geo_amp = params["smooth_geo_amplitude"].reshape(-1, 1)
+        out = out + continue_paths(geo, ls, geo_amp, weeks, coef, 3, zero_sum=True)[..., 0]
     return out
