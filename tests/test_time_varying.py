@@ -246,6 +246,15 @@ def test_predicted_media_after_the_panel_spread_more_with_distance(prior_draws):
     tv_kpi = forward.media_contributions_history(plan, history)[..., tv].sum(axis=1)  # (D, 40)
     spread = tv_kpi.std(axis=0) / tv_kpi.mean(axis=0)
     assert spread[0] < 0.02 and spread[0] < spread[10] < spread[39]
+    # new weeks that start later sit further out on the continued path
+    last, first = np.datetime64(m.data.times[-1], "D"), np.datetime64(m.data.times[0], "D")
+    assert forward._start_of(last + np.timedelta64(7, "D")) == T
+    assert forward._start_of(last + np.timedelta64(21, "D")) == T + 2
+    assert forward._start_of(first - np.timedelta64(14, "D")) == -2
+    later = forward.media_contributions_history(plan, history, first_week=last + np.timedelta64(21, "D"))
+    np.testing.assert_allclose(later[:, :, :10, tv] / forward.multiplier_weeks(10, T + 2)[..., tv],
+                               forward.media_contributions_history(plan, history)[:, :, :10, tv]
+                               / forward.multiplier_weeks(10, T)[..., tv], rtol=1e-9)
 
 
 def test_centred_kernel_is_the_covariance_of_the_centred_process():

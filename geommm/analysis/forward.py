@@ -129,9 +129,17 @@ class ForwardModel:
         return path[..., -1, :] if effectiveness == "latest" else path.mean(axis=-2)
 
     def _start_of(self, first_week) -> int:
-        """Panel week index of ``first_week`` (the panel's length when it is after the panel)."""
+        """Panel week index of ``first_week``; outside the panel, counted in whole weeks from
+        its nearest end (the panel's length for the week right after it, -1 for the week
+        before it), so a continued effectiveness path sees how far away the week is."""
         times = np.asarray(self.data.times, dtype="datetime64[D]")
-        return int(np.searchsorted(times, np.datetime64(first_week, "D")))
+        week = np.datetime64(first_week, "D")
+        days = np.timedelta64(7, "D")
+        if week > times[-1]:
+            return len(times) - 1 + max(1, int(round((week - times[-1]) / days)))
+        if week < times[0]:
+            return -max(1, int(round((times[0] - week) / days)))
+        return int(np.searchsorted(times, week))
 
     def with_draws(self, draws: dict[str, np.ndarray]) -> ForwardModel:
         """The same model over other draws (a thinned set or a chunk)."""
@@ -210,7 +218,7 @@ class ForwardModel:
 
         Returns only the ``media_input`` weeks: (D, G, T_new, C). ``first_week`` (the date
         of the first new week) places a time-varying effect; without it the weeks are
-        taken to follow the panel (the last fitted week's effectiveness).
+        taken to follow the panel directly (the path continued from its last week).
         """
         full = np.concatenate([history, media_input], axis=1)
         start = self.data.n_times if first_week is None else self._start_of(first_week)
