@@ -170,7 +170,7 @@ def main() -> None:
     out: dict = json.loads(a.out.read_text()) if a.out.exists() else {}
     out["run"] = f"nutpie {a.chains} chains x {a.tune}+{a.draws}, {a.channels} channels (drift/anchor/static)"
     if "drift" in a.parts:
-        out["drifting"] = []
+        out["drifting"] = [r for r in out.get("drifting", []) if r["seed"] not in a.seeds]
         for seed in a.seeds:
             out["drifting"].append(drifting(a, seed))
             print(json.dumps(out["drifting"][-1]), flush=True)
