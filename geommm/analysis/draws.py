@@ -30,8 +30,14 @@ MODEL_PARAMETERS = (
     "student_t_nu",
     "smooth_coef",  # smooth(time) baseline
     "smooth_geo_coef",
+    "smooth_lengthscale",  # its process, for weeks beyond the fitted ones (model/path_forecast.py)
+    "smooth_amplitude",
+    "smooth_geo_amplitude",
     "effect_path_coef",  # time-varying channels (model/time_path.py)
     "effect_path_geo_coef",
+    "effect_path_lengthscale",  # the path's process, for weeks beyond the panel (model/path_forecast.py)
+    "effect_path_amplitude",
+    "effect_path_geo_amplitude",
     "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
     *NONMEDIA_PARAMETERS,  # organic(...) and treatment(...) terms (model/nonmedia.py)
 )

@@ -192,7 +192,7 @@ def build_model_data(
     trend = weeks / max(n_train - 1, 1) - 0.5
     fourier, fourier_names = _fourier(spec, weeks)
     smooth_basis = None
-    if getattr(spec, "smooth", None) is not None:  # weeks after the fitted ones hold the last level
+    if getattr(spec, "smooth", None) is not None:  # weeks outside the fitted ones: see path_forecast.py
         basis_for(n_train, spec.smooth.basis, "smooth(time)")  # the fitted panel long enough
         smooth_basis = basis_at(weeks, n_train, spec.smooth.basis)[0]
     frozen = scaling.nonmedia if scaling is not None else None if reference is None else reference.scaling.nonmedia
