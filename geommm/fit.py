@@ -157,6 +157,12 @@ class Fit:
         step = check.positive("step (a relative spend increase, e.g. 0.01)", step)
         return roi_mod.roi_table(self.forward, by=by, hdi_prob=hdi_prob, step=step)
 
+    def synergy(self, hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each ``synergy(a, b)`` pair: its national coefficient, P(> 0) and its KPI (empty without)."""
+        from geommm.analysis.synergy import synergy_table
+
+        return synergy_table(self.forward, hdi_prob=check.hdi_prob(hdi_prob))
+
     def contributions(self, by: Sequence[str] | str = ("geo", "time"), hdi_prob: float = 0.9) -> pl.DataFrame:
         """KPI decomposition into baseline, seasonality, trend, controls and channels (KPI units)."""
         by = check.some_of("by", by, contrib_mod.GROUPINGS)

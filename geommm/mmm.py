@@ -117,7 +117,7 @@ class GeoMMM:
         """Every prior in force (defaults merged with overrides), one row per parameter."""
         return self.priors.table(
             adstocks=[m.adstock for m in self.spec.media], varying=[m.varying for m in self.spec.media],
-            smooth=self.spec.smooth is not None,
+            smooth=self.spec.smooth is not None, synergy=bool(self.spec.synergy),
         )
 
     def sample_prior_predictive(self, draws: int = 500, seed: int | None = 0):

@@ -40,6 +40,8 @@ MODEL_PARAMETERS = (
     "effect_path_geo_amplitude",
     "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
     *NONMEDIA_PARAMETERS,  # organic(...) and treatment(...) terms (model/nonmedia.py)
+    "synergy",  # synergy(a, b): national and geo coefficients (model/synergy.py)
+    "synergy_effect",
 )
 
 

@@ -14,11 +14,13 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from geommm.analysis.draws import draw_slices
+from geommm.analysis.synergy_plan import SynergySums
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model import expected
 from geommm.model.design import ModelData
 from geommm.model.path_forecast import log_multiplier_at, smooth_at
+from geommm.model.synergy import synergy_shares
 from geommm.model.time_path import layout_for, log_multiplier
 
 #: How plans (response curves, the optimiser) weigh a time-varying channel's effect:
@@ -206,10 +208,12 @@ class ForwardModel:
         scaled = x / self.data.media_scale[:, None, :]
         sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws)
         beta = self.draws["media_effect"][:, :, None, :]
+        shares = synergy_shares(self.spec, self.data, self.draws, sat)  # synergy(a, b): halves
         multiplier = self.multiplier_weeks(sat.shape[-2], start)
         if multiplier is not None:
             sat = sat * multiplier
-        return self.data.kpi_scale[None, :, None, None] * beta * sat
+        out = self.data.kpi_scale[None, :, None, None] * beta * sat
+        return out if shares is None else out + shares
 
     def media_contributions_history(
         self, media_input: np.ndarray, history: np.ndarray, first_week=None
@@ -308,6 +312,7 @@ class PlanResponse:
         self.n_geos, self.n_channels = G, C
         self._parts = list(forward.chunks(G * self.scaled.shape[1] * C))
         self._prepared = self._prepare(self._parts[0]) if len(self._parts) == 1 else None
+        self.synergy = SynergySums.of(forward)  # synergy(a, b): analysis/synergy_plan.py
 
     def _prepare(self, forward: ForwardModel) -> list[tuple]:
         """The plan adstocked once for ``forward``'s draws, ready for the saturation sums."""
@@ -339,13 +344,27 @@ class PlanResponse:
         """[KPI, dKPI/dm, d2KPI/dm2][: order + 1], each (D, G, C).
 
         A cell's KPI depends on its own multiplier only, so these are the whole
-        gradient and the (diagonal) Hessian.
+        gradient and the (diagonal) Hessian. With ``synergy()`` a cell's KPI is its
+        Shapley share and the derivatives are the *total* KPI's in the cell's multiplier;
+        :meth:`cross` gives the Hessian's synergy entries (``analysis/synergy_plan.py``).
         """
         m = np.broadcast_to(np.asarray(multiplier, dtype="float64"), (self.n_geos, self.n_channels))
         if self._prepared is not None:
-            return [self.effect * s for s in self.transform.response_sums(self._prepared, m, order)]
+            out = [self.effect * s for s in self.transform.response_sums(self._prepared, m, order)]
+            return out if self.synergy is None else self.synergy.add(out, [self._prepared], m, order)
         parts = [self.transform.response_sums(self._prepare(fw), m, order) for fw in self._parts]
-        return [self.effect * np.concatenate([p[k] for p in parts]) for k in range(order + 1)]
+        out = [self.effect * np.concatenate([p[k] for p in parts]) for k in range(order + 1)]
+        return out if self.synergy is None else self.synergy.add(out, self._chunks(), m, order)
+
+    def _chunks(self) -> list[list[tuple]]:
+        return [self._prepared] if self._prepared is not None else [self._prepare(fw) for fw in self._parts]
+
+    def cross(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray | None:
+        """(D, G, P) d2 KPI / dm_ga dm_gb of every ``synergy(a, b)`` pair; None without."""
+        if self.synergy is None:
+            return None
+        m = np.broadcast_to(np.asarray(multiplier, dtype="float64"), (self.n_geos, self.n_channels))
+        return self.synergy.cross(self._chunks(), m)
 
 
 def as_forward(fit_or_forward) -> ForwardModel:

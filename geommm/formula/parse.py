@@ -18,6 +18,7 @@ from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 from geommm.errors import FormulaError
 from geommm.formula.holidays import holiday_term
 from geommm.formula.nonmedia import nonmedia_term, split_nonmedia
+from geommm.formula.synergy import synergy_call, synergy_terms
 from geommm.formula.terms import (
     DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
@@ -29,7 +30,7 @@ from geommm.formula.terms import (
     TrendTerm,
 )
 
-SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth", "organic", "treatment")
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth", "organic", "treatment", "synergy")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
 _MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag", "varying", "basis")
@@ -61,6 +62,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     holidays: list[HolidayTerm] = []
     smooth: SmoothTerm | None = None
     nonmedia: list = []  # organic(...) and treatment(...) terms (formula/nonmedia.py)
+    synergies: list[tuple[str, str, str]] = []
 
     for term in desc.terms:
         if isinstance(term, Intercept):
@@ -99,6 +101,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
             holidays.append(holiday_term(call, _term_text(term), columns, geo))
         elif call.callee == "smooth":
             smooth = _smooth_term(call)
+        elif call.callee == "synergy":
+            synergies.append(synergy_call(call, _term_text(term)))
         else:
             nonmedia.append(nonmedia_term(call, _term_text(term), columns))
 
@@ -123,6 +127,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         holidays=tuple(holidays),
         smooth=smooth,
         **split_nonmedia(nonmedia, names, controls),
+        synergy=synergy_terms(synergies, media, formula),
     )
 
 

@@ -1,4 +1,4 @@
-"""The term objects a formula turns into: media, seasonality, trend, holidays and controls.
+"""The term objects a formula turns into: media, synergies, seasonality, trend, holidays and controls.
 
 Each term is a small frozen dataclass holding only what the user wrote (after
 validation), so a ModelSpec can be printed, compared and saved as JSON.
@@ -111,6 +111,20 @@ class SmoothTerm:
 
 
 @dataclass(frozen=True)
+class SynergyTerm:
+    """``synergy(first, second)``: an interaction of two channels' saturated adstocked
+    media, with a geo-level coefficient pooled to a national one (``model/synergy.py``)."""
+
+    first: str
+    second: str
+
+    @property
+    def label(self) -> str:
+        """The name of the pair in tables and the trace's ``synergy_pair`` coordinate."""
+        return f"{self.first} x {self.second}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the formula says, validated against the panel's columns."""
 
@@ -124,6 +138,7 @@ class ModelSpec:
     trend: TrendTerm | None = None
     holidays: tuple[HolidayTerm, ...] = ()
     smooth: SmoothTerm | None = None
+    synergy: tuple[SynergyTerm, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
     organic: tuple[OrganicTerm, ...] = ()  # non-paid media: contribution, no ROI (nonmedia.py)
     treatments: tuple[TreatmentTerm, ...] = ()  # non-media levers against a counterfactual level
@@ -148,6 +163,8 @@ class ModelSpec:
         out["trend"] = self.trend is not None
         if self.smooth is None:  # a formula without smooth() saves as before it existed
             out.pop("smooth")
+        if not self.synergy:  # nor without synergy()
+            out.pop("synergy")
         for m in out["media"]:  # a static channel saves as before the path existed
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
@@ -172,4 +189,5 @@ class ModelSpec:
             smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
             organic=tuple(OrganicTerm(**o) for o in d.get("organic", ())),
             treatments=tuple(TreatmentTerm(**t) for t in d.get("treatments", ())),
+            synergy=tuple(SynergyTerm(**s) for s in d.get("synergy", ())),
         )

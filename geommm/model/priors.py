@@ -135,6 +135,8 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
         "smooth_lengthscale": Prior("LogNormal", mu=math.log(26.0), sigma=0.4, note="weeks over which the smooth(time) baseline changes"),
         "smooth_amplitude": Prior("HalfNormal", sigma=0.1, note="sd of the smooth(time) baseline, share of KPI"),
         "smooth_geo_amplitude": Prior("HalfNormal", sigma=0.03, note="sd of a geo's deviation from the smooth baseline"),
+        "synergy": Prior("Normal", mu=0.0, sigma=0.1, note="synergy(a, b), national: weekly KPI (share of geo mean) with both channels saturated; sign-free"),
+        "synergy_geo_sd": Prior("HalfNormal", sigma=0.03, note="geo spread of a synergy coefficient"),
         "noise_sd": Prior("HalfNormal", sigma=0.15, note="per-geo residual sd, share of KPI"),
         "student_t_nu": Prior("Gamma", alpha=2.0, beta=0.1, note="StudentT degrees of freedom"),
         "roi": Prior(
@@ -195,17 +197,18 @@ class PriorSet:
     term_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def table(self, adstocks: Sequence[str] | None = None, varying: Sequence[Any] | None = None,
-              smooth: bool = False) -> pl.DataFrame:
+              smooth: bool = False, synergy: bool = False) -> pl.DataFrame:
         """One row per prior (and channel). With the channels' adstock kinds, a channel
         whose kind gives ``retention`` another meaning (Weibull: the scale as a share of
         max_lag) says so in its ``retention_logit`` note. The time-path priors are listed
         only for channels ``varying`` marks (their ``media(..., varying=)``), the smooth
-        baseline's with ``smooth`` (the formula has ``smooth(time)``)."""
+        baseline's with ``smooth`` (the formula has ``smooth(time)``), the synergy
+        priors with ``synergy`` (it has ``synergy(a, b)``)."""
         varying = [False] * len(self.channels) if varying is None else list(varying)
         rows = [
             {"parameter": k, "channel": "", "prior": p.describe(), "note": p.note}
             for k, p in self.shared.items()
-            if smooth or not k.startswith("smooth_")
+            if (smooth or not k.startswith("smooth_")) and (synergy or not k.startswith("synergy"))
         ]
         for k, p in self.channel.items():
             for i, ch in enumerate(self.channels):

@@ -76,6 +76,9 @@ def refresh(
     if prior_space not in PRIOR_SPACES:
         raise RefreshError(f"prior_space={prior_space!r} is not one of {PRIOR_SPACES}")
     varying = [m.name for m in fit.spec.media if m.varying] + (["smooth(time)"] if fit.spec.smooth else [])
+    if method == "sequential" and fit.spec.synergy:
+        raise RefreshError(f"synergy({fit.spec.synergy[0].first}, {fit.spec.synergy[0].second}): a sequential "
+                           "refresh cannot carry a synergy in its prior yet; use method='full'")
     if method == "sequential" and varying:
         raise RefreshError(
             f"channel(s) {varying} vary over time (media(..., varying=...)): a sequential refresh "
