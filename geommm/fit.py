@@ -163,11 +163,29 @@ class Fit:
         at the reach bought (cost per impression fixed) and the ROI at each."""
         return rf_mod.optimal_frequency_table(self.forward, hdi_prob=check.hdi_prob(hdi_prob))
 
+    def synergy(self, hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each ``synergy(a, b)`` pair: its national coefficient, P(> 0) and its KPI (empty without)."""
+        from geommm.analysis.synergy import synergy_table
+
+        return synergy_table(self.forward, hdi_prob=check.hdi_prob(hdi_prob))
+
     def contributions(self, by: Sequence[str] | str = ("geo", "time"), hdi_prob: float = 0.9) -> pl.DataFrame:
         """KPI decomposition into baseline, seasonality, trend, controls and channels (KPI units)."""
         by = check.some_of("by", by, contrib_mod.GROUPINGS)
         hdi_prob = check.hdi_prob(hdi_prob)
         return contrib_mod.contributions_table(self.forward, by=by, hdi_prob=hdi_prob)
+
+    def organic_effects(self, by: str = "national", hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each organic(...) term's incremental KPI and KPI share with intervals; no ROI (no spend)."""
+        from geommm.analysis import nonmedia
+
+        return nonmedia.organic_table(self.forward, check.one_of("by", by, nonmedia.BY), check.hdi_prob(hdi_prob))
+
+    def treatment_effects(self, by: str = "national", hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each treatment(...)'s incremental KPI against its baseline level, with intervals."""
+        from geommm.analysis import nonmedia
+
+        return nonmedia.treatment_table(self.forward, check.one_of("by", by, nonmedia.BY), check.hdi_prob(hdi_prob))
 
     def fitted(self, hdi_prob: float = 0.9, national: bool = False) -> pl.DataFrame:
         """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout;

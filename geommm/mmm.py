@@ -68,7 +68,7 @@ class GeoMMM:
             self.lift_cells = build_lift_cells(self.lift_tests, self.data)
         self.prior_overrides = dict(priors or {})
         self.priors: PriorSet = resolve_priors(
-            self.prior_overrides, list(self.spec.channels), self.default_roi
+            self.prior_overrides, list(self.spec.channels), self.default_roi, spec=self.spec
         )
         # a varying channel: the panel long enough for its basis, the lengthscale in weeks
         layout_for(self.spec, self.data.n_times)
@@ -117,7 +117,7 @@ class GeoMMM:
         """Every prior in force (defaults merged with overrides), one row per parameter."""
         return self.priors.table(
             adstocks=[m.adstock for m in self.spec.media], varying=[m.varying for m in self.spec.media],
-            smooth=self.spec.smooth is not None,
+            smooth=self.spec.smooth is not None, synergy=bool(self.spec.synergy),
         )
 
     def sample_prior_predictive(self, draws: int = 500, seed: int | None = 0):

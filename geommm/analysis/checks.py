@@ -16,6 +16,7 @@ from geommm.analysis.tables import NATIONAL
 from geommm.data import read_lift_tests_for_panel
 from geommm.media import adstock_kind, saturation_kind
 from geommm.model.lift import build_lift_cells, implied_lift
+from geommm.model.synergy import synergy_pairs
 
 
 def fitted(fit, hdi_prob: float = 0.9, national: bool = False) -> pl.DataFrame:
@@ -81,7 +82,8 @@ def lift_test_check(fit, lift_tests=None, hdi_prob: float = 0.9) -> pl.DataFrame
     lagged = fit.data.lagged()
     cells_per_draw = lagged[0].size
     implied = [
-        implied_lift(cells, fw.transform, {**chunk, "effect_multiplier": fw.with_draws(chunk).effect_multiplier()},
+        implied_lift(cells, fw.transform, {**chunk, "effect_multiplier": fw.with_draws(chunk).effect_multiplier(),
+                                           "synergy_pairs": synergy_pairs(fit.spec, fit.data.channels)},
                      fw.transform.adstock(lagged, chunk), fit.data.kpi_scale)
         for chunk in draw_chunks(fw.draws, cells_per_draw)
     ]  # (D, N), draws in memory-bounded chunks

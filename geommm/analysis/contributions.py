@@ -29,8 +29,9 @@ def component_draws(forward: ForwardModel) -> dict[str, tuple[str, np.ndarray]]:
 
 def _baseline_draws(forward: ForwardModel) -> dict[str, tuple[str, np.ndarray]]:
     out: dict[str, tuple[str, np.ndarray]] = {}
+    kinds = forward.spec.nonmedia_kinds  # organic(...) and treatment(...) components
     for name, value in forward.baseline_contributions().items():
-        kind = name if name in ("baseline", "seasonality", "trend", "smooth") else "control"
+        kind = name if name in ("baseline", "seasonality", "trend", "smooth") else kinds.get(name, "control")
         out[name] = (kind, value)
     return out
 

@@ -14,10 +14,13 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from geommm.analysis.draws import draw_slices
+from geommm.analysis.synergy_plan import SynergySums
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model import expected
 from geommm.model.design import ModelData
+from geommm.model.path_forecast import log_multiplier_at, smooth_at
+from geommm.model.synergy import synergy_shares
 from geommm.model.time_path import layout_for, log_multiplier
 
 #: How plans (response curves, the optimiser) weigh a time-varying channel's effect:
@@ -98,12 +101,24 @@ class ForwardModel:
 
     def multiplier_weeks(self, n_weeks: int, start: int = 0) -> np.ndarray | None:
         """(D, G, n_weeks, C) multiplier of ``n_weeks`` weeks from panel week ``start``;
-        weeks after the panel (tails, plans, predictions) hold the last fitted week's."""
+        weeks outside the panel (tails, predictions, scenarios) draw the path onwards from
+        its process given the fitted path (``model/path_forecast.py``), so their spread
+        grows with the distance from the panel."""
         path = self.effect_multiplier()
         if path is None:
             return None
-        idx = np.clip(np.arange(start, start + n_weeks), 0, self.data.n_times - 1)
-        return path[..., idx, :]
+        weeks = np.arange(start, start + n_weeks)
+        if self.layout is not None and (weeks[0] < 0 or weeks[-1] >= self.data.n_times):
+            return self.remember(("multiplier_weeks", start, n_weeks), lambda: self._multiplier_beyond(weeks))
+        return path[..., np.clip(weeks, 0, self.data.n_times - 1), :]
+
+    def _multiplier_beyond(self, weeks: np.ndarray) -> np.ndarray:
+        log = log_multiplier_at(self.draws, self.layout, weeks)
+        if self.shift_from is not None:  # a refresh's step holds after the panel
+            step = (np.clip(weeks, 0, self.data.n_times - 1) >= self.shift_from).astype("float64")
+            log = log + self.draws["effect_shift"][:, None, None, :] * step[None, None, :, None]
+        data = self.data
+        return np.ascontiguousarray(np.broadcast_to(np.exp(log), (log.shape[0], data.n_geos, len(weeks), data.n_channels)))
 
     def planning_multiplier(self, effectiveness: str = "latest") -> np.ndarray | None:
         """(D, G, C) one multiplier per cell for plans: ``"latest"`` (the last fitted week)
@@ -116,9 +131,17 @@ class ForwardModel:
         return path[..., -1, :] if effectiveness == "latest" else path.mean(axis=-2)
 
     def _start_of(self, first_week) -> int:
-        """Panel week index of ``first_week`` (the panel's length when it is after the panel)."""
+        """Panel week index of ``first_week``; outside the panel, counted in whole weeks from
+        its nearest end (the panel's length for the week right after it, -1 for the week
+        before it), so a continued effectiveness path sees how far away the week is."""
         times = np.asarray(self.data.times, dtype="datetime64[D]")
-        return int(np.searchsorted(times, np.datetime64(first_week, "D")))
+        week = np.datetime64(first_week, "D")
+        days = np.timedelta64(7, "D")
+        if week > times[-1]:
+            return len(times) - 1 + max(1, int(round((week - times[-1]) / days)))
+        if week < times[0]:
+            return -max(1, int(round((times[0] - week) / days)))
+        return int(np.searchsorted(times, week))
 
     def with_draws(self, draws: dict[str, np.ndarray]) -> ForwardModel:
         """The same model over other draws (a thinned set or a chunk)."""
@@ -185,10 +208,12 @@ class ForwardModel:
         scaled = x / self.data.media_scale[:, None, :]
         sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws, start)
         beta = self.draws["media_effect"][:, :, None, :]
+        shares = synergy_shares(self.spec, self.data, self.draws, sat)  # synergy(a, b): halves
         multiplier = self.multiplier_weeks(sat.shape[-2], start)
         if multiplier is not None:
             sat = sat * multiplier
-        return self.data.kpi_scale[None, :, None, None] * beta * sat
+        out = self.data.kpi_scale[None, :, None, None] * beta * sat
+        return out if shares is None else out + shares
 
     def media_contributions_history(
         self, media_input: np.ndarray, history: np.ndarray, first_week=None
@@ -197,7 +222,7 @@ class ForwardModel:
 
         Returns only the ``media_input`` weeks: (D, G, T_new, C). ``first_week`` (the date
         of the first new week) places a time-varying effect; without it the weeks are
-        taken to follow the panel (the last fitted week's effectiveness).
+        taken to follow the panel directly (the path continued from its last week).
         """
         full = np.concatenate([history, media_input], axis=1)
         start = self.data.n_times if first_week is None else self._start_of(first_week)
@@ -217,6 +242,11 @@ class ForwardModel:
         data = data or self.data
         scale = self.data.kpi_scale[None, :, None]
         parts = expected.baseline_components(self.draws, data)
+        if "smooth" in parts:  # weeks outside the fitted ones continue the smooth baseline's process
+            n_train = data.n_train_weeks or data.n_times
+            weeks = np.rint((data.trend + 0.5) * max(n_train - 1, 1)).astype("int64")
+            if weeks.min() < 0 or weeks.max() >= n_train:
+                parts["smooth"] = smooth_at(self.draws, n_train, self.spec.smooth.basis, weeks)
         out = {}
         G, T = data.n_geos, data.n_times
         for name, value in parts.items():
@@ -287,6 +317,7 @@ class PlanResponse:
         self.n_geos, self.n_channels = G, C
         self._parts = list(forward.chunks(G * self.scaled.shape[1] * C))
         self._prepared = self._prepare(self._parts[0]) if len(self._parts) == 1 else None
+        self.synergy = SynergySums.of(forward)  # synergy(a, b): analysis/synergy_plan.py
 
     def _prepare(self, forward: ForwardModel) -> list[tuple]:
         """The plan adstocked once for ``forward``'s draws, ready for the saturation sums."""
@@ -319,13 +350,27 @@ class PlanResponse:
         """[KPI, dKPI/dm, d2KPI/dm2][: order + 1], each (D, G, C).
 
         A cell's KPI depends on its own multiplier only, so these are the whole
-        gradient and the (diagonal) Hessian.
+        gradient and the (diagonal) Hessian. With ``synergy()`` a cell's KPI is its
+        Shapley share and the derivatives are the *total* KPI's in the cell's multiplier;
+        :meth:`cross` gives the Hessian's synergy entries (``analysis/synergy_plan.py``).
         """
         m = np.broadcast_to(np.asarray(multiplier, dtype="float64"), (self.n_geos, self.n_channels))
         if self._prepared is not None:
-            return [self.effect * s for s in self.transform.response_sums(self._prepared, m, order)]
+            out = [self.effect * s for s in self.transform.response_sums(self._prepared, m, order)]
+            return out if self.synergy is None else self.synergy.add(out, [self._prepared], m, order)
         parts = [self.transform.response_sums(self._prepare(fw), m, order) for fw in self._parts]
-        return [self.effect * np.concatenate([p[k] for p in parts]) for k in range(order + 1)]
+        out = [self.effect * np.concatenate([p[k] for p in parts]) for k in range(order + 1)]
+        return out if self.synergy is None else self.synergy.add(out, self._chunks(), m, order)
+
+    def _chunks(self) -> list[list[tuple]]:
+        return [self._prepared] if self._prepared is not None else [self._prepare(fw) for fw in self._parts]
+
+    def cross(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray | None:
+        """(D, G, P) d2 KPI / dm_ga dm_gb of every ``synergy(a, b)`` pair; None without."""
+        if self.synergy is None:
+            return None
+        m = np.broadcast_to(np.asarray(multiplier, dtype="float64"), (self.n_geos, self.n_channels))
+        return self.synergy.cross(self._chunks(), m)
 
 
 def as_forward(fit_or_forward) -> ForwardModel:

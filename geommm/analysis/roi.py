@@ -3,7 +3,9 @@
 ROI (geo, channel) = (KPI with the channel's spend as observed - KPI with it set to
 zero over the analysed period, carryover after the last week included) / spend.
 National ROI sums numerators and spend over geos before dividing. Marginal ROI is
-the same for a small relative increase of spend (default 1%).
+the same for a small relative increase of spend (default 1%). With ``synergy()`` a
+channel's ROI includes half of each of its interactions and its marginal ROI the
+whole interaction's change (``analysis/synergy.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import polars as pl
 
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel
+from geommm.analysis.synergy import marginal_kpi
 
 BY = ("geo", "channel")
 
@@ -43,6 +46,8 @@ def roi_samples(forward: ForwardModel, by: str = "geo", step: float | None = Non
         num, denom = base, spend
     else:
         num, denom = incremental_kpi(forward, 1.0 + step) - base, spend * step
+        if forward.spec.synergy:  # the total KPI's change, channel by channel (analysis/synergy.py)
+            num = marginal_kpi(forward, step, base)
     if by == "channel":
         num, denom, spend = num.sum(axis=1), denom.sum(axis=0), spend.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -18,6 +18,8 @@ from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 from geommm.errors import FormulaError
 from geommm.formula.holidays import holiday_term
 from geommm.formula.reach_frequency import rf_media_term
+from geommm.formula.nonmedia import nonmedia_term, split_nonmedia
+from geommm.formula.synergy import synergy_call, synergy_terms
 from geommm.formula.terms import (
     DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
@@ -29,7 +31,7 @@ from geommm.formula.terms import (
     TrendTerm,
 )
 
-SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth")
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth", "organic", "treatment", "synergy")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
 _MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag", "varying", "basis")
@@ -60,6 +62,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     trend: TrendTerm | None = None
     holidays: list[HolidayTerm] = []
     smooth: SmoothTerm | None = None
+    nonmedia: list = []  # organic(...) and treatment(...) terms (formula/nonmedia.py)
+    synergies: list[tuple[str, str, str]] = []
 
     for term in desc.terms:
         if isinstance(term, Intercept):
@@ -98,6 +102,10 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
             holidays.append(holiday_term(call, _term_text(term), columns, geo))
         elif call.callee == "smooth":
             smooth = _smooth_term(call)
+        elif call.callee == "synergy":
+            synergies.append(synergy_call(call, _term_text(term)))
+        else:
+            nonmedia.append(nonmedia_term(call, _term_text(term), columns))
 
     if not media:
         raise FormulaError(
@@ -107,7 +115,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FormulaError(f"media names must be unique; repeated: {dupes}")
-    _check_one_role_per_column(response, control_columns, media)
+    _check_one_role_per_column(response, control_columns, media, nonmedia)
     return ModelSpec(
         formula=formula,
         response=response,
@@ -119,12 +127,14 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         trend=trend,
         holidays=tuple(holidays),
         smooth=smooth,
+        **split_nonmedia(nonmedia, names, controls),
+        synergy=synergy_terms(synergies, media, formula),
     )
 
 
 # ----------------------------------------------------------------------------- helpers
 def _check_one_role_per_column(
-    response: str, control_columns: dict[str, str], media: Sequence[MediaTerm]
+    response: str, control_columns: dict[str, str], media: Sequence[MediaTerm], nonmedia: Sequence = ()
 ) -> None:
     """A column explains the KPI once: as the KPI, a control or one channel's media.
 
@@ -149,6 +159,8 @@ def _check_one_role_per_column(
             claim(m.spend, f"spend of channel {m.name!r}")
         if m.frequency is not None:
             claim(m.frequency, f"frequency of channel {m.name!r}")
+    for t in nonmedia:  # organic(...) and treatment(...) terms
+        claim(t.input, f"the input of {t.label}")
 
 
 def _term_columns(term) -> list[str]:

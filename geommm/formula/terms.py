@@ -1,4 +1,4 @@
-"""The term objects a formula turns into: media, seasonality, trend, holidays and controls.
+"""The term objects a formula turns into: media, synergies, seasonality, trend, holidays and controls.
 
 Each term is a small frozen dataclass holding only what the user wrote (after
 validation), so a ModelSpec can be printed, compared and saved as JSON.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from geommm.formula.nonmedia import OrganicTerm, TreatmentTerm
 from geommm.media.registry import ADSTOCKS, RF_SATURATION, SATURATIONS
 
 DEFAULT_MAX_LAG = 8
@@ -114,6 +115,20 @@ class SmoothTerm:
 
 
 @dataclass(frozen=True)
+class SynergyTerm:
+    """``synergy(first, second)``: an interaction of two channels' saturated adstocked
+    media, with a geo-level coefficient pooled to a national one (``model/synergy.py``)."""
+
+    first: str
+    second: str
+
+    @property
+    def label(self) -> str:
+        """The name of the pair in tables and the trace's ``synergy_pair`` coordinate."""
+        return f"{self.first} x {self.second}"
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything the formula says, validated against the panel's columns."""
 
@@ -127,7 +142,10 @@ class ModelSpec:
     trend: TrendTerm | None = None
     holidays: tuple[HolidayTerm, ...] = ()
     smooth: SmoothTerm | None = None
+    synergy: tuple[SynergyTerm, ...] = ()
     extra: dict = field(default_factory=dict, compare=False)
+    organic: tuple[OrganicTerm, ...] = ()  # non-paid media: contribution, no ROI (nonmedia.py)
+    treatments: tuple[TreatmentTerm, ...] = ()  # non-media levers against a counterfactual level
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -139,17 +157,27 @@ class ModelSpec:
                 return m
         raise KeyError(channel)
 
+    @property
+    def nonmedia_kinds(self) -> dict[str, str]:
+        """Component name -> "organic" or "treatment" (the contributions' component_type)."""
+        return {**{o.name: "organic" for o in self.organic}, **{t.name: "treatment" for t in self.treatments}}
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["trend"] = self.trend is not None
         if self.smooth is None:  # a formula without smooth() saves as before it existed
             out.pop("smooth")
+        if not self.synergy:  # nor without synergy()
+            out.pop("synergy")
         for m in out["media"]:  # a static channel saves as before the path existed
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
             if m["frequency"] is None:  # as before reach & frequency existed
                 del m["frequency"]
         out.pop("extra", None)
+        for key in ("organic", "treatments"):  # a formula without them saves as before
+            if not out[key]:
+                out.pop(key)
         return out
 
     @classmethod
@@ -165,4 +193,7 @@ class ModelSpec:
             trend=TrendTerm() if d.get("trend") else None,
             holidays=tuple(HolidayTerm.from_dict(h) for h in d.get("holidays", ())),
             smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
+            organic=tuple(OrganicTerm(**o) for o in d.get("organic", ())),
+            treatments=tuple(TreatmentTerm(**t) for t in d.get("treatments", ())),
+            synergy=tuple(SynergyTerm(**s) for s in d.get("synergy", ())),
         )

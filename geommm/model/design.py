@@ -19,6 +19,7 @@ from geommm.media import lag_stack
 from geommm.media.frequency import FrequencyInput
 from geommm.model.holidays import holiday_controls
 from geommm.model.reach_frequency import frequency_input
+from geommm.model.nonmedia import OrganicData, TreatmentData, frozen_scales, organic_data, treatment_data
 from geommm.model.time_path import basis_at, basis_for
 
 DAYS_PER_WEEK = 7.0
@@ -40,6 +41,7 @@ class Scaling:
     control_sd: np.ndarray  # (K,)
     origin: np.datetime64
     n_train_weeks: int
+    nonmedia: dict = field(default_factory=dict)  # organic / treatment scales (model/nonmedia.py)
 
     def to_dict(self) -> dict:
         """JSON-ready (saved with a fit)."""
@@ -51,6 +53,7 @@ class Scaling:
             "control_center": np.asarray(self.control_center).tolist(),
             "control_sd": np.asarray(self.control_sd).tolist(),
             "origin": str(np.datetime64(self.origin, "D")), "n_train_weeks": int(self.n_train_weeks),
+            **({"nonmedia": self.nonmedia} if self.nonmedia else {}),
         }
 
     @classmethod
@@ -63,6 +66,7 @@ class Scaling:
             control_center=np.asarray(d["control_center"], dtype="float64"),
             control_sd=np.asarray(d["control_sd"], dtype="float64"),
             origin=np.datetime64(d["origin"], "D"), n_train_weeks=int(d["n_train_weeks"]),
+            nonmedia=dict(d.get("nonmedia", {})),
         )
 
 
@@ -93,6 +97,8 @@ class ModelData:
     control_sd: np.ndarray = field(default=None)
     smooth_basis: np.ndarray = field(default=None)  # (T, m) with smooth(time); time_path.py
     reach_frequency: FrequencyInput | None = None  # R&F channels' frequency (reach_frequency.py)
+    organic: OrganicData | None = None  # organic(...) terms (model/nonmedia.py)
+    treatment: TreatmentData | None = None  # treatment(...) terms
 
     @property
     def n_geos(self) -> int:
@@ -106,6 +112,7 @@ class ModelData:
             media_scale=self.media_scale, control_names=self.control_names,
             control_center=self.control_center, control_sd=self.control_sd,
             origin=self.origin, n_train_weeks=self.n_train_weeks,
+            nonmedia=frozen_scales(self.organic, self.treatment),
         )
 
     @property
@@ -189,9 +196,10 @@ def build_model_data(
     trend = weeks / max(n_train - 1, 1) - 0.5
     fourier, fourier_names = _fourier(spec, weeks)
     smooth_basis = None
-    if getattr(spec, "smooth", None) is not None:  # weeks after the fitted ones hold the last level
+    if getattr(spec, "smooth", None) is not None:  # weeks outside the fitted ones: see path_forecast.py
         basis_for(n_train, spec.smooth.basis, "smooth(time)")  # the fitted panel long enough
         smooth_basis = basis_at(weeks, n_train, spec.smooth.basis)[0]
+    frozen = scaling.nonmedia if scaling is not None else None if reference is None else reference.scaling.nonmedia
     controls, names, groups, varying, center, sd = _controls(
         spec, panel, reference, reference_panel, scaling
     )
@@ -219,6 +227,7 @@ def build_model_data(
         control_sd=sd,
         smooth_basis=smooth_basis,
         reach_frequency=rf_frequency,
+        organic=organic_data(spec, panel, frozen, reference), treatment=treatment_data(spec, panel, frozen),
     )
 
 

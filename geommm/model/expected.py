@@ -14,6 +14,7 @@ from typing import Any
 
 from geommm.media import MediaTransform
 from geommm.media.backend import xp_of
+from geommm.model import nonmedia
 
 
 def media_transform(spec, data) -> MediaTransform:
@@ -36,6 +37,7 @@ def baseline_components(params: Mapping[str, Any], data) -> dict[str, Any]:
     if data.controls.shape[-1]:
         coef = params["control_geo"][..., :, None, :]
         out["controls"] = (coef * data.controls).sum(axis=-1)
+    out.update(nonmedia.components(params, data))  # organic(...) and treatment(...), by name
     return out
 
 

@@ -22,6 +22,7 @@ import polars as pl
 from geommm.errors import LiftTestError
 from geommm.media import MediaTransform, lag_stack
 from geommm.media.backend import xp_of
+from geommm.model.synergy import synergy_lift
 
 
 @dataclass
@@ -180,6 +181,8 @@ def implied_lift(
     if params.get("effect_multiplier") is not None:  # a varying channel: its effectiveness in the test's weeks
         beta = beta * params["effect_multiplier"][..., g, t, c]
     diff = kpi_scale[g] * beta * (sat[..., 0] - sat[..., 1])
+    if params.get("synergy_pairs"):  # synergy(a, b): the interaction moves with the tested channel
+        diff = diff + synergy_lift(cells, transform, params, adstocked, sat[..., 0] - sat[..., 1], kpi_scale)
     if xp is np:
         return diff @ cells.membership().T
     import pytensor.tensor as pt

@@ -135,6 +135,8 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
         "smooth_lengthscale": Prior("LogNormal", mu=math.log(26.0), sigma=0.4, note="weeks over which the smooth(time) baseline changes"),
         "smooth_amplitude": Prior("HalfNormal", sigma=0.1, note="sd of the smooth(time) baseline, share of KPI"),
         "smooth_geo_amplitude": Prior("HalfNormal", sigma=0.03, note="sd of a geo's deviation from the smooth baseline"),
+        "synergy": Prior("Normal", mu=0.0, sigma=0.1, note="synergy(a, b), national: weekly KPI (share of geo mean) with both channels saturated; sign-free"),
+        "synergy_geo_sd": Prior("HalfNormal", sigma=0.03, note="geo spread of a synergy coefficient"),
         "noise_sd": Prior("HalfNormal", sigma=0.15, note="per-geo residual sd, share of KPI"),
         "student_t_nu": Prior("Gamma", alpha=2.0, beta=0.1, note="StudentT degrees of freedom"),
         "roi": Prior(
@@ -190,19 +192,23 @@ class PriorSet:
     shared: dict[str, Prior]
     channel: dict[str, Prior]  # vectorised over channels (same family per parameter)
     channels: tuple[str, ...]
+    #: organic(...) / treatment(...) priors, each vectorised over its terms' names (``term_names``)
+    terms: dict[str, Prior] = field(default_factory=dict)
+    term_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def table(self, adstocks: Sequence[str] | None = None, varying: Sequence[Any] | None = None,
-              smooth: bool = False) -> pl.DataFrame:
+              smooth: bool = False, synergy: bool = False) -> pl.DataFrame:
         """One row per prior (and channel). With the channels' adstock kinds, a channel
         whose kind gives ``retention`` another meaning (Weibull: the scale as a share of
         max_lag) says so in its ``retention_logit`` note. The time-path priors are listed
         only for channels ``varying`` marks (their ``media(..., varying=)``), the smooth
-        baseline's with ``smooth`` (the formula has ``smooth(time)``)."""
+        baseline's with ``smooth`` (the formula has ``smooth(time)``), the synergy
+        priors with ``synergy`` (it has ``synergy(a, b)``)."""
         varying = [False] * len(self.channels) if varying is None else list(varying)
         rows = [
             {"parameter": k, "channel": "", "prior": p.describe(), "note": p.note}
             for k, p in self.shared.items()
-            if smooth or not k.startswith("smooth_")
+            if (smooth or not k.startswith("smooth_")) and (synergy or not k.startswith("synergy"))
         ]
         for k, p in self.channel.items():
             for i, ch in enumerate(self.channels):
@@ -214,6 +220,10 @@ class PriorSet:
                 if k == "retention_logit" and adstocks is not None:
                     note = retention_note(adstocks[i], note)
                 rows.append({"parameter": k, "channel": ch, "prior": desc, "note": note})
+        for k, p in self.terms.items():  # organic and treatment terms, by name
+            for i, name in enumerate(self.term_names[k]):
+                params = {n: float(np.asarray(v).reshape(-1)[i]) for n, v in p.params.items()}
+                rows.append({"parameter": k, "channel": name, "prior": Prior(p.dist, **params).describe(), "note": p.note})
         return pl.DataFrame(rows)
 
 
@@ -270,10 +280,13 @@ def _first_caller_outside_geommm() -> int:
 
 
 def resolve_priors(
-    overrides: Mapping[str, Any] | None, channels: Sequence[str], default_roi: float
+    overrides: Mapping[str, Any] | None, channels: Sequence[str], default_roi: float, spec=None
 ) -> PriorSet:
-    """Merge user overrides into the defaults and check every name."""
-    overrides = current_names(overrides, channels)
+    """Merge user overrides into the defaults and check every name; with ``spec``, the
+    priors of its organic(...) and treatment(...) terms too (``nonmedia_priors.py``)."""
+    from geommm.model.nonmedia_priors import split_overrides  # it builds on this module
+
+    overrides, term_priors, term_names = split_overrides(current_names(overrides, channels), spec)
     defaults = default_priors(channels, default_roi)
     shared = {k: v for k, v in defaults.items() if k not in CHANNEL_PARAMETERS}
     per_channel: dict[str, list[Prior]] = {
@@ -298,7 +311,8 @@ def resolve_priors(
             known = sorted(set(defaults) | set(channels))
             raise PriorError(f"priors: unknown name {key!r}; known names are {known}")
     channel_priors = {k: _stack(k, v) for k, v in per_channel.items()}
-    return PriorSet(shared=shared, channel=channel_priors, channels=tuple(channels))
+    return PriorSet(shared=shared, channel=channel_priors, channels=tuple(channels),
+                    terms=term_priors, term_names=term_names)
 
 
 def _stack(name: str, priors: list[Prior]) -> Prior:

@@ -121,6 +121,16 @@ class BudgetProblem:
         cell_m = v[self.units.unit_of_cell]
         return [self.to_units(x) for x in self.response.derivatives(cell_m, order)]
 
+    def cross_terms(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The Hessian's ``synergy()`` entries: unit rows, unit columns (K,) and values
+        (D, K), one per geo and pair; None without synergy (a diagonal Hessian)."""
+        cross = self.response.cross(v[self.units.unit_of_cell])
+        if cross is None:
+            return None
+        firsts, seconds = self.response.synergy.firsts, self.response.synergy.seconds
+        rows, cols = self.units.unit_of_cell[:, firsts], self.units.unit_of_cell[:, seconds]
+        return rows.reshape(-1), cols.reshape(-1), cross.reshape(cross.shape[0], -1)
+
     def spend(self, v: np.ndarray) -> np.ndarray:
         return v * self.reference
 
@@ -177,18 +187,20 @@ class Objective:
         if key == self._key:
             return self._last
         kpi, grad, hess = self.problem.evaluate(v, order=2)
+        cross = self.problem.cross_terms(v)  # synergy(): off-diagonal entries, else None
         total = kpi.sum(axis=1)
-        out = float(total.mean()), grad.mean(axis=0), hess.mean(axis=0)
+        out = float(total.mean()), grad.mean(axis=0), _with_cross(hess.mean(axis=0), cross, None)
         sd = float(total.std())
         if self.kind == "risk_adjusted" and sd > 1e-12 * max(abs(out[0]), 1.0):
             D = len(total)
             dev, g_dev = total - total.mean(), grad - grad.mean(axis=0)
             cov = dev @ grad / D  # covariance of total KPI with each unit's gradient
-            h_sd = (g_dev.T @ g_dev / D + np.diag(dev @ hess / D)) / sd - np.outer(cov, cov) / sd**3
+            dev_hess = _as_matrix(_with_cross(dev @ hess / D, cross, dev / D))
+            h_sd = (g_dev.T @ g_dev / D + dev_hess) / sd - np.outer(cov, cov) / sd**3
             out = (
                 out[0] - self.z * sd,
                 out[1] - self.z * cov / sd,
-                np.diag(out[2]) - self.z * h_sd,
+                _as_matrix(out[2]) - self.z * h_sd,
             )
         self._key, self._last = key, out
         return out
@@ -207,3 +219,20 @@ class Objective:
         f = self.problem.free
         return -(hess[f] if hess.ndim == 1 else hess[np.ix_(f, f)]) / self.scale
 
+
+
+def _with_cross(diagonal: np.ndarray, cross, weights: np.ndarray | None) -> np.ndarray:
+    """The diagonal as it is without synergy; with it, the full matrix: the diagonal plus
+    the cross entries averaged over draws (``weights`` per draw, else the mean)."""
+    if cross is None:
+        return diagonal
+    rows, cols, values = cross
+    avg = values.mean(axis=0) if weights is None else weights @ values
+    full = np.diag(diagonal)
+    np.add.at(full, (rows, cols), avg)
+    np.add.at(full, (cols, rows), avg)
+    return full
+
+
+def _as_matrix(hess: np.ndarray) -> np.ndarray:
+    return hess if hess.ndim == 2 else np.diag(hess)

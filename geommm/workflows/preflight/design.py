@@ -151,7 +151,7 @@ def build_design(
         return design
     total_spend = float(spend.sum())
     default_roi = DEFAULT_MEDIA_SHARE * float(kpi.sum()) / total_spend if total_spend > 0 else 1.0
-    design.priors = resolve_priors(priors, list(spec.channels), default_roi)
+    design.priors = resolve_priors(priors, list(spec.channels), default_roi, spec=spec)
     return design
 
 
