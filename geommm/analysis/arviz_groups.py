@@ -84,7 +84,7 @@ def log_likelihood(fit) -> xr.Dataset:
     y = data.kpi_scaled
     parts = []
     for forward in _forward_chunks(fit):
-        mu = forward.expected_kpi() / data.kpi_scale[None, :, None]
+        mu = forward.model_mean()
         sd = forward.draws["noise_sd"][:, :, None]
         nu = forward.draws.get("student_t_nu")
         parts.append(_pointwise(y[None], mu, sd, None if nu is None else nu[:, None, None]))
@@ -112,7 +112,7 @@ def sample_posterior_predictive(fit, seed: int | None = 0):
     rng = np.random.default_rng(seed)
     parts = []
     for forward in _forward_chunks(fit):
-        mu = forward.expected_kpi() / data.kpi_scale[None, :, None]
+        mu = forward.model_mean()
         sd = forward.draws["noise_sd"][:, :, None]
         if "student_t_nu" in forward.draws:
             nu = np.broadcast_to(forward.draws["student_t_nu"][:, None, None], mu.shape)

@@ -17,6 +17,7 @@ from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 
 from geommm.errors import FormulaError
 from geommm.formula.holidays import holiday_term
+from geommm.formula.log_kpi import reject_log_on_right, response_and_transform
 from geommm.formula.terms import (
     DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
@@ -46,7 +47,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
     if desc.response is None:
         raise FormulaError(f"formula {formula!r} has no response (KPI) on the left of '~'")
-    response = _response_name(desc.response, formula)
+    response, transform = response_and_transform(desc.response, formula) or (_response_name(desc.response, formula), "identity")
     columns = list(columns)
     _check_column(response, columns, "response")
 
@@ -118,6 +119,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         trend=trend,
         holidays=tuple(holidays),
         smooth=smooth,
+        response_transform=transform,
     )
 
 
@@ -194,6 +196,7 @@ def _control_expr(term, columns: Sequence[str]) -> str:
     for comp in term.components:
         if type(comp).__name__ == "Call":
             callee = comp.call.callee
+            reject_log_on_right(callee, comp.name)
             if callee not in CONTROL_FUNCTIONS and not callee.startswith("np."):
                 raise FormulaError(
                     f"unknown function {callee}() in term '{comp.name}'; geommm knows "

@@ -123,6 +123,7 @@ class ModelSpec:
     trend: TrendTerm | None = None
     holidays: tuple[HolidayTerm, ...] = ()
     smooth: SmoothTerm | None = None
+    response_transform: str = "identity"  # "log": log(KPI) ~ ... (formula/log_kpi.py)
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -144,6 +145,8 @@ class ModelSpec:
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
         out.pop("extra", None)
+        if self.response_transform == "identity":  # an additive fit saves as before
+            out.pop("response_transform")
         return out
 
     @classmethod
@@ -159,4 +162,5 @@ class ModelSpec:
             trend=TrendTerm() if d.get("trend") else None,
             holidays=tuple(HolidayTerm.from_dict(h) for h in d.get("holidays", ())),
             smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
+            response_transform=d.get("response_transform", "identity"),
         )

@@ -16,6 +16,7 @@ import numpy as np
 from geommm.errors import DataError, FormulaError
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
+from geommm.model import log_kpi
 from geommm.model.holidays import holiday_controls
 from geommm.model.time_path import basis_at, basis_for
 
@@ -90,6 +91,7 @@ class ModelData:
     control_center: np.ndarray = field(default=None)
     control_sd: np.ndarray = field(default=None)
     smooth_basis: np.ndarray = field(default=None)  # (T, m) with smooth(time); time_path.py
+    log_kpi: bool = False  # log(KPI) ~ ...: the model fits log(KPI / s_g) (model/log_kpi.py)
 
     @property
     def n_geos(self) -> int:
@@ -115,6 +117,9 @@ class ModelData:
 
     @property
     def kpi_scaled(self) -> np.ndarray:
+        """The response the model fits: KPI / s_g, or its log for ``log(KPI) ~ ...``."""
+        if self.log_kpi:
+            return log_kpi.modelled(self.kpi / self.kpi_scale[:, None])
         return self.kpi / self.kpi_scale[:, None]
 
     @property
@@ -166,6 +171,8 @@ def build_model_data(
         [[1.0 if lag < m.max_lag else 0.0 for lag in range(max_lag)] for m in spec.media]
     )
 
+    if log_kpi.is_log(spec) and reference is None:  # new weeks to predict need no KPI
+        log_kpi.check_positive(kpi, panel.geos, times, spec.response, panel.source)
     if scaling is not None:
         _check_scaling(scaling, panel, spec)
         kpi_scale, media_scale = scaling.kpi_scale, scaling.media_scale
@@ -214,6 +221,7 @@ def build_model_data(
         control_center=center,
         control_sd=sd,
         smooth_basis=smooth_basis,
+        log_kpi=log_kpi.is_log(spec),
     )
 
 
