@@ -42,6 +42,7 @@ from geommm.sim.profiles import (
     profiles_for,
 )
 from geommm.sim.store import SimulatedPanel
+from geommm.sim import multiplicative
 from geommm.sim.drift import drift_factor
 from geommm.sim.truth import (
     MediaParams,
@@ -74,6 +75,7 @@ def simulate(
     effect_drift: dict[str, Any] | None = None,
     channels: list[str] | None = None,
     profiles: dict[str, dict] | None = None,
+    kpi: str = "additive",
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -101,7 +103,7 @@ def simulate(
     for a small always-on channel); it replaces ``n_channels``. ``profiles`` changes a
     channel's book values, e.g. ``{"email": {"share": 0.03}}`` (fields of its profile:
     retention, half_saturation, slope, share, roi, flight, on_weeks, off_weeks, off_level,
-    weekly_noise).
+    weekly_noise). ``kpi="log"``: a multiplicative market (``sim/multiplicative.py``).
     """
     if channels is not None:
         channels = check_channel_names(channels)
@@ -183,7 +185,7 @@ def simulate(
         effect=params.effect,
     )
     formula = build_formula(channels, inputs_names, spend_names, trend, seasonality, max_lag)
-    return SimulatedPanel(panel, lifts, truth, formula, settings)
+    return multiplicative.apply(SimulatedPanel(panel, lifts, truth, formula, settings), kpi)
 
 
 def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarray:
