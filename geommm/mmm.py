@@ -80,7 +80,7 @@ class GeoMMM:
         self._opt_model = None
         #: Geo-level centring for MAP/Laplace (None: read from the data). Pre-flight sets
         #: the user's own for every simulated market, so their graphs match (one compile).
-        self.level_centring: float | None = None
+        self.level_centring: float | None = log_kpi.optimisation_level_centring(self.spec)
 
     # ------------------------------------------------------------------ model
     @property
