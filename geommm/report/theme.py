@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 #: Order in which contribution types are stacked and listed (bottom to top).
-COMPONENT_TYPE_ORDER: tuple[str, ...] = ("baseline", "trend", "seasonality", "control", "media")
+#: ("interaction": what a log KPI's counterfactuals leave of the KPI, docs/log_kpi.md)
+COMPONENT_TYPE_ORDER: tuple[str, ...] = ("baseline", "trend", "seasonality", "control", "media", "interaction")
 
 #: One colour per contribution type (media channels get their own palette).
 COMPONENT_TYPE_COLORS: dict[str, str] = {
@@ -18,6 +19,7 @@ COMPONENT_TYPE_COLORS: dict[str, str] = {
     "seasonality": "#c3cbd3",
     "control": "#e4a66b",
     "media": "#2f6fb3",
+    "interaction": "#b08ccf",
     "total": "#1f2933",
 }
 

@@ -39,7 +39,7 @@ def apply(sim: SimulatedPanel, kpi: str = "additive") -> SimulatedPanel:
     if kpi == "additive":
         return sim
     truth, panel = sim.truth, sim.panel
-    G, C, L = len(truth.geos), len(truth.channels), truth.max_lag
+    G, L = len(truth.geos), truth.max_lag
     T = panel.height // G
     inputs = _cube(panel, [truth.channel_inputs[c] for c in truth.channels], G, T)
     spend = _cube(panel, [truth.channel_spend[c] for c in truth.channels], G, T)
