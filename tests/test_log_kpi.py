@@ -244,3 +244,22 @@ def test_laplace_fit_covers_the_true_roi_and_saves(tiny_fit, tiny_panel, tmp_pat
     assert loaded.roi(by="channel").equals(fit.roi(by="channel"))
     predicted = loaded.predict(sim.panel.filter(pl.col("week") >= pl.col("week").max() - pl.duration(weeks=3)))
     assert (predicted["mean"] > 0).all() and predicted.height == 4 * 4
+
+
+def test_scenario_all_media_is_the_joint_effect(log_sim):
+    from geommm.analysis import log_kpi
+    from geommm.analysis.scenario import scenario
+
+    fw = true_forward(log_sim)
+    data = fw.data
+    table = scenario(fw, {"tv": 1.2})
+    national = table.filter(pl.col("geo") == "national")
+    row = national.filter(pl.col("channel") == "all media")
+    x = data.media_input * np.where(np.array(data.channels) == "tv", 1.2, 1.0)
+    tail = data.max_lag - 1
+    pad = np.concatenate([x, np.zeros((data.n_geos, tail, data.n_channels))], axis=1)
+    joint = (log_kpi.kpi_without_media(fw, pad.shape[1]) * np.expm1(log_kpi.log_effects(fw, pad, 0).sum(-1))).sum()
+    np.testing.assert_allclose(row["kpi_mean"][0], joint / fw.n_draws, rtol=1e-9)
+    # search's spend did not move; its counterfactual did (tv multiplies its level)
+    search = national.filter(pl.col("channel") == "search")
+    assert search["spend_change"][0] == 0 and search["change_mean"][0] > 0

@@ -260,3 +260,15 @@ def lift_level(forward: ForwardModel) -> np.ndarray | None:
     if not forward.log_kpi:
         return None
     return np.log(forward.expected_kpi() / forward.data.kpi_scale[None, :, None])
+
+
+def joint_media_kpi(forward: ForwardModel, media: np.ndarray, carryover_weeks: int) -> np.ndarray:
+    """(D, G) KPI of all channels together: ``sum_t E_t(media) - E_t(no media)``, tail in
+    (a scenario's all-media total; the channels' counterfactuals overlap)."""
+    x = _padded(forward, media, carryover_weeks, forward.data)
+
+    def compute(fw: ForwardModel) -> np.ndarray:
+        eta = log_effects(fw, x, 0).sum(axis=-1)
+        return (kpi_without_media(fw, x.shape[1]) * np.expm1(eta)).sum(axis=-1)[..., None]
+
+    return forward.map_chunks(compute, forward.cells_per_draw(x.shape[1]))[..., 0]
