@@ -30,6 +30,11 @@ def log_sim():
     return gm.sim.simulate(**SMALL)
 
 
+@pytest.fixture(scope="module")
+def truth_fw(log_sim):
+    return true_forward(log_sim)
+
+
 def _model(sim, **kw) -> gm.GeoMMM:
     return gm.GeoMMM(sim.formula, data=sim.panel, geo="geo", time="week", **kw)
 
@@ -119,8 +124,8 @@ def test_simulator_truth_in_kpi_units(log_sim):
 
 
 # ---------------------------------------------------------------------------- forward model
-def test_forward_at_the_truth_gives_the_true_roi_and_marginal_roi(log_sim):
-    fw = true_forward(log_sim)
+def test_forward_at_the_truth_gives_the_true_roi_and_marginal_roi(log_sim, truth_fw):
+    fw = truth_fw
     truth = log_sim.truth
     roi = fw_table(fw, step=None)
     np.testing.assert_allclose(roi, truth.roi["roi"].to_numpy().reshape(roi.shape), rtol=1e-6)
@@ -135,8 +140,8 @@ def fw_table(fw, step):
     return samples[0]
 
 
-def test_contributions_are_counterfactuals_with_an_interaction_rest(log_sim):
-    fw = true_forward(log_sim)
+def test_contributions_are_counterfactuals_with_an_interaction_rest(log_sim, truth_fw):
+    fw = truth_fw
     truth = log_sim.truth
     media = fw.media_contributions()[0]  # (G, T, C)
     want = truth.contributions.sort("geo", "week")["contribution"].to_numpy()
@@ -150,8 +155,8 @@ def test_contributions_are_counterfactuals_with_an_interaction_rest(log_sim):
     np.testing.assert_allclose(fw.model_mean()[0], mean_log, rtol=1e-9, atol=1e-12)
 
 
-def test_lift_cells_compare_kpi_with_and_without_the_test(log_sim):
-    fw = true_forward(log_sim, n_draws=1)
+def test_lift_cells_compare_kpi_with_and_without_the_test(log_sim, truth_fw):
+    fw = truth_fw
     data = fw.data
     cells = build_lift_cells(log_sim.lift_tests, data)
     level = np.log(fw.expected_kpi() / data.kpi_scale[None, :, None])
@@ -170,8 +175,8 @@ def test_lift_cells_compare_kpi_with_and_without_the_test(log_sim):
     np.testing.assert_allclose(implied[0], log_sim.lift_tests["true_lift"], rtol=0.1)
 
 
-def test_plan_response_equals_the_forward_kpi(log_sim):
-    fw = true_forward(log_sim)
+def test_plan_response_equals_the_forward_kpi(log_sim, truth_fw):
+    fw = truth_fw
     data = fw.data
     response = fw.plan_response()
     rng = np.random.default_rng(0)
@@ -204,8 +209,8 @@ def test_plan_response_equals_the_forward_kpi(log_sim):
     np.testing.assert_allclose(response.curve(1.01), roi_mod.incremental_kpi(fw, 1.01), rtol=1e-9)
 
 
-def test_optimiser_and_curves_run_on_a_log_model(log_sim):
-    fw = true_forward(log_sim)
+def test_optimiser_and_curves_run_on_a_log_model(log_sim, truth_fw):
+    fw = truth_fw
     curves = response_curves(fw, geo="national")
     at_one = curves.filter(pl.col("spend_multiplier") == 1.0).sort("channel")
     national = roi_mod.roi_table(fw, by="channel").sort("channel")
@@ -246,11 +251,11 @@ def test_laplace_fit_covers_the_true_roi_and_saves(tiny_fit, tiny_panel, tmp_pat
     assert (predicted["mean"] > 0).all() and predicted.height == 4 * 4
 
 
-def test_scenario_all_media_is_the_joint_effect(log_sim):
+def test_scenario_all_media_is_the_joint_effect(log_sim, truth_fw):
     from geommm.analysis import log_kpi
     from geommm.analysis.scenario import scenario
 
-    fw = true_forward(log_sim)
+    fw = truth_fw
     data = fw.data
     table = scenario(fw, {"tv": 1.2})
     national = table.filter(pl.col("geo") == "national")
