@@ -2,6 +2,8 @@
 markets (``sim.simulate(kpi="log")``), not run by the tests.
 
     python benchmarks/bench_log_kpi.py --chains 2 --tune 400 --draws 400 --seeds 0 1 2
+    python benchmarks/bench_log_kpi.py --kpi additive ...   # the same markets, additive
+
 
 Per seed: NUTS on a 6 geos x 78 weeks x 3 channels panel with two lift tests; whether
 each channel's true national ROI and marginal ROI (KPI units, by counterfactual on the
@@ -26,7 +28,7 @@ import geommm as gm
 from geommm import sim
 
 PANEL = {"n_geos": 6, "n_weeks": 78, "n_channels": 3, "n_lift_tests": 2, "kpi": "log"}
-OUT = Path(__file__).parent / "results" / "log_kpi.json"
+RESULTS = Path(__file__).parent / "results"
 
 
 def covered(table: pl.DataFrame, truth: pl.DataFrame, value: str, on: list[str]) -> pl.DataFrame:
@@ -35,7 +37,7 @@ def covered(table: pl.DataFrame, truth: pl.DataFrame, value: str, on: list[str])
 
 
 def run(seed: int, a) -> dict:
-    market = sim.simulate(seed=seed, **PANEL)
+    market = sim.simulate(seed=seed, **{**PANEL, "kpi": a.kpi})
     model = gm.GeoMMM(market.formula, data=market.panel, geo="geo", time="week", lift_tests=market.lift_tests)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -80,12 +82,14 @@ def main() -> None:
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--tune", type=int, default=400)
     p.add_argument("--draws", type=int, default=400)
+    p.add_argument("--kpi", choices=["log", "additive"], default="log")
     a = p.parse_args()
+    out = RESULTS / ("log_kpi.json" if a.kpi == "log" else "log_kpi_additive.json")
     rows = []
     for seed in a.seeds:
         rows.append(run(seed, a))
         print(json.dumps(rows[-1]), flush=True)
-        OUT.write_text(json.dumps({"panel": PANEL, "settings": vars(a), "runs": rows}, indent=1))
+        out.write_text(json.dumps({"panel": PANEL, "settings": vars(a), "runs": rows}, indent=1))
     print(table(rows))
 
 

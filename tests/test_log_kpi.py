@@ -268,3 +268,22 @@ def test_scenario_all_media_is_the_joint_effect(log_sim, truth_fw):
     # search's spend did not move; its counterfactual did (tv multiplies its level)
     search = national.filter(pl.col("channel") == "search")
     assert search["spend_change"][0] == 0 and search["change_mean"][0] > 0
+
+
+@pytest.mark.slow  # ~15 s quiet: the prior predictive of a second model
+def test_preflight_markets_on_a_log_design(tiny_panel):
+    """Pre-flight's simulated markets for a log formula: multiplicative, KPI level kept."""
+    import warnings
+
+    from geommm.workflows.preflight.design import build_design
+    from geommm.workflows.preflight.truth import simulate_markets
+
+    sim = tiny_panel(kpi="log")
+    design = build_design(sim.panel, sim.formula, geo="geo", time="week")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = gm.GeoMMM(design.spec.formula, design.panel)
+        markets = simulate_markets(design, model, 3, roi={"tv": 2.0}, seed=0)
+    assert (markets.kpi > 0).all()
+    np.testing.assert_allclose(markets.kpi.mean(axis=2) / design.data.kpi_scale, 1.0, atol=0.05)
+    assert np.isfinite(markets.roi).all() and (markets.roi > 0).all()
