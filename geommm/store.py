@@ -21,6 +21,7 @@ from geommm.analysis.diagnostics import restore_convergence, saved_convergence
 from geommm.errors import FitError
 from geommm.formula import ModelSpec
 from geommm.model.design import Scaling, build_model_data
+from geommm.model.log_kpi import level_prior
 from geommm.model.priors import resolve_priors
 from geommm.sampling import SamplerSettings
 
@@ -155,7 +156,8 @@ def load_fit(path: str | Path) -> Fit:
     from geommm.model.priors import DEFAULT_MEDIA_SHARE
 
     default_roi = meta.get("default_roi") or DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
-    priors = resolve_priors(meta.get("prior_overrides"), list(spec.channels), default_roi, spec=spec)
+    priors = resolve_priors(meta.get("prior_overrides"), list(spec.channels), default_roi, spec=spec,
+                            level=level_prior(spec))
     lifts = None
     if meta.get("lift_tests"):
         lifts = read_lift_tests(pl.read_json(meta["lift_tests"].encode()))

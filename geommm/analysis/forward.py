@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from geommm.analysis import log_kpi
 from geommm.analysis.draws import draw_slices
 from geommm.analysis.synergy_plan import SynergySums
 from geommm.formula.terms import ModelSpec
@@ -47,6 +48,8 @@ class ForwardModel:
         #: First panel week of a sequential refresh's step change (``effect_shift`` per
         #: channel multiplies the effect by ``exp(effect_shift)`` from that week on).
         self.shift_from = shift_from if "effect_shift" in draws else None
+        #: log(KPI) ~ ...: KPI units by counterfactual through ``analysis/log_kpi.py``.
+        self.log_kpi = bool(getattr(data, "log_kpi", False))
         self._memo: dict[tuple, np.ndarray] = {}
 
     @property
@@ -200,6 +203,8 @@ class ForwardModel:
     ) -> np.ndarray:
         if start is None:  # the weeks of ``data`` (the fitted panel's from its first week)
             start = 0 if data is None or data is self.data else self._start_of(data.times[0])
+        if self.log_kpi:  # each channel's counterfactual: KPI with it minus KPI without it
+            return log_kpi.media_contributions(self, media_input, carryover_weeks, data, start)
         data = data or self.data
         x = data.media_input if media_input is None else np.asarray(media_input, dtype="float64")
         if carryover_weeks:
@@ -234,11 +239,15 @@ class ForwardModel:
         """KPI of every geo x channel, and its derivatives, as ``plan`` is scaled; a
         time-varying channel at its ``effectiveness`` (see :meth:`planning_multiplier`).
         ``start``: the panel week of the plan's first week (reach & frequency channels
-        take that week's frequency)."""
+        take that week's frequency; a log KPI has no R&F channels, see formula/log_kpi.py)."""
+        if self.log_kpi:
+            return log_kpi.LogPlanResponse(self, plan, effectiveness)
         return PlanResponse(self, plan, effectiveness, start)
 
     def baseline_contributions(self, data: ModelData | None = None) -> dict[str, np.ndarray]:
         """Named non-media components, each (D, G, T), in KPI units."""
+        if self.log_kpi:  # counterfactuals; they no longer add up (log_kpi.interaction)
+            return log_kpi.baseline_contributions(self, data)
         data = data or self.data
         scale = self.data.kpi_scale[None, :, None]
         parts = expected.baseline_components(self.draws, data)
@@ -265,6 +274,8 @@ class ForwardModel:
         return self._expected_kpi(data or self.data, media)
 
     def _expected_kpi(self, data: ModelData, media: np.ndarray | None) -> np.ndarray:
+        if self.log_kpi:  # the mean KPI, exp(mu + sd^2 / 2) in KPI units
+            return log_kpi.expected_kpi(self, data, media)
         total = self.map_chunks(
             lambda fw: fw.media_contributions(media, data=data).sum(axis=-1), self.cells_per_draw(data=data)
         )
@@ -272,9 +283,17 @@ class ForwardModel:
             total = total + value
         return total
 
+    def model_mean(self) -> np.ndarray:
+        """(D, G, T) mean of the response the likelihood sees (scaled KPI, or its log)."""
+        if self.log_kpi:
+            return log_kpi.modelled_mean(self)
+        return self.expected_kpi() / self.data.kpi_scale[None, :, None]
+
     def predictive(self, expected: np.ndarray, seed: int = 0) -> np.ndarray:
         """Add observation noise to ``expected`` (D, G, T) for predictive intervals."""
         rng = np.random.default_rng(seed)
+        if self.log_kpi:
+            return log_kpi.with_noise(self, expected, rng)
         sd = self.draws["noise_sd"][:, :, None] * self.data.kpi_scale[None, :, None]
         if "student_t_nu" in self.draws:
             nu = self.draws["student_t_nu"][:, None, None]
@@ -340,6 +359,10 @@ class PlanResponse:
     def kpi(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray:
         """(D, G, C) incremental KPI at ``multiplier`` x the plan."""
         return self.derivatives(multiplier, order=0)[0]
+
+    def curve(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray:
+        """The response curve's points: :meth:`kpi` (channels add up, so each on its own)."""
+        return self.kpi(multiplier)
 
     def kpi_and_gradient(self, multiplier: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(D, G, C) incremental KPI and its derivative with respect to each cell's multiplier."""

@@ -20,6 +20,7 @@ from geommm.formula.holidays import holiday_term
 from geommm.formula.reach_frequency import rf_media_term
 from geommm.formula.nonmedia import nonmedia_term, split_nonmedia
 from geommm.formula.synergy import synergy_call, synergy_terms
+from geommm.formula.log_kpi import refuse_unmeasured_terms, reject_log_on_right, response_and_transform
 from geommm.formula.terms import (
     DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
@@ -49,7 +50,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
     if desc.response is None:
         raise FormulaError(f"formula {formula!r} has no response (KPI) on the left of '~'")
-    response = _response_name(desc.response, formula)
+    response, transform = response_and_transform(desc.response, formula) or (_response_name(desc.response, formula), "identity")
     columns = list(columns)
     _check_column(response, columns, "response")
 
@@ -116,6 +117,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     if dupes:
         raise FormulaError(f"media names must be unique; repeated: {dupes}")
     _check_one_role_per_column(response, control_columns, media, nonmedia)
+    refuse_unmeasured_terms(transform, media, synergies, nonmedia)
     return ModelSpec(
         formula=formula,
         response=response,
@@ -129,6 +131,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         smooth=smooth,
         **split_nonmedia(nonmedia, names, controls),
         synergy=synergy_terms(synergies, media, formula),
+        response_transform=transform,
     )
 
 
@@ -209,6 +212,7 @@ def _control_expr(term, columns: Sequence[str]) -> str:
     for comp in term.components:
         if type(comp).__name__ == "Call":
             callee = comp.call.callee
+            reject_log_on_right(callee, comp.name)
             if callee not in CONTROL_FUNCTIONS and not callee.startswith("np."):
                 raise FormulaError(
                     f"unknown function {callee}() in term '{comp.name}'; geommm knows "

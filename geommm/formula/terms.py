@@ -143,6 +143,7 @@ class ModelSpec:
     holidays: tuple[HolidayTerm, ...] = ()
     smooth: SmoothTerm | None = None
     synergy: tuple[SynergyTerm, ...] = ()
+    response_transform: str = "identity"  # "log": log(KPI) ~ ... (formula/log_kpi.py)
     extra: dict = field(default_factory=dict, compare=False)
     organic: tuple[OrganicTerm, ...] = ()  # non-paid media: contribution, no ROI (nonmedia.py)
     treatments: tuple[TreatmentTerm, ...] = ()  # non-media levers against a counterfactual level
@@ -178,6 +179,8 @@ class ModelSpec:
         for key in ("organic", "treatments"):  # a formula without them saves as before
             if not out[key]:
                 out.pop(key)
+        if self.response_transform == "identity":  # an additive fit saves as before
+            out.pop("response_transform")
         return out
 
     @classmethod
@@ -196,4 +199,5 @@ class ModelSpec:
             organic=tuple(OrganicTerm(**o) for o in d.get("organic", ())),
             treatments=tuple(TreatmentTerm(**t) for t in d.get("treatments", ())),
             synergy=tuple(SynergyTerm(**s) for s in d.get("synergy", ())),
+            response_transform=d.get("response_transform", "identity"),
         )

@@ -17,6 +17,7 @@ from geommm.errors import DataError, FormulaError
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.media.frequency import FrequencyInput
+from geommm.model import log_kpi
 from geommm.model.holidays import holiday_controls
 from geommm.model.reach_frequency import frequency_input
 from geommm.model.nonmedia import OrganicData, TreatmentData, frozen_scales, organic_data, treatment_data
@@ -99,6 +100,7 @@ class ModelData:
     reach_frequency: FrequencyInput | None = None  # R&F channels' frequency (reach_frequency.py)
     organic: OrganicData | None = None  # organic(...) terms (model/nonmedia.py)
     treatment: TreatmentData | None = None  # treatment(...) terms
+    log_kpi: bool = False  # log(KPI) ~ ...: the model fits log(KPI / s_g) (model/log_kpi.py)
 
     @property
     def n_geos(self) -> int:
@@ -125,6 +127,9 @@ class ModelData:
 
     @property
     def kpi_scaled(self) -> np.ndarray:
+        """The response the model fits: KPI / s_g, or its log for ``log(KPI) ~ ...``."""
+        if self.log_kpi:
+            return log_kpi.modelled(self.kpi / self.kpi_scale[:, None])
         return self.kpi / self.kpi_scale[:, None]
 
     @property
@@ -177,6 +182,8 @@ def build_model_data(
         [[1.0 if lag < m.max_lag else 0.0 for lag in range(max_lag)] for m in spec.media]
     )
 
+    if log_kpi.is_log(spec) and reference is None:  # new weeks to predict need no KPI
+        log_kpi.check_positive(kpi, panel.geos, times, spec.response, panel.source)
     if scaling is not None:
         _check_scaling(scaling, panel, spec)
         kpi_scale, media_scale = scaling.kpi_scale, scaling.media_scale
@@ -228,6 +235,7 @@ def build_model_data(
         smooth_basis=smooth_basis,
         reach_frequency=rf_frequency,
         organic=organic_data(spec, panel, frozen, reference), treatment=treatment_data(spec, panel, frozen),
+        log_kpi=log_kpi.is_log(spec),
     )
 
 

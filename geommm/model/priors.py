@@ -280,14 +280,19 @@ def _first_caller_outside_geommm() -> int:
 
 
 def resolve_priors(
-    overrides: Mapping[str, Any] | None, channels: Sequence[str], default_roi: float, spec=None
+    overrides: Mapping[str, Any] | None, channels: Sequence[str], default_roi: float, spec=None,
+    level: Mapping[str, Any] | None = None,
 ) -> PriorSet:
     """Merge user overrides into the defaults and check every name; with ``spec``, the
-    priors of its organic(...) and treatment(...) terms too (``nonmedia_priors.py``)."""
+    priors of its organic(...) and treatment(...) terms too (``nonmedia_priors.py``).
+    ``level`` replaces the default ``kpi_level`` prior (a log KPI: ``model/log_kpi.py``)."""
     from geommm.model.nonmedia_priors import split_overrides  # it builds on this module
 
     overrides, term_priors, term_names = split_overrides(current_names(overrides, channels), spec)
     defaults = default_priors(channels, default_roi)
+    if level is not None:
+        d = dict(level)
+        defaults["kpi_level"] = Prior(d.pop("dist"), note=d.pop("note", ""), **d)
     shared = {k: v for k, v in defaults.items() if k not in CHANNEL_PARAMETERS}
     per_channel: dict[str, list[Prior]] = {
         k: [defaults[k]] * len(channels) for k in CHANNEL_PARAMETERS

@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 #: Order in which contribution types are stacked and listed (bottom to top).
-COMPONENT_TYPE_ORDER: tuple[str, ...] = ("baseline", "trend", "seasonality", "control", "treatment", "organic", "media")
+#: ("interaction": what a log KPI's counterfactuals leave of the KPI, docs/log_kpi.md)
+COMPONENT_TYPE_ORDER: tuple[str, ...] = (
+    "baseline", "trend", "seasonality", "control", "treatment", "organic", "media", "interaction",
+)
 
 #: One colour per contribution type (media channels get their own palette).
 COMPONENT_TYPE_COLORS: dict[str, str] = {
@@ -20,6 +23,7 @@ COMPONENT_TYPE_COLORS: dict[str, str] = {
     "media": "#2f6fb3",
     "treatment": "#8e6bb8",
     "organic": "#3f9b6e",
+    "interaction": "#b08ccf",
     "total": "#1f2933",
 }
 
