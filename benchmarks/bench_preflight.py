@@ -69,19 +69,6 @@ def cached_contraction(cache: str, key: dict, compute):
     return out, note
 
 
-def always_on(rng: np.random.Generator, n_geos: int, n_weeks: int) -> np.ndarray:
-    """(G, T) always-on spend level: runs of 4-8 weeks at 1.0 and at 0.3, never dark,
-    with 15% weekly noise; mean about 1."""
-    level = np.ones((n_geos, n_weeks))
-    for g in range(n_geos):
-        t, on = int(rng.integers(0, 6)), True
-        while t < n_weeks:
-            n = int(rng.integers(4, 9))
-            level[g, t:t + n] = 1.0 if on else 0.3
-            t, on = t + n, not on
-    return level * rng.lognormal(0.0, 0.15, (n_geos, n_weeks)) / level.mean()
-
-
 def panel_for(scenario: str, seed: int, geos: int, weeks: int, share: float = 0.075):
     """(panel, formula) of one scenario."""
     if scenario != "weak":
@@ -92,7 +79,7 @@ def panel_for(scenario: str, seed: int, geos: int, weeks: int, share: float = 0.
     r = sim.simulate(n_geos=geos, n_weeks=weeks, n_channels=3, seed=seed, collinear=False,
                      n_lift_tests=0)
     scale = share * float((r.panel["tv_spend"] + r.panel["social_spend"]).mean())
-    email = scale * always_on(np.random.default_rng(seed + 100), geos, weeks).reshape(-1)
+    email = scale * sim.always_on(np.random.default_rng(seed + 100), geos, weeks).reshape(-1)
     panel = r.panel.with_columns(pl.Series("email_spend", email))
     formula = r.formula.replace(" + media(search_spend, name='search')", "")
     return panel, formula + " + media(email_spend, name='email')"

@@ -5,9 +5,12 @@
 1. Drifting panels (10 geos x 156 weeks, tv's effectiveness exp(0.3 sin(2 pi t / 104))):
    share of weeks whose true multiplier lies in the 90% HDI of ``fit.effectiveness()``,
    and whether each channel's true national ROI lies in its 90% HDI.
-2. A static panel fitted static and with ``varying=True`` on tv: the national ROIs'
+2. The lift test anchored in time: a noisier drifting panel with a tv go-dark at the path's
+   trough, fitted with and without the test: error and band at the test's weeks, and how
+   far the path moves a year away.
+3. A static panel fitted static and with ``varying=True`` on tv: the national ROIs'
    difference in posterior sds of the static fit, and the amplitude's posterior.
-3. The demo panel fitted static and varying: sampling wall time, divergences, max R-hat.
+4. The demo panel fitted static and varying: sampling wall time, divergences, max R-hat.
 
 Writes benchmarks/results/time_varying.json and prints a markdown table. One job at a
 time: on 2 shared cores a second job doubles every wall time.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -42,6 +46,7 @@ def varying(formula: str, channel: str = "tv", value: str = "True") -> str:
 
 def fit(formula: str, panel, lifts, a, seed: int):
     model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lifts)
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -51,7 +56,8 @@ def fit(formula: str, panel, lifts, a, seed: int):
     s = result.settings
     return result, {"sampling_s": round(s.sampling_seconds, 1), "compile_s": round(s.compile_seconds, 1),
                     "wall_s": round(wall, 1), "divergences": int(d.divergences),
-                    "max_r_hat": round(float(d.max_r_hat), 4)}
+                    "max_r_hat": round(float(d.max_r_hat), 4),
+                    "load_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
 def roi_coverage(result, truth) -> dict[str, bool]:
@@ -68,6 +74,53 @@ def drifting(a, seed: int) -> dict:
     return {"seed": seed, "path_coverage": round(float(inside.mean()), 3),
             "path_mean_abs_err": round(float(np.abs(eff["mean"].to_numpy() - true).mean()), 3),
             "roi_covered": roi_coverage(result, s.truth), **cost}
+
+
+#: A tv go-dark in half the geos at the drift's trough (weeks 76-79 of exp(0.3 sin(2 pi t / 104)),
+#: effectiveness ~0.74): the lift test the issue asks to pin the path *there*.
+TROUGH_TEST = {"channel": "tv", "geos": [f"geo_{g:02d}" for g in range(0, 10, 2)], "start": 76, "weeks": 4,
+               "multiplier": 0.0, "post": 4}
+
+
+def lift_anchor(a, seed: int) -> dict:
+    """One noisier drifting panel (noise 0.1, so the panel alone leaves the path uncertain)
+    with a tv go-dark at the trough, fitted with and without the test's row."""
+    halves = (TROUGH_TEST["geos"], [f"geo_{g:02d}" for g in range(1, 10, 2)])
+    # tv's national plan pauses now and then: the first trough window (weeks 68-87, effectiveness
+    # 0.70-0.73) where one half of the geos is live
+    for start, geos in ((start, geos) for start in (76, 80, 72, 84, 68) for geos in halves):
+        design = {**TROUGH_TEST, "geos": geos, "start": start}
+        try:
+            s = sim.simulate(n_geos=10, n_weeks=156, n_channels=a.channels, seed=seed, noise=a.anchor_noise,
+                             lift_design=[design], lift_noise=0.1, effect_drift=DRIFT)
+            break
+        except gm.GeoMMMError:
+            continue
+    else:
+        raise RuntimeError(f"seed {seed}: tv pauses in every trough window")
+    true = np.asarray(s.truth.effect)[:, s.truth.channels.index("tv")]
+    test = np.arange(design["start"], design["start"] + design["weeks"] + design["post"])
+    away = np.concatenate([test - 52, test + 52])  # a year before and after: the path should stay put
+    out: dict = {"seed": seed, "geos": s.lift_tests["geos"][0], "test_start_week": design["start"], "true_lift": float(s.lift_tests["true_lift"][0]),
+                 "measured_lift": float(s.lift_tests["lift"][0]), "lift_se": float(s.lift_tests["lift_se"][0])}
+    paths = {}
+    for name, lifts in (("without", None), ("with", s.lift_tests)):
+        result, cost = fit(varying(s.formula), s.panel, lifts, a, seed)
+        eff = result.effectiveness(hdi_prob=0.9).filter(pl.col("channel") == "tv")
+        mean, lo, hi = (eff[c].to_numpy() for c in ("mean", "hdi_low", "hdi_high"))
+        paths[name] = mean
+        out[name] = {
+            "test_weeks_abs_err": round(float(np.abs(mean[test] - true[test]).mean()), 4),
+            "test_weeks_band_width": round(float((hi - lo)[test].mean()), 4),
+            "test_weeks_covered": round(float(((lo <= true) & (true <= hi))[test].mean()), 3),
+            "year_away_abs_err": round(float(np.abs(mean[away] - true[away]).mean()), 4),
+            "year_away_band_width": round(float((hi - lo)[away].mean()), 4),
+            "path_coverage": round(float(((lo <= true) & (true <= hi)).mean()), 3), **cost}
+    shift = paths["with"] - paths["without"]
+    out["mean_shift_at_test_weeks"] = round(float(shift[test].mean()), 4)
+    out["mean_abs_shift_year_away"] = round(float(np.abs(shift[away]).mean()), 4)
+    out["true_at_test_weeks"] = round(float(true[test].mean()), 3)
+    return out
 
 
 def static_agreement(a) -> dict:
@@ -88,11 +141,15 @@ def static_agreement(a) -> dict:
 
 
 def demo_cost(a) -> dict:
+    """The static demo, then tv varying with each ``--demo-variants`` value (one fit at a time)."""
     demo = load_demo()
     _, cost_s = fit(demo.formula, demo.panel, demo.lift_tests, a, 1)
-    _, cost_v = fit(varying(demo.formula), demo.panel, demo.lift_tests, a, 1)
-    return {"static": cost_s, "varying": cost_v,
-            "sampling_ratio": round(cost_v["sampling_s"] / max(cost_s["sampling_s"], 1e-9), 2)}
+    out: dict = {"static": cost_s}
+    for value in a.demo_variants:
+        _, cost_v = fit(varying(demo.formula, value=value), demo.panel, demo.lift_tests, a, 1)
+        out[f"varying={value}"] = {**cost_v, "sampling_ratio": round(cost_v["sampling_s"] / max(cost_s["sampling_s"], 1e-9), 2)}
+        print(json.dumps(out[f"varying={value}"]), flush=True)
+    return out
 
 
 def main() -> None:
@@ -103,22 +160,33 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=3)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--static-seed", type=int, default=7)
-    p.add_argument("--parts", nargs="+", default=["drift", "static", "demo"], choices=["drift", "static", "demo"])
+    p.add_argument("--demo-variants", nargs="+", default=["True"], help="varying= values for tv on the demo")
+    p.add_argument("--anchor-seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--anchor-noise", type=float, default=0.1)
+    p.add_argument("--parts", nargs="+", default=["drift", "anchor", "static", "demo"],
+                   choices=["drift", "anchor", "static", "demo"])
+    p.add_argument("--out", type=Path, default=OUT, help="JSON file (parts not run keep their old entry)")
     a = p.parse_args()
-    out: dict = {"run": f"nutpie {a.chains} chains x {a.tune}+{a.draws}, {a.channels} channels (drift/static)"}
+    out: dict = json.loads(a.out.read_text()) if a.out.exists() else {}
+    out["run"] = f"nutpie {a.chains} chains x {a.tune}+{a.draws}, {a.channels} channels (drift/anchor/static)"
     if "drift" in a.parts:
-        out["drifting"] = []
+        out["drifting"] = [r for r in out.get("drifting", []) if r["seed"] not in a.seeds]
         for seed in a.seeds:
             out["drifting"].append(drifting(a, seed))
             print(json.dumps(out["drifting"][-1]), flush=True)
+    if "anchor" in a.parts:
+        out["lift_anchor"] = [r for r in out.get("lift_anchor", []) if r["seed"] not in a.anchor_seeds]
+        for seed in a.anchor_seeds:
+            out["lift_anchor"].append(lift_anchor(a, seed))
+            print(json.dumps(out["lift_anchor"][-1]), flush=True)
     if "static" in a.parts:
         out["static_panel"] = static_agreement(a)
         print(json.dumps(out["static_panel"]), flush=True)
     if "demo" in a.parts:
         out["demo_cost"] = demo_cost(a)
         print(json.dumps(out["demo_cost"]), flush=True)
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(out, indent=1))
+    a.out.parent.mkdir(exist_ok=True)
+    a.out.write_text(json.dumps(out, indent=1))
     print(f"\n{out['run']}\n")
     for r in out.get("drifting", []):
         print(f"| drift seed {r['seed']} | path in 90% band {r['path_coverage']:.0%} | ROI covered "

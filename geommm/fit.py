@@ -24,6 +24,7 @@ from geommm.analysis import checks
 from geommm.analysis import contributions as contrib_mod
 from geommm.analysis import diagnostics as diag_mod
 from geommm.analysis import identification as ident_mod
+from geommm.analysis import reach_frequency as rf_mod
 from geommm.analysis import roi as roi_mod
 from geommm.analysis.diagnostics import Diagnostics
 from geommm.analysis.draws import posterior_draws
@@ -157,6 +158,11 @@ class Fit:
         step = check.positive("step (a relative spend increase, e.g. 0.01)", step)
         return roi_mod.roi_table(self.forward, by=by, hdi_prob=hdi_prob, step=step)
 
+    def optimal_frequency(self, hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Reach & frequency channels: per geo, the frequency bought, the one of highest ROI
+        at the reach bought (cost per impression fixed) and the ROI at each."""
+        return rf_mod.optimal_frequency_table(self.forward, hdi_prob=check.hdi_prob(hdi_prob))
+
     def synergy(self, hdi_prob: float = 0.9) -> pl.DataFrame:
         """Each ``synergy(a, b)`` pair: its national coefficient, P(> 0) and its KPI (empty without)."""
         from geommm.analysis.synergy import synergy_table
@@ -168,6 +174,18 @@ class Fit:
         by = check.some_of("by", by, contrib_mod.GROUPINGS)
         hdi_prob = check.hdi_prob(hdi_prob)
         return contrib_mod.contributions_table(self.forward, by=by, hdi_prob=hdi_prob)
+
+    def organic_effects(self, by: str = "national", hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each organic(...) term's incremental KPI and KPI share with intervals; no ROI (no spend)."""
+        from geommm.analysis import nonmedia
+
+        return nonmedia.organic_table(self.forward, check.one_of("by", by, nonmedia.BY), check.hdi_prob(hdi_prob))
+
+    def treatment_effects(self, by: str = "national", hdi_prob: float = 0.9) -> pl.DataFrame:
+        """Each treatment(...)'s incremental KPI against its baseline level, with intervals."""
+        from geommm.analysis import nonmedia
+
+        return nonmedia.treatment_table(self.forward, check.one_of("by", by, nonmedia.BY), check.hdi_prob(hdi_prob))
 
     def fitted(self, hdi_prob: float = 0.9, national: bool = False) -> pl.DataFrame:
         """geo, time, actual, mean, hdi_low, hdi_high (posterior predictive), holdout;

@@ -17,6 +17,7 @@ from geommm.errors import ArgumentError, DataError, FitError, FormulaError, GeoM
 from geommm.formula import ModelSpec, parse_formula
 from geommm.model.build import LIKELIHOODS, build_pymc_model
 from geommm.model.design import ModelData, build_model_data
+from geommm.model import log_kpi
 from geommm.model.lift import LiftCells, build_lift_cells
 from geommm.model.priors import DEFAULT_MEDIA_SHARE, PriorSet, resolve_priors
 from geommm.model.time_path import check_path_priors, layout_for
@@ -52,6 +53,7 @@ class GeoMMM:
         self.likelihood = likelihood
         self.population = population
         self.spec: ModelSpec = parse_formula(formula, self.panel.columns, geo=self.panel.geo_col)
+        log_kpi.check_likelihood(self.spec, likelihood)
         self.data: ModelData = build_model_data(self.spec, self.panel, population=population)
         self._check_media()
         warn_suspicious(
@@ -68,7 +70,8 @@ class GeoMMM:
             self.lift_cells = build_lift_cells(self.lift_tests, self.data)
         self.prior_overrides = dict(priors or {})
         self.priors: PriorSet = resolve_priors(
-            self.prior_overrides, list(self.spec.channels), self.default_roi
+            self.prior_overrides, list(self.spec.channels), self.default_roi, spec=self.spec,
+            level=log_kpi.level_prior(self.spec),
         )
         # a varying channel: the panel long enough for its basis, the lengthscale in weeks
         layout_for(self.spec, self.data.n_times)
@@ -77,7 +80,7 @@ class GeoMMM:
         self._opt_model = None
         #: Geo-level centring for MAP/Laplace (None: read from the data). Pre-flight sets
         #: the user's own for every simulated market, so their graphs match (one compile).
-        self.level_centring: float | None = None
+        self.level_centring: float | None = log_kpi.optimisation_level_centring(self.spec)
 
     # ------------------------------------------------------------------ model
     @property

@@ -21,6 +21,7 @@ from geommm.analysis.diagnostics import restore_convergence, saved_convergence
 from geommm.errors import FitError
 from geommm.formula import ModelSpec
 from geommm.model.design import Scaling, build_model_data
+from geommm.model.log_kpi import level_prior
 from geommm.model.priors import resolve_priors
 from geommm.sampling import SamplerSettings
 
@@ -83,6 +84,7 @@ def _panel_columns(fit: Fit) -> list[str]:
 
     names = set(fm.model_description(fit.spec.formula).var_names) - {"", fit.panel.geo_col}
     names |= {m.input for m in fit.spec.media} | {m.spend for m in fit.spec.media}
+    names |= {t.input for t in (*fit.spec.organic, *fit.spec.treatments)}
     for h in fit.spec.holidays:  # per-geo calendar codes (holidays(country_from=...))
         names |= {c for c in (h.country_from, h.subdivision_from) if c}
     if fit.population:
@@ -154,7 +156,8 @@ def load_fit(path: str | Path) -> Fit:
     from geommm.model.priors import DEFAULT_MEDIA_SHARE
 
     default_roi = meta.get("default_roi") or DEFAULT_MEDIA_SHARE * float(data.kpi.sum()) / float(data.spend.sum())
-    priors = resolve_priors(meta.get("prior_overrides"), list(spec.channels), default_roi)
+    priors = resolve_priors(meta.get("prior_overrides"), list(spec.channels), default_roi, spec=spec,
+                            level=level_prior(spec))
     lifts = None
     if meta.get("lift_tests"):
         lifts = read_lift_tests(pl.read_json(meta["lift_tests"].encode()))

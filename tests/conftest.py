@@ -56,6 +56,37 @@ def tiny_panel() -> Callable[..., sim.SimulatedPanel]:
     return make
 
 
+#: The panel the fit-many tests fit (MAP, several jobs).
+BATCH_PANEL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 2, "n_lift_tests": 0}
+
+
+@pytest.fixture(scope="session")
+def batch_panel(tiny_panel) -> sim.SimulatedPanel:
+    """The small panel the fit-many tests fit."""
+    return tiny_panel(**BATCH_PANEL)
+
+
+@pytest.fixture
+def fit_many_jobs(tmp_path, batch_panel) -> Callable[[str], Any]:
+    """Factory ``fit_many_jobs(jobs_toml)``: writes BATCH_PANEL to ``tmp_path/panel.parquet``
+    and a ``jobs.toml`` beside it whose [defaults] fit that panel with MAP, followed by
+    ``jobs_toml`` (the [[jobs]] blocks); returns the jobs file's path."""
+
+    def write(jobs_toml: str):
+        result = batch_panel
+        result.panel.write_parquet(tmp_path / "panel.parquet")
+        jobs = tmp_path / "jobs.toml"
+        jobs.write_text(
+            "[defaults]\n"
+            f"formula = \"{result.formula}\"\n"
+            "data = \"panel.parquet\"\ngeo = \"geo\"\ntime = \"week\"\n"
+            "[defaults.fit]\nmethod = \"map\"\n" + jobs_toml
+        )
+        return jobs
+
+    return write
+
+
 @pytest.fixture(scope="session")
 def tiny_mmm(tiny_panel) -> Callable[..., gm.GeoMMM]:
     """Factory ``tiny_mmm(**overrides)``: the model of ``tiny_panel(**overrides)``, its lift tests
@@ -131,3 +162,41 @@ def nuts_fit(tiny_fit):
     compile, ~10 s). For anything that needs "a real NUTS posterior" (arviz groups,
     summaries, LOO, determinism), not for intervals that must cover a truth."""
     return tiny_fit("nuts")
+
+
+# --------------------------------------------------------------- where the suite's time goes
+_FIT_TIMES: list[tuple[str, str, float, float]] = []
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _time_every_fit():
+    """Record each sampler run's compile and sampling seconds (reported at the end of
+    the run), so the suite's cost can be put where it is: compiles or sampling."""
+    from geommm import sampling
+
+    original = sampling.run
+
+    def timed(model, s, *args, **kwargs):
+        try:
+            return original(model, s, *args, **kwargs)
+        finally:
+            test = __import__("os").environ.get("PYTEST_CURRENT_TEST", "?").split(" ")[0]
+            _FIT_TIMES.append((test, f"{s.method}/{s.sampler}", s.compile_seconds, s.sampling_seconds))
+
+    sampling.run = timed
+    yield
+    sampling.run = original
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _FIT_TIMES:
+        return
+    by: dict[str, list[float]] = {}
+    for _, kind, compile_s, sample_s in _FIT_TIMES:
+        row = by.setdefault(kind, [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += compile_s
+        row[2] += sample_s
+    terminalreporter.write_sep("-", "fits run by the suite (sampling.run)")
+    for kind, (n, compile_s, sample_s) in sorted(by.items()):
+        terminalreporter.write_line(f"{kind}: {n} fits, compile {compile_s:.0f} s, sampling {sample_s:.0f} s")

@@ -9,12 +9,8 @@ pytest.importorskip("distributed")
 from geommm.workflows.batch import FitJob, prior_variants, run_fits  # noqa: E402
 
 
-#: The panel both batch tests fit (MAP, in Dask workers).
-PANEL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 2, "n_lift_tests": 0}
-
-
-def test_local_cluster_runs_fits_and_reports_failures(tmp_path, tiny_panel):
-    result = tiny_panel(**PANEL)
+def test_local_cluster_runs_fits_and_reports_failures(tmp_path, batch_panel):
+    result = batch_panel
     path = tmp_path / "panel.parquet"
     result.panel.write_parquet(path)
     base = FitJob(name="base", formula=result.formula, data=str(path), geo="geo", time="week",
@@ -30,17 +26,10 @@ def test_local_cluster_runs_fits_and_reports_failures(tmp_path, tiny_panel):
     assert out.failed["job"].to_list() == ["typo"]
 
 
-def test_fit_many_command_writes_tables(tmp_path, tiny_panel):
+def test_fit_many_command_writes_tables(tmp_path, fit_many_jobs):
     from geommm.cli import main
 
-    result = tiny_panel(**PANEL)
-    result.panel.write_parquet(tmp_path / "panel.parquet")
-    jobs = tmp_path / "jobs.toml"
-    jobs.write_text(
-        "[defaults]\n"
-        f"formula = \"{result.formula}\"\n"
-        "data = \"panel.parquet\"\ngeo = \"geo\"\ntime = \"week\"\n"
-        "[defaults.fit]\nmethod = \"map\"\n"
+    jobs = fit_many_jobs(
         "[[jobs]]\nname = \"all\"\n"
         "[[jobs]]\nname = \"first_half\"\nweeks = [\"2022-01-03\", \"2022-05-23\"]\n"
     )

@@ -23,22 +23,12 @@ from geommm.workflows import batch
 from geommm.workflows.batch import FitJob, run_fits
 from geommm.workflows.batch_store import FOLDER, STATUS_FILE, job_dir
 
-PANEL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 2, "n_lift_tests": 0}
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _job_file(tmp_path: Path, tiny_panel) -> Path:
-    result = tiny_panel(**PANEL)
-    result.panel.write_parquet(tmp_path / "panel.parquet")
-    jobs = tmp_path / "jobs.toml"
-    jobs.write_text(
-        "[defaults]\n"
-        f"formula = \"{result.formula}\"\n"
-        "data = \"panel.parquet\"\ngeo = \"geo\"\ntime = \"week\"\n"
-        "[defaults.fit]\nmethod = \"map\"\n"
-        + "".join(f"[[jobs]]\nname = \"seed/{s}\"\nfit = {{ seed = {s} }}\n" for s in (1, 2, 3))
-    )
-    return jobs
+def _job_file(fit_many_jobs) -> Path:
+    """Three MAP jobs on the shared fit-many panel, one per seed."""
+    return fit_many_jobs("".join(f"[[jobs]]\nname = \"seed/{s}\"\nfit = {{ seed = {s} }}\n" for s in (1, 2, 3)))
 
 
 def _finished(out: Path) -> dict[str, int]:
@@ -46,8 +36,8 @@ def _finished(out: Path) -> dict[str, int]:
 
 
 @pytest.mark.slow  # three real MAP fits and a child process: ~25 s on a quiet machine
-def test_killed_fit_many_resumes_without_refitting(tmp_path, tiny_panel, capsys):
-    jobs, out = _job_file(tmp_path, tiny_panel), tmp_path / "out"
+def test_killed_fit_many_resumes_without_refitting(tmp_path, fit_many_jobs, capsys):
+    jobs, out = _job_file(fit_many_jobs), tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "geommm.cli", "fit-many", str(jobs), "--out", str(out), "--workers", "0"]
     with open(tmp_path / "log.txt", "wb") as log:

@@ -485,6 +485,7 @@ def test_fit_writes_the_default_plan_and_report_picks_up_a_saved_one(fitted, tmp
         (("--objective", "risk_adjusted", "--risk-quantile", "0.2"), lambda t: t.height == 2),
         (("--target-mroi", "0.5", "--bounds", "0.5,2"), lambda t: t.height == 2),
         (("--hdi-prob", "0.8"), lambda t: t.height == 2),
+        (("--effectiveness", "average"), lambda t: t.height == 2),  # static channels: accepted, no change
     ],
 )
 def test_optimize_covers_every_option(fitted, tmp_path, flags, check):

@@ -152,19 +152,6 @@ def test_independent_flighting_is_identified():
     assert set(found["verdict"]) == {"identified"}, found
 
 
-def _always_on(rng: np.random.Generator, n_geos: int, n_weeks: int) -> np.ndarray:
-    """(G, T) never-dark spend level: runs of 4-8 weeks at 1.0 and at 0.3, 15% weekly
-    noise, mean about 1 (as ``benchmarks/bench_preflight.py``'s weak scenario)."""
-    level = np.ones((n_geos, n_weeks))
-    for g in range(n_geos):
-        t, on = int(rng.integers(0, 6)), True
-        while t < n_weeks:
-            n = int(rng.integers(4, 9))
-            level[g, t:t + n] = 1.0 if on else 0.3
-            t, on = t + n, not on
-    return level * rng.lognormal(0.0, 0.15, (n_geos, n_weeks)) / level.mean()
-
-
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason=(
     "measured with Laplace refits and thresholds 0.5 / 0.7: email scores 0.709 (not identified, "
@@ -175,7 +162,7 @@ def test_small_always_on_channel_is_weak():
     r = sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=0, collinear=False,
                      n_lift_tests=0)
     scale = 0.075 * float((r.panel["tv_spend"] + r.panel["social_spend"]).mean())
-    email = scale * _always_on(np.random.default_rng(100), 4, 60).reshape(-1)
+    email = scale * sim.always_on(np.random.default_rng(100), 4, 60).reshape(-1)
     panel = r.panel.with_columns(pl.Series("email_spend", email))
     formula = (r.formula.replace(" + media(search_spend, name='search')", "")
                + " + media(email_spend, name='email')")

@@ -283,3 +283,27 @@ def test_what_changed_flags_a_strong_simulated_drop():
     tv = changes.shift.filter(pl.col("channel") == "tv").row(0, named=True)
     assert tv["prob_down"] > 0.9 and tv["flag"] == "down", (changes.summary, tv)
     assert changes.summary.startswith("Decision: review tv")
+
+
+def test_parent_without_sampler_values_falls_back_to_geo_level_prior_with_a_warning(laplace_fit):
+    """An old sequential child kept only geo-level values: its refresh must say it uses
+    the geo-level prior, not switch silently; a first fit gets the sampler-space prior."""
+    from types import SimpleNamespace
+
+    from geommm.model.posterior_prior import NATURAL, PosteriorPrior
+    from geommm.model.sampler_prior import SamplerPrior
+    from geommm.workflows.refresh import _sequential_prior, parent_centring
+
+    geo_w, level_w = parent_centring(laplace_fit)
+    prior, span = _sequential_prior(laplace_fit, laplace_fit.data, geo_w, level_w, "sampler", None, 1.0)
+    assert isinstance(prior, SamplerPrior) and span is not None
+    post = laplace_fit.idata.posterior
+    geo_level_only = post[[n for n in NATURAL if n in post]]
+    assert set(post.data_vars) - set(geo_level_only.data_vars), "the trace has non-geo-level draws to drop"
+    old_child = SimpleNamespace(
+        idata=SimpleNamespace(posterior=geo_level_only), data=laplace_fit.data, spec=laplace_fit.spec,
+        priors=laplace_fit.priors, likelihood=laplace_fit.likelihood,
+    )
+    with pytest.warns(UserWarning, match="lacks the sampler's values.*geo-level prior"):
+        prior, span = _sequential_prior(old_child, laplace_fit.data, geo_w, level_w, "sampler", None, 1.0)
+    assert isinstance(prior, PosteriorPrior) and span is None

@@ -399,3 +399,14 @@ def test_planned_test_in_a_pause_is_rejected():
     design = [{"channel": "tv", "geos": _G[:2], "start": week, "weeks": 1, "multiplier": 0.0}]
     with pytest.raises(DataError, match="no spend"):
         sim.simulate(n_geos=4, n_weeks=60, n_channels=3, seed=5, lift_design=design)
+
+
+def test_always_on_spend_never_goes_dark_and_alternates_levels():
+    import numpy as np
+
+    level = sim.always_on(np.random.default_rng(3), 5, 80, low=0.3, noise=0.0)
+    assert level.shape == (5, 80) and (level > 0).all()
+    assert abs(level.mean() - 1.0) < 1e-12
+    high = level.max()
+    assert set(np.round(np.unique(level / high), 6)) == {0.3, 1.0}  # two levels, no dark week
+    assert len({tuple(row[:12] / high > 0.5) for row in level}) > 1  # geos on their own phases

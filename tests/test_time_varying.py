@@ -21,6 +21,7 @@ from geommm.errors import FormulaError, PriorError
 from geommm.formula import parse_formula
 from geommm.model.build import build_pymc_model
 from geommm.model.lift import implied_lift
+from geommm.model.path_forecast import log_multiplier_at
 
 WIDE = {"effect_path_amplitude": {"dist": "HalfNormal", "sigma": 0.5}}
 
@@ -198,3 +199,93 @@ def test_curves_and_plans_state_the_effectiveness(prior_draws):
     assert avg.filter(pl.col("channel") == "tv")["effectiveness"].item() == "average"
     plan = optimize_budget(forward, by="channel", bounds=(0.9, 1.1), effectiveness="average")
     assert any("tv" in n and "average" in n for n in plan.notes)
+
+
+def _one_draw_many_futures(draws, n: int = 300) -> dict[str, np.ndarray]:
+    """Draw 0 repeated ``n`` times, its path coefficients nudged by 1e-13 so each copy
+    seeds its own future (the fitted path is the same to 1e-12): any spread after the
+    panel comes from the extension alone."""
+    out = {k: np.repeat(v[:1], n, axis=0) for k, v in draws.items()}
+    for name in ("effect_path_coef", "smooth_coef"):
+        if name in out:
+            out[name] = out[name] + 1e-13 * np.random.default_rng(1).standard_normal(out[name].shape)
+    return out
+
+
+def test_path_beyond_the_panel_widens_with_the_horizon(prior_draws):
+    m, _, draws = prior_draws
+    T, tv = m.data.n_times, m.data.channels.index("tv")
+    forward = ForwardModel(m.spec, m.data, _one_draw_many_futures(draws))
+    mult = forward.multiplier_weeks(T + 60, 0)  # the panel and 60 weeks after it
+    np.testing.assert_array_equal(mult[:, :, :T], forward.effect_multiplier())  # inside: the fitted path
+    assert np.all(mult[..., 1 - tv] == 1.0)  # a static channel stays static
+    log = np.log(mult[..., tv]).mean(axis=1)  # the national path (the geos' average on the log scale)
+    sd = log.std(axis=0)
+    amp = draws["effect_path_amplitude"][0, 0]
+    assert sd[T - 1] < 1e-9 and sd[T] < sd[T + 5] < sd[T + 20] < sd[T + 59]
+    assert 0.5 * amp < sd[T + 59] < 2.0 * amp  # far away: the process's own spread
+    assert abs(log[:, T].mean() - log[0, T - 1]) < 0.1 * amp  # the draws continue the path
+    # the same draw gets the same future whatever the horizon and the chunk of draws
+    np.testing.assert_allclose(forward.multiplier_weeks(10, T + 3), mult[:, :, T + 3:T + 13], rtol=1e-9)
+    part = ForwardModel(m.spec, m.data, {k: v[50:80] for k, v in forward.draws.items()})
+    np.testing.assert_allclose(part.multiplier_weeks(30, T - 10), mult[50:80, :, T - 10:T + 20], rtol=1e-9)
+    if m.spec.media_term("tv").varying == "geo":  # geo deviations: their own spread, zero-sum over geos
+        national = {k: v for k, v in forward.draws.items() if k != "effect_path_geo_coef"}
+        alone = log_multiplier_at(national, forward.layout, np.arange(T + 60))[:, 0, :, tv]
+        np.testing.assert_allclose(log, alone, atol=1e-12)
+        deviation = np.log(mult[:, 0, T + 59, tv]) - log[:, T + 59]
+        assert deviation.std() > 0.3 * draws["effect_path_geo_amplitude"][0, 0]
+
+
+def test_predicted_media_after_the_panel_spread_more_with_distance(prior_draws):
+    m, _, draws = prior_draws
+    T, tv = m.data.n_times, m.data.channels.index("tv")
+    forward = ForwardModel(m.spec, m.data, _one_draw_many_futures(draws))
+    plan = np.repeat(m.data.media_input[:, -1:, :], 40, axis=1)  # the last week's media, 40 weeks on
+    history = m.data.media_input[:, T - m.data.max_lag + 1:, :]
+    tv_kpi = forward.media_contributions_history(plan, history)[..., tv].sum(axis=1)  # (D, 40)
+    spread = tv_kpi.std(axis=0) / tv_kpi.mean(axis=0)
+    assert spread[0] < 0.02 and spread[0] < spread[10] < spread[39]
+    # new weeks that start later sit further out on the continued path
+    last, first = np.datetime64(m.data.times[-1], "D"), np.datetime64(m.data.times[0], "D")
+    assert forward._start_of(last + np.timedelta64(7, "D")) == T
+    assert forward._start_of(last + np.timedelta64(21, "D")) == T + 2
+    assert forward._start_of(first - np.timedelta64(14, "D")) == -2
+    later = forward.media_contributions_history(plan, history, first_week=last + np.timedelta64(21, "D"))
+    np.testing.assert_allclose(later[:, :, :10, tv] / forward.multiplier_weeks(10, T + 2)[..., tv],
+                               forward.media_contributions_history(plan, history)[:, :, :10, tv]
+                               / forward.multiplier_weeks(10, T)[..., tv], rtol=1e-9)
+
+
+def test_centred_kernel_is_the_covariance_of_the_centred_process():
+    from geommm.model.path_forecast import centred_kernel
+
+    T, ls = 30, np.array([4.0, 21.0])
+    a, b, s = np.array([-7, -1, 0, 3, 29, 30, 41]), np.array([-3, 2, 29, 35]), np.arange(T)
+    for i, ell in enumerate(ls):
+        k = lambda x, y: np.exp(-0.5 * ((x[:, None] - y[None, :]) / ell) ** 2)  # noqa: E731
+        direct = k(a, b) - k(a, s).mean(1)[:, None] - k(b, s).mean(1)[None, :] + k(s, s).mean()
+        np.testing.assert_allclose(centred_kernel(a, b, ls, T)[i], direct, atol=1e-12)
+
+
+def test_smooth_baseline_continues_after_the_fitted_weeks(prior_draws):
+    import dataclasses
+
+    from geommm.model.expected import smooth_baseline
+    from geommm.model.path_forecast import smooth_at
+
+    m, _, draws = prior_draws
+    if m.spec.smooth is None:
+        pytest.skip("this model has no smooth(time) baseline")
+    T = m.data.n_train_weeks or m.data.n_times
+    many = _one_draw_many_futures(draws)
+    path = smooth_at(many, T, m.spec.smooth.basis, np.arange(T + 40))  # (D, G, W), scaled KPI
+    np.testing.assert_allclose(path[..., :T], np.broadcast_to(smooth_baseline(many, m.data), path[..., :T].shape),
+                               atol=1e-9)
+    sd = path.mean(axis=1).std(axis=0)  # national level's spread over the draws
+    assert sd[T - 1] < 1e-9 and sd[T] < sd[T + 10] < sd[T + 39]
+    assert np.abs(path.mean(axis=1)).max() > 0  # not a flat zero
+    # the forward model's baseline of weeks after the panel (a prediction's) is this continuation
+    later = dataclasses.replace(m.data, trend=m.data.trend + 20 / max(T - 1, 1))  # the panel's weeks + 20
+    smooth = ForwardModel(m.spec, m.data, many).baseline_contributions(later)["smooth"]
+    np.testing.assert_allclose(smooth / m.data.kpi_scale[None, :, None], path[..., 20:T + 20], rtol=1e-6, atol=1e-12)

@@ -19,6 +19,8 @@ from geommm.analysis.forward import ForwardModel
 
 #: Units of the "kpi" variable in observed_data, log_likelihood and posterior_predictive.
 KPI_UNITS = "KPI / the geo's KPI scale (constant_data kpi_scale), as in the model's likelihood"
+#: The same for ``log(KPI) ~ ...`` (docs/log_kpi.md).
+LOG_KPI_UNITS = "log of KPI / the geo's KPI scale (constant_data kpi_scale), as in the model's likelihood"
 
 
 def attach(fit) -> None:
@@ -38,7 +40,7 @@ def observed_data(fit) -> xr.Dataset:
     """The model's observed variables: kpi (scaled) and, with lift tests, lift_observed."""
     data = fit.data
     ds = xr.Dataset(
-        {"kpi": (("geo", "time"), data.kpi_scaled, {"units": KPI_UNITS})},
+        {"kpi": (("geo", "time"), data.kpi_scaled, {"units": LOG_KPI_UNITS if data.log_kpi else KPI_UNITS})},
         coords={"geo": list(data.geos), "time": data.times},
     )
     cells = fit.lift_cells
@@ -84,7 +86,7 @@ def log_likelihood(fit) -> xr.Dataset:
     y = data.kpi_scaled
     parts = []
     for forward in _forward_chunks(fit):
-        mu = forward.expected_kpi() / data.kpi_scale[None, :, None]
+        mu = forward.model_mean()
         sd = forward.draws["noise_sd"][:, :, None]
         nu = forward.draws.get("student_t_nu")
         parts.append(_pointwise(y[None], mu, sd, None if nu is None else nu[:, None, None]))
@@ -112,7 +114,7 @@ def sample_posterior_predictive(fit, seed: int | None = 0):
     rng = np.random.default_rng(seed)
     parts = []
     for forward in _forward_chunks(fit):
-        mu = forward.expected_kpi() / data.kpi_scale[None, :, None]
+        mu = forward.model_mean()
         sd = forward.draws["noise_sd"][:, :, None]
         if "student_t_nu" in forward.draws:
             nu = np.broadcast_to(forward.draws["student_t_nu"][:, None, None], mu.shape)
@@ -122,7 +124,7 @@ def sample_posterior_predictive(fit, seed: int | None = 0):
         parts.append(mu + sd * noise)
     kpi = np.concatenate(parts).reshape(chains, per, data.n_geos, data.n_times)
     ds = xr.Dataset(
-        {"kpi": (("chain", "draw", "geo", "time"), kpi, {"units": KPI_UNITS})},
+        {"kpi": (("chain", "draw", "geo", "time"), kpi, {"units": LOG_KPI_UNITS if data.log_kpi else KPI_UNITS})},
         coords=_coords(chains, per) | {"geo": list(data.geos), "time": data.times},
     )
     cells = fit.lift_cells

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from geommm.analysis import draws as draws_mod
+from geommm.analysis import log_kpi
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel
 
@@ -29,8 +30,9 @@ def component_draws(forward: ForwardModel) -> dict[str, tuple[str, np.ndarray]]:
 
 def _baseline_draws(forward: ForwardModel) -> dict[str, tuple[str, np.ndarray]]:
     out: dict[str, tuple[str, np.ndarray]] = {}
+    kinds = forward.spec.nonmedia_kinds  # organic(...) and treatment(...) components
     for name, value in forward.baseline_contributions().items():
-        kind = name if name in ("baseline", "seasonality", "trend", "smooth") else "control"
+        kind = name if name in ("baseline", "seasonality", "trend", "smooth") else kinds.get(name, "control")
         out[name] = (kind, value)
     return out
 
@@ -77,6 +79,8 @@ def contributions_table(
     data = forward.data
     frames = []
     components = [(name, kind, _reduce(draws, by)) for name, (kind, draws) in _baseline_draws(forward).items()]
+    if forward.log_kpi:  # counterfactuals of a log KPI do not add up: the rest, shown
+        components.append(("interaction", "interaction", _reduce(log_kpi.interaction(forward), by)))
     streamed = ((name, "media", arr) for name, arr in media_draws(forward, by))
     for name, kind, arr in itertools.chain(components, streamed):  # one block of channels in memory
         s = summarise(arr, hdi_prob)

@@ -54,7 +54,7 @@ def response_curves(
     parts = []
     for chunk in draw_chunks(forward.draws, cells):
         response = forward.with_draws(chunk).plan_response(effectiveness=effectiveness)
-        parts.append(np.stack([response.kpi(m) for m in multipliers]))
+        parts.append(np.stack([response.curve(m) for m in multipliers]))
     kpi = np.concatenate(parts, axis=1)[..., ch_idx]
     spend = data.spend.sum(axis=1)[:, ch_idx]  # (G, C') observed spend of the period
     frames = []

@@ -14,6 +14,8 @@ import numpy as np
 from geommm.analysis import convergence
 from geommm.errors import ArgumentError
 from geommm.media import channel_parameter_priors
+from geommm.media.frequency import RF_PARAMETERS
+from geommm.model.nonmedia import NONMEDIA_PARAMETERS
 
 MODEL_PARAMETERS = (
     "baseline_geo",
@@ -23,15 +25,23 @@ MODEL_PARAMETERS = (
     "retention",
     "half_saturation",
     *channel_parameter_priors(),  # slope, peak_lag, ... of every registered media kind
+    *RF_PARAMETERS,  # reach & frequency channels' frequency curve
     "media_effect",
     "noise_sd",
     "roi",
     "student_t_nu",
     "smooth_coef",  # smooth(time) baseline
     "smooth_geo_coef",
+    "smooth_lengthscale",  # its process, for weeks beyond the fitted ones (model/path_forecast.py)
+    "smooth_amplitude",
+    "smooth_geo_amplitude",
     "effect_path_coef",  # time-varying channels (model/time_path.py)
     "effect_path_geo_coef",
+    "effect_path_lengthscale",  # the path's process, for weeks beyond the panel (model/path_forecast.py)
+    "effect_path_amplitude",
+    "effect_path_geo_amplitude",
     "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
+    *NONMEDIA_PARAMETERS,  # organic(...) and treatment(...) terms (model/nonmedia.py)
     "synergy",  # synergy(a, b): national and geo coefficients (model/synergy.py)
     "synergy_effect",
 )

@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from geommm.analysis import log_kpi
 from geommm.analysis.draws import draw_slices
 from geommm.analysis.synergy_plan import SynergySums
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
 from geommm.model import expected
 from geommm.model.design import ModelData
+from geommm.model.path_forecast import log_multiplier_at, smooth_at
 from geommm.model.synergy import synergy_shares
 from geommm.model.time_path import layout_for, log_multiplier
 
@@ -46,6 +48,8 @@ class ForwardModel:
         #: First panel week of a sequential refresh's step change (``effect_shift`` per
         #: channel multiplies the effect by ``exp(effect_shift)`` from that week on).
         self.shift_from = shift_from if "effect_shift" in draws else None
+        #: log(KPI) ~ ...: KPI units by counterfactual through ``analysis/log_kpi.py``.
+        self.log_kpi = bool(getattr(data, "log_kpi", False))
         self._memo: dict[tuple, np.ndarray] = {}
 
     @property
@@ -100,12 +104,24 @@ class ForwardModel:
 
     def multiplier_weeks(self, n_weeks: int, start: int = 0) -> np.ndarray | None:
         """(D, G, n_weeks, C) multiplier of ``n_weeks`` weeks from panel week ``start``;
-        weeks after the panel (tails, plans, predictions) hold the last fitted week's."""
+        weeks outside the panel (tails, predictions, scenarios) draw the path onwards from
+        its process given the fitted path (``model/path_forecast.py``), so their spread
+        grows with the distance from the panel."""
         path = self.effect_multiplier()
         if path is None:
             return None
-        idx = np.clip(np.arange(start, start + n_weeks), 0, self.data.n_times - 1)
-        return path[..., idx, :]
+        weeks = np.arange(start, start + n_weeks)
+        if self.layout is not None and (weeks[0] < 0 or weeks[-1] >= self.data.n_times):
+            return self.remember(("multiplier_weeks", start, n_weeks), lambda: self._multiplier_beyond(weeks))
+        return path[..., np.clip(weeks, 0, self.data.n_times - 1), :]
+
+    def _multiplier_beyond(self, weeks: np.ndarray) -> np.ndarray:
+        log = log_multiplier_at(self.draws, self.layout, weeks)
+        if self.shift_from is not None:  # a refresh's step holds after the panel
+            step = (np.clip(weeks, 0, self.data.n_times - 1) >= self.shift_from).astype("float64")
+            log = log + self.draws["effect_shift"][:, None, None, :] * step[None, None, :, None]
+        data = self.data
+        return np.ascontiguousarray(np.broadcast_to(np.exp(log), (log.shape[0], data.n_geos, len(weeks), data.n_channels)))
 
     def planning_multiplier(self, effectiveness: str = "latest") -> np.ndarray | None:
         """(D, G, C) one multiplier per cell for plans: ``"latest"`` (the last fitted week)
@@ -118,9 +134,17 @@ class ForwardModel:
         return path[..., -1, :] if effectiveness == "latest" else path.mean(axis=-2)
 
     def _start_of(self, first_week) -> int:
-        """Panel week index of ``first_week`` (the panel's length when it is after the panel)."""
+        """Panel week index of ``first_week``; outside the panel, counted in whole weeks from
+        its nearest end (the panel's length for the week right after it, -1 for the week
+        before it), so a continued effectiveness path sees how far away the week is."""
         times = np.asarray(self.data.times, dtype="datetime64[D]")
-        return int(np.searchsorted(times, np.datetime64(first_week, "D")))
+        week = np.datetime64(first_week, "D")
+        days = np.timedelta64(7, "D")
+        if week > times[-1]:
+            return len(times) - 1 + max(1, int(round((week - times[-1]) / days)))
+        if week < times[0]:
+            return -max(1, int(round((times[0] - week) / days)))
+        return int(np.searchsorted(times, week))
 
     def with_draws(self, draws: dict[str, np.ndarray]) -> ForwardModel:
         """The same model over other draws (a thinned set or a chunk)."""
@@ -179,13 +203,15 @@ class ForwardModel:
     ) -> np.ndarray:
         if start is None:  # the weeks of ``data`` (the fitted panel's from its first week)
             start = 0 if data is None or data is self.data else self._start_of(data.times[0])
+        if self.log_kpi:  # each channel's counterfactual: KPI with it minus KPI without it
+            return log_kpi.media_contributions(self, media_input, carryover_weeks, data, start)
         data = data or self.data
         x = data.media_input if media_input is None else np.asarray(media_input, dtype="float64")
         if carryover_weeks:
             pad = np.zeros((x.shape[0], carryover_weeks, x.shape[2]))
             x = np.concatenate([x, pad], axis=1)
         scaled = x / self.data.media_scale[:, None, :]
-        sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws)
+        sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws, start)
         beta = self.draws["media_effect"][:, :, None, :]
         shares = synergy_shares(self.spec, self.data, self.draws, sat)  # synergy(a, b): halves
         multiplier = self.multiplier_weeks(sat.shape[-2], start)
@@ -201,23 +227,35 @@ class ForwardModel:
 
         Returns only the ``media_input`` weeks: (D, G, T_new, C). ``first_week`` (the date
         of the first new week) places a time-varying effect; without it the weeks are
-        taken to follow the panel (the last fitted week's effectiveness).
+        taken to follow the panel directly (the path continued from its last week).
         """
         full = np.concatenate([history, media_input], axis=1)
         start = self.data.n_times if first_week is None else self._start_of(first_week)
         out = self._media_contributions(full, 0, None, start=start - history.shape[1])
         return out[:, :, history.shape[1] :, :]
 
-    def plan_response(self, plan: np.ndarray | None = None, effectiveness: str = "latest") -> PlanResponse:
+    def plan_response(self, plan: np.ndarray | None = None, effectiveness: str = "latest",
+                      start: int = 0) -> PlanResponse:
         """KPI of every geo x channel, and its derivatives, as ``plan`` is scaled; a
-        time-varying channel at its ``effectiveness`` (see :meth:`planning_multiplier`)."""
-        return PlanResponse(self, plan, effectiveness)
+        time-varying channel at its ``effectiveness`` (see :meth:`planning_multiplier`).
+        ``start``: the panel week of the plan's first week (reach & frequency channels
+        take that week's frequency; a log KPI has no R&F channels, see formula/log_kpi.py)."""
+        if self.log_kpi:
+            return log_kpi.LogPlanResponse(self, plan, effectiveness)
+        return PlanResponse(self, plan, effectiveness, start)
 
     def baseline_contributions(self, data: ModelData | None = None) -> dict[str, np.ndarray]:
         """Named non-media components, each (D, G, T), in KPI units."""
+        if self.log_kpi:  # counterfactuals; they no longer add up (log_kpi.interaction)
+            return log_kpi.baseline_contributions(self, data)
         data = data or self.data
         scale = self.data.kpi_scale[None, :, None]
         parts = expected.baseline_components(self.draws, data)
+        if "smooth" in parts:  # weeks outside the fitted ones continue the smooth baseline's process
+            n_train = data.n_train_weeks or data.n_times
+            weeks = np.rint((data.trend + 0.5) * max(n_train - 1, 1)).astype("int64")
+            if weeks.min() < 0 or weeks.max() >= n_train:
+                parts["smooth"] = smooth_at(self.draws, n_train, self.spec.smooth.basis, weeks)
         out = {}
         G, T = data.n_geos, data.n_times
         for name, value in parts.items():
@@ -236,6 +274,8 @@ class ForwardModel:
         return self._expected_kpi(data or self.data, media)
 
     def _expected_kpi(self, data: ModelData, media: np.ndarray | None) -> np.ndarray:
+        if self.log_kpi:  # the mean KPI, exp(mu + sd^2 / 2) in KPI units
+            return log_kpi.expected_kpi(self, data, media)
         total = self.map_chunks(
             lambda fw: fw.media_contributions(media, data=data).sum(axis=-1), self.cells_per_draw(data=data)
         )
@@ -243,9 +283,17 @@ class ForwardModel:
             total = total + value
         return total
 
+    def model_mean(self) -> np.ndarray:
+        """(D, G, T) mean of the response the likelihood sees (scaled KPI, or its log)."""
+        if self.log_kpi:
+            return log_kpi.modelled_mean(self)
+        return self.expected_kpi() / self.data.kpi_scale[None, :, None]
+
     def predictive(self, expected: np.ndarray, seed: int = 0) -> np.ndarray:
         """Add observation noise to ``expected`` (D, G, T) for predictive intervals."""
         rng = np.random.default_rng(seed)
+        if self.log_kpi:
+            return log_kpi.with_noise(self, expected, rng)
         sd = self.draws["noise_sd"][:, :, None] * self.data.kpi_scale[None, :, None]
         if "student_t_nu" in self.draws:
             nu = self.draws["student_t_nu"][:, None, None]
@@ -272,7 +320,9 @@ class PlanResponse:
     prepares one chunk at a time again (slower, but memory stays at one chunk).
     """
 
-    def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None, effectiveness: str = "latest") -> None:
+    def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None, effectiveness: str = "latest",
+                 start: int = 0) -> None:
+        self.start = start
         data = forward.data
         plan = data.media_input if plan is None else np.asarray(plan, dtype="float64")
         G, _, C = plan.shape
@@ -290,7 +340,8 @@ class PlanResponse:
 
     def _prepare(self, forward: ForwardModel) -> list[tuple]:
         """The plan adstocked once for ``forward``'s draws, ready for the saturation sums."""
-        adstocked = self.transform.adstock(lag_stack(self.scaled, forward.data.max_lag, time_axis=-2), forward.draws)
+        lagged = lag_stack(self.scaled, forward.data.max_lag, time_axis=-2)
+        adstocked = self.transform.adstock(lagged, forward.draws, self.start)
         adstocked = np.broadcast_to(adstocked, (forward.n_draws, *adstocked.shape[-3:]))
         return self.transform.prepare(adstocked, forward.draws)
 
@@ -308,6 +359,10 @@ class PlanResponse:
     def kpi(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray:
         """(D, G, C) incremental KPI at ``multiplier`` x the plan."""
         return self.derivatives(multiplier, order=0)[0]
+
+    def curve(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray:
+        """The response curve's points: :meth:`kpi` (channels add up, so each on its own)."""
+        return self.kpi(multiplier)
 
     def kpi_and_gradient(self, multiplier: float | np.ndarray = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """(D, G, C) incremental KPI and its derivative with respect to each cell's multiplier."""

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from geommm.analysis import log_kpi
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel, as_forward
 from geommm.analysis.curves import NATIONAL
@@ -143,13 +144,20 @@ def _table(forward: ForwardModel, plan: MediaPlan, hdi_prob: float) -> pl.DataFr
     labels_geo = [*data.geos, NATIONAL]
     labels_ch = [*data.channels, ALL_MEDIA]
 
-    def with_totals(x: np.ndarray) -> np.ndarray:
+    joint_new = joint_change = None
+    if forward.log_kpi:  # a log KPI: the channels' counterfactuals overlap; all media exactly
+        tail = data.max_lag - 1
+        joint_new = log_kpi.joint_media_kpi(forward, plan.input, tail)
+        joint_change = joint_new - log_kpi.joint_media_kpi(forward, plan.reference_input, tail)
+
+    def with_totals(x: np.ndarray, all_media: np.ndarray | None = None) -> np.ndarray:
         """(..., G, C) -> (..., G + 1, C + 1): national row, all-media column."""
-        x = np.concatenate([x, x.sum(axis=-1, keepdims=True)], axis=-1)
+        total = x.sum(axis=-1, keepdims=True) if all_media is None else all_media[..., None]
+        x = np.concatenate([x, total], axis=-1)
         return np.concatenate([x, x.sum(axis=-2, keepdims=True)], axis=-2)
 
-    kpi = summarise(with_totals(new), hdi_prob)
-    change = summarise(with_totals(new - ref), hdi_prob)
+    kpi = summarise(with_totals(new, joint_new), hdi_prob)
+    change = summarise(with_totals(new - ref, joint_change), hdi_prob)
     spend_t, ref_t = with_totals(spend), with_totals(ref_spend)
     n_g, n_c = len(labels_geo), len(labels_ch)
     return pl.DataFrame(

@@ -34,6 +34,16 @@ CONTRIBUTIONS_BY_GEO_TIME = (*CONTRIBUTION_GROUPINGS, *CONTRIBUTION_VALUES)
 #: ``fit.contributions(by=[])``: one row per component, summed over geos and weeks.
 CONTRIBUTIONS_TOTAL = CONTRIBUTION_VALUES
 
+#: Incremental KPI (over the fitted weeks) of organic media and treatments, and its share of the KPI.
+NONMEDIA_VALUES = (
+    "incremental_kpi_mean", "incremental_kpi_hdi_low", "incremental_kpi_hdi_high",
+    "kpi_share_mean", "kpi_share_hdi_low", "kpi_share_hdi_high", "note",
+)
+#: ``fit.organic_effects(by=...)``: no ROI column (no spend); ``note`` says so. ``geo`` is
+#: ``NATIONAL`` with ``by="national"``.
+ORGANIC_EFFECTS = ("geo", "organic", "exposure", *NONMEDIA_VALUES)
+#: ``fit.treatment_effects(by=...)``: against the lever held at ``baseline_level``.
+TREATMENT_EFFECTS = ("geo", "treatment", "baseline_level", "mean_level", *NONMEDIA_VALUES)
 #: ``fit.fitted()``: actual KPI against the posterior predictive, per geo and week.
 FITTED = ("geo", "time", "actual", "mean", "hdi_low", "hdi_high", "holdout")
 #: ``fit.fit_metrics()``: one row per geo, then "all geos" and ``NATIONAL``.
@@ -55,6 +65,13 @@ ADSTOCK_DECAY = ("geo", "channel", "lag", "weight_mean", "weight_hdi_low", "weig
 #: (``exp(f_c(t))``, geometric mean 1 over the fitted weeks), national or per geo.
 EFFECTIVENESS = ("channel", "time", "mean", "hdi_low", "hdi_high")
 EFFECTIVENESS_BY_GEO = ("channel", "geo", "time", "mean", "hdi_low", "hdi_high")
+#: ``fit.optimal_frequency()``: per geo and reach & frequency channel, the frequency bought,
+#: the frequency of highest ROI at the reach bought, the ROI now and at that frequency.
+OPTIMAL_FREQUENCY = (
+    "geo", "channel", "frequency_bought", "optimal_frequency_mean", "optimal_frequency_hdi_low",
+    "optimal_frequency_hdi_high", "roi_mean", "roi_hdi_low", "roi_hdi_high", "roi_at_optimal_mean",
+    "roi_at_optimal_hdi_low", "roi_at_optimal_hdi_high",
+)
 #: ``fit.response_curves()``: incremental KPI on a grid of spend multipliers.
 RESPONSE_CURVES = (
     "geo",

@@ -42,6 +42,8 @@ RESULT_FILES = (
     "contributions.csv",
     "fit_metrics.csv",
     "lift_test_check.csv",
+    "organic_effects.csv",
+    "treatment_effects.csv",
     "diagnostics.json",
     *(allocation_file(by) for by in ALLOCATION_BY),
     "allocation_channel_summary.json",
@@ -162,6 +164,10 @@ def write_tables(
     }
     if fit.lift_tests is not None and len(fit.lift_tests):
         tables["lift_test_check.csv"] = fit.lift_test_check
+    if getattr(fit.spec, "organic", ()):  # organic(...) terms: incremental KPI, no ROI
+        tables["organic_effects.csv"] = lambda: _national_then_geo(fit.organic_effects)
+    if getattr(fit.spec, "treatments", ()):
+        tables["treatment_effects.csv"] = lambda: _national_then_geo(fit.treatment_effects)
     ready = ready or {}
     problems = problems if problems is not None else []
     written = []
@@ -174,6 +180,13 @@ def write_tables(
         written.append(write_csv(table, folder / name))
     written.append(write_json(diagnostics_record(fit), folder / "diagnostics.json"))
     return written
+
+
+def _national_then_geo(table: Any) -> Any:
+    """A ``by="national"`` table's rows followed by its ``by="geo"`` rows (same columns)."""
+    import polars as pl
+
+    return pl.concat([table(by="national"), table(by="geo")])
 
 
 def failed(what: str, exc: BaseException) -> str:

@@ -323,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="quantile --objective risk_adjusted maximises (default 0.1)",
     )
     p.add_argument(
+        "--effectiveness",
+        choices=("latest", "average"),
+        help="a time-varying channel's effectiveness for the plan: the last fitted week's "
+        "(latest, default) or the mean over the fitted weeks (average); static channels ignore it",
+    )
+    p.add_argument(
         "--hdi-prob", type=_positive, metavar="P", help="interval probability (default 0.9)"
     )
     p.add_argument(

@@ -53,6 +53,7 @@ def optimizer_options(args: argparse.Namespace, channels: tuple[str, ...]) -> di
         ("weeks", "weeks"),
         ("risk_quantile", "risk_quantile"),
         ("hdi_prob", "hdi_prob"),
+        ("effectiveness", "effectiveness"),
     ):
         if getattr(args, flag) is not None:
             options[key] = getattr(args, flag)

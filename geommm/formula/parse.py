@@ -17,7 +17,10 @@ from formulae.terms.terms import GroupSpecificTerm, Intercept, Term
 
 from geommm.errors import FormulaError
 from geommm.formula.holidays import holiday_term
+from geommm.formula.reach_frequency import rf_media_term
+from geommm.formula.nonmedia import nonmedia_term, split_nonmedia
 from geommm.formula.synergy import synergy_call, synergy_terms
+from geommm.formula.log_kpi import refuse_unmeasured_terms, reject_log_on_right, response_and_transform
 from geommm.formula.terms import (
     DEFAULT_BASIS,
     DEFAULT_MAX_LAG,
@@ -29,7 +32,7 @@ from geommm.formula.terms import (
     TrendTerm,
 )
 
-SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth", "synergy")
+SPECIAL_FUNCTIONS = ("media", "fourier", "trend", "holidays", "smooth", "organic", "treatment", "synergy")
 #: Transformations formulae itself evaluates inside control terms.
 CONTROL_FUNCTIONS = ("C", "center", "scale", "standardize", "I")
 _MEDIA_KEYWORDS = ("spend", "name", "adstock", "saturation", "max_lag", "varying", "basis")
@@ -47,7 +50,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         raise FormulaError(f"cannot parse formula {formula!r}: {exc}") from None
     if desc.response is None:
         raise FormulaError(f"formula {formula!r} has no response (KPI) on the left of '~'")
-    response = _response_name(desc.response, formula)
+    response, transform = response_and_transform(desc.response, formula) or (_response_name(desc.response, formula), "identity")
     columns = list(columns)
     _check_column(response, columns, "response")
 
@@ -60,6 +63,7 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     trend: TrendTerm | None = None
     holidays: list[HolidayTerm] = []
     smooth: SmoothTerm | None = None
+    nonmedia: list = []  # organic(...) and treatment(...) terms (formula/nonmedia.py)
     synergies: list[tuple[str, str, str]] = []
 
     for term in desc.terms:
@@ -101,6 +105,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
             smooth = _smooth_term(call)
         elif call.callee == "synergy":
             synergies.append(synergy_call(call, _term_text(term)))
+        else:
+            nonmedia.append(nonmedia_term(call, _term_text(term), columns))
 
     if not media:
         raise FormulaError(
@@ -110,7 +116,8 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise FormulaError(f"media names must be unique; repeated: {dupes}")
-    _check_one_role_per_column(response, control_columns, media)
+    _check_one_role_per_column(response, control_columns, media, nonmedia)
+    refuse_unmeasured_terms(transform, media, synergies, nonmedia)
     return ModelSpec(
         formula=formula,
         response=response,
@@ -122,13 +129,15 @@ def parse_formula(formula: str, columns: Sequence[str], geo: str = "geo") -> Mod
         trend=trend,
         holidays=tuple(holidays),
         smooth=smooth,
+        **split_nonmedia(nonmedia, names, controls),
         synergy=synergy_terms(synergies, media, formula),
+        response_transform=transform,
     )
 
 
 # ----------------------------------------------------------------------------- helpers
 def _check_one_role_per_column(
-    response: str, control_columns: dict[str, str], media: Sequence[MediaTerm]
+    response: str, control_columns: dict[str, str], media: Sequence[MediaTerm], nonmedia: Sequence = ()
 ) -> None:
     """A column explains the KPI once: as the KPI, a control or one channel's media.
 
@@ -151,6 +160,10 @@ def _check_one_role_per_column(
         claim(m.input, f"media input of channel {m.name!r}")
         if m.spend != m.input:
             claim(m.spend, f"spend of channel {m.name!r}")
+        if m.frequency is not None:
+            claim(m.frequency, f"frequency of channel {m.name!r}")
+    for t in nonmedia:  # organic(...) and treatment(...) terms
+        claim(t.input, f"the input of {t.label}")
 
 
 def _term_columns(term) -> list[str]:
@@ -199,6 +212,7 @@ def _control_expr(term, columns: Sequence[str]) -> str:
     for comp in term.components:
         if type(comp).__name__ == "Call":
             callee = comp.call.callee
+            reject_log_on_right(callee, comp.name)
             if callee not in CONTROL_FUNCTIONS and not callee.startswith("np."):
                 raise FormulaError(
                     f"unknown function {callee}() in term '{comp.name}'; geommm knows "
@@ -241,6 +255,8 @@ def _column_arg(arg, what: str) -> str:
 
 
 def _media_term(call, columns: Sequence[str]) -> MediaTerm:
+    if "reach" in call.kwargs or "frequency" in call.kwargs:  # reach & frequency channel
+        return rf_media_term(call, columns)
     if len(call.args) != 1:
         raise FormulaError(
             "media() takes one column (exposure or spend) and keywords "

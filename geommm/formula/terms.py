@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from geommm.media.registry import ADSTOCKS, SATURATIONS
+from geommm.formula.nonmedia import OrganicTerm, TreatmentTerm
+from geommm.media.registry import ADSTOCKS, RF_SATURATION, SATURATIONS
 
 DEFAULT_MAX_LAG = 8
 #: ``media(..., varying=)`` values: False (static), True (a smooth national path over
@@ -34,8 +35,12 @@ class MediaTerm:
     max_lag: int = DEFAULT_MAX_LAG
     varying: bool | str = False
     basis: int = DEFAULT_BASIS
+    #: average frequency column of a reach & frequency channel (``input`` is then its reach)
+    frequency: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.frequency is None) != (self.saturation != RF_SATURATION):
+            raise ValueError(f"saturation={self.saturation!r} belongs to media(reach=..., frequency=...) only")
         if not any(self.varying is v or (isinstance(v, str) and self.varying == v) for v in VARYING_VALUES):
             raise ValueError(
                 f"varying={self.varying!r} is not one of False (a static effect), True (a smooth "
@@ -45,7 +50,7 @@ class MediaTerm:
             raise ValueError(f"basis={self.basis} must be between 2 and 200 functions")
         if self.adstock not in ADSTOCKS:
             raise ValueError(f"adstock={self.adstock!r} is not one of {ADSTOCKS}")
-        if self.saturation not in SATURATIONS:
+        if self.saturation not in SATURATIONS and self.frequency is None:
             raise ValueError(f"saturation={self.saturation!r} is not one of {SATURATIONS}")
         if not 1 <= self.max_lag <= 52:
             raise ValueError(f"max_lag={self.max_lag} must be between 1 and 52 weeks")
@@ -138,7 +143,10 @@ class ModelSpec:
     holidays: tuple[HolidayTerm, ...] = ()
     smooth: SmoothTerm | None = None
     synergy: tuple[SynergyTerm, ...] = ()
+    response_transform: str = "identity"  # "log": log(KPI) ~ ... (formula/log_kpi.py)
     extra: dict = field(default_factory=dict, compare=False)
+    organic: tuple[OrganicTerm, ...] = ()  # non-paid media: contribution, no ROI (nonmedia.py)
+    treatments: tuple[TreatmentTerm, ...] = ()  # non-media levers against a counterfactual level
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -150,6 +158,11 @@ class ModelSpec:
                 return m
         raise KeyError(channel)
 
+    @property
+    def nonmedia_kinds(self) -> dict[str, str]:
+        """Component name -> "organic" or "treatment" (the contributions' component_type)."""
+        return {**{o.name: "organic" for o in self.organic}, **{t.name: "treatment" for t in self.treatments}}
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["trend"] = self.trend is not None
@@ -160,7 +173,14 @@ class ModelSpec:
         for m in out["media"]:  # a static channel saves as before the path existed
             if m["varying"] is False and m["basis"] == DEFAULT_BASIS:
                 del m["varying"], m["basis"]
+            if m["frequency"] is None:  # as before reach & frequency existed
+                del m["frequency"]
         out.pop("extra", None)
+        for key in ("organic", "treatments"):  # a formula without them saves as before
+            if not out[key]:
+                out.pop(key)
+        if self.response_transform == "identity":  # an additive fit saves as before
+            out.pop("response_transform")
         return out
 
     @classmethod
@@ -176,5 +196,8 @@ class ModelSpec:
             trend=TrendTerm() if d.get("trend") else None,
             holidays=tuple(HolidayTerm.from_dict(h) for h in d.get("holidays", ())),
             smooth=SmoothTerm(**d["smooth"]) if d.get("smooth") else None,
+            organic=tuple(OrganicTerm(**o) for o in d.get("organic", ())),
+            treatments=tuple(TreatmentTerm(**t) for t in d.get("treatments", ())),
             synergy=tuple(SynergyTerm(**s) for s in d.get("synergy", ())),
+            response_transform=d.get("response_transform", "identity"),
         )

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from geommm.media.adstock import Delayed, Geometric, Weibull
 from geommm.media.base import Adstock, PriorSpec, Saturation
+from geommm.media.frequency import RF_SATURATION, ReachTimesFrequency
 from geommm.media.saturation import Hill, Logistic, MichaelisMenten, Power
 
 ADSTOCK_KINDS: dict[str, Adstock] = {k.name: k() for k in (Geometric, Delayed, Weibull)}
 SATURATION_KINDS: dict[str, Saturation] = {k.name: k() for k in (Hill, Logistic, MichaelisMenten, Power)}
 
+#: Reach & frequency channels' own kind: set by media(reach=, frequency=), not a user choice.
+_RF_KIND = ReachTimesFrequency()
 #: Registered names, in registration order (kept as tuples for messages and argparse).
 ADSTOCKS: tuple[str, ...] = tuple(ADSTOCK_KINDS)
 SATURATIONS: tuple[str, ...] = tuple(SATURATION_KINDS)
@@ -30,7 +33,7 @@ def adstock_kind(name: str) -> Adstock:
 def saturation_kind(name: str) -> Saturation:
     """The saturation registered as ``name`` (ValueError naming the choices otherwise)."""
     try:
-        return SATURATION_KINDS[name]
+        return _RF_KIND if name == RF_SATURATION else SATURATION_KINDS[name]  # R&F: frequency.py
     except KeyError:
         raise ValueError(f"unknown saturation {name!r}; choose one of {SATURATIONS}") from None
 

@@ -46,6 +46,8 @@ class MediaTransform:
         self.lag_mask = np.ones((self.n_channels, self.max_lag)) if lag_mask is None else lag_mask
         self._adstock_groups = _groups(self.adstocks)
         self._saturation_groups = _groups(self.saturations)
+        #: reach & frequency channels' panel frequency (``frequency.FrequencyInput``), or None
+        self.frequency = None
 
     @classmethod
     def for_terms(cls, media: Sequence[Any], max_lag: int, lag_mask: np.ndarray | None = None) -> MediaTransform:
@@ -96,9 +98,12 @@ class MediaTransform:
         masked = weights * self.lag_mask
         return masked / masked.sum(axis=-1, keepdims=True)
 
-    def adstock(self, lagged: Any, params: Mapping[str, Any]) -> Any:
-        """Adstocked scaled media ``(..., G, T, C)`` from a lag stack ``(L, G, T, C)``."""
+    def adstock(self, lagged: Any, params: Mapping[str, Any], start: int = 0) -> Any:
+        """Adstocked scaled media ``(..., G, T, C)`` from a lag stack ``(L, G, T, C)`` whose
+        first week is panel week ``start`` (it places reach & frequency channels' frequency)."""
         n_lags = lagged.type.shape[0] if is_tensor(lagged) else lagged.shape[0]
+        if self.frequency is not None:
+            return self.frequency.adstock(lagged, self.weights(params, n_lags), params, start)
         return apply_adstock(lagged, self.weights(params, n_lags))
 
     # -------------------------------------------------------------------- saturation
@@ -118,9 +123,9 @@ class MediaTransform:
             parts.append((idx, kind.curve(x, xp, **self._curve_params(kind, idx, params))))
         return self._in_order(parts, 1, xp)
 
-    def __call__(self, lagged: Any, params: Mapping[str, Any]) -> Any:
+    def __call__(self, lagged: Any, params: Mapping[str, Any], start: int = 0) -> Any:
         """Saturated adstocked media ``(..., G, T, C)`` from a lag stack ``(L, G, T, C)``."""
-        return self.saturate(self.adstock(lagged, params), params)
+        return self.saturate(self.adstock(lagged, params, start), params)
 
     def saturate_cells(self, x: Any, params: Mapping[str, Any], geo: np.ndarray,
                        channel: np.ndarray) -> Any:

@@ -16,7 +16,11 @@ import numpy as np
 from geommm.errors import DataError, FormulaError
 from geommm.formula.terms import ModelSpec
 from geommm.media import lag_stack
+from geommm.media.frequency import FrequencyInput
+from geommm.model import log_kpi
 from geommm.model.holidays import holiday_controls
+from geommm.model.reach_frequency import frequency_input
+from geommm.model.nonmedia import OrganicData, TreatmentData, frozen_scales, organic_data, treatment_data
 from geommm.model.time_path import basis_at, basis_for
 
 DAYS_PER_WEEK = 7.0
@@ -38,6 +42,7 @@ class Scaling:
     control_sd: np.ndarray  # (K,)
     origin: np.datetime64
     n_train_weeks: int
+    nonmedia: dict = field(default_factory=dict)  # organic / treatment scales (model/nonmedia.py)
 
     def to_dict(self) -> dict:
         """JSON-ready (saved with a fit)."""
@@ -49,6 +54,7 @@ class Scaling:
             "control_center": np.asarray(self.control_center).tolist(),
             "control_sd": np.asarray(self.control_sd).tolist(),
             "origin": str(np.datetime64(self.origin, "D")), "n_train_weeks": int(self.n_train_weeks),
+            **({"nonmedia": self.nonmedia} if self.nonmedia else {}),
         }
 
     @classmethod
@@ -61,6 +67,7 @@ class Scaling:
             control_center=np.asarray(d["control_center"], dtype="float64"),
             control_sd=np.asarray(d["control_sd"], dtype="float64"),
             origin=np.datetime64(d["origin"], "D"), n_train_weeks=int(d["n_train_weeks"]),
+            nonmedia=dict(d.get("nonmedia", {})),
         )
 
 
@@ -90,6 +97,10 @@ class ModelData:
     control_center: np.ndarray = field(default=None)
     control_sd: np.ndarray = field(default=None)
     smooth_basis: np.ndarray = field(default=None)  # (T, m) with smooth(time); time_path.py
+    reach_frequency: FrequencyInput | None = None  # R&F channels' frequency (reach_frequency.py)
+    organic: OrganicData | None = None  # organic(...) terms (model/nonmedia.py)
+    treatment: TreatmentData | None = None  # treatment(...) terms
+    log_kpi: bool = False  # log(KPI) ~ ...: the model fits log(KPI / s_g) (model/log_kpi.py)
 
     @property
     def n_geos(self) -> int:
@@ -103,6 +114,7 @@ class ModelData:
             media_scale=self.media_scale, control_names=self.control_names,
             control_center=self.control_center, control_sd=self.control_sd,
             origin=self.origin, n_train_weeks=self.n_train_weeks,
+            nonmedia=frozen_scales(self.organic, self.treatment),
         )
 
     @property
@@ -115,6 +127,9 @@ class ModelData:
 
     @property
     def kpi_scaled(self) -> np.ndarray:
+        """The response the model fits: KPI / s_g, or its log for ``log(KPI) ~ ...``."""
+        if self.log_kpi:
+            return log_kpi.modelled(self.kpi / self.kpi_scale[:, None])
         return self.kpi / self.kpi_scale[:, None]
 
     @property
@@ -151,6 +166,7 @@ def build_model_data(
     control standardisation and time origin are reused, so new periods line up.
     ``scaling`` (an earlier fit's :class:`Scaling`) freezes the scales the same way for
     a panel that holds the earlier weeks too (a refresh), so parameters keep their meaning."""
+    rf_frequency = frequency_input(spec, panel)  # R&F columns checked first, errors name the term
     media_cols = [m.input for m in spec.media]
     spend_cols = [m.spend for m in spec.media]
     panel.require([spec.response], "kpi")
@@ -166,6 +182,8 @@ def build_model_data(
         [[1.0 if lag < m.max_lag else 0.0 for lag in range(max_lag)] for m in spec.media]
     )
 
+    if log_kpi.is_log(spec) and reference is None:  # new weeks to predict need no KPI
+        log_kpi.check_positive(kpi, panel.geos, times, spec.response, panel.source)
     if scaling is not None:
         _check_scaling(scaling, panel, spec)
         kpi_scale, media_scale = scaling.kpi_scale, scaling.media_scale
@@ -185,9 +203,10 @@ def build_model_data(
     trend = weeks / max(n_train - 1, 1) - 0.5
     fourier, fourier_names = _fourier(spec, weeks)
     smooth_basis = None
-    if getattr(spec, "smooth", None) is not None:  # weeks after the fitted ones hold the last level
+    if getattr(spec, "smooth", None) is not None:  # weeks outside the fitted ones: see path_forecast.py
         basis_for(n_train, spec.smooth.basis, "smooth(time)")  # the fitted panel long enough
         smooth_basis = basis_at(weeks, n_train, spec.smooth.basis)[0]
+    frozen = scaling.nonmedia if scaling is not None else None if reference is None else reference.scaling.nonmedia
     controls, names, groups, varying, center, sd = _controls(
         spec, panel, reference, reference_panel, scaling
     )
@@ -214,6 +233,9 @@ def build_model_data(
         control_center=center,
         control_sd=sd,
         smooth_basis=smooth_basis,
+        reach_frequency=rf_frequency,
+        organic=organic_data(spec, panel, frozen, reference), treatment=treatment_data(spec, panel, frozen),
+        log_kpi=log_kpi.is_log(spec),
     )
 
 

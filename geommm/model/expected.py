@@ -14,11 +14,14 @@ from typing import Any
 
 from geommm.media import MediaTransform
 from geommm.media.backend import xp_of
+from geommm.model import nonmedia
 
 
 def media_transform(spec, data) -> MediaTransform:
     """The model's media transform: every channel's adstock and saturation kind."""
-    return MediaTransform.for_terms(spec.media, data.max_lag, data.lag_mask)
+    transform = MediaTransform.for_terms(spec.media, data.max_lag, data.lag_mask)
+    transform.frequency = getattr(data, "reach_frequency", None)  # R&F channels (media/frequency.py)
+    return transform
 
 
 def baseline_components(params: Mapping[str, Any], data) -> dict[str, Any]:
@@ -34,6 +37,7 @@ def baseline_components(params: Mapping[str, Any], data) -> dict[str, Any]:
     if data.controls.shape[-1]:
         coef = params["control_geo"][..., :, None, :]
         out["controls"] = (coef * data.controls).sum(axis=-1)
+    out.update(nonmedia.components(params, data))  # organic(...) and treatment(...), by name
     return out
 
 

@@ -75,6 +75,9 @@ def build_lift_cells(lifts: pl.DataFrame, data) -> LiftCells:
         if unknown:
             raise LiftTestError(f"lift test {tid!r}: geo(s) {unknown} are not in the panel")
         c = chan_pos[channel]
+        if data.reach_frequency is not None and c in data.reach_frequency.channels:
+            raise LiftTestError(f"lift test {tid!r}: channel {channel!r} is a reach & frequency channel; "
+                                "lift tests on R&F channels are not supported yet (docs/reach_frequency.md)")
         g_idx = np.array([geo_pos[g] for g in geos])
         start, end = np.datetime64(row["start"], "D"), np.datetime64(row["end"], "D")
         measure_end = np.datetime64(row.get("measure_end") or row["end"], "D")
@@ -159,6 +162,7 @@ def implied_lift(
     params: dict[str, Any],
     adstocked: Any,
     kpi_scale: np.ndarray,
+    log_level: Any = None,
 ) -> Any:
     """Implied lift per test (KPI units), for PyMC tensors or numpy with leading draw axes.
 
@@ -166,6 +170,10 @@ def implied_lift(
     hold ``retention``, ``half_saturation``, ``slope`` ... and ``media_effect``, and with
     time-varying channels ``effect_multiplier`` ``(..., G, T, C)``: each cell's effect is
     the channel's effectiveness in that cell's week (a spring test informs spring).
+
+    ``log_level`` ``(..., G, T)`` (a log KPI): the log of the expected scaled KPI with the
+    media as observed, noise's ``sd^2 / 2`` included; each cell's lift is then the KPI
+    with the test's spend minus the KPI without it, ``s e^level (1 - e^-(effect change))``.
     """
     g, t, c = cells.geo_idx, cells.time_idx, cells.channel_idx
     xp = xp_of(adstocked, params["media_effect"])
@@ -177,9 +185,12 @@ def implied_lift(
     beta = params["media_effect"][..., g, c]
     if params.get("effect_multiplier") is not None:  # a varying channel: its effectiveness in the test's weeks
         beta = beta * params["effect_multiplier"][..., g, t, c]
-    diff = kpi_scale[g] * beta * (sat[..., 0] - sat[..., 1])
-    if params.get("synergy_pairs"):  # synergy(a, b): the interaction moves with the tested channel
-        diff = diff + synergy_lift(cells, transform, params, adstocked, sat[..., 0] - sat[..., 1], kpi_scale)
+    if log_level is None:
+        diff = kpi_scale[g] * beta * (sat[..., 0] - sat[..., 1])
+        if params.get("synergy_pairs"):  # synergy(a, b): the interaction moves with the tested channel
+            diff = diff + synergy_lift(cells, transform, params, adstocked, sat[..., 0] - sat[..., 1], kpi_scale)
+    else:  # a log KPI (no synergy there: formula/log_kpi.py refuses the pair)
+        diff = kpi_scale[g] * xp.exp(log_level[..., g, t]) * -xp.expm1(-beta * (sat[..., 0] - sat[..., 1]))
     if xp is np:
         return diff @ cells.membership().T
     import pytensor.tensor as pt

@@ -44,16 +44,11 @@ POSITIVE = frozenset({"half_saturation", "media_effect", "noise_sd", "student_t_
 
 
 @dataclass(frozen=True)
-class PosteriorPrior:
-    """Gaussian over the concatenated unconstrained geo-level values (``names`` order).
+class Gaussian:
+    """A multivariate normal over a flat vector: its mean, the lower Cholesky factor of
+    its covariance and its sds. Both refresh priors are one of these plus the map from
+    the flat vector to the model's parameters."""
 
-    ``links[i]`` is "identity", "log" or "logit"; ``chol`` is the lower Cholesky factor
-    of the covariance; ``dims`` are the trace's dimension names of each value."""
-
-    names: tuple[str, ...]
-    shapes: tuple[tuple[int, ...], ...]
-    dims: tuple[tuple[str, ...], ...]
-    links: tuple[str, ...]
     mean: np.ndarray
     chol: np.ndarray
     sd: np.ndarray
@@ -61,6 +56,25 @@ class PosteriorPrior:
     @property
     def n_dim(self) -> int:
         return int(self.mean.size)
+
+    def whiten(self, x: np.ndarray) -> np.ndarray:
+        """``z`` with ``x = mean + L z`` (rows of ``x`` are points)."""
+        from scipy.linalg import solve_triangular
+
+        return solve_triangular(self.chol, (np.atleast_2d(x) - self.mean).T, lower=True).T
+
+
+@dataclass(frozen=True, kw_only=True)
+class PosteriorPrior(Gaussian):
+    """Gaussian over the concatenated unconstrained geo-level values (``names`` order).
+
+    ``links[i]`` is "identity", "log" or "logit"; ``dims`` are the trace's dimension
+    names of each value."""
+
+    names: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    dims: tuple[tuple[str, ...], ...]
+    links: tuple[str, ...]
 
     def flatten(self, values: dict[str, np.ndarray]) -> np.ndarray:
         """Unconstrained flat vectors ``(N, D)`` from natural values ``name -> (N, *shape)``."""
@@ -90,12 +104,6 @@ class PosteriorPrior:
         """name -> (tensor, dims) of the geo-level values at ``theta`` (a PyTensor vector)."""
         values = self.unpack(theta, xp=pt)
         return {name: (values[name], self.dims[i] or None) for i, name in enumerate(self.names)}
-
-    def whiten(self, x: np.ndarray) -> np.ndarray:
-        """``z`` with ``x = mean + L z`` (rows of ``x`` are points)."""
-        from scipy.linalg import solve_triangular
-
-        return solve_triangular(self.chol, (np.atleast_2d(x) - self.mean).T, lower=True).T
 
 
 def _forward(v: np.ndarray, link: str) -> np.ndarray:
@@ -147,9 +155,10 @@ def fit_posterior_prior(
         shapes.append(tuple(arr.shape[2:]))
         dims.append(tuple(posterior[name].dims[2:]))
         links.append(_link(name, values[name]))
-    draft = PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), np.zeros(0), np.zeros((0, 0)), np.zeros(0))
+    layout = {"names": names, "shapes": tuple(shapes), "dims": tuple(dims), "links": tuple(links)}
+    draft = PosteriorPrior(mean=np.zeros(0), chol=np.zeros((0, 0)), sd=np.zeros(0), **layout)
     mean, chol, sd = gaussian(draft.flatten(values), shrinkage, inflation)
-    return PosteriorPrior(names, tuple(shapes), tuple(dims), tuple(links), mean, chol, sd)
+    return PosteriorPrior(mean=mean, chol=chol, sd=sd, **layout)
 
 
 def check_shrinkage(shrinkage: float | None, inflation: float) -> None:

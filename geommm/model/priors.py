@@ -192,6 +192,9 @@ class PriorSet:
     shared: dict[str, Prior]
     channel: dict[str, Prior]  # vectorised over channels (same family per parameter)
     channels: tuple[str, ...]
+    #: organic(...) / treatment(...) priors, each vectorised over its terms' names (``term_names``)
+    terms: dict[str, Prior] = field(default_factory=dict)
+    term_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def table(self, adstocks: Sequence[str] | None = None, varying: Sequence[Any] | None = None,
               smooth: bool = False, synergy: bool = False) -> pl.DataFrame:
@@ -217,6 +220,10 @@ class PriorSet:
                 if k == "retention_logit" and adstocks is not None:
                     note = retention_note(adstocks[i], note)
                 rows.append({"parameter": k, "channel": ch, "prior": desc, "note": note})
+        for k, p in self.terms.items():  # organic and treatment terms, by name
+            for i, name in enumerate(self.term_names[k]):
+                params = {n: float(np.asarray(v).reshape(-1)[i]) for n, v in p.params.items()}
+                rows.append({"parameter": k, "channel": name, "prior": Prior(p.dist, **params).describe(), "note": p.note})
         return pl.DataFrame(rows)
 
 
@@ -273,11 +280,19 @@ def _first_caller_outside_geommm() -> int:
 
 
 def resolve_priors(
-    overrides: Mapping[str, Any] | None, channels: Sequence[str], default_roi: float
+    overrides: Mapping[str, Any] | None, channels: Sequence[str], default_roi: float, spec=None,
+    level: Mapping[str, Any] | None = None,
 ) -> PriorSet:
-    """Merge user overrides into the defaults and check every name."""
-    overrides = current_names(overrides, channels)
+    """Merge user overrides into the defaults and check every name; with ``spec``, the
+    priors of its organic(...) and treatment(...) terms too (``nonmedia_priors.py``).
+    ``level`` replaces the default ``kpi_level`` prior (a log KPI: ``model/log_kpi.py``)."""
+    from geommm.model.nonmedia_priors import split_overrides  # it builds on this module
+
+    overrides, term_priors, term_names = split_overrides(current_names(overrides, channels), spec)
     defaults = default_priors(channels, default_roi)
+    if level is not None:
+        d = dict(level)
+        defaults["kpi_level"] = Prior(d.pop("dist"), note=d.pop("note", ""), **d)
     shared = {k: v for k, v in defaults.items() if k not in CHANNEL_PARAMETERS}
     per_channel: dict[str, list[Prior]] = {
         k: [defaults[k]] * len(channels) for k in CHANNEL_PARAMETERS
@@ -301,7 +316,8 @@ def resolve_priors(
             known = sorted(set(defaults) | set(channels))
             raise PriorError(f"priors: unknown name {key!r}; known names are {known}")
     channel_priors = {k: _stack(k, v) for k, v in per_channel.items()}
-    return PriorSet(shared=shared, channel=channel_priors, channels=tuple(channels))
+    return PriorSet(shared=shared, channel=channel_priors, channels=tuple(channels),
+                    terms=term_priors, term_names=term_names)
 
 
 def _stack(name: str, priors: list[Prior]) -> Prior:

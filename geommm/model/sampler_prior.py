@@ -25,11 +25,11 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
-from geommm.model.posterior_prior import NATURAL, check_shrinkage, gaussian
+from geommm.model.posterior_prior import NATURAL, Gaussian, check_shrinkage, gaussian
 
 
-@dataclass(frozen=True)
-class SamplerPrior:
+@dataclass(frozen=True, kw_only=True)
+class SamplerPrior(Gaussian):
     """Gaussian over the reference model's unconstrained values, concatenated in ``values``
     order, with the graph that maps them to the geo-level parameters."""
 
@@ -39,13 +39,6 @@ class SamplerPrior:
     graphs: tuple  # their tensors, functions of ``values``
     dims: tuple[tuple[str, ...], ...]  # trace dims of each output
     coords: dict  # the reference model's coordinates of those dims
-    mean: np.ndarray
-    chol: np.ndarray
-    sd: np.ndarray
-
-    @property
-    def n_dim(self) -> int:
-        return int(self.mean.size)
 
     def tensors(self, theta) -> dict:
         """name -> (tensor, dims): the geo-level parameters at ``theta``, plus each
@@ -105,4 +98,7 @@ def fit_sampler_prior(
     graphs = tuple(model.replace_rvs_by_values([model[n] for n in names]))
     dims = tuple(tuple(model.named_vars_to_dims.get(n, ()) or ()) for n in names)
     coords = {d: model.coords[d] for ds in dims for d in ds if d in model.coords}
-    return SamplerPrior(tuple(values), tuple(shapes), names, graphs, dims, coords, mean, chol, sd)
+    return SamplerPrior(
+        mean=mean, chol=chol, sd=sd, values=tuple(values), shapes=tuple(shapes), outputs=names,
+        graphs=graphs, dims=dims, coords=coords,
+    )

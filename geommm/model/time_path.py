@@ -14,8 +14,9 @@ weights. The trace stores those coefficients (``effect_path_coef``, and
 ``effect_path_geo_coef`` with ``varying='geo'``); :func:`log_multiplier` turns them
 into the log multiplier for PyMC tensors and numpy draws alike.
 
-Weeks after the panel (carryover tails, plans, predictions) hold the last week's
-multiplier: the path is not extrapolated.
+Weeks outside the panel (carryover tails, predictions) are not this basis's: the path
+is continued there by ``path_forecast.py`` (the process given the fitted path); plans
+use one week's multiplier (``effectiveness="latest" | "average"``).
 """
 
 from __future__ import annotations

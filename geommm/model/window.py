@@ -69,7 +69,7 @@ def window_mean(spec: ModelSpec, data: ModelData, n_before: int, params: dict, s
     into the carryover weeks, so no week before the window is needed."""
     transform = expected.media_transform(spec, data)
     lagged = data.lagged()[:, :, n_before:, :]  # (L, G, T_new, C): carryover included
-    sat = transform.saturate(transform.adstock(lagged, params), params)
+    sat = transform.saturate(transform.adstock(lagged, params, n_before), params)
     beta = params["media_effect"]
     if shift is not None:
         xp = pt if isinstance(shift, pt.TensorVariable) else np

@@ -35,6 +35,7 @@ from geommm.report.charts import (
 from geommm.report.charts.roi import in_geo_order
 from geommm.report.experiment import next_experiment_section
 from geommm.report.headline import Line, headline
+from geommm.report.nonmedia_section import nonmedia_section, roi_note
 from geommm.report.refresh_section import what_changed_section
 from geommm.report.sections import Section, Skip
 
@@ -228,7 +229,7 @@ def fit_sections(
         Section(
             "Return on investment",
             intro="ROI: incremental KPI per unit of spend over the period. Marginal ROI: the "
-            "same for the next small increase of spend — what a reallocation acts on.",
+            "same for the next small increase of spend — what a reallocation acts on." + roi_note(fit),
             charts=[
                 lambda: roi_heatmap(t.roi_by_geo(), t.roi_by_channel()),
                 lambda: roi_heatmap(
@@ -269,6 +270,9 @@ def fit_sections(
             "last fitted week's effectiveness.",
             charts=[lambda: effectiveness_chart(t.effectiveness())],
         ))
+    extra = nonmedia_section(fit)  # organic(...) / treatment(...) terms only
+    if extra is not None:
+        sections.insert(4, extra)  # after "Where the KPI comes from"
     changed = what_changed_section(fit)
     if changed is not None:
         sections.insert(1, changed)

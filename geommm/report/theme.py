@@ -9,7 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 #: Order in which contribution types are stacked and listed (bottom to top).
-COMPONENT_TYPE_ORDER: tuple[str, ...] = ("baseline", "trend", "seasonality", "control", "media")
+#: ("interaction": what a log KPI's counterfactuals leave of the KPI, docs/log_kpi.md)
+COMPONENT_TYPE_ORDER: tuple[str, ...] = (
+    "baseline", "trend", "seasonality", "control", "treatment", "organic", "media", "interaction",
+)
 
 #: One colour per contribution type (media channels get their own palette).
 COMPONENT_TYPE_COLORS: dict[str, str] = {
@@ -18,6 +21,9 @@ COMPONENT_TYPE_COLORS: dict[str, str] = {
     "seasonality": "#c3cbd3",
     "control": "#e4a66b",
     "media": "#2f6fb3",
+    "treatment": "#8e6bb8",
+    "organic": "#3f9b6e",
+    "interaction": "#b08ccf",
     "total": "#1f2933",
 }
 
@@ -90,6 +96,8 @@ BASE_PALETTE: dict[str, tuple[str, ...]] = {
     "baseline": ("#9aa5b1", "#b6bec7"),
     "trend": ("#7b8794", "#616e7c"),
     "seasonality": ("#c3cbd3", "#d9dee3"),
+    "treatment": ("#8e6bb8", "#b59bd6", "#6d4f94"),
+    "organic": ("#3f9b6e", "#7cc29e", "#2b7350"),
 }
 
 

@@ -21,13 +21,7 @@ import polars as pl
 import scipy.signal
 
 from geommm.errors import DataError
-from geommm.sim.lift import (
-    apply_tests,
-    designed_tests,
-    lift_bau_frame,
-    lift_table,
-    place_lift_tests,
-)
+from geommm.sim.lift import apply_tests, designed_tests, lift_bau_frame, lift_table, place_lift_tests
 from geommm.sim.profiles import (
     EXPOSURE_CHANNELS,
     GEO_SPREAD_EFFECT,
@@ -41,8 +35,11 @@ from geommm.sim.profiles import (
     check_channel_names,
     profiles_for,
 )
+from geommm.sim.nonmedia import add_terms
+from geommm.sim.reach_frequency import add_reach_frequency
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.synergy import add_synergy
+from geommm.sim import multiplicative
 from geommm.sim.drift import drift_factor
 from geommm.sim.truth import (
     MediaParams,
@@ -74,7 +71,9 @@ def simulate(
     effect_change: dict[str, tuple[int, float]] | None = None,
     effect_drift: dict[str, Any] | None = None,
     channels: list[str] | None = None,
-    profiles: dict[str, dict] | None = None, synergy: dict | None = None,
+    profiles: dict[str, dict] | None = None, synergy: dict | None = None, kpi: str = "additive",
+    organic: dict | None = None, treatment: dict | None = None,  # sim/nonmedia.py
+    reach_frequency: dict | None = None,  # + an R&F channel with known truth: sim/reach_frequency.py
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -102,7 +101,8 @@ def simulate(
     for a small always-on channel); it replaces ``n_channels``. ``profiles`` changes a
     channel's book values, e.g. ``{"email": {"share": 0.03}}`` (fields of its profile:
     retention, half_saturation, slope, share, roi, flight, on_weeks, off_weeks, off_level,
-    weekly_noise). ``synergy={"first": "tv", "second": "search", "strength": 0.08}``: sim/synergy.py.
+    weekly_noise). ``synergy={"first": "tv", "second": "search", "strength": 0.08}``:
+    sim/synergy.py. ``kpi="log"``: a multiplicative market, sim/multiplicative.py.
     """
     if channels is not None:
         channels = check_channel_names(channels)
@@ -184,7 +184,8 @@ def simulate(
         effect=params.effect,
     )
     formula = build_formula(channels, inputs_names, spend_names, trend, seasonality, max_lag)
-    return add_synergy(SimulatedPanel(panel, lifts, truth, formula, settings), synergy)
+    result = add_synergy(add_terms(SimulatedPanel(panel, lifts, truth, formula, settings), organic, treatment), synergy)
+    return multiplicative.apply(add_reach_frequency(result, reach_frequency), kpi)
 
 
 def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarray:

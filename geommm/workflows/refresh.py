@@ -84,6 +84,9 @@ def refresh(
             f"channel(s) {varying} vary over time (media(..., varying=...)): a sequential refresh "
             "cannot carry their effectiveness path in its prior yet; use method='full'"
         )
+    if method == "sequential" and fit.spec.nonmedia_kinds:  # organic(...) / treatment(...)
+        raise RefreshError(f"term(s) {list(fit.spec.nonmedia_kinds)}: a sequential refresh does not carry "
+                           "organic or treatment terms in its prior yet; use method='full'")
     cont = continue_panel(fit.panel, new_panel, allow_restated=allow_restated)
     max_lag = max(m.max_lag for m in fit.spec.media)
     if method == "sequential" and cont.n_new_weeks < max_lag:

@@ -50,6 +50,11 @@ def check_request(
 ) -> DesignRequest:
     """Check every argument of ``design_lift_tests`` against the model's data."""
     chans = _channels(channels, data.channels)
+    rf = getattr(data, "reach_frequency", None)  # lift tests on R&F channels: not calibrated yet
+    if rf is not None and channels is not None and set(chans) & set(rf.channels):
+        raise DesignError(f"channels={channels!r}: reach & frequency channels cannot take lift tests "
+                          "yet (docs/reach_frequency.md); leave them out")
+    chans = tuple(c for c in chans if rf is None or c not in rf.channels)
     kinds = _names(kinds, KINDS, "kinds")
     weeks = _weeks(weeks)
     if "heavy_up" in kinds and not (_finite(spend_factor) and spend_factor > 1):

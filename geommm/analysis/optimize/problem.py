@@ -64,7 +64,7 @@ class BudgetProblem:
             self.free, 0.0, self.lower
         )  # multiplier of the units that cannot move
         self.response = forward.with_draws(thin_draws(forward.draws, max_draws)).plan_response(
-            plan, effectiveness)
+            plan, effectiveness, start=data.n_times - weeks)
 
     def _open_empty_units(self, data, units: Units, spend: np.ndarray, plan: np.ndarray):
         """Reference spend per cell; units with no spend but a positive absolute upper bound

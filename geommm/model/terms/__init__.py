@@ -15,9 +15,11 @@ from geommm.model.terms import (
     mean,
     media,
     media_effect,
+    organic,
     seasonality,
     smooth,
     synergy,
+    treatment,
     trend,
     varying,
 )
@@ -25,6 +27,7 @@ from geommm.model.terms.context import TermContext
 
 #: Build order: baseline terms, media shape, its time path (varying channels), media effect, synergies, then the mean, the KPI
 #: likelihood and the lift-test likelihood (which need everything before them).
-TERMS = (level, seasonality, trend, smooth, controls, media, varying, media_effect, synergy, mean, likelihood, lift)
+TERMS = (level, seasonality, trend, smooth, controls, media, varying, media_effect, organic, treatment,
+         synergy, mean, likelihood, lift)
 
 __all__ = ["TERMS", "TermContext"]

@@ -21,7 +21,10 @@ def build(ctx: TermContext) -> dict[str, Any]:
     if cells is None or not cells.n_tests:
         return {}
     values = ctx.values
-    implied = implied_lift(cells, ctx.transform, values, values["adstocked"], ctx.data.kpi_scale)
+    level = None
+    if ctx.data.log_kpi:  # KPI with minus KPI without the test's spend, on the log model
+        level = values["mu"] + 0.5 * values["noise_sd"][:, None] ** 2
+    implied = implied_lift(cells, ctx.transform, values, values["adstocked"], ctx.data.kpi_scale, level)
     stored = pm.Deterministic("lift_implied", implied, dims="lift_test")
     pm.Normal("lift_observed", mu=implied, sigma=cells.lift_se, observed=cells.lift, dims="lift_test")
     return {"lift_implied": stored}

@@ -22,6 +22,8 @@ def build(ctx: TermContext) -> dict[str, Any]:
     values = ctx.values
     level_geo, beta, sat = values["level_geo"], values["media_effect"], values["saturated"]
     media_mean = (beta * sat.mean(axis=1)).sum(axis=-1)  # (G,) average media per week
+    for key in ("organic_mean", "treatment_mean"):  # organic(...) / treatment(...): centred too
+        media_mean = media_mean + values[key] if key in values else media_mean
     synergy = values.get("synergy_kpi")  # (G, T) with synergy(a, b): part of the media, centred alike
     if synergy is not None:
         media_mean = media_mean + synergy.mean(axis=1)

@@ -13,6 +13,7 @@ from typing import Any
 import pymc as pm
 import pytensor.tensor as pt
 
+from geommm.model.terms import reach_frequency
 from geommm.model.terms.context import TermContext
 from geommm.model.terms.pooling import pooled
 
@@ -33,6 +34,7 @@ def build(ctx: TermContext) -> dict[str, Any]:
         )
     for name in transform.channel_parameters():  # e.g. slope (Hill), peak_lag (delayed)
         params[name] = ctx.channel_rv(name)
+    params.update(reach_frequency.parameters(ctx))  # R&F channels' frequency curve, if any
     adstocked = transform.adstock(ctx.data.lagged(), params)
     saturated = transform.saturate(adstocked, params)
     return {**params, "adstocked": adstocked, "saturated": saturated}

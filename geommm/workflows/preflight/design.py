@@ -26,6 +26,7 @@ from geommm.formula import ModelSpec, parse_formula
 from geommm.model import expected
 from geommm.model.centring import _prior_centre_params
 from geommm.model.design import ModelData, build_model_data
+from geommm.model.log_kpi import level_prior
 from geommm.model.priors import DEFAULT_MEDIA_SHARE, PriorSet, resolve_priors
 
 
@@ -151,7 +152,8 @@ def build_design(
         return design
     total_spend = float(spend.sum())
     default_roi = DEFAULT_MEDIA_SHARE * float(kpi.sum()) / total_spend if total_spend > 0 else 1.0
-    design.priors = resolve_priors(priors, list(spec.channels), default_roi)
+    design.priors = resolve_priors(priors, list(spec.channels), default_roi, spec=spec,
+                                   level=level_prior(spec))
     return design
 
 

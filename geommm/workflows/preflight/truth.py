@@ -25,6 +25,7 @@ from scipy.special import ndtri
 from geommm.analysis.forward import ForwardModel
 from geommm.analysis.roi import roi_samples
 from geommm.errors import PriorError
+from geommm.analysis.log_kpi import lift_level
 from geommm.model.lift import implied_lift
 from geommm.workflows.preflight.design import Design
 
@@ -140,15 +141,21 @@ def simulate_markets(
     data = design.data
     forward = ForwardModel(design.spec, data, draws)
     scaled = forward.expected_kpi() / data.kpi_scale[None, :, None]
-    draws["baseline_geo"] = 1.0 - scaled.mean(axis=2)  # each geo's mean scaled KPI is 1
+    if forward.log_kpi:  # log(KPI) ~ ...: the baseline multiplies, log-normal noise
+        draws["baseline_geo"] = draws["baseline_geo"] - np.log(scaled.mean(axis=2))
+    else:
+        draws["baseline_geo"] = 1.0 - scaled.mean(axis=2)  # each geo's mean scaled KPI is 1
     forward = forward.with_draws(draws)
     noise = rng.standard_normal(scaled.shape) * draws["noise_sd"][:, :, None]
-    kpi = forward.expected_kpi() + noise * data.kpi_scale[None, :, None]
+    if forward.log_kpi:
+        kpi = forward.expected_kpi() * np.exp(noise - 0.5 * draws["noise_sd"][:, :, None] ** 2)
+    else:
+        kpi = forward.expected_kpi() + noise * data.kpi_scale[None, :, None]
     lift = None
     cells = model.lift_cells
     if cells is not None and cells.n_tests:
         adstocked = forward.transform.adstock(data.lagged(), draws)
-        implied = implied_lift(cells, forward.transform, draws, adstocked, data.kpi_scale)
+        implied = implied_lift(cells, forward.transform, draws, adstocked, data.kpi_scale, lift_level(forward))
         lift = implied + rng.standard_normal(implied.shape) * cells.lift_se
     national, _ = roi_samples(forward, by="channel")
     per_geo, _ = roi_samples(forward, by="geo")
