@@ -21,6 +21,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import arviz as az
@@ -134,13 +135,36 @@ class JaxDensity:
         }
 
 
-def _graphs(model: pm.Model) -> tuple:
-    """(inputs, outputs) of the density and of the value -> variables map, and the
-    variables' names."""
+def _logp_graph(model: pm.Model) -> tuple:
+    """(inputs, outputs) of the model's joint log density over its value variables."""
+    return model.value_vars, [model.logp()]
+
+
+def _vars_graph(model: pm.Model) -> tuple:
+    """(inputs, outputs) of the value -> variables map, and the variables' names."""
     from pymc.util import get_default_varnames
 
     wanted = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
-    return (model.value_vars, [model.logp()]), (model.value_vars, wanted), [v.name for v in wanted]
+    return (model.value_vars, wanted), [v.name for v in wanted]
+
+
+def _graphs(model: pm.Model) -> tuple:
+    """(inputs, outputs) of the density and of the value -> variables map, and the
+    variables' names."""
+    vars_graph, names = _vars_graph(model)
+    return _logp_graph(model), vars_graph, names
+
+
+@contextmanager
+def lean_graphs():
+    """PyTensor without the creation traceback it records on every new graph node (a
+    walk up the Python stack per node: ~15% of the CPU time of building, rewriting and
+    converting the model's graphs). The traceback only decorates PyTensor's own error
+    messages; nothing here is compiled by PyTensor."""
+    import pytensor
+
+    with pytensor.config.change_flags(traceback__limit=0):
+        yield
 
 
 def _start(model: pm.Model, seed: int | None) -> list[np.ndarray]:
@@ -159,6 +183,11 @@ def densities(models: Sequence[pm.Model], seed: int | None = 0, batch: int = 1) 
     same shapes share one compile: the constants that differ between them (their
     data, data-driven priors and scales) become arguments. Models whose graphs differ
     otherwise (``_jax_graph.alike``) are compiled in groups."""
+    with lean_graphs():
+        return _densities(list(models), seed, batch)
+
+
+def _densities(models: list[pm.Model], seed: int | None, batch: int) -> list[JaxDensity]:
     import jax
 
     from geommm import _jax_speed
@@ -167,46 +196,50 @@ def densities(models: Sequence[pm.Model], seed: int | None = 0, batch: int = 1) 
 
     _jax_speed.tune_xla_flags()  # before JAX starts its CPU backend
     _jax_speed.persistent_cache()  # a warm process loads the executables (cold: compiles)
-    models = list(models)
-    graphs = [_graphs(m) for m in models]
     n = len(models)
     plans = (([], [[]] * n), ([], [[]] * n))
-    if n > 1:
+    vars_graph = None
+    if n > 1:  # every model's graphs first: which constants differ between them
+        graphs = [_graphs(m) for m in models]
         groups = alike([g[:2] for g in graphs])
         if len(groups) > 1:  # one compile per group of models with the same graph
             out: list[JaxDensity] = [None] * n  # type: ignore[list-item]
             for group in groups:
-                for k, d in zip(group, densities([models[k] for k in group], seed, batch)):
+                for k, d in zip(group, _densities([models[k] for k in group], seed, batch)):
                     out[k] = d
             return out
         logp_plan = lift_plan([g[0] for g in graphs])
         vars_plan = lift_plan([g[1] for g in graphs]) if logp_plan is not None else None
         if logp_plan is None or vars_plan is None:
-            return [densities([m], seed, batch)[0] for m in models]
+            return [_densities([m], seed, batch)[0] for m in models]
         plans = (logp_plan, vars_plan)
+        logp_graph, vars_graph = graphs[0][0], graphs[0][1:]
+    else:
+        logp_graph = _logp_graph(models[0])
     (logp_lift, logp_data), (vars_lift, vars_data) = plans
     inits = [_start(m, seed) for m in models]
     shapes = [x.shape for x in inits[0]]
     split = _splitter(shapes)
     starts = [_flat(x) for x in inits]
-    logp = _jaxify(*graphs[0][0], lifted=logp_lift)
+    logp = _jaxify(*logp_graph, lifted=logp_lift)
 
     def neg_logp(x, *data):
         return -logp(*split(x), *data)[0]
 
-    # XLA compiles without the GIL: the density compiles in the background while
-    # PyTensor rewrites and XLA compiles the value -> variables map (2 cores overlap)
+    # XLA compiles without the GIL: the density compiles on the second core while
+    # PyMC builds, PyTensor rewrites and XLA compiles the value -> variables map
     lowered = jax.jit(jax.value_and_grad(neg_logp)).lower(starts[0], *logp_data[0])
     with ThreadPoolExecutor(max_workers=1) as pool:
         density = pool.submit(lowered.compile)
-        to_variables = _jaxify(*graphs[0][1], lifted=vars_lift)
+        (vars_in, vars_out), names = vars_graph if vars_graph is not None else _vars_graph(models[0])
+        to_variables = _jaxify(vars_in, vars_out, lifted=vars_lift)
         axes = (0, *([None] * len(vars_lift)))
         mapped = jax.vmap(lambda x, *d: to_variables(*split(x), *d), in_axes=axes)
         points = np.zeros((batch, starts[0].size))
         batched = jax.jit(mapped).lower(points, *vars_data[0]).compile()
         compiled = density.result()
     return [
-        JaxDensity(m, x0, shapes, graphs[0][2], batch, compiled, batched, tuple(ld), tuple(vd))
+        JaxDensity(m, x0, shapes, names, batch, compiled, batched, tuple(ld), tuple(vd))
         for m, x0, ld, vd in zip(models, starts, logp_data, vars_data)
     ]
 
