@@ -186,3 +186,12 @@ def test_laplace_reports_its_pareto_k(laplace_fit):
     k = laplace_fit.settings.pareto_k
     assert k is not None and np.isfinite(k)
     assert any("Pareto k" in m for m in laplace_fit.diagnostics().messages)
+
+
+def test_pareto_k_survives_save_and_load(laplace_fit, tmp_path):
+    import geommm as gm
+
+    path = laplace_fit.save(tmp_path / "fit.nc")
+    loaded = gm.load_fit(path)
+    assert loaded.settings.pareto_k == laplace_fit.settings.pareto_k
+    assert loaded.diagnostics().messages == laplace_fit.diagnostics().messages
