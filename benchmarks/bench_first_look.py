@@ -57,7 +57,8 @@ def child(method: str) -> None:
         "method": method, "import_seconds": imported, "fit_seconds": wall,
         "cpu_seconds": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
         "compile_seconds": fit.settings.compile_seconds,
-        "run_seconds": fit.settings.sampling_seconds,
+        "run_seconds": fit.settings.sampling_seconds, "pareto_k": fit.settings.pareto_k,
+        "load": os.getloadavg()[0],
         "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:120]}" for w in caught}),
         "roi": roi.select("channel", "roi_mean", "roi_hdi_low", "roi_hdi_high").to_dicts(),
     }))
@@ -105,11 +106,16 @@ def main() -> None:
     nuts, diag = nuts_roi(a.nuts_cache, a.refit_nuts)
     print(f"NUTS 4 x 1000 ({a.nuts_cache}): {diag.verdict}, max R-hat {diag.max_r_hat:.3f}, "
           f"min bulk ESS {diag.min_ess_bulk:.0f}\n")
-    print("| method | fit s (wall) | CPU s | compile s | mode + draws s | import s | <= 10 s |")
-    print("|---|---|---|---|---|---|---|")
+    print("| method | fit s (wall) | CPU s | compile s | mode + draws s | import s | load (1 min) "
+          "| <= 10 s |")
+    print("|---|---|---|---|---|---|---|---|")
     for m, r in {**runs, **warm}.items():
         print(f"| {m} | {r['fit_seconds']:.1f} | {r['cpu_seconds']:.1f} | {r['compile_seconds']:.1f} "
-              f"| {r['run_seconds']:.1f} | {r['import_seconds']:.1f} | {'yes' if r['fit_seconds'] <= 10 else 'no'} |")
+              f"| {r['run_seconds']:.1f} | {r['import_seconds']:.1f} | {r['load']:.1f} "
+              f"| {'yes' if r['fit_seconds'] <= 10 else 'no'} |")
+    k = runs["laplace"].get("pareto_k")
+    print(f"\nLaplace Pareto k (PSIS, its draws against the model's density): {k} "
+          f"({'reweighted' if k is not None and k <= 0.7 else 'not reweighted: k > 0.7'})")
     print("\n| channel | NUTS mean | MAP | Laplace mean | Laplace vs NUTS | Laplace 90% HDI "
           "| within 10% | HDI covers NUTS mean |")
     print("|---|---|---|---|---|---|---|---|")

@@ -109,11 +109,14 @@ class GeoMMM:
         their spread 50 posterior sds too high and Laplace draws reached baselines far
         from the data. NUTS samples the posterior, which is the same either way."""
         if self._opt_model is None:
-            self._opt_model = build_pymc_model(
-                self.spec, self.data, self.priors, lift_cells=self.lift_cells,
-                likelihood=self.likelihood, geo_centring=np.ones(self.data.n_channels),
-                level_centring=self.level_centring,
-            )
+            from geommm.approx import lean_graphs
+
+            with lean_graphs():  # compiled by JAX only: no PyTensor creation tracebacks
+                self._opt_model = build_pymc_model(
+                    self.spec, self.data, self.priors, lift_cells=self.lift_cells,
+                    likelihood=self.likelihood, geo_centring=np.ones(self.data.n_channels),
+                    level_centring=self.level_centring,
+                )
         return self._opt_model
 
     def default_priors(self) -> pl.DataFrame:

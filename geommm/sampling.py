@@ -61,6 +61,10 @@ class SamplerSettings:
     compile_seconds: float = 0.0
     sampling_seconds: float = 0.0
     cpu_seconds: float = 0.0
+    #: Laplace only: Pareto k of the importance weights of its draws against the model's
+    #: density (<= 0.7: the draws were reweighted towards the posterior; above: they are
+    #: the plain normal approximation, and k says how far it is from the posterior).
+    pareto_k: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -170,15 +170,25 @@ def reported_parameters(idata) -> list[str]:
     return [n for n in post.data_vars if not is_internal(n) and n != "lift_implied"]
 
 
+def _pareto_message(k: float) -> str:
+    if k <= 0.7:
+        return (f"Laplace draws reweighted towards the posterior by importance sampling "
+                f"(Pareto k {k:.2f} <= 0.7: the weights are reliable)")
+    return (f"Pareto k of the Laplace draws against the model's density: {k:.2g} (> 0.7): the "
+            "normal at the mode is far from the posterior jointly, so its draws were not "
+            "reweighted; means can be off by 10-20% where the posterior is skewed")
+
+
 def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> Diagnostics:
     """Divergences, max R-hat, min ESS and a verdict ("ok" / "warning" / "fail")."""
     s = fit.settings
     if s.method != "nuts":
-        return Diagnostics(
-            0, float("nan"), float("nan"), float("nan"), "approximate",
-            [f"method={s.method!r} gives an approximation (no convergence checks apply); "
-             "refit with method='nuts' for trustworthy intervals"], method=s.method,
-        )
+        msgs = [f"method={s.method!r} gives an approximation (no convergence checks apply); "
+                "refit with method='nuts' for trustworthy intervals"]
+        k = getattr(s, "pareto_k", None)
+        if k is not None:
+            msgs.append(_pareto_message(float(k)))
+        return Diagnostics(0, float("nan"), float("nan"), float("nan"), "approximate", msgs, method=s.method)
     ess_min = ess_min if ess_min is not None else 100.0 * s.chains
     stats = getattr(fit.idata, "sample_stats", None)
     div = int(stats["diverging"].values.sum()) if stats is not None and "diverging" in stats else 0

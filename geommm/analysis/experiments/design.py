@@ -94,12 +94,13 @@ def design_lift_tests(
         national = base.sum(axis=1) / spend.sum(axis=0)
         geo_roi = base / np.where(spend > 0, spend, np.nan)
     found: list[Candidate] = []
+    usual: dict = {}  # business-as-usual contributions per chunk of draws, computed once
     for w in req.weeks:
         variance = precision.geo_variance(w + req.post_weeks)
         panel = precision.panel_variance(w + req.post_weeks) if req.panel_information else None
         for kind in req.kinds:
             mult = req.spend_factor if kind == "heavy_up" else 0.0
-            effects = cell_effects(forward, future, req.offset, w, req.post_weeks, kind, mult)
+            effects = cell_effects(forward, future, req.offset, w, req.post_weeks, kind, mult, usual)
             for c in req.channels:
                 pricer = CellPricer(effects, c, variance, req.lift_se, req.relative_se, req.kpi_value,
                                     panel)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geommm.analysis.draws import draw_chunks
+from geommm.analysis.forward import MEMO_CELLS
 from geommm.analysis.experiments.plan import FuturePlan, with_test
 
 
@@ -32,19 +33,28 @@ class CellEffects:
 
 
 def cell_effects(
-    forward, plan: FuturePlan, offset: int, weeks: int, post_weeks: int, kind: str, multiplier: float
+    forward, plan: FuturePlan, offset: int, weeks: int, post_weeks: int, kind: str, multiplier: float,
+    usual: dict | None = None,
 ) -> CellEffects:
-    """Effects of ``kind`` for ``weeks`` weeks from ``offset`` weeks after the panel."""
+    """Effects of ``kind`` for ``weeks`` weeks from ``offset`` weeks after the panel.
+    ``usual``: a dict kept across calls with the same ``forward`` and ``plan``, where the
+    business-as-usual contributions of each chunk of draws are computed once (every test
+    length and kind is compared with the same ones)."""
     window = slice(offset, offset + weeks)
     measured = slice(offset, offset + weeks + post_weeks)
     tested = with_test(plan, offset, weeks, multiplier)
     data = forward.data
     cells = data.n_geos * (plan.n_weeks + plan.history.shape[1]) * data.n_channels * data.max_lag
     lift, total = [], []
-    for chunk in draw_chunks(forward.draws, cells):
+    usual = {} if usual is None else usual
+    for k, chunk in enumerate(draw_chunks(forward.draws, cells)):
         fw = forward.with_draws(chunk)
-        change = (fw.media_contributions_history(tested, plan.history)
-                  - fw.media_contributions_history(plan.input, plan.history))  # (d, G, H, C)
+        base = usual.get(k)
+        if base is None:
+            base = fw.media_contributions_history(plan.input, plan.history)
+            if sum(v.size for v in usual.values()) + base.size <= MEMO_CELLS:  # bounded memory
+                usual[k] = base
+        change = fw.media_contributions_history(tested, plan.history) - base  # (d, G, H, C)
         lift.append(change[:, :, measured].sum(axis=2))
         total.append(change.sum(axis=2))
     bau = plan.spend[:, window].sum(axis=1)

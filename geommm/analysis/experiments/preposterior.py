@@ -49,8 +49,8 @@ def interval_width(values: np.ndarray, weights: np.ndarray | None = None, prob: 
     cum = np.cumsum(w, axis=1)
     cum[:, -1] = 1.0
     tails = np.linspace(0.0, 1.0 - prob, _TAIL_GRID)
-    lo = _quantiles(cum, tails)
-    hi = _quantiles(cum, tails + prob)
+    both = _quantiles(cum, np.concatenate([tails, tails + prob]))  # one search for both ends
+    lo, hi = both[:, :_TAIL_GRID], both[:, _TAIL_GRID:]
     width = (v[hi] - v[lo]).min(axis=1)
     return width[0] if weights is None else width
 
