@@ -8,7 +8,6 @@ Most tests need no fit: a ForwardModel over draws built from the simulator's own
 from __future__ import annotations
 
 import dataclasses
-import time
 import warnings
 
 import numpy as np
@@ -150,9 +149,7 @@ def test_power_and_preposterior_basics():
 def test_table_search_and_ranking(market, model):
     data = model.data
     fw = ForwardModel(model.spec, data, truth_draws(market, data, n=200, spread=0.4, seed=2))
-    t0 = time.perf_counter()
     table = design_lift_tests(fw, max_geos=3, n_best=None)
-    seconds = time.perf_counter() - t0
     assert table.columns == list(COLUMNS)
     assert table["rank"].to_list() == list(range(1, table.height + 1))
     assert set(table["n_geos"]) == {1, 2, 3}
@@ -162,7 +159,6 @@ def test_table_search_and_ranking(market, model):
     assert set(table["start"]) == {(data.times[-1] + np.timedelta64(7, "D")).item()}
     assert ((table["kind"] == "go_dark") == (table["spend_change"] < 0)).all()
     assert table["power"].is_between(0.05 - 1e-9, 1).all()
-    assert seconds < 10
     budget = float(table["cost"].median())
     capped = design_lift_tests(fw, max_cost=budget, n_best=5)
     assert capped.height == 5 and (capped["cost"] <= budget).all()

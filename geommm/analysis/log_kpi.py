@@ -244,6 +244,11 @@ class LogPlanResponse:
             out.append((mean[:, :, None] * (e[1] ** 2 + e[2])).sum(axis=-1))
         return out
 
+    def cross(self, multiplier: float | np.ndarray = 1.0) -> None:
+        """No off-diagonal Hessian entries: a log KPI has no ``synergy()`` pairs (refused at
+        the formula), and the cross terms between its channels are left out (see above)."""
+        return None
+
     def curve(self, multiplier: float | np.ndarray = 1.0) -> np.ndarray:
         """(D, G, C) each channel at ``multiplier`` x the plan, the others at 1, minus it off."""
         if not hasattr(self, "_at_one"):
