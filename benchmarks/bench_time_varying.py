@@ -1,6 +1,7 @@
 """Time-varying media effectiveness: recovery, static agreement and cost (not run by the tests).
 
     python benchmarks/bench_time_varying.py --chains 2 --tune 500 --draws 500 --seeds 0 1 2
+    python benchmarks/bench_time_varying.py --parts anchor --anchor-seeds 0 1   # one part alone
 
 1. Drifting panels (10 geos x 156 weeks, tv's effectiveness exp(0.3 sin(2 pi t / 104))):
    share of weeks whose true multiplier lies in the 90% HDI of ``fit.effectiveness()``,
