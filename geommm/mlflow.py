@@ -127,7 +127,8 @@ def _write_artifacts(fit, folder: Path, report: bool) -> None:
     fit.roi(by="channel").write_csv(tables / "roi_national.csv")
     fit.roi(by="geo").write_csv(tables / "roi_geo.csv")
     fit.fit_metrics().write_csv(tables / "fit_metrics.csv")
-    fit.priors.table(adstocks=[m.adstock for m in fit.spec.media], synergy=bool(fit.spec.synergy)).write_csv(
+    fit.priors.table(adstocks=[m.adstock for m in fit.spec.media], synergy=bool(fit.spec.synergy),
+                     reach_frequency=any(m.frequency is not None for m in fit.spec.media)).write_csv(
         tables / "priors.csv")
     spec = {"spec": fit.spec.to_dict(), "settings": fit.settings.to_dict(), "fit_id": fit.fit_id}
     (folder / "spec.json").write_text(json.dumps(spec, indent=2, default=str))

@@ -124,6 +124,7 @@ class GeoMMM:
         return self.priors.table(
             adstocks=[m.adstock for m in self.spec.media], varying=[m.varying for m in self.spec.media],
             smooth=self.spec.smooth is not None, synergy=bool(self.spec.synergy),
+            reach_frequency=any(m.frequency is not None for m in self.spec.media),
         )
 
     def sample_prior_predictive(self, draws: int = 500, seed: int | None = 0):

@@ -244,6 +244,19 @@ def test_a_model_without_rf_channels_has_no_rf_variables(tiny_model):
     assert tiny_model.data.reach_frequency is None
 
 
+def test_frequency_curve_priors_are_overridable_by_name_and_listed_only_with_rf(rf_sim, tiny_model):
+    import pymc as pm
+
+    model = gm.GeoMMM(rf_sim.formula, data=rf_sim.panel, geo="geo", time="week",
+                      priors={"frequency_half": {"dist": "LogNormal", "mu": 1.5, "sigma": 0.2}})
+    half = model.model["frequency_half"]
+    draws = pm.draw(half, draws=4000, random_seed=1)
+    assert abs(np.median(np.log(draws)) - 1.5) < 0.03  # the override, not the default mu 0.7
+    listed = set(model.default_priors()["parameter"])
+    assert {"frequency_half", "frequency_slope"} <= listed
+    assert not {"frequency_half", "frequency_slope"} & set(tiny_model.default_priors()["parameter"])
+
+
 def test_lift_tests_on_rf_channels_are_refused_and_never_designed(rf_fit, rf_sim):
     from geommm.errors import DesignError, LiftTestError
 

@@ -21,6 +21,7 @@ from scipy import stats
 
 from geommm.errors import PriorError
 from geommm.media import Adstock, adstock_kind, channel_parameter_priors
+from geommm.media.frequency import RF_PRIORS
 from geommm.model.time_path import PATH_PRIORS
 
 DISTRIBUTIONS = ("Normal", "HalfNormal", "LogNormal", "Beta", "Gamma")
@@ -163,7 +164,7 @@ def default_priors(channels: Sequence[str], default_roi: float) -> dict[str, Pri
         ),
         **{
             name: Prior(spec.dist, note=spec.note, **spec.params)
-            for name, spec in channel_parameter_priors().items()
+            for name, spec in {**channel_parameter_priors(), **RF_PRIORS}.items()
         },
     }
 
@@ -197,18 +198,20 @@ class PriorSet:
     term_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def table(self, adstocks: Sequence[str] | None = None, varying: Sequence[Any] | None = None,
-              smooth: bool = False, synergy: bool = False) -> pl.DataFrame:
+              smooth: bool = False, synergy: bool = False, reach_frequency: bool = False) -> pl.DataFrame:
         """One row per prior (and channel). With the channels' adstock kinds, a channel
         whose kind gives ``retention`` another meaning (Weibull: the scale as a share of
         max_lag) says so in its ``retention_logit`` note. The time-path priors are listed
         only for channels ``varying`` marks (their ``media(..., varying=)``), the smooth
         baseline's with ``smooth`` (the formula has ``smooth(time)``), the synergy
-        priors with ``synergy`` (it has ``synergy(a, b)``)."""
+        priors with ``synergy`` (it has ``synergy(a, b)``), the frequency curve's with
+        ``reach_frequency`` (it has a ``media(reach=..., frequency=...)`` channel)."""
         varying = [False] * len(self.channels) if varying is None else list(varying)
         rows = [
             {"parameter": k, "channel": "", "prior": p.describe(), "note": p.note}
             for k, p in self.shared.items()
             if (smooth or not k.startswith("smooth_")) and (synergy or not k.startswith("synergy"))
+            and (reach_frequency or k not in RF_PRIORS)
         ]
         for k, p in self.channel.items():
             for i, ch in enumerate(self.channels):

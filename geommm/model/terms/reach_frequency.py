@@ -13,7 +13,6 @@ from typing import Any
 import pymc as pm
 
 from geommm.media.frequency import RF_PRIORS
-from geommm.model.priors import Prior
 from geommm.model.terms.context import TermContext
 
 
@@ -24,7 +23,5 @@ def parameters(ctx: TermContext) -> dict[str, Any]:
         return {}
     model = pm.modelcontext(None)
     model.add_coord("rf_channel", [ctx.data.channels[c] for c in rf.channels])
-    return {
-        name: Prior(spec.dist, note=spec.note, **spec.params).create(name, dims="rf_channel")
-        for name, spec in RF_PRIORS.items()
-    }
+    # shared priors, overridable by name: priors={"frequency_half": ...} (every R&F channel)
+    return {name: ctx.priors.shared[name].create(name, dims="rf_channel") for name in RF_PRIORS}
