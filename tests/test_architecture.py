@@ -243,3 +243,16 @@ def test_package_root_points_at_the_workflows():
     assert gm.evaluate_holdout is validation.evaluate_holdout
     assert gm.time_slice_cv is validation.time_slice_cv
     assert gm.batch.run_fits is batch.run_fits
+
+
+#: One concept per module: past this many lines a module is split by concept.
+MAX_MODULE_LINES = 400
+
+
+def test_no_module_is_over_the_line_limit():
+    long = {
+        str(p.relative_to(PACKAGE.parent)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"split these by concept (over {MAX_MODULE_LINES} lines): {long}"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from geommm.analysis.plan_response import scaled_plan
 from geommm.media import lag_stack, saturation_kind
 from geommm.model import expected
 
@@ -198,10 +199,9 @@ class LogPlanResponse:
 
     def __init__(self, forward: ForwardModel, plan: np.ndarray | None = None, effectiveness: str = "latest") -> None:
         data = forward.data
-        plan = data.media_input if plan is None else np.asarray(plan, dtype="float64")
-        G, T, C = plan.shape
+        self.scaled = scaled_plan(data, plan)
         lag = data.max_lag
-        self.scaled = np.concatenate([plan, np.zeros((G, lag - 1, C))], axis=1) / data.media_scale[:, None, :]
+        G, C, T = self.scaled.shape[0], self.scaled.shape[2], self.scaled.shape[1] - (lag - 1)
         self.transform = forward.transform
         self.effect = forward.draws["media_effect"]  # (D, G, C) on log KPI
         multiplier = forward.planning_multiplier(effectiveness)
