@@ -11,7 +11,9 @@ One concept per module:
 - :mod:`~geommm.sim.store`     :class:`SimulatedPanel` and its save / load;
 - :mod:`~geommm.sim.experiment` a designed test run in the weeks after the fitted ones.
 - :mod:`~geommm.sim.organic`, :mod:`~geommm.sim.treatment`, :mod:`~geommm.sim.nonmedia`
-  organic media and a non-media lever with known truth (``simulate(organic=..., treatment=...)``).
+  organic media and a non-media lever with known truth (``simulate(organic=..., treatment=...)``);
+- :mod:`~geommm.sim.identification` three panels whose identifiability is known
+  (strictly collinear pair, independent flighting, a weak always-on channel).
 
 Lift tests happen *inside* the panel: business-as-usual spend is drawn first,
 heavy-ups and go-darks are applied to it, and the KPI is computed from the resulting
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from geommm.sim.experiment import DesignedTestRun, panel_until, run_designed_test, true_roi_until
 from geommm.sim.generate import build_formula, simulate
+from geommm.sim.identification import identification_scenario
 from geommm.sim.lift import LIFT_SCHEMA
 from geommm.sim.patterns import always_on
 from geommm.sim.profiles import (
@@ -66,4 +69,5 @@ __all__ = [
     "panel_until",
     "true_roi_until",
     "always_on",
+    "identification_scenario",
 ]

@@ -14,6 +14,11 @@ per geo and channel):
   over the prior's, in the median market (robust to one market whose Laplace
   approximation has a flat direction); NaN for a point estimate (``map``).
 
+A pair of channels is as identified as its least identified combination: its width
+ratio is :func:`pair_contraction` (the posterior sd over the prior's along the
+direction of the two log ROIs that the data narrow least; a strictly collinear pair
+has its split there), its error ratio the larger of the two channels'.
+
 Verdict from the larger of the two ratios: **identified** below ``IDENTIFIED``,
 **not identified** at or above ``NOT_IDENTIFIED``, **weak** in between. This is
 simulation-based calibration on the user's own data; with a handful of markets
@@ -146,6 +151,30 @@ def design_lifts(design: Design) -> pl.DataFrame:
     return design.lift_tests.drop([c for c in drop if c in design.lift_tests.columns])
 
 
+def pair_contraction(log_roi: np.ndarray, prior_sd: np.ndarray) -> float:
+    """Posterior sd over prior sd along the least narrowed direction of two log ROIs.
+
+    ``log_roi`` is (D, 2) draws, ``prior_sd`` the two ROI priors' sds of log ROI (the
+    priors are independent). The square root of the largest eigenvalue of the
+    posterior covariance in prior-whitened coordinates: at least each channel's own
+    ratio, and near 1 when the data fix a combination (their sum) but not the split."""
+    keep = np.isfinite(log_roi).all(axis=1)
+    if keep.sum() < 3:
+        return float("nan")
+    cov = np.cov(log_roi[keep] / np.asarray(prior_sd, dtype=float)[None, :], rowvar=False)
+    return float(np.sqrt(max(np.linalg.eigvalsh(cov)[-1], 0.0)))
+
+
+def _pair_width(est: list[np.ndarray], i: int, j: int, prior_sd: np.ndarray) -> float:
+    """Median over markets of :func:`pair_contraction` of channels ``i`` and ``j``."""
+    if est[0].shape[0] < 3:
+        return float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = [pair_contraction(np.log(np.where(e[:, [i, j]] > 0, e[:, [i, j]], np.nan)),
+                                   prior_sd[[i, j]]) for e in est]
+    return float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else float("nan")
+
+
 def _scores(est: np.ndarray, true: np.ndarray, prior_sd: np.ndarray):
     """Per channel (last axis): bias, error ratio, width ratio from the markets' estimates.
 
@@ -233,12 +262,12 @@ def score(design: Design, refits: Refits) -> pl.DataFrame:
                 rows.append(_row("geo", channel, geo, n, markets.roi_geo[:, g, c],
                                  g_bias[g, c], g_err[g, c], g_width[g, c], refits.seconds))
     for i, j in itertools.combinations(range(len(design.channels)), 2):
-        # a pair is as identified as its less identified channel: when two channels move
-        # together the data fix their combined effect, and the split falls to the weaker
+        # a pair is as identified as its least identified combination: when two channels
+        # move together the data fix their combined effect, not the split
         worse = i if err[i] >= err[j] else j
         rows.append(_row("pair", f"{design.channels[i]}+{design.channels[j]}", None, n,
-                         markets.roi[:, worse], bias[worse], err[worse], width[worse],
-                         refits.seconds))
+                         markets.roi[:, worse], bias[worse], err[worse],
+                         _pair_width(refits.national, i, j, sd), refits.seconds))
     return pl.DataFrame(rows)
 
 
