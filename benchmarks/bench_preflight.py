@@ -127,11 +127,16 @@ def main() -> None:
     p.add_argument("--save", help="write the rows (parquet) here")
     p.add_argument("--nuts-cache", default=DEFAULT_NUTS_CACHE,
                    help="parquet of NUTS contractions to reuse ('' to always refit)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows already in --save and skip their scenario and seed")
     a = p.parse_args()
-    rows = []
+    rows = pl.read_parquet(a.save).to_dicts() if a.resume and a.save and os.path.exists(a.save) else []
+    done = {(r["scenario"], r["seed"]) for r in rows}
     # seed by seed across the scenarios: a run cut short still covers every scenario
     for seed in range(a.first_seed, a.first_seed + a.seeds):
         for scenario in a.scenarios:
+            if (scenario, seed) in done:
+                continue
             print(f"{scenario} seed {seed}: starting ({load()})", flush=True)
             panel, formula = panel_for(scenario, seed, a.geos, a.weeks, a.weak_share)
             design = build_design(panel, formula, geo="geo", time="week")

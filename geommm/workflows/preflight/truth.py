@@ -12,6 +12,13 @@ geo's residual noise level. The KPI is then the model's forward function
 (:class:`~geommm.analysis.forward.ForwardModel`) over these parameters as
 "draws", plus noise; lift tests, if any, get the lift the truth implies plus
 noise at their own standard error.
+
+Channels whose spend is a fixed multiple of another's in every geo (the
+``fixed_multiple`` data check) get that channel's carryover and curve in every
+market: their spend cannot split them, and markets with curves drawn apart would
+credit the design with a split that only a difference in curves the data need not
+have could make (on the strictly collinear scenario of ``geommm.sim.identification``
+a full NUTS fit leaves the pair at 0.88 of the prior's width).
 """
 
 from __future__ import annotations
@@ -124,6 +131,37 @@ def _baseline_draws(design: Design, n: int) -> dict[str, np.ndarray]:
     return out
 
 
+def tied_pairs(design: Design) -> list[tuple[int, int]]:
+    """Channel pairs (i, j) whose spend is a fixed multiple in every geo (as the
+    ``fixed_multiple`` check finds them)."""
+    from geommm.workflows.preflight.collinearity import (
+        FIXED_MULTIPLE_SHARE,
+        fixed_multiple_share,
+    )
+
+    out = []
+    for i in range(len(design.channels)):
+        for j in range(i + 1, len(design.channels)):
+            held = fixed_multiple_share(design.spend, i, j)
+            held = held[np.isfinite(held)]
+            if held.size and held.min() >= FIXED_MULTIPLE_SHARE:
+                out.append((i, j))
+    return out
+
+
+def _tie_curves(draws: dict[str, np.ndarray], pairs: list[tuple[int, int]],
+                n_channels: int) -> bool:
+    """Give channel j channel i's carryover and curve parameters, in place (True if any)."""
+    from geommm.media import channel_parameter_priors
+
+    names = ("retention", "half_saturation", *channel_parameter_priors())
+    curve = [k for k in names if k in draws and draws[k].shape[-1] == n_channels]
+    for i, j in pairs:
+        for k in curve:
+            draws[k][..., j] = draws[k][..., i]
+    return bool(pairs)
+
+
 def simulate_markets(
     design: Design, model, n_sims: int, roi: float | Mapping[str, float] | None = None,
     seed: int = 0,
@@ -134,6 +172,8 @@ def simulate_markets(
     centre = _stated_centres(design, roi, prior_centre)
     draws = _media_draws(model, n_sims, seed)
     target = np.exp(centre + prior_sd * quantile_grid(n_sims, len(design.channels), rng))
+    if _tie_curves(draws, tied_pairs(design), len(design.channels)):  # the ROI the tied curves give
+        draws["roi"] = roi_samples(ForwardModel(design.spec, design.data, draws), by="channel")[0]
     # the media effect is linear in the channel's ROI (build.py), so rescaling it sets the ROI
     draws["media_effect"] = draws["media_effect"] * (target / draws["roi"])[:, None, :]
     draws["roi"] = target
