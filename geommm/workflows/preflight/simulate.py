@@ -336,12 +336,13 @@ def _pair_finding(row: dict) -> Finding:
     v = row["verdict"]
     if v == "identified":
         text = (f"channels {a!r} and {b!r} move together, yet this design still tells them "
-                f"apart: {_how(row)} for the less identified of the two.")
+                f"apart: {_how(row)} (the error of the less identified of the two, the "
+                "interval along their least narrowed combination).")
     else:
         text = (f"channels {a!r} and {b!r} as a pair: {v.replace('weak', 'weakly identified')}"
                 f": the data fix their combined effect better than the split ({_how(row)} "
-                f"for the less identified of the two); a Geo-Lift test on either one, or an "
-                "ROI prior on one of them, settles the split.")
+                f"for the less identified of the two, the interval along their split); a "
+                "Geo-Lift test on either one, or an ROI prior on one of them, settles the split.")
     return Finding("info" if v == "identified" else "warning", "identification", text,
                    value=worst(row["error_ratio"], row["width_ratio"]),
                    threshold=IDENTIFIED if v == "identified" else NOT_IDENTIFIED,
