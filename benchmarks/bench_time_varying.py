@@ -66,15 +66,38 @@ def roi_coverage(result, truth) -> dict[str, bool]:
     return {r["channel"]: bool(r["roi_hdi_low"] <= r["true"] <= r["roi_hdi_high"]) for r in nat.iter_rows(named=True)}
 
 
+def tilt_se(s, channel: str = "tv") -> float:
+    """How well a panel can tell a tilt of ``channel``'s path from the baseline, from the truth
+    alone: the standard error of a linear tilt (log multiplier -0.5 -> +0.5 over the panel) that
+    each geo's own trend and yearly season cannot absorb. A tilt moves the scaled KPI by
+    ``x_t r_gt`` (``r`` the channel's true response before the drift); only its part outside
+    each geo's level, trend and Fourier terms informs the tilt, against the geo's noise."""
+    n_geos, n_weeks = len(s.truth.geos), s.truth.effect.shape[0]
+    c = s.truth.contributions.filter(pl.col("channel") == channel).sort("geo", "week")
+    eff = np.asarray(s.truth.effect)[:, s.truth.channels.index(channel)]
+    r = c["contribution"].to_numpy().reshape(n_geos, n_weeks) / np.asarray(s.truth.kpi_scale)[:, None] / eff
+    t = np.arange(n_weeks, dtype="float64")
+    x = t / (n_weeks - 1) - 0.5
+    angle = 2 * np.pi * t / sim.SEASON_PERIOD
+    base = np.column_stack([np.ones(n_weeks), x, np.sin(angle), np.cos(angle), np.sin(2 * angle), np.cos(2 * angle)])
+    tilt = (x[None, :] * r).T  # (T, G)
+    resid = tilt - base @ np.linalg.lstsq(base, tilt, rcond=None)[0]
+    info = ((resid**2).sum(axis=0) / np.asarray(s.truth.noise_sd) ** 2).sum()
+    return float(1.0 / np.sqrt(info))
+
+
 def drifting(a, seed: int) -> dict:
     s = sim.simulate(n_geos=10, n_weeks=156, n_channels=a.channels, seed=seed, n_lift_tests=2, effect_drift=DRIFT)
     result, cost = fit(varying(s.formula), s.panel, s.lift_tests, a, seed)
     eff = result.effectiveness(hdi_prob=0.9).filter(pl.col("channel") == "tv")
     true = np.asarray(s.truth.effect)[:, s.truth.channels.index("tv")]
     inside = (eff["hdi_low"].to_numpy() <= true) & (true <= eff["hdi_high"].to_numpy())
+    tv_lift = s.lift_tests.filter(pl.col("channel") == "tv")
     return {"seed": seed, "path_coverage": round(float(inside.mean()), 3),
             "path_mean_abs_err": round(float(np.abs(eff["mean"].to_numpy() - true).mean()), 3),
-            "roi_covered": roi_coverage(result, s.truth), **cost}
+            "roi_covered": roi_coverage(result, s.truth), "tilt_se": round(tilt_se(s), 3),
+            "tv_lift_error_in_se": [round(float((m - t) / e), 2) for m, t, e in
+                                    tv_lift.select("lift", "true_lift", "lift_se").iter_rows()], **cost}
 
 
 #: A tv go-dark in half the geos at the drift's trough (weeks 76-79 of exp(0.3 sin(2 pi t / 104)),
@@ -192,6 +215,7 @@ def main() -> None:
     for r in out.get("drifting", []):
         print(f"| drift seed {r['seed']} | path in 90% band {r['path_coverage']:.0%} | ROI covered "
               f"{sum(r['roi_covered'].values())}/{len(r['roi_covered'])} (tv {r['roi_covered'].get('tv')}) | "
+              f"tilt se {r.get('tilt_se')} | tv lift test error {r.get('tv_lift_error_in_se')} se | "
               f"{r['sampling_s']} s, {r['divergences']} div, R-hat {r['max_r_hat']} |")
 
 
