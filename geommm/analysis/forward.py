@@ -49,7 +49,7 @@ class ForwardModel:
         #: channel multiplies the effect by ``exp(effect_shift)`` from that week on).
         self.shift_from = shift_from if "effect_shift" in draws else None
         #: log(KPI) ~ ...: KPI units by counterfactual through ``analysis/log_kpi.py``.
-        self.log_kpi = bool(getattr(data, "log_kpi", False))
+        self.log_kpi = bool(data.log_kpi)
         self._memo: dict[tuple, np.ndarray] = {}
 
     @property
