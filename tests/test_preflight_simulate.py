@@ -172,7 +172,7 @@ def test_identification_scenarios_have_the_designs_they_name():
     assert dark.any(axis=1).all() and not (dark == dark[:1]).all()  # own plan per geo
     weak = identification_scenario("weak", seed=1, n_geos=3, n_weeks=40)
     assert (weak.panel["email_spend"] > 0).all()  # always on
-    assert weak.truth.media_share[-1] < 0.2 * weak.truth.media_share[0]  # small
+    assert weak.truth.media_share[-1] < 0.5 * weak.truth.media_share[0]  # smaller than tv
     with pytest.raises(Exception, match="kinds are"):
         identification_scenario("loose")
 
