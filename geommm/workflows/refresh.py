@@ -168,7 +168,7 @@ def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation):
             geo_centring=geo_w, level_centring=level_w,
         )
         try:
-            return fit_sampler_prior(model, posterior, shrinkage, inflation), span
+            return fit_sampler_prior(model, posterior, shrinkage, inflation, spec=fit.spec, ref_data=ref_data), span
         except KeyError as missing:
             warnings.warn(
                 f"the parent fit's trace lacks the sampler's values ({missing}); this refresh uses "
