@@ -311,8 +311,8 @@ def test_reference_sums_by_quadrature_match_the_exact_reference_graph(laplace_fi
     ``media_effect`` (``baseline_geo`` cancels them). A few weighted reference weeks per
     geo-channel stand in for all of them: at the parent's draws ``media_effect`` is
     within the tolerance of the exact reference graph and ``baseline_geo`` is equal,
-    and the mapped graph no longer holds the reference weeks' lag stack. A tolerance no
-    quadrature can meet keeps the exact sums."""
+    and the mapped graph no longer holds the reference weeks' lag stack. It is opt-in
+    (exact sums by default), and a tolerance no quadrature can meet keeps the exact sums."""
     import pytensor
     import pytensor.tensor as pt
     from pytensor.graph.basic import Constant
@@ -324,13 +324,15 @@ def test_reference_sums_by_quadrature_match_the_exact_reference_graph(laplace_fi
     fit = laplace_fit  # a wide (Laplace, 60-week) posterior: looser tolerances than the default
     monkeypatch.setattr(nm, "TOLERANCE", 2e-2)
     geo_w, level_w = parent_centring(fit)
-    fast, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0)
+    fast, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0, quadrature=True)
     assert fast.normaliser is not None and fast.normaliser.held_out_error <= nm.TOLERANCE
     T = fit.data.n_times
     assert fast.normaliser.n_weeks == T and fast.normaliser.weights.shape[1] < T
-    monkeypatch.setattr(nm, "TOLERANCE", -1.0)
-    exact, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0)
+    exact, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0)  # the default
     assert exact.normaliser is None
+    monkeypatch.setattr(nm, "TOLERANCE", -1.0)
+    unmet, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0, quadrature=True)
+    assert unmet.normaliser is None
     np.testing.assert_array_equal(exact.mean, fast.mean)
 
     theta = pt.vector("theta")
