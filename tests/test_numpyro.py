@@ -15,7 +15,6 @@ import pytest
 pytest.importorskip("numpyro")
 
 import geommm as gm  # noqa: E402
-from geommm import sim  # noqa: E402
 
 
 @pytest.mark.slow
