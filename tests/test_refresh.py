@@ -228,17 +228,19 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     result = sim.simulate(**SMALL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # lineage and scaling plumbing, not statistics: 2 x (50 + 100) per fit (was up to
+        # 2 x (100 + 200)); four short NUTS runs and four compiles are this test's cost
         first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[23]), geo="geo", time="week").fit(
-            draws=100, tune=150, chains=2, progressbar=False
+            draws=50, tune=100, chains=2, progressbar=False
         )
         first.save(tmp_path / "first.nc")
-        second = first.refresh(frame.filter(pl.col("week") <= weeks[31]), method="sequential")
+        second = first.refresh(frame.filter(pl.col("week") <= weeks[31]), method="sequential", tune=100)
         second.save(tmp_path / "second.nc")
         loaded = gm.load_fit(tmp_path / "second.nc")
-        third = loaded.refresh(frame, method="full", draws=100, tune=150)
+        third = loaded.refresh(frame, method="full", draws=50, tune=100)
         # a sequential refresh of a sequential refresh: its prior is still tied to the
         # first fit's weeks (the reference), read from the saved trace
-        again = loaded.refresh(frame, method="sequential", draws=60, tune=100)
+        again = loaded.refresh(frame, method="sequential", draws=40, tune=100)
     assert second.lineage["parent_id"] == first.fit_id
     assert second.lineage["parent_file_sha256"] == first.file_sha256
     assert loaded.lineage == second.lineage and loaded.lineage["new_weeks"] == [str(weeks[24]), str(weeks[31])]
@@ -273,9 +275,9 @@ def test_what_changed_flags_a_strong_simulated_drop():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[39]), geo="geo", time="week").fit(
-            draws=100, tune=200, chains=2, progressbar=False  # the refresh samples alike
+            draws=100, tune=100, chains=2, progressbar=False  # the refresh samples alike
         )
-        second = first.refresh(frame, method="sequential", prior_inflation=2.0)
+        second = first.refresh(frame, method="sequential", prior_inflation=2.0, tune=100)
     changes = second.what_changed(first, budget=False)
     tv = changes.shift.filter(pl.col("channel") == "tv").row(0, named=True)
     assert tv["prob_down"] > 0.9 and tv["flag"] == "down", (changes.summary, tv)
