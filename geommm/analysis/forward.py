@@ -276,8 +276,9 @@ class ForwardModel:
     def _expected_kpi(self, data: ModelData, media: np.ndarray | None) -> np.ndarray:
         if self.log_kpi:  # the mean KPI, exp(mu + sd^2 / 2) in KPI units
             return log_kpi.expected_kpi(self, data, media)
+        own = None if data is self.data else data  # the fitted data's contributions are kept
         total = self.map_chunks(
-            lambda fw: fw.media_contributions(media, data=data).sum(axis=-1), self.cells_per_draw(data=data)
+            lambda fw: fw.media_contributions(media, data=own).sum(axis=-1), self.cells_per_draw(data=data)
         )
         for value in self.baseline_contributions(data).values():
             total = total + value
