@@ -270,3 +270,20 @@ def test_numpy_adstock_and_hill_are_bit_identical_in_value_and_memory_layout(lay
     plain = scipy.special.expit(slope * (np.log(expected + LOG_FLOOR) - np.log(half)))
     curve = saturation_kind("hill").curve(got, np, half, slope)
     assert np.array_equal(curve, plain) and same_layout(curve, plain)
+
+
+def test_scaled_plan_sums_on_two_threads_equal_one_thread(monkeypatch):
+    import geommm.media.transform as transform_mod
+
+    rng = np.random.default_rng(5)
+    transform = MediaTransform(["geometric"] * 3, ["hill", "logistic", "hill"], 4)
+    adstocked = rng.gamma(2.0, 0.5, (300, 2, 500, 3))  # several blocks of draws
+    params = {"half_saturation": rng.uniform(0.5, 2.0, (300, 2, 3)), "slope": rng.uniform(0.8, 2.0, (300, 3))}
+    prepared = transform.prepare(adstocked, params)
+    m = rng.uniform(0.5, 1.5, (2, 3))
+    monkeypatch.setattr(transform_mod, "SUM_THREADS", 1)
+    one = transform.response_sums(prepared, m, 2)
+    monkeypatch.setattr(transform_mod, "SUM_THREADS", 2)
+    two = transform.response_sums(prepared, m, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(one, two))
+    assert transform_mod.os.getpid() in transform_mod._pool  # the threads did run
