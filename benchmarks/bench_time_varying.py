@@ -2,6 +2,7 @@
 
     python benchmarks/bench_time_varying.py --chains 2 --tune 500 --draws 500 --seeds 0 1 2
     python benchmarks/bench_time_varying.py --parts anchor --anchor-seeds 0 1   # one part alone
+    python benchmarks/bench_time_varying.py --parts drift --seeds 2 --noise-draws 3  # new noise, same panel
 
 1. Drifting panels (10 geos x 156 weeks, tv's effectiveness exp(0.3 sin(2 pi t / 104))):
    share of weeks whose true multiplier lies in the 90% HDI of ``fit.effectiveness()``,
@@ -66,15 +67,55 @@ def roi_coverage(result, truth) -> dict[str, bool]:
     return {r["channel"]: bool(r["roi_hdi_low"] <= r["true"] <= r["roi_hdi_high"]) for r in nat.iter_rows(named=True)}
 
 
+def tilt_se(s, channel: str = "tv") -> float:
+    """How well a panel can tell a tilt of ``channel``'s path from the baseline, from the truth
+    alone: the standard error of a linear tilt (log multiplier -0.5 -> +0.5 over the panel) that
+    each geo's own trend and yearly season cannot absorb. A tilt moves the scaled KPI by
+    ``x_t r_gt`` (``r`` the channel's true response before the drift); only its part outside
+    each geo's level, trend and Fourier terms informs the tilt, against the geo's noise."""
+    n_geos, n_weeks = len(s.truth.geos), s.truth.effect.shape[0]
+    c = s.truth.contributions.filter(pl.col("channel") == channel).sort("geo", "week")
+    eff = np.asarray(s.truth.effect)[:, s.truth.channels.index(channel)]
+    r = c["contribution"].to_numpy().reshape(n_geos, n_weeks) / np.asarray(s.truth.kpi_scale)[:, None] / eff
+    t = np.arange(n_weeks, dtype="float64")
+    x = t / (n_weeks - 1) - 0.5
+    angle = 2 * np.pi * t / sim.SEASON_PERIOD
+    base = np.column_stack([np.ones(n_weeks), x, np.sin(angle), np.cos(angle), np.sin(2 * angle), np.cos(2 * angle)])
+    tilt = (x[None, :] * r).T  # (T, G)
+    resid = tilt - base @ np.linalg.lstsq(base, tilt, rcond=None)[0]
+    info = ((resid**2).sum(axis=0) / np.asarray(s.truth.noise_sd) ** 2).sum()
+    return float(1.0 / np.sqrt(info))
+
+
 def drifting(a, seed: int) -> dict:
     s = sim.simulate(n_geos=10, n_weeks=156, n_channels=a.channels, seed=seed, n_lift_tests=2, effect_drift=DRIFT)
     result, cost = fit(varying(s.formula), s.panel, s.lift_tests, a, seed)
     eff = result.effectiveness(hdi_prob=0.9).filter(pl.col("channel") == "tv")
     true = np.asarray(s.truth.effect)[:, s.truth.channels.index("tv")]
     inside = (eff["hdi_low"].to_numpy() <= true) & (true <= eff["hdi_high"].to_numpy())
+    tv_lift = s.lift_tests.filter(pl.col("channel") == "tv")
     return {"seed": seed, "path_coverage": round(float(inside.mean()), 3),
             "path_mean_abs_err": round(float(np.abs(eff["mean"].to_numpy() - true).mean()), 3),
-            "roi_covered": roi_coverage(result, s.truth), **cost}
+            "roi_covered": roi_coverage(result, s.truth), "tilt_se": round(tilt_se(s), 3),
+            "tv_lift_error_in_se": [round(float((m - t) / e), 2) for m, t, e in
+                                    tv_lift.select("lift", "true_lift", "lift_se").iter_rows()], **cost}
+
+
+def renoised(a, seed: int, noise_draw: int) -> dict:
+    """Seed ``seed``'s truth, spend and lift tests with another draw of the KPI's noise:
+    whether a panel's miss is its design (repeats) or its noise draw (moves)."""
+    kw = dict(n_geos=10, n_weeks=156, n_channels=a.channels, seed=seed, n_lift_tests=2, effect_drift=DRIFT)
+    s, quiet = sim.simulate(**kw), sim.simulate(**kw, noise=0.0)
+    G, T = 10, 156
+    eps = np.random.default_rng(1000 + noise_draw).standard_normal((G, T)) * np.asarray(s.truth.noise_sd)[:, None]
+    kpi = quiet.panel["revenue"].to_numpy().reshape(G, T) + np.asarray(s.truth.kpi_scale)[:, None] * eps
+    panel = s.panel.with_columns(pl.Series("revenue", kpi.ravel()))
+    result, cost = fit(varying(s.formula), panel, s.lift_tests, a, seed)
+    eff = result.effectiveness(hdi_prob=0.9).filter(pl.col("channel") == "tv")
+    true = np.asarray(s.truth.effect)[:, s.truth.channels.index("tv")]
+    inside = (eff["hdi_low"].to_numpy() <= true) & (true <= eff["hdi_high"].to_numpy())
+    return {"seed": seed, "noise_draw": noise_draw, "path_coverage": round(float(inside.mean()), 3),
+            "path_mean_abs_err": round(float(np.abs(eff["mean"].to_numpy() - true).mean()), 3), **cost}
 
 
 #: A tv go-dark in half the geos at the drift's trough (weeks 76-79 of exp(0.3 sin(2 pi t / 104)),
@@ -166,6 +207,8 @@ def main() -> None:
     p.add_argument("--anchor-noise", type=float, default=0.1)
     p.add_argument("--parts", nargs="+", default=["drift", "anchor", "static", "demo"],
                    choices=["drift", "anchor", "static", "demo"])
+    p.add_argument("--noise-draws", type=int, default=0, metavar="K",
+                   help="with drift: refit each seed K more times with new KPI noise (same truth and design)")
     p.add_argument("--out", type=Path, default=OUT, help="JSON file (parts not run keep their old entry)")
     a = p.parse_args()
     out: dict = json.loads(a.out.read_text()) if a.out.exists() else {}
@@ -175,6 +218,12 @@ def main() -> None:
         for seed in a.seeds:
             out["drifting"].append(drifting(a, seed))
             print(json.dumps(out["drifting"][-1]), flush=True)
+        if a.noise_draws:
+            out["renoised"] = [r for r in out.get("renoised", []) if r["seed"] not in a.seeds]
+            for seed in a.seeds:
+                for k in range(a.noise_draws):
+                    out["renoised"].append(renoised(a, seed, k))
+                    print(json.dumps(out["renoised"][-1]), flush=True)
     if "anchor" in a.parts:
         out["lift_anchor"] = [r for r in out.get("lift_anchor", []) if r["seed"] not in a.anchor_seeds]
         for seed in a.anchor_seeds:
@@ -192,6 +241,7 @@ def main() -> None:
     for r in out.get("drifting", []):
         print(f"| drift seed {r['seed']} | path in 90% band {r['path_coverage']:.0%} | ROI covered "
               f"{sum(r['roi_covered'].values())}/{len(r['roi_covered'])} (tv {r['roi_covered'].get('tv')}) | "
+              f"tilt se {r.get('tilt_se')} | tv lift test error {r.get('tv_lift_error_in_se')} se | "
               f"{r['sampling_s']} s, {r['divergences']} div, R-hat {r['max_r_hat']} |")
 
 

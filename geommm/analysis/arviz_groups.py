@@ -81,60 +81,32 @@ def constant_data(fit) -> xr.Dataset:
 
 def log_likelihood(fit) -> xr.Dataset:
     """Pointwise log-likelihood per draw: kpi (chain, draw, geo, time), lift_observed."""
-    chains, per = _chain_draw(fit)
-    data = fit.data
-    y = data.kpi_scaled
-    parts = []
-    for forward in _forward_chunks(fit):
-        mu = forward.model_mean()
-        sd = forward.draws["noise_sd"][:, :, None]
+    y = fit.data.kpi_scaled
+
+    def kpi(forward: ForwardModel) -> np.ndarray:
         nu = forward.draws.get("student_t_nu")
-        parts.append(_pointwise(y[None], mu, sd, None if nu is None else nu[:, None, None]))
-    ll = np.concatenate(parts).reshape(chains, per, *y.shape)
-    ds = xr.Dataset(
-        {"kpi": (("chain", "draw", "geo", "time"), ll)},
-        coords=_coords(chains, per) | {"geo": list(data.geos), "time": data.times},
-    )
-    cells = fit.lift_cells
-    post = fit.idata.posterior
-    if cells is not None and cells.n_tests and "lift_implied" in post:
-        implied = post["lift_implied"].values
-        ds["lift_observed"] = xr.DataArray(
-            _pointwise(cells.lift, implied, cells.lift_se, None),
-            dims=("chain", "draw", "lift_test"), coords={"lift_test": list(cells.test_ids)},
-        )
-    return ds
+        return _pointwise(y[None], forward.model_mean(), forward.draws["noise_sd"][:, :, None],
+                          None if nu is None else nu[:, None, None])
+
+    return _per_draw(fit, kpi, lambda cells, implied: _pointwise(cells.lift, implied, cells.lift_se, None))
 
 
 def sample_posterior_predictive(fit, seed: int | None = 0):
     """Fill ``posterior_predictive`` with kpi (scaled units, with noise) and lift_observed
     draws, one per posterior draw; returns the InferenceData."""
-    chains, per = _chain_draw(fit)
-    data = fit.data
     rng = np.random.default_rng(seed)
-    parts = []
-    for forward in _forward_chunks(fit):
+
+    def kpi(forward: ForwardModel) -> np.ndarray:
         mu = forward.model_mean()
-        sd = forward.draws["noise_sd"][:, :, None]
         if "student_t_nu" in forward.draws:
-            nu = np.broadcast_to(forward.draws["student_t_nu"][:, None, None], mu.shape)
-            noise = rng.standard_t(nu)
+            noise = rng.standard_t(np.broadcast_to(forward.draws["student_t_nu"][:, None, None], mu.shape))
         else:
             noise = rng.standard_normal(mu.shape)
-        parts.append(mu + sd * noise)
-    kpi = np.concatenate(parts).reshape(chains, per, data.n_geos, data.n_times)
-    ds = xr.Dataset(
-        {"kpi": (("chain", "draw", "geo", "time"), kpi, {"units": LOG_KPI_UNITS if data.log_kpi else KPI_UNITS})},
-        coords=_coords(chains, per) | {"geo": list(data.geos), "time": data.times},
-    )
-    cells = fit.lift_cells
-    post = fit.idata.posterior
-    if cells is not None and cells.n_tests and "lift_implied" in post:
-        implied = post["lift_implied"].values
-        ds["lift_observed"] = xr.DataArray(
-            implied + cells.lift_se * rng.standard_normal(implied.shape),
-            dims=("chain", "draw", "lift_test"), coords={"lift_test": list(cells.test_ids)},
-        )
+        return mu + forward.draws["noise_sd"][:, :, None] * noise
+
+    units = LOG_KPI_UNITS if fit.data.log_kpi else KPI_UNITS
+    ds = _per_draw(fit, kpi, lambda cells, implied: implied + cells.lift_se * rng.standard_normal(implied.shape),
+                   {"units": units})
     ensure(fit)  # plot_ppc reads observed_data too
     _replace(fit.idata, "posterior_predictive", ds)
     return fit.idata
@@ -149,6 +121,26 @@ def _pointwise(y, mu, sd, nu) -> np.ndarray:
         gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi) - np.log(sd)
         - (nu + 1) / 2 * np.log1p(z**2 / nu)
     )
+
+
+def _per_draw(fit, kpi_of, lift_of, attrs: dict | None = None) -> xr.Dataset:
+    """kpi (chain, draw, geo, time) from ``kpi_of(forward)`` over every draw in chunks and,
+    with lift tests, lift_observed (chain, draw, lift_test) from ``lift_of(cells, implied)``."""
+    chains, per = _chain_draw(fit)
+    data = fit.data
+    kpi = np.concatenate([kpi_of(fw) for fw in _forward_chunks(fit)])
+    ds = xr.Dataset(
+        {"kpi": (("chain", "draw", "geo", "time"), kpi.reshape(chains, per, *kpi.shape[1:]), attrs or {})},
+        coords=_coords(chains, per) | {"geo": list(data.geos), "time": data.times},
+    )
+    cells = fit.lift_cells
+    post = fit.idata.posterior
+    if cells is not None and cells.n_tests and "lift_implied" in post:
+        ds["lift_observed"] = xr.DataArray(
+            lift_of(cells, post["lift_implied"].values),
+            dims=("chain", "draw", "lift_test"), coords={"lift_test": list(cells.test_ids)},
+        )
+    return ds
 
 
 def _forward_chunks(fit):

@@ -12,7 +12,6 @@ import polars as pl
 
 from geommm.analysis.draws import draw_chunks, posterior_draws, summarise
 from geommm.analysis.metrics import accuracy_table
-from geommm.analysis import log_kpi
 from geommm.analysis.tables import NATIONAL
 from geommm.data import read_lift_tests_for_panel
 from geommm.media import adstock_kind, saturation_kind
@@ -85,7 +84,7 @@ def lift_test_check(fit, lift_tests=None, hdi_prob: float = 0.9) -> pl.DataFrame
     implied = [
         implied_lift(cells, fw.transform, {**chunk, "effect_multiplier": fw.with_draws(chunk).effect_multiplier(),
                                            "synergy_pairs": synergy_pairs(fit.spec, fit.data.channels)},
-                     fw.transform.adstock(lagged, chunk), fit.data.kpi_scale, log_kpi.lift_level(fw.with_draws(chunk)))
+                     fw.transform.adstock(lagged, chunk), fit.data.kpi_scale, fw.link.lift_level(fw.with_draws(chunk)))
         for chunk in draw_chunks(fw.draws, cells_per_draw)
     ]  # (D, N), draws in memory-bounded chunks
     s = summarise(np.concatenate(implied), hdi_prob)

@@ -9,7 +9,6 @@ import numpy as np
 import polars as pl
 
 from geommm.analysis import draws as draws_mod
-from geommm.analysis import log_kpi
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel
 
@@ -79,8 +78,9 @@ def contributions_table(
     data = forward.data
     frames = []
     components = [(name, kind, _reduce(draws, by)) for name, (kind, draws) in _baseline_draws(forward).items()]
-    if forward.log_kpi:  # counterfactuals of a log KPI do not add up: the rest, shown
-        components.append(("interaction", "interaction", _reduce(log_kpi.interaction(forward), by)))
+    rest = forward.link.interaction(forward)  # counterfactuals of a log KPI do not add up: shown
+    if rest is not None:
+        components.append(("interaction", "interaction", _reduce(rest, by)))
     streamed = ((name, "media", arr) for name, arr in media_draws(forward, by))
     for name, kind, arr in itertools.chain(components, streamed):  # one block of channels in memory
         s = summarise(arr, hdi_prob)

@@ -13,15 +13,13 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from geommm.analysis import log_kpi
 from geommm.analysis.draws import draw_slices
+from geommm.analysis.kpi_link import link_for
 from geommm.analysis.plan_response import PlanResponse
 from geommm.formula.terms import ModelSpec
-from geommm.media import lag_stack
 from geommm.model import expected
 from geommm.model.design import ModelData
-from geommm.model.path_forecast import log_multiplier_at, smooth_at
-from geommm.model.synergy import synergy_shares
+from geommm.model.path_forecast import log_multiplier_at
 from geommm.model.time_path import layout_for, log_multiplier
 
 #: How plans (response curves, the optimiser) weigh a time-varying channel's effect:
@@ -48,9 +46,14 @@ class ForwardModel:
         #: First panel week of a sequential refresh's step change (``effect_shift`` per
         #: channel multiplies the effect by ``exp(effect_shift)`` from that week on).
         self.shift_from = shift_from if "effect_shift" in draws else None
-        #: log(KPI) ~ ...: KPI units by counterfactual through ``analysis/log_kpi.py``.
-        self.log_kpi = bool(getattr(data, "log_kpi", False))
+        #: How the mean becomes KPI (added up, or log KPI by counterfactual): ``analysis/kpi_link.py``.
+        self.link = link_for(data)
         self._memo: dict[tuple, np.ndarray] = {}
+
+    @property
+    def log_kpi(self) -> bool:
+        """``log(KPI) ~ ...``: contributions are counterfactuals (docs/log_kpi.md)."""
+        return self.link.is_log
 
     @property
     def n_draws(self) -> int:
@@ -203,22 +206,7 @@ class ForwardModel:
     ) -> np.ndarray:
         if start is None:  # the weeks of ``data`` (the fitted panel's from its first week)
             start = 0 if data is None or data is self.data else self._start_of(data.times[0])
-        if self.log_kpi:  # each channel's counterfactual: KPI with it minus KPI without it
-            return log_kpi.media_contributions(self, media_input, carryover_weeks, data, start)
-        data = data or self.data
-        x = data.media_input if media_input is None else np.asarray(media_input, dtype="float64")
-        if carryover_weeks:
-            pad = np.zeros((x.shape[0], carryover_weeks, x.shape[2]))
-            x = np.concatenate([x, pad], axis=1)
-        scaled = x / self.data.media_scale[:, None, :]
-        sat = self.transform(lag_stack(scaled, self.data.max_lag, time_axis=-2), self.draws, start)
-        beta = self.draws["media_effect"][:, :, None, :]
-        shares = synergy_shares(self.spec, self.data, self.draws, sat)  # synergy(a, b): halves
-        multiplier = self.multiplier_weeks(sat.shape[-2], start)
-        if multiplier is not None:
-            sat = sat * multiplier
-        out = self.data.kpi_scale[None, :, None, None] * beta * sat
-        return out if shares is None else out + shares
+        return self.link.media_contributions(self, media_input, carryover_weeks, data, start)
 
     def media_contributions_history(
         self, media_input: np.ndarray, history: np.ndarray, first_week=None
@@ -240,32 +228,11 @@ class ForwardModel:
         time-varying channel at its ``effectiveness`` (see :meth:`planning_multiplier`).
         ``start``: the panel week of the plan's first week (reach & frequency channels
         take that week's frequency; a log KPI has no R&F channels, see formula/log_kpi.py)."""
-        if self.log_kpi:
-            return log_kpi.LogPlanResponse(self, plan, effectiveness)
-        return PlanResponse(self, plan, effectiveness, start)
+        return self.link.plan_response(self, plan, effectiveness, start)
 
     def baseline_contributions(self, data: ModelData | None = None) -> dict[str, np.ndarray]:
         """Named non-media components, each (D, G, T), in KPI units."""
-        if self.log_kpi:  # counterfactuals; they no longer add up (log_kpi.interaction)
-            return log_kpi.baseline_contributions(self, data)
-        data = data or self.data
-        scale = self.data.kpi_scale[None, :, None]
-        parts = expected.baseline_components(self.draws, data)
-        if "smooth" in parts:  # weeks outside the fitted ones continue the smooth baseline's process
-            n_train = data.n_train_weeks or data.n_times
-            weeks = np.rint((data.trend + 0.5) * max(n_train - 1, 1)).astype("int64")
-            if weeks.min() < 0 or weeks.max() >= n_train:
-                parts["smooth"] = smooth_at(self.draws, n_train, self.spec.smooth.basis, weeks)
-        out = {}
-        G, T = data.n_geos, data.n_times
-        for name, value in parts.items():
-            if name == "controls":
-                continue
-            out[name] = np.broadcast_to(value, (self.n_draws, G, T)) * scale
-        if data.controls.shape[-1]:
-            for name, value in expected.control_contributions(self.draws, data).items():
-                out[name] = value * scale
-        return out
+        return self.link.baseline_contributions(self, data)
 
     def expected_kpi(self, data: ModelData | None = None, media: np.ndarray | None = None) -> np.ndarray:
         """(D, G, T) expected KPI (no observation noise); of the fitted data, computed once."""
@@ -274,34 +241,15 @@ class ForwardModel:
         return self._expected_kpi(data or self.data, media)
 
     def _expected_kpi(self, data: ModelData, media: np.ndarray | None) -> np.ndarray:
-        if self.log_kpi:  # the mean KPI, exp(mu + sd^2 / 2) in KPI units
-            return log_kpi.expected_kpi(self, data, media)
-        own = None if data is self.data else data  # the fitted data's contributions are kept
-        total = self.map_chunks(
-            lambda fw: fw.media_contributions(media, data=own).sum(axis=-1), self.cells_per_draw(data=data)
-        )
-        for value in self.baseline_contributions(data).values():
-            total = total + value
-        return total
+        return self.link.expected_kpi(self, data, media)
 
     def model_mean(self) -> np.ndarray:
         """(D, G, T) mean of the response the likelihood sees (scaled KPI, or its log)."""
-        if self.log_kpi:
-            return log_kpi.modelled_mean(self)
-        return self.expected_kpi() / self.data.kpi_scale[None, :, None]
+        return self.link.model_mean(self)
 
     def predictive(self, expected: np.ndarray, seed: int = 0) -> np.ndarray:
         """Add observation noise to ``expected`` (D, G, T) for predictive intervals."""
-        rng = np.random.default_rng(seed)
-        if self.log_kpi:
-            return log_kpi.with_noise(self, expected, rng)
-        sd = self.draws["noise_sd"][:, :, None] * self.data.kpi_scale[None, :, None]
-        if "student_t_nu" in self.draws:
-            nu = self.draws["student_t_nu"][:, None, None]
-            noise = rng.standard_t(np.broadcast_to(nu, expected.shape)) * sd
-        else:
-            noise = rng.standard_normal(expected.shape) * sd
-        return expected + noise
+        return self.link.with_noise(self, expected, np.random.default_rng(seed))
 
 
 def as_forward(fit_or_forward) -> ForwardModel:

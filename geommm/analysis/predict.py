@@ -13,7 +13,6 @@ import math
 import numpy as np
 import polars as pl
 
-from geommm.analysis import log_kpi
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel
 from geommm.data import Panel, read_panel
@@ -65,13 +64,7 @@ def media_history(train: ModelData, first_week: np.datetime64) -> np.ndarray:
 
 def expected_kpi(forward: ForwardModel, data: ModelData, history: np.ndarray) -> np.ndarray:
     """(D, G, T) expected KPI of new weeks: baseline parts plus media with carryover in."""
-    if forward.log_kpi:  # the mean KPI of a log model (analysis/log_kpi.py)
-        return log_kpi.predicted_kpi(forward, data, history)
-    cells = forward.cells_per_draw(history.shape[1] + data.n_times)
-    media = forward.map_chunks(
-        lambda fw: fw.media_contributions_history(data.media_input, history, data.times[0]).sum(axis=-1), cells
-    )
-    return media + sum(forward.baseline_contributions(data).values())
+    return forward.link.predicted_kpi(forward, data, history)
 
 
 def predictive_draws(forward: ForwardModel, expected: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from geommm.analysis import log_kpi
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel
 from geommm.analysis.synergy import marginal_kpi
@@ -28,11 +27,8 @@ def incremental_kpi(forward: ForwardModel, multiplier: float | np.ndarray = 1.0)
     """
     factor = np.asarray(multiplier, dtype="float64")  # scalar or (C,)
 
-    def compute() -> np.ndarray:
-        data = forward.data
-        if forward.log_kpi:  # channels multiply: each at factor, the others as observed
-            return log_kpi.incremental_kpi(forward, factor)
-        return forward.media_kpi(data.media_input * factor, carryover_weeks=data.max_lag - 1)
+    def compute() -> np.ndarray:  # a log KPI: each channel at factor, the others as observed
+        return forward.link.incremental_kpi(forward, factor)
 
     if factor.ndim:
         return compute()

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from geommm.analysis import log_kpi
 from geommm.analysis.draws import summarise
 from geommm.analysis.forward import ForwardModel, as_forward
 from geommm.analysis.curves import NATIONAL
@@ -145,10 +144,9 @@ def _table(forward: ForwardModel, plan: MediaPlan, hdi_prob: float) -> pl.DataFr
     labels_ch = [*data.channels, ALL_MEDIA]
 
     joint_new = joint_change = None
-    if forward.log_kpi:  # a log KPI: the channels' counterfactuals overlap; all media exactly
-        tail = data.max_lag - 1
-        joint_new = log_kpi.joint_media_kpi(forward, plan.input, tail)
-        joint_change = joint_new - log_kpi.joint_media_kpi(forward, plan.reference_input, tail)
+    tail = data.max_lag - 1  # a log KPI: the channels' counterfactuals overlap; all media exactly
+    if (joint_new := forward.link.joint_media_kpi(forward, plan.input, tail)) is not None:
+        joint_change = joint_new - forward.link.joint_media_kpi(forward, plan.reference_input, tail)
 
     def with_totals(x: np.ndarray, all_media: np.ndarray | None = None) -> np.ndarray:
         """(..., G, C) -> (..., G + 1, C + 1): national row, all-media column."""

@@ -174,10 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "Fit the bundled demo panel and compare the estimated ROI with the known truth.",
         "10 geos x 104 weeks x 4 channels (tv and search bought together) with 4 lift tests.\n"
-        "Default: NUTS (nutpie), 4 chains x (1000 warm-up + 1000 draws): about 80 s on 2 quiet\n"
-        "cores, 2-4x that when other jobs share them.\n"
-        "--fast uses a Laplace approximation instead (17-36 s to fit on 2 cores; approximate\n"
-        "intervals, for a first look).",
+        "Default: NUTS (nutpie), 4 chains x (1000 warm-up + 1000 draws): 1.3-4 minutes on 2\n"
+        "quiet cores depending on the machine, 2-4x that when other jobs share them.\n"
+        "--fast uses a Laplace approximation instead (10-13 s to fit on 2 quiet cores plus\n"
+        "4-7 s to import; approximate intervals, for a first look).",
         "geommm demo --out demo-results",
     )
     p.add_argument(
