@@ -197,7 +197,13 @@ def _in_blocks(kind, z: np.ndarray, m: np.ndarray, order: int, params: dict):
 #: which release the GIL, so on two cores the response curves and the optimiser take
 #: about half the wall time; each block is computed exactly as in one thread.
 #: ``GEOMMM_THREADS=1`` keeps everything on the calling thread.
-SUM_THREADS = max(1, min(2, int(os.environ.get("GEOMMM_THREADS", os.cpu_count() or 1))))
+def _threads() -> int:
+    text = os.environ.get("GEOMMM_THREADS", "").strip()
+    wanted = int(text) if text.isdigit() else (os.cpu_count() or 1)
+    return max(1, min(2, wanted))
+
+
+SUM_THREADS = _threads()
 _pool: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child starts its own
 
 
