@@ -304,3 +304,48 @@ def test_parent_without_sampler_values_falls_back_to_geo_level_prior_with_a_warn
     with pytest.warns(UserWarning, match="lacks the sampler's values.*geo-level prior"):
         prior, span = _sequential_prior(old_child, laplace_fit.data, geo_w, level_w, "sampler", None, 1.0)
     assert isinstance(prior, PosteriorPrior) and span is None
+
+
+def test_reference_sums_by_quadrature_match_the_exact_reference_graph(laplace_fit, monkeypatch):
+    """The sampler-space prior needs the reference weeks' response sums only through
+    ``media_effect`` (``baseline_geo`` cancels them). A few weighted reference weeks per
+    geo-channel stand in for all of them: at the parent's draws ``media_effect`` is
+    within the tolerance of the exact reference graph and ``baseline_geo`` is equal,
+    and the mapped graph no longer holds the reference weeks' lag stack. It is opt-in
+    (exact sums by default), and a tolerance no quadrature can meet keeps the exact sums."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import ancestors
+
+    from geommm.model import normaliser as nm
+    from geommm.workflows.refresh import _sequential_prior, _thinned, parent_centring, reference_data
+
+    fit = laplace_fit  # a wide (Laplace, 60-week) posterior: looser tolerances than the default
+    monkeypatch.setattr(nm, "TOLERANCE", 2e-2)
+    geo_w, level_w = parent_centring(fit)
+    fast, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0, quadrature=True)
+    assert fast.normaliser is not None and fast.normaliser.held_out_error <= nm.TOLERANCE
+    T = fit.data.n_times
+    assert fast.normaliser.n_weeks == T and fast.normaliser.weights.shape[1] < T
+    exact, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0)  # the default
+    assert exact.normaliser is None
+    monkeypatch.setattr(nm, "TOLERANCE", -1.0)
+    unmet, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0, quadrature=True)
+    assert unmet.normaliser is None
+    np.testing.assert_array_equal(exact.mean, fast.mean)
+
+    theta = pt.vector("theta")
+    names = ("media_effect", "baseline_geo")
+    outs = {k: [p.tensors(theta)[n][0] for n in names] for k, p in (("fast", fast), ("exact", exact))}
+    week_stacks = [v for v in ancestors(outs["fast"]) if isinstance(v, Constant) and v.ndim == 4 and v.type.shape[2] == T]
+    assert not week_stacks, "the reference weeks' lag stack is still in the graph"
+    f_fast = pytensor.function([theta], outs["fast"], mode="FAST_COMPILE")
+    f_exact = pytensor.function([theta], outs["exact"], mode="FAST_COMPILE")
+    ref_data, _ = reference_data(fit, fit.data)
+    reference = build_pymc_model(fit.spec, ref_data, fit.priors, geo_centring=geo_w, level_centring=level_w)
+    flat, _, _ = unconstrained_draws(reference, _thinned(fit))
+    for k in range(1, flat.shape[0], flat.shape[0] // 10):  # odd draws: held out of the choice
+        (effect, level), (effect_x, level_x) = f_fast(flat[k]), f_exact(flat[k])
+        np.testing.assert_allclose(effect, effect_x, rtol=2e-2)
+        np.testing.assert_allclose(level, level_x, rtol=1e-12)
