@@ -18,11 +18,10 @@ from geommm import sim
 
 #: The default tiny panel: 4 geos x 60 weeks x 2 channels, two lift tests (heavy-up, go-dark).
 TINY = {"n_geos": 4, "n_weeks": 60, "n_channels": 2, "seed": 1, "n_lift_tests": 2}
-#: Default sampler settings per method: MAP is one point; ADVI and Laplace give a few
+#: Default sampler settings per method: MAP is one point; Laplace gives a few
 #: draws; NUTS a short real run (the one NUTS fit most modules share, see ``nuts_fit``).
 FIT_DEFAULTS = {
     "map": {"seed": 1},
-    "advi": {"draws": 100, "tune": 300, "chains": 2, "seed": 1},
     "laplace": {"draws": 200, "chains": 2, "seed": 3},
     "nuts": {"draws": 100, "tune": 150, "chains": 2, "seed": 4},
 }
@@ -144,13 +143,6 @@ def map_fit(tiny_fit):
 
 
 @pytest.fixture(scope="session")
-def advi_fit(tiny_fit):
-    """An ADVI fit with several draws — intervals exist (too narrow) for table tests.
-    ADVI compiles with PyTensor's C backend (~25 s): prefer ``laplace_fit``."""
-    return tiny_fit("advi")
-
-
-@pytest.fixture(scope="session")
 def laplace_fit(tiny_fit):
     """A Laplace fit, 2 x 200 draws in seconds: intervals exist (approximate) for table tests."""
     return tiny_fit("laplace")
@@ -200,3 +192,7 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_sep("-", "fits run by the suite (sampling.run)")
     for kind, (n, compile_s, sample_s) in sorted(by.items()):
         terminalreporter.write_line(f"{kind}: {n} fits, compile {compile_s:.0f} s, sampling {sample_s:.0f} s")
+    costly = sorted(_FIT_TIMES, key=lambda row: -(row[2] + row[3]))[:15]
+    terminalreporter.write_line("costliest fits (compile + sampling s, kind, test that ran it):")
+    for test, kind, compile_s, sample_s in costly:
+        terminalreporter.write_line(f"  {compile_s:6.1f} + {sample_s:6.1f}  {kind:14s} {test}")

@@ -60,22 +60,22 @@ def _same(a: pl.DataFrame, b: pl.DataFrame, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(advi_fit):
+def reference(laplace_fit):
     with chunking(None):
-        return _tables(_fresh(advi_fit))
+        return _tables(_fresh(laplace_fit))
 
 
 @pytest.mark.parametrize("size", [1, 2, 3])
-def test_chunked_tables_equal_unchunked(advi_fit, reference, size, monkeypatch):
+def test_chunked_tables_equal_unchunked(laplace_fit, reference, size, monkeypatch):
     monkeypatch.setattr(draws_mod, "CHUNK_CELLS", 1)  # contributions: one channel per block
     with chunking(size):
-        chunked = _tables(_fresh(advi_fit))
+        chunked = _tables(_fresh(laplace_fit))
     assert chunked.keys() == reference.keys()
     for name, table in reference.items():
         _same(chunked[name], table, name)
 
 
-def test_chunked_forward_never_joins_a_4d_array(advi_fit, monkeypatch):
+def test_chunked_forward_never_joins_a_4d_array(laplace_fit, monkeypatch):
     """With chunks of 2 draws, no media array of more than 2 draws is ever computed."""
     seen: list[int] = []
     original = ForwardModel._media_contributions
@@ -86,7 +86,7 @@ def test_chunked_forward_never_joins_a_4d_array(advi_fit, monkeypatch):
         return out
 
     monkeypatch.setattr(ForwardModel, "_media_contributions", spy)
-    fit = _fresh(advi_fit)
+    fit = _fresh(laplace_fit)
     with chunking(2):
         fit.roi(by="geo")
         fit.contributions(by=("geo", "time"))

@@ -9,6 +9,7 @@ import itertools
 
 import numpy as np
 import pytensor
+import scipy.special
 import pytensor.tensor as pt
 from pytensor.graph.traversal import ancestors
 import pytest
@@ -29,6 +30,7 @@ from geommm.media import (
     lag_stack,
     saturation_kind,
 )
+from geommm.media.backend import LOG_FLOOR, same_layout
 from geommm.sim import simulate
 
 PAIRS = list(itertools.product(ADSTOCKS, SATURATIONS))
@@ -239,3 +241,49 @@ def test_prior_posterior_names_each_channels_own_parameters():
     assert {"weibull_scale_share[tv]", "retention[search]", "retention[social]",
             "slope[tv]", "exponent[social]", "weibull_shape[tv]", "roi[search]"} <= names
     assert not {"slope[search]", "slope[social]", "retention[tv]", "exponent[tv]"} & names
+
+
+def _adstock_lag_by_lag(lagged, weights):
+    """The plain definition apply_adstock's numpy path must reproduce bit for bit."""
+    total = 0.0
+    for lag in range(lagged.shape[0]):
+        total = total + weights[..., lag][..., None, :] * lagged[lag]
+    return total
+
+
+@pytest.mark.parametrize("layout", ["lag_stack", "c", "f"])
+@pytest.mark.parametrize("lead", [(30,), (), (3, 1)])
+def test_numpy_adstock_and_hill_are_bit_identical_in_value_and_memory_layout(layout, lead):
+    # later sums over weeks add in memory order: a different layout would move the last
+    # digits of ROI, so the fast paths keep numpy's own layout as well as its numbers
+    rng = np.random.default_rng(3)
+    media = rng.random((4, 40, 3))
+    media[:, 5:12] = 0.0
+    lagged = lag_stack(media, 6)
+    lagged = {"lag_stack": lagged, "c": np.ascontiguousarray(lagged), "f": np.asfortranarray(lagged)}[layout]
+    weights = rng.random((*lead, 4, 3, 6))
+    expected = _adstock_lag_by_lag(lagged, weights)
+    got = apply_adstock(lagged, weights)
+    assert np.array_equal(got, expected) and same_layout(got, expected)
+    half = rng.random((*got.shape[:-2], 1, 3)) + 0.2
+    slope = rng.random((*got.shape[:-3], 1, 1, 3)) + 0.5
+    plain = scipy.special.expit(slope * (np.log(expected + LOG_FLOOR) - np.log(half)))
+    curve = saturation_kind("hill").curve(got, np, half, slope)
+    assert np.array_equal(curve, plain) and same_layout(curve, plain)
+
+
+def test_scaled_plan_sums_on_two_threads_equal_one_thread(monkeypatch):
+    import geommm.media.transform as transform_mod
+
+    rng = np.random.default_rng(5)
+    transform = MediaTransform(["geometric"] * 3, ["hill", "logistic", "hill"], 4)
+    adstocked = rng.gamma(2.0, 0.5, (300, 2, 500, 3))  # several blocks of draws
+    params = {"half_saturation": rng.uniform(0.5, 2.0, (300, 2, 3)), "slope": rng.uniform(0.8, 2.0, (300, 3))}
+    prepared = transform.prepare(adstocked, params)
+    m = rng.uniform(0.5, 1.5, (2, 3))
+    monkeypatch.setattr(transform_mod, "SUM_THREADS", 1)
+    one = transform.response_sums(prepared, m, 2)
+    monkeypatch.setattr(transform_mod, "SUM_THREADS", 2)
+    two = transform.response_sums(prepared, m, 2)
+    assert all(np.array_equal(a, b) for a, b in zip(one, two))
+    assert transform_mod.os.getpid() in transform_mod._pool  # the threads did run

@@ -67,7 +67,8 @@ def test_lines_only_off_a_terminal(monkeypatch) -> None:
 
 def test_nuts_fit_off_a_terminal_prints_stages_and_throttled_sampling_lines(tiny_mmm, monkeypatch, capfd):
     """A real (tiny) NUTS fit with stderr captured (not a TTY); the interval shortened to
-    0.2 s so a sampling run of a second or two shows several lines."""
+    0.2 s (two polls) so a sampling run of a second or two (2 x 200 iterations) shows
+    several lines, and a throttle that printed at every poll would fail the gap check."""
     monkeypatch.setattr(_progress, "PROGRESS_SECONDS", 0.2)
     said: list[tuple[float, str]] = []
     original = Progress.say
@@ -80,7 +81,7 @@ def test_nuts_fit_off_a_terminal_prints_stages_and_throttled_sampling_lines(tiny
     model = tiny_mmm(seed=5)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = model.fit(draws=300, tune=300, chains=2, seed=2, progressbar=True)
+        fit = model.fit(draws=100, tune=100, chains=2, seed=2, progressbar=True)
     err = capfd.readouterr().err
     for stage in ("model built in", "compiled in", "sampled in", "pointwise log-likelihood"):
         assert re.search(rf"^  {stage}.* \d+\.\d s", err, re.M), (stage, err)
@@ -88,13 +89,13 @@ def test_nuts_fit_off_a_terminal_prints_stages_and_throttled_sampling_lines(tiny
     assert sampling, err
     gaps = [b[0] - a[0] for a, b in zip(sampling, sampling[1:])]
     assert all(gap >= 0.2 for gap in gaps), gaps
-    last = re.search(r"warm-up ([\d,]+)/600, draws ([\d,]+)/600 \(all chains\), (\d+) divergences? so far",
+    last = re.search(r"warm-up ([\d,]+)/200, draws ([\d,]+)/200 \(all chains\), (\d+) divergences? so far",
                      sampling[-1][1])
     assert last, sampling[-1][1]
     tune, draws, divergent = (int(g.replace(",", "")) for g in last.groups())
-    assert tune <= 600 and draws <= 600 and divergent <= draws
+    assert tune <= 200 and draws <= 200 and divergent <= draws
     assert tune + draws > 0
-    assert fit.idata.posterior.sizes["draw"] == 300
+    assert fit.idata.posterior.sizes["draw"] == 100
 
 
 def test_no_lines_without_progressbar(tiny_mmm, capfd) -> None:

@@ -228,17 +228,19 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     result = sim.simulate(**SMALL)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # lineage and scaling plumbing, not statistics: 2 x (50 + 100) per fit (was up to
+        # 2 x (100 + 200)); four short NUTS runs and four compiles are this test's cost
         first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[23]), geo="geo", time="week").fit(
-            draws=100, tune=150, chains=2, progressbar=False
+            draws=50, tune=100, chains=2, progressbar=False
         )
         first.save(tmp_path / "first.nc")
-        second = first.refresh(frame.filter(pl.col("week") <= weeks[31]), method="sequential")
+        second = first.refresh(frame.filter(pl.col("week") <= weeks[31]), method="sequential", tune=100)
         second.save(tmp_path / "second.nc")
         loaded = gm.load_fit(tmp_path / "second.nc")
-        third = loaded.refresh(frame, method="full", draws=100, tune=150)
+        third = loaded.refresh(frame, method="full", draws=50, tune=100)
         # a sequential refresh of a sequential refresh: its prior is still tied to the
         # first fit's weeks (the reference), read from the saved trace
-        again = loaded.refresh(frame, method="sequential", draws=60, tune=100)
+        again = loaded.refresh(frame, method="sequential", draws=40, tune=100)
     assert second.lineage["parent_id"] == first.fit_id
     assert second.lineage["parent_file_sha256"] == first.file_sha256
     assert loaded.lineage == second.lineage and loaded.lineage["new_weeks"] == [str(weeks[24]), str(weeks[31])]
@@ -273,9 +275,9 @@ def test_what_changed_flags_a_strong_simulated_drop():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[39]), geo="geo", time="week").fit(
-            draws=100, tune=200, chains=2, progressbar=False  # the refresh samples alike
+            draws=100, tune=100, chains=2, progressbar=False  # the refresh samples alike
         )
-        second = first.refresh(frame, method="sequential", prior_inflation=2.0)
+        second = first.refresh(frame, method="sequential", prior_inflation=2.0, tune=100)
     changes = second.what_changed(first, budget=False)
     tv = changes.shift.filter(pl.col("channel") == "tv").row(0, named=True)
     assert tv["prob_down"] > 0.9 and tv["flag"] == "down", (changes.summary, tv)
@@ -304,3 +306,48 @@ def test_parent_without_sampler_values_falls_back_to_geo_level_prior_with_a_warn
     with pytest.warns(UserWarning, match="lacks the sampler's values.*geo-level prior"):
         prior, span = _sequential_prior(old_child, laplace_fit.data, geo_w, level_w, "sampler", None, 1.0)
     assert isinstance(prior, PosteriorPrior) and span is None
+
+
+def test_reference_sums_by_quadrature_match_the_exact_reference_graph(laplace_fit, monkeypatch):
+    """The sampler-space prior needs the reference weeks' response sums only through
+    ``media_effect`` (``baseline_geo`` cancels them). A few weighted reference weeks per
+    geo-channel stand in for all of them: at the parent's draws ``media_effect`` is
+    within the tolerance of the exact reference graph and ``baseline_geo`` is equal,
+    and the mapped graph no longer holds the reference weeks' lag stack. It is opt-in
+    (exact sums by default), and a tolerance no quadrature can meet keeps the exact sums."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import ancestors
+
+    from geommm.model import normaliser as nm
+    from geommm.workflows.refresh import _sequential_prior, _thinned, parent_centring, reference_data
+
+    fit = laplace_fit  # a wide (Laplace, 60-week) posterior: looser tolerances than the default
+    monkeypatch.setattr(nm, "TOLERANCE", 2e-2)
+    geo_w, level_w = parent_centring(fit)
+    fast, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0, quadrature=True)
+    assert fast.normaliser is not None and fast.normaliser.held_out_error <= nm.TOLERANCE
+    T = fit.data.n_times
+    assert fast.normaliser.n_weeks == T and fast.normaliser.weights.shape[1] < T
+    exact, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0)  # the default
+    assert exact.normaliser is None
+    monkeypatch.setattr(nm, "TOLERANCE", -1.0)
+    unmet, _ = _sequential_prior(fit, fit.data, geo_w, level_w, "sampler", None, 1.0, quadrature=True)
+    assert unmet.normaliser is None
+    np.testing.assert_array_equal(exact.mean, fast.mean)
+
+    theta = pt.vector("theta")
+    names = ("media_effect", "baseline_geo")
+    outs = {k: [p.tensors(theta)[n][0] for n in names] for k, p in (("fast", fast), ("exact", exact))}
+    week_stacks = [v for v in ancestors(outs["fast"]) if isinstance(v, Constant) and v.ndim == 4 and v.type.shape[2] == T]
+    assert not week_stacks, "the reference weeks' lag stack is still in the graph"
+    f_fast = pytensor.function([theta], outs["fast"], mode="FAST_COMPILE")
+    f_exact = pytensor.function([theta], outs["exact"], mode="FAST_COMPILE")
+    ref_data, _ = reference_data(fit, fit.data)
+    reference = build_pymc_model(fit.spec, ref_data, fit.priors, geo_centring=geo_w, level_centring=level_w)
+    flat, _, _ = unconstrained_draws(reference, _thinned(fit))
+    for k in range(1, flat.shape[0], flat.shape[0] // 10):  # odd draws: held out of the choice
+        (effect, level), (effect_x, level_x) = f_fast(flat[k]), f_exact(flat[k])
+        np.testing.assert_allclose(effect, effect_x, rtol=2e-2)
+        np.testing.assert_allclose(level, level_x, rtol=1e-12)

@@ -151,7 +151,11 @@ def ess_tail(x: np.ndarray, probs: Sequence[float] = (0.05, 0.95)) -> np.ndarray
 
 def hdi(x: np.ndarray, hdi_prob: float) -> tuple[np.ndarray, np.ndarray]:
     """Shortest interval holding ``hdi_prob`` of each row's draws (x: (P, D))."""
-    s = np.sort(x, axis=1)
+    return hdi_of_sorted(np.sort(x, axis=1), hdi_prob)
+
+
+def hdi_of_sorted(s: np.ndarray, hdi_prob: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hdi` of rows already sorted (s: (P, D), each row ascending)."""
     n = s.shape[1]
     inc = int(np.floor(hdi_prob * n))
     width = s[:, inc:] - s[:, : n - inc]

@@ -72,16 +72,40 @@ def summarise(samples: np.ndarray, hdi_prob: float = 0.9) -> dict[str, np.ndarra
     flat = samples.reshape(samples.shape[0], -1)
     if samples.shape[0] > 1:
         # arviz's shortest-interval HDI, all columns at once (az.hdi loops in Python)
-        hdi = np.stack(convergence.hdi(flat.T, hdi_prob), axis=-1)  # (n, 2)
+        ordered = np.sort(flat.T, axis=1)
+        hdi = np.stack(convergence.hdi_of_sorted(ordered, hdi_prob), axis=-1)  # (n, 2)
+        median = _median_of_sorted(ordered, flat)
     else:
         hdi = np.stack([flat[0], flat[0]], axis=-1)
+        median = np.median(flat, axis=0)
     shape = samples.shape[1:]
     return {
         "mean": flat.mean(axis=0).reshape(shape),
-        "median": np.median(flat, axis=0).reshape(shape),
+        "median": median.reshape(shape),
         "hdi_low": hdi[:, 0].reshape(shape),
         "hdi_high": hdi[:, 1].reshape(shape),
     }
+
+
+def _median_of_sorted(ordered: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """``np.median(flat, axis=0)`` bit for bit, from the columns already sorted for the HDI
+    (``ordered``: (P, D), rows ascending): the middle value, or the mean of the two middle
+    values as numpy computes it, NaN where a column holds a NaN. Columns with a zero in
+    the middle go through np.median itself (which of 0.0 and -0.0 its partition keeps is
+    its own). Saves a partition of every column: ~70% of a summary's time."""
+    n = ordered.shape[1]
+    middle = ordered[:, n // 2]
+    if n % 2:
+        median = middle / 1.0
+        zero = middle == 0
+    else:
+        below = ordered[:, n // 2 - 1]
+        median = (below + middle) / 2.0
+        zero = (below == 0) | (middle == 0)
+    median[np.isnan(ordered[:, -1])] = np.nan  # NaN sorts last
+    if zero.any():
+        median[zero] = np.median(flat[:, zero], axis=0)
+    return median
 
 
 #: Default budget of one chunk's (draws, geo, time, channel) float64 array: 256 MB. The

@@ -77,8 +77,9 @@ class AdditiveLink:
 
     def expected_kpi(self, forward: ForwardModel, data: ModelData, media: np.ndarray | None) -> np.ndarray:
         """(D, G, T) expected KPI: the components' sum."""
+        own = None if data is forward.data else data  # the fitted data's contributions are kept
         total = forward.map_chunks(
-            lambda fw: fw.media_contributions(media, data=data).sum(axis=-1), forward.cells_per_draw(data=data)
+            lambda fw: fw.media_contributions(media, data=own).sum(axis=-1), forward.cells_per_draw(data=data)
         )
         for value in forward.baseline_contributions(data).values():
             total = total + value

@@ -66,13 +66,71 @@ def apply_adstock(lagged: Any, weights: Any) -> Any:
     ``out[..., t, c] = sum_l weights[..., c, l] * x[..., t - l, c]``: causal, and with
     normalised weights it preserves the total (up to carryover past the end).
     """
-    if not is_tensor(weights):
-        weights = np.asarray(weights, dtype="float64")
+    if not is_tensor(weights) and not is_tensor(lagged):
+        return _adstock_numpy(np.asarray(lagged, dtype="float64"), np.asarray(weights, dtype="float64"))
     # a sum over the few lags keeps leading batch axes (posterior draws) of the weights
     n_lags = lagged.type.shape[0] if is_tensor(lagged) else lagged.shape[0]
     total = 0.0
     for lag in range(n_lags):
         total = total + weights[..., lag][..., None, :] * lagged[lag]
+    return total
+
+
+#: Numbers per block of leading rows (draws) in numpy adstock: the running sum and one
+#: term (2 x 0.5 MB) stay in the CPU cache while every lag is added.
+ADSTOCK_BLOCK_CELLS = 1 << 16
+
+
+def allocated_like(*operands: np.ndarray) -> np.ndarray:
+    """An empty array laid out in memory as numpy lays out a ufunc's result of ``operands``
+    (its "K" order). Later sums over an axis add in memory order, so a faster way to the
+    same numbers must also keep their layout for those sums to stay bit for bit."""
+    flags = [["readonly"]] * len(operands) + [["writeonly", "allocate"]]
+    return np.nditer([*operands, None], op_flags=flags, order="K").operands[-1]
+
+
+def same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Same shape and strides on every axis longer than 1 (so the same memory order)."""
+    return a.shape == b.shape and all(
+        n == 1 or sa == sb for n, sa, sb in zip(a.shape, a.strides, b.strides)
+    )
+
+
+def _adstock_numpy(lagged: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`apply_adstock` for numpy, the same numbers bit for bit and in the same memory
+    layout: each cell is still ``0 + w_0 x_0 + w_1 x_1 + ...`` in lag order. It works on
+    blocks of leading rows (draws) with time as the innermost axis; the lag-by-lag sum
+    over the whole draws x geo x week x channel array went to memory twice per lag with
+    a 4-long inner loop (~3x slower on the demo)."""
+    n_lags = lagged.shape[0]
+    out = allocated_like(weights[..., 0][..., None, :], lagged[0])  # (..., T, C)
+    x = np.ascontiguousarray(np.swapaxes(lagged, -1, -2))  # (L, ..., C, T)
+    w = np.moveaxis(weights, -1, 0)[..., None]  # (L, ..., C, 1)
+    shape = np.broadcast_shapes(x.shape[1:], w.shape[1:])  # (..., C, T)
+    if len(shape) < 3 or out.size == 0:
+        out[...] = np.swapaxes(_lag_sum(x, w, shape), -1, -2)
+        return out
+    x = np.broadcast_to(_lead(x, len(shape)), (n_lags, *shape))
+    w = np.broadcast_to(_lead(w, len(shape)), (n_lags, *shape[:-1], 1))
+    step = max(1, ADSTOCK_BLOCK_CELLS // int(np.prod(shape[1:])))
+    for start in range(0, shape[0], step):
+        rows = slice(start, start + step)
+        out[rows] = np.swapaxes(_lag_sum(x[:, rows], w[:, rows], x[0, rows].shape), -1, -2)
+    return out
+
+
+def _lead(a: np.ndarray, ndim: int) -> np.ndarray:
+    """``a`` (lag, ...) with length-1 axes after the lag axis up to ``ndim`` axes after it."""
+    return a.reshape(a.shape[0], *(1,) * (ndim - a.ndim + 1), *a.shape[1:])
+
+
+def _lag_sum(x: np.ndarray, w: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``0 + w[0] x[0] + w[1] x[1] + ...`` over the leading (lag) axis, in place."""
+    total = np.zeros(shape)
+    term = np.empty(shape)
+    for lag in range(x.shape[0]):
+        np.multiply(w[lag], x[lag], out=term)
+        total += term
     return total
 
 

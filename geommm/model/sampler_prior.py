@@ -25,7 +25,11 @@ import pytensor
 import pytensor.tensor as pt
 from pytensor.graph.replace import graph_replace
 
+from geommm.model.normaliser import Normaliser, fit_normaliser
 from geommm.model.posterior_prior import NATURAL, Gaussian, check_shrinkage, gaussian
+
+#: The name ``media_effect.py`` gives the saturated media its normalisers sum.
+SATURATED = "saturated_media"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +43,9 @@ class SamplerPrior(Gaussian):
     graphs: tuple  # their tensors, functions of ``values``
     dims: tuple[tuple[str, ...], ...]  # trace dims of each output
     coords: dict  # the reference model's coordinates of those dims
+    #: the quadrature standing in for the reference weeks' response sums in ``graphs``
+    #: (None: the exact sums)
+    normaliser: Normaliser | None = None
 
     def tensors(self, theta) -> dict:
         """name -> (tensor, dims): the geo-level parameters at ``theta``, plus each
@@ -83,14 +90,17 @@ def unconstrained_draws(model: pm.Model, posterior) -> tuple[np.ndarray, list, l
 
 
 def fit_sampler_prior(
-    model: pm.Model, posterior, shrinkage: float | None = None, inflation: float = 1.0
+    model: pm.Model, posterior, shrinkage: float | None = None, inflation: float = 1.0,
+    *, spec=None, ref_data=None,
 ) -> SamplerPrior:
     """Gaussian approximation of ``posterior`` in ``model``'s unconstrained coordinates.
 
     ``model`` is the reference model (built like the fit that made the posterior's
     parameters mean what they mean). ``shrinkage`` pulls the covariance towards its
     diagonal (None: none with >= 5 draws per dimension, else dims/draws); ``inflation``
-    widens every sd."""
+    widens every sd. With ``spec`` and ``ref_data`` (the model's formula and data) the
+    reference weeks' response sums become a polynomial (``normaliser.py``) when it is
+    accurate; else they stay exact."""
     check_shrinkage(shrinkage, inflation)
     flat, values, shapes = unconstrained_draws(model, posterior)
     mean, chol, sd = gaussian(flat, shrinkage, inflation)
@@ -98,7 +108,24 @@ def fit_sampler_prior(
     graphs = tuple(model.replace_rvs_by_values([model[n] for n in names]))
     dims = tuple(tuple(model.named_vars_to_dims.get(n, ()) or ()) for n in names)
     coords = {d: model.coords[d] for ds in dims for d in ds if d in model.coords}
+    normaliser, saturated = None, _named(graphs, SATURATED)
+    if spec is not None and ref_data is not None and saturated is not None:
+        normaliser = fit_normaliser(spec, ref_data, posterior)
+    if normaliser is not None:
+        # the graphs use the reference weeks' saturated media only through their sums
+        # over weeks: a (G, T, C) tensor with the quadrature's sums spread evenly has them
+        total = normaliser.totals(dict(zip(names, graphs)))
+        T = normaliser.n_weeks
+        graphs = tuple(graph_replace(list(graphs), {saturated: pt.repeat((total / T)[:, None, :], T, axis=1)}))
     return SamplerPrior(
         mean=mean, chol=chol, sd=sd, values=tuple(values), shapes=tuple(shapes), outputs=names,
-        graphs=graphs, dims=dims, coords=coords,
+        graphs=graphs, dims=dims, coords=coords, normaliser=normaliser,
     )
+
+
+def _named(graphs, name: str):
+    """The one variable called ``name`` among the graphs' ancestors (None if not one)."""
+    from pytensor.graph.traversal import ancestors
+
+    found = {id(v): v for v in ancestors(list(graphs)) if v.name == name}
+    return next(iter(found.values())) if len(found) == 1 else None

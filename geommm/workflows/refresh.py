@@ -40,6 +40,11 @@ METHODS = ("sequential", "full")
 #: mapped through the reference model (``model/sampler_prior.py``), or the geo-level
 #: values directly (``model/posterior_prior.py``, kept to measure the difference).
 PRIOR_SPACES = ("sampler", "geo_level")
+#: How the sampler-space prior sums the media response over the reference weeks: all of
+#: them, or a few weighted weeks per geo-channel (``model/normaliser.py``; ~45% cheaper
+#: gradients, but its error at the draws a refresh visits reached 1.5-8.8% in the tails
+#: on the benchmark, so it is opt-in; docs/refresh.md).
+REFERENCE_SUMS = ("exact", "quadrature")
 #: Previous-posterior draws used to fit the Gaussian prior (thinned evenly).
 PRIOR_DRAWS = 2000
 
@@ -56,6 +61,7 @@ def refresh(
     effect_shift_sd: float = EFFECT_SHIFT_SD,
     geometry: str = "whitened",
     prior_space: str = "sampler",
+    reference_sums: str = "exact",
     progressbar: bool = False,
     **fit_kwargs,
 ):
@@ -66,13 +72,17 @@ def refresh(
     dimension, else dims/draws) shrinks the sequential prior's covariance towards its diagonal; ``prior_inflation`` widens it; ``effect_shift_sd``
     is the prior sd of the per-channel shift of effectiveness on the new weeks (0 = none);
     ``geometry`` ("whitened" or "dense") is how the sampler sees the Gaussian prior;
-    ``prior_space`` ("sampler" or "geo_level") is where that Gaussian is fitted.
+    ``prior_space`` ("sampler" or "geo_level") is where that Gaussian is fitted;
+    ``reference_sums`` ("exact" or "quadrature") how the sampler-space prior evaluates
+    the reference weeks' response sums.
     Sequential fits tune for ``tune`` steps (default: a third of the parent's, at least
     200): the whitened prior is close to a unit Gaussian, so warm-up is short."""
     from geommm.fit import Fit
 
     if method not in METHODS:
         raise RefreshError(f"method={method!r} is not one of {METHODS}")
+    if reference_sums not in REFERENCE_SUMS:
+        raise RefreshError(f"reference_sums={reference_sums!r} is not one of {REFERENCE_SUMS}")
     if prior_space not in PRIOR_SPACES:
         raise RefreshError(f"prior_space={prior_space!r} is not one of {PRIOR_SPACES}")
     varying = [m.name for m in fit.spec.media if m.varying] + (["smooth(time)"] if fit.spec.smooth else [])
@@ -110,7 +120,8 @@ def refresh(
         settings = _settings(fit, fit_kwargs)
     else:
         prior, reference = _sequential_prior(
-            fit, data, geo_w, level_w, prior_space, prior_shrinkage, prior_inflation
+            fit, data, geo_w, level_w, prior_space, prior_shrinkage, prior_inflation,
+            quadrature=reference_sums == "quadrature",
         )
         window, n_before = window_data(data, cont.first_new)
         model = build_window_model(
@@ -155,7 +166,7 @@ def parent_centring(fit) -> tuple[np.ndarray, float]:
     return centring_weights(fit.spec, fit.data, fit.priors)
 
 
-def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation):
+def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation, *, quadrature=False):
     """The Gaussian prior of a sequential refresh and the reference weeks it is tied to
     ("first/last" ISO dates; None for the geo-level prior). A parent whose trace lacks
     the sampler's values (a sequential refresh made before they were stored) gets the
@@ -168,7 +179,8 @@ def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation):
             geo_centring=geo_w, level_centring=level_w,
         )
         try:
-            return fit_sampler_prior(model, posterior, shrinkage, inflation), span
+            quad = {"spec": fit.spec, "ref_data": ref_data} if quadrature else {}
+            return fit_sampler_prior(model, posterior, shrinkage, inflation, **quad), span
         except KeyError as missing:
             warnings.warn(
                 f"the parent fit's trace lacks the sampler's values ({missing}); this refresh uses "

@@ -46,7 +46,7 @@ def interval_width(values: np.ndarray, weights: np.ndarray | None = None, prob: 
     v = np.asarray(values, float)[order]
     D = v.size
     w = np.full((1, D), 1.0 / D) if weights is None else np.asarray(weights, float)[:, order]
-    cum = np.cumsum(w, axis=1)
+    cum = np.cumsum(w, axis=1, out=w)  # w is this function's own copy
     cum[:, -1] = 1.0
     tails = np.linspace(0.0, 1.0 - prob, _TAIL_GRID)
     both = _quantiles(cum, np.concatenate([tails, tails + prob]))  # one search for both ends
@@ -96,9 +96,16 @@ class Reweighting:
     def weights(self, lift: np.ndarray, se: float) -> np.ndarray:
         """(M, D) posterior weights of the draws after each simulated result."""
         y = lift[self.index] + se * self.noise
-        logw = -0.5 * ((y[:, None] - lift[None, :]) / se) ** 2
-        w = np.exp(logw - logw.max(axis=1, keepdims=True))
-        return w / w.sum(axis=1, keepdims=True)
+        # -0.5 ((y - lift) / se)^2, exp(. - row max) / row sum, all in one (M, D) buffer:
+        # the same operations on the same numbers as written out with temporaries
+        w = np.subtract.outer(y, lift)
+        w /= se
+        np.square(w, out=w)
+        w *= -0.5
+        w -= w.max(axis=1, keepdims=True)
+        np.exp(w, out=w)
+        w /= w.sum(axis=1, keepdims=True)
+        return w
 
     def expected_width(self, quantity: np.ndarray, weights: np.ndarray) -> float:
         """Average over simulated results of the reweighted interval width of ``quantity``."""

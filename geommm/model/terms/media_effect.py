@@ -43,6 +43,8 @@ def equal_effect_geo_roi(data: ModelData) -> np.ndarray:
 def build(ctx: TermContext) -> dict[str, Any]:
     """``roi`` (national, per channel) and ``media_effect`` ``(G, C)``."""
     data, sat = ctx.data, ctx.values["saturated"]
+    if sat.name is None:  # the normalisers' input, found by name by model/sampler_prior.py
+        sat.name = "saturated_media"
     G, C = data.n_geos, data.n_channels
     roi = ctx.channel_rv("roi")
     effect_geo_sd = ctx.channel_geo_sd("effect_geo_sd")

@@ -58,7 +58,7 @@ def _dumbbell(data: pl.DataFrame, row: str, *, facet: bool = False) -> alt.Layer
         alt.Tooltip("relative_change:Q", title="change", format="+.1%"),
     ]
     rule = base.mark_rule(color="#9aa5b1", strokeWidth=2).encode(
-        y=y, x=alt.X("current_spend:Q", title="spend"), x2="optimal_spend:Q", tooltip=tooltip
+        y=y, x=alt.X("current_spend:Q", title="spend"), x2=alt.X2("optimal_spend:Q"), tooltip=tooltip
     )
     points = (
         base.transform_fold(["current_spend", "optimal_spend"], as_=["plan", "value"])
@@ -66,7 +66,7 @@ def _dumbbell(data: pl.DataFrame, row: str, *, facet: bool = False) -> alt.Layer
         .mark_point(filled=True, size=70, opacity=1)
         .encode(
             y=y,
-            x="value:Q",
+            x=alt.X("value:Q"),
             color=alt.Color(
                 "plan:N",
                 title=None,

@@ -156,14 +156,14 @@ def contribution_area_chart(
         .encode(
             x=x,
             y=alt.Y("lower:Q", title=f"contribution to {kpi_name} (posterior mean)", stack=None),
-            y2="upper:Q",
+            y2=alt.Y2("upper:Q"),
             color=alt.Color(
                 "component:N",
                 title="component",
                 sort=domain,
                 scale=alt.Scale(domain=domain, range=colors),
             ),
-            detail="part:N",
+            detail=alt.Detail("part:N"),
             tooltip=tooltip,
         )
         .transform_filter(alt.datum.geo == param)
@@ -266,7 +266,7 @@ def waterfall_chart(contributions: pl.DataFrame, *, geo: str | None = None) -> a
     bars = base.mark_bar(height={"band": 0.7}).encode(
         y=y,
         x=alt.X("start:Q", title="contribution to total KPI"),
-        x2="end:Q",
+        x2=alt.X2("end:Q"),
         color=alt.Color(
             "component_type:N",
             title="type",
@@ -285,7 +285,7 @@ def waterfall_chart(contributions: pl.DataFrame, *, geo: str | None = None) -> a
         ],
     )
     whiskers = base.mark_rule(color="#1f2933", strokeWidth=1.2).encode(
-        y=y, x="band_low:Q", x2="band_high:Q"
+        y=y, x=alt.X("band_low:Q"), x2=alt.X2("band_high:Q")
     )
     labels = base.mark_text(align="left", dx=4, fontSize=10, color="#1f2933").encode(
         y=y,

@@ -116,14 +116,14 @@ def _spend_view(
         .encode(
             x=x,
             y=alt.Y("incremental_kpi_hdi_low:Q", title=y_title),
-            y2="incremental_kpi_hdi_high:Q",
+            y2=alt.Y2("incremental_kpi_hdi_high:Q"),
         )
     )
     line = (
         alt.Chart()
         .transform_filter(shown & on_curve)
         .mark_line(color=ACTUAL_COLOR, strokeWidth=2.5)
-        .encode(x=x, y="incremental_kpi_mean:Q", tooltip=tooltip)
+        .encode(x=x, y=alt.Y("incremental_kpi_mean:Q"), tooltip=tooltip)
     )
     present = [m for m in MARKS if m in set(marks["mark"])]
     color = alt.Color(
@@ -146,7 +146,7 @@ def _spend_view(
             alt.Chart()
             .transform_filter(shown & (alt.datum.mark == mark))
             .mark_point(filled=True, opacity=1, size=size)
-            .encode(x=x, y="incremental_kpi_mean:Q", color=color, tooltip=tooltip)
+            .encode(x=x, y=alt.Y("incremental_kpi_mean:Q"), color=color, tooltip=tooltip)
         )
 
     channels = unique_in_order(curves["channel"])
@@ -236,7 +236,7 @@ def _multiplier_view(curves: pl.DataFrame, columns: int) -> alt.FacetChart:
         .encode(
             x=x,
             y=alt.Y("incremental_kpi_hdi_low:Q", title=y_title),
-            y2="incremental_kpi_hdi_high:Q",
+            y2=alt.Y2("incremental_kpi_hdi_high:Q"),
         )
     )
     tooltip = [
@@ -264,7 +264,7 @@ def _multiplier_view(curves: pl.DataFrame, columns: int) -> alt.FacetChart:
                 ),
             ),
             opacity=alt.condition(pick, alt.value(0.9), alt.value(0.12)),
-            detail="geo:N",
+            detail=alt.Detail("geo:N"),
             tooltip=tooltip,
         )
         .add_params(pick)
@@ -273,7 +273,7 @@ def _multiplier_view(curves: pl.DataFrame, columns: int) -> alt.FacetChart:
         alt.Chart()
         .transform_filter(national)
         .mark_line(color=ACTUAL_COLOR, strokeWidth=3)
-        .encode(x=x, y="incremental_kpi_mean:Q", tooltip=tooltip)
+        .encode(x=x, y=alt.Y("incremental_kpi_mean:Q"), tooltip=tooltip)
     )
     layers = [band, geo_lines, national_line]
     layers.append(alt.Chart().mark_rule(color="#52606d", strokeDash=[4, 3]).encode(x=alt.datum(1)))
@@ -323,7 +323,7 @@ def adstock_decay_chart(decay: pl.DataFrame, *, columns: int = 3) -> alt.FacetCh
         alt.Chart()
         .transform_filter(national)
         .mark_rule(color=ACTUAL_COLOR)
-        .encode(x=x, y="weight_hdi_low:Q", y2="weight_hdi_high:Q")
+        .encode(x=x, y=alt.Y("weight_hdi_low:Q"), y2=alt.Y2("weight_hdi_high:Q"))
     )
     lines = (
         alt.Chart()

@@ -23,7 +23,7 @@ def _threshold(value: float) -> alt.Chart:
     return (
         alt.Chart(alt.InlineData(values=[{"x": value}]))
         .mark_rule(color=BAD_COLOR, strokeDash=[4, 3])
-        .encode(x="x:Q")
+        .encode(x=alt.X("x:Q"))
     )
 
 
@@ -164,6 +164,6 @@ def _no_statistics() -> alt.Chart:
     return (
         alt.Chart(alt.InlineData(values=[{"text": text}]))
         .mark_text(align="left", fontSize=13, color="#52606d")
-        .encode(text="text:N", x=alt.value(0), y=alt.value(10))
+        .encode(text=alt.Text("text:N"), x=alt.value(0), y=alt.value(10))
         .properties(width=500, height=20, title="Sampler convergence")
     )

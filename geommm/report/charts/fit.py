@@ -93,7 +93,7 @@ def _layers(
         layers.append(
             base.transform_calculate(band_low=_band_edge("hdi_low"), band_high=_band_edge("hdi_high"))
             .mark_area(color=MODEL_COLOR, opacity=0.25)
-            .encode(x=x, y=alt.Y("band_low:Q", title=kpi_name, scale=y_scale), y2="band_high:Q")
+            .encode(x=x, y=alt.Y("band_low:Q", title=kpi_name, scale=y_scale), y2=alt.Y2("band_high:Q"))
         )
     domain = ["actual", "mean"]
     legend = alt.Legend(

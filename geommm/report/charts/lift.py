@@ -85,19 +85,19 @@ def lift_check_chart(lift: pl.DataFrame) -> alt.LayerChart:
     )
     offset = alt.YOffset("source:N", sort=sources)
     base = alt.Chart(inline_data(data))
-    zero = alt.Chart(alt.InlineData(values=[{"x": 0}])).mark_rule(color="#9aa5b1").encode(x="x:Q")
+    zero = alt.Chart(alt.InlineData(values=[{"x": 0}])).mark_rule(color="#9aa5b1").encode(x=alt.X("x:Q"))
     interval = base.mark_rule(strokeWidth=2.5).encode(
         y=y,
         yOffset=offset,
         color=color,
         x=alt.X("low:Q", title="incremental KPI over the test window"),
-        x2="high:Q",
+        x2=alt.X2("high:Q"),
     )
     point = base.mark_point(filled=True, size=70, opacity=1).encode(
         y=y,
         yOffset=offset,
         color=color,
-        x="mid:Q",
+        x=alt.X("mid:Q"),
         shape=alt.Shape(
             "overlap:N",
             scale=alt.Scale(domain=["yes", "no"], range=["circle", "diamond"]),

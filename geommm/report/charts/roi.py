@@ -37,7 +37,7 @@ def _break_even(value: float | None) -> list[alt.Chart]:
     return [
         alt.Chart(alt.InlineData(values=[{"x": value}]))
         .mark_rule(color="#52606d", strokeDash=[4, 3])
-        .encode(x="x:Q")
+        .encode(x=alt.X("x:Q"))
     ]
 
 
@@ -84,13 +84,13 @@ def roi_forest_chart(
         y=y,
         yOffset=offset,
         x=alt.X("roi_hdi_low:Q", title=f"ROI (KPI per unit of spend), {HDI_TITLE}"),
-        x2="roi_hdi_high:Q",
+        x2=alt.X2("roi_hdi_high:Q"),
         color=color,
     )
     point = base.mark_point(filled=True, size=70, opacity=1).encode(
         y=y,
         yOffset=offset,
-        x="roi_mean:Q",
+        x=alt.X("roi_mean:Q"),
         color=color,
         tooltip=[
             alt.Tooltip("channel:N"),
@@ -219,7 +219,7 @@ def roi_heatmap(
     interval_text = (
         base.transform_calculate(interval=_INTERVAL_TEXT)
         .mark_text(fontSize=10, dy=8)
-        .encode(text="interval:N", color=ink, tooltip=tooltip)
+        .encode(text=alt.Text("interval:N"), color=ink, tooltip=tooltip)
     )
     subtitle = [f"bold: posterior mean; below it: the {HDI_TITLE}"]
     if compared:
@@ -260,12 +260,12 @@ def geo_ranking_chart(
     interval = base.mark_rule(color=MODEL_COLOR, strokeWidth=2.5).encode(
         y=y,
         x=alt.X("roi_hdi_low:Q", title=f"ROI (KPI per unit of spend), {HDI_TITLE}"),
-        x2="roi_hdi_high:Q",
+        x2=alt.X2("roi_hdi_high:Q"),
         opacity=opacity,
     )
     point = base.mark_point(filled=True, size=70, color=MODEL_COLOR).encode(
         y=y,
-        x="roi_mean:Q",
+        x=alt.X("roi_mean:Q"),
         opacity=opacity,
         tooltip=[alt.Tooltip("geo:N"), alt.Tooltip("channel:N"), *_WITH_SPEND],
     )
@@ -277,7 +277,7 @@ def geo_ranking_chart(
             alt.Chart(inline_data(national))
             .transform_filter(alt.datum.channel == param)
             .mark_rule(color=MEASURED_COLOR, strokeWidth=1.5)
-            .encode(x="roi_mean:Q", tooltip=[alt.Tooltip("channel:N"), *_TOOLTIP])
+            .encode(x=alt.X("roi_mean:Q"), tooltip=[alt.Tooltip("channel:N"), *_TOOLTIP])
         )
         subtitle[0] += "; red: national mean"
     if compared:

@@ -84,7 +84,7 @@ def spend_effect_chart(roi_by_channel: pl.DataFrame, contributions_total: pl.Dat
     text = (
         alt.Chart(inline_data(labels.select("channel", "at", "label")))
         .mark_text(align="left", dx=6, fontSize=12, color="#1f2933")
-        .encode(y=y, x="at:Q", text="label:N")
+        .encode(y=y, x=alt.X("at:Q"), text=alt.Text("label:N"))
     )
     return alt.layer(bars, text).properties(
         width=520,
