@@ -196,3 +196,32 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line("costliest fits (compile + sampling s, kind, test that ran it):")
     for test, kind, compile_s, sample_s in costly:
         terminalreporter.write_line(f"  {compile_s:6.1f} + {sample_s:6.1f}  {kind:14s} {test}")
+
+
+def pytest_sessionfinish(session):
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:  # a pytest-xdist worker: hand its fit times to the controller's summary
+        out["fit_times"] = [list(row) for row in _FIT_TIMES]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _FIT_TIMES.extend(tuple(row) for row in getattr(node, "workeroutput", {}).get("fit_times", []))
+
+
+# ------------------------------------------------------- running on several workers (xdist)
+#: The slowest modules (measured with ``--durations``), handed to workers first so that
+#: none of them starts last and leaves the other worker idle.
+SLOWEST_FIRST = ("test_recovery_calibration", "test_recovery", "test_experiments", "test_refresh",
+                 "test_batch", "test_demo_lift", "test_progress")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """On pytest-xdist workers (pyproject's addopts: ``--dist loadfile``, so each module
+    stays on one worker and its module-scoped fits are made once), collect the slowest
+    modules first: xdist hands modules out in collection order."""
+    if not hasattr(config, "workerinput"):
+        return
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0].rsplit("/", 1)[-1][:-3], len(rank)))
