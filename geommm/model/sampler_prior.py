@@ -27,9 +27,7 @@ from pytensor.graph.replace import graph_replace
 
 from geommm.model.normaliser import Normaliser, fit_normaliser
 from geommm.model.posterior_prior import NATURAL, Gaussian, check_shrinkage, gaussian
-
-#: The name ``media_effect.py`` gives the saturated media its normalisers sum.
-SATURATED = "saturated_media"
+from geommm.model.terms.media_effect import SATURATED
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,8 +97,8 @@ def fit_sampler_prior(
     parameters mean what they mean). ``shrinkage`` pulls the covariance towards its
     diagonal (None: none with >= 5 draws per dimension, else dims/draws); ``inflation``
     widens every sd. With ``spec`` and ``ref_data`` (the model's formula and data) the
-    reference weeks' response sums become a polynomial (``normaliser.py``) when it is
-    accurate; else they stay exact."""
+    reference weeks' response sums become a quadrature over a few weighted weeks
+    (``normaliser.py``) when it is accurate at held-out draws; else they stay exact."""
     check_shrinkage(shrinkage, inflation)
     flat, values, shapes = unconstrained_draws(model, posterior)
     mean, chol, sd = gaussian(flat, shrinkage, inflation)

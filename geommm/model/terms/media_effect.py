@@ -29,6 +29,11 @@ from geommm.model.design import ModelData
 from geommm.model.terms.context import TermContext
 
 
+#: The name of the saturated media tensor (``model/sampler_prior.py`` finds the
+#: reference weeks' response sums by it).
+SATURATED = "saturated_media"
+
+
 def equal_effect_geo_roi(data: ModelData) -> np.ndarray:
     """Per geo and channel, the ROI (up to a channel factor) that an equal media effect
     in scaled units would give: ``kpi_scale_g * sum_t (x_gt / m_gc) / spend_gc``, i.e.
@@ -44,7 +49,7 @@ def build(ctx: TermContext) -> dict[str, Any]:
     """``roi`` (national, per channel) and ``media_effect`` ``(G, C)``."""
     data, sat = ctx.data, ctx.values["saturated"]
     if sat.name is None:  # the normalisers' input, found by name by model/sampler_prior.py
-        sat.name = "saturated_media"
+        sat.name = SATURATED
     G, C = data.n_geos, data.n_channels
     roi = ctx.channel_rv("roi")
     effect_geo_sd = ctx.channel_geo_sd("effect_geo_sd")

@@ -173,15 +173,22 @@ def fixed_multiple_share(spend: np.ndarray, i: int, j: int) -> np.ndarray:
     return out
 
 
+def fixed_multiple_pairs(spend: np.ndarray) -> list[tuple[int, int, float]]:
+    """Channel pairs (i, j, worst geo's share) whose spend is a fixed multiple in every geo:
+    the ``fixed_multiple`` check's pairs, which pre-flight's markets also give one curve."""
+    out = []
+    for i, j in itertools.combinations(range(spend.shape[-1]), 2):
+        held = fixed_multiple_share(spend, i, j)
+        held = held[np.isfinite(held)]
+        if held.size and held.min() >= FIXED_MULTIPLE_SHARE:
+            out.append((i, j, float(held.min())))
+    return out
+
+
 def _fixed_multiples(design: Design) -> list[Finding]:
     out = []
-    for i, j in itertools.combinations(range(len(design.channels)), 2):
-        held = fixed_multiple_share(design.spend, i, j)
-        held = held[np.isfinite(held)]
-        if not held.size or held.min() < FIXED_MULTIPLE_SHARE:
-            continue
+    for i, j, worst in fixed_multiple_pairs(design.spend):
         ci, cj = design.channels[i], design.channels[j]
-        worst = float(held.min())
         out.append(Finding(
             "warning", "fixed_multiple",
             f"channel {cj!r}'s spend is a fixed multiple of {ci!r}'s in every geo (same weeks, "

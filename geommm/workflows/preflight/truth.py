@@ -134,19 +134,9 @@ def _baseline_draws(design: Design, n: int) -> dict[str, np.ndarray]:
 def tied_pairs(design: Design) -> list[tuple[int, int]]:
     """Channel pairs (i, j) whose spend is a fixed multiple in every geo (as the
     ``fixed_multiple`` check finds them)."""
-    from geommm.workflows.preflight.collinearity import (
-        FIXED_MULTIPLE_SHARE,
-        fixed_multiple_share,
-    )
+    from geommm.workflows.preflight.collinearity import fixed_multiple_pairs
 
-    out = []
-    for i in range(len(design.channels)):
-        for j in range(i + 1, len(design.channels)):
-            held = fixed_multiple_share(design.spend, i, j)
-            held = held[np.isfinite(held)]
-            if held.size and held.min() >= FIXED_MULTIPLE_SHARE:
-                out.append((i, j))
-    return out
+    return [(i, j) for i, j, _ in fixed_multiple_pairs(design.spend)]
 
 
 def _tie_curves(draws: dict[str, np.ndarray], pairs: list[tuple[int, int]],
