@@ -9,8 +9,8 @@
    compiled executable skips jit's dispatch checks (~7% less time per gradient).
    This touches a private nutpie field, so it falls back to nutpie's own function
    whenever anything differs from what was tested.
-3. MAP and Laplace compile the model's density with XLA each time a process fits (most
-   of their cold time). :func:`persistent_cache` points JAX's own compilation cache at
+3. MAP, Laplace and NUTS compile the model's density with XLA each time a process fits
+   (most of the first look's cold time). :func:`persistent_cache` points JAX's own compilation cache at
    a user cache directory, so a later process fitting the same model on the same data
    loads the executables instead (``GEOMMM_JAX_CACHE=0`` turns it off, a path moves
    it; a cache the user configured in JAX is left alone).

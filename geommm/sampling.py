@@ -209,6 +209,7 @@ def _nutpie(
         from geommm import _jax_speed
 
         _jax_speed.tune_xla_flags()
+        _jax_speed.persistent_cache()  # a refit of the same model loads its executables
         compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
         compiled = _jax_speed.lean_logp(compiled)
     else:

@@ -152,7 +152,8 @@ def laplace_fit(tiny_fit):
 def nuts_fit(tiny_fit):
     """The shared tiny NUTS fit: 2 chains x 100 draws after 150 warm-up on TINY (one
     compile, ~10 s). For anything that needs "a real NUTS posterior" (arviz groups,
-    summaries, LOO, determinism), not for intervals that must cover a truth."""
+    summaries, LOO, determinism), not for intervals that must cover a truth. Its users
+    live in one module (test_model_comparison.py) so that pytest-xdist makes it once."""
     return tiny_fit("nuts")
 
 

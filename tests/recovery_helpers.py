@@ -9,11 +9,11 @@ import polars as pl
 import geommm as gm
 
 
-def _fit(result, lift_tests=None, seed=3, draws=1000):
+def _fit(result, lift_tests=None, seed=3, draws=1000, tune=None):
     model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(draws=draws, tune=draws, chains=2, seed=seed, progressbar=False)
+        return model.fit(draws=draws, tune=draws if tune is None else tune, chains=2, seed=seed, progressbar=False)
 
 
 def _with_truth(table: pl.DataFrame, truth: pl.DataFrame, keys: list[str]) -> pl.DataFrame:

@@ -70,30 +70,6 @@ def test_hdi_matches_arviz() -> None:
     np.testing.assert_array_equal(np.stack([lo, hi], axis=1), ref)
 
 
-def test_summary_equals_az_summary(nuts_fit) -> None:
-    """fit.summary() keeps az.summary's rows, labels and (rounded) numbers (on the
-    session's shared tiny NUTS fit: any real 2-chain posterior makes the claim)."""
-    from geommm.analysis.diagnostics import reported_parameters
-
-    fit = nuts_fit
-    table = fit.summary()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = az.summary(fit.idata, var_names=reported_parameters(fit.idata), hdi_prob=0.9, kind="all")
-    assert table["parameter"].to_list() == [str(i) for i in ref.index]
-    lo, hi = [c for c in ref.columns if c.startswith("hdi_")][:2]
-    for mine, theirs in (("mean", "mean"), ("sd", "sd"), ("hdi_low", lo), ("hdi_high", hi),
-                         ("r_hat", "r_hat"), ("ess_bulk", "ess_bulk"), ("ess_tail", "ess_tail")):
-        np.testing.assert_allclose(table[mine].to_numpy(), ref[theirs].to_numpy(float), atol=1e-9,
-                                   err_msg=mine)
-    d = fit.diagnostics()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rhat = az.rhat(fit.idata.posterior)
-    top = max(float(np.nanmax(v.values)) for v in rhat.data_vars.values())
-    assert d.max_r_hat == pytest.approx(top, rel=1e-12)
-
-
 def test_summary_median_is_numpys_bit_for_bit_from_the_sorted_columns():
     # the summary takes the median from the columns it sorts for the HDI; ties, zeros of
     # both signs, infinities, NaN and odd/even draw counts must give np.median's numbers

@@ -222,21 +222,6 @@ def test_bad_fit_settings(tiny_model, kwargs, fragment):
         tiny_model.fit(progressbar=False, **kwargs)
 
 
-def test_same_seed_same_draws(tiny_model, nuts_fit):
-    """A second NUTS run with the shared fit's settings and seed repeats its draws exactly
-    (two threaded chains; the shared fit is the first run, so this costs one fit)."""
-    import warnings
-
-    settings = nuts_fit.settings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        again = tiny_model.fit(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                               seed=settings.seed, progressbar=False)
-    assert again.settings.method == nuts_fit.settings.method == "nuts"
-    np.testing.assert_array_equal(again.idata.posterior["roi"].values, nuts_fit.idata.posterior["roi"].values)
-    assert np.unique(again.idata.posterior["roi"].values[:, :, 0]).size > 100  # real draws, not one point
-
-
 def test_a_format_1_fit_loads_under_todays_names(tiny_sim, tmp_path):
     """Format 1 (before the renames) called the baseline intercept_geo, the spread of
     the log media effect roi_geo_sd, and the level prior intercept: such a file loads

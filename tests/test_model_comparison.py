@@ -1,4 +1,6 @@
-"""arviz-native fits: observed/constant data, pointwise log-likelihood, LOO, compare, PPC."""
+"""arviz-native fits: observed/constant data, pointwise log-likelihood, LOO, compare, PPC;
+with the summary and determinism checks, every test that needs the session's shared tiny
+NUTS fit (``nuts_fit``) lives here, so that pytest-xdist (one module per worker) makes it once."""
 
 from __future__ import annotations
 
@@ -102,3 +104,42 @@ def test_compare_needs_two_fits_with_draws(map_fit, nuts_fit):
         gm.compare({"only": nuts_fit})
     with pytest.raises(FitError, match="single point"):
         gm.compare({"a": nuts_fit, "b": map_fit})
+
+
+def test_summary_equals_az_summary(nuts_fit) -> None:
+    """fit.summary() keeps az.summary's rows, labels and (rounded) numbers (on the
+    session's shared tiny NUTS fit: any real 2-chain posterior makes the claim)."""
+    from geommm.analysis.diagnostics import reported_parameters
+
+    fit = nuts_fit
+    table = fit.summary()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = az.summary(fit.idata, var_names=reported_parameters(fit.idata), hdi_prob=0.9, kind="all")
+    assert table["parameter"].to_list() == [str(i) for i in ref.index]
+    lo, hi = [c for c in ref.columns if c.startswith("hdi_")][:2]
+    for mine, theirs in (("mean", "mean"), ("sd", "sd"), ("hdi_low", lo), ("hdi_high", hi),
+                         ("r_hat", "r_hat"), ("ess_bulk", "ess_bulk"), ("ess_tail", "ess_tail")):
+        np.testing.assert_allclose(table[mine].to_numpy(), ref[theirs].to_numpy(float), atol=1e-9,
+                                   err_msg=mine)
+    d = fit.diagnostics()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rhat = az.rhat(fit.idata.posterior)
+    top = max(float(np.nanmax(v.values)) for v in rhat.data_vars.values())
+    assert d.max_r_hat == pytest.approx(top, rel=1e-12)
+
+
+def test_same_seed_same_draws(tiny_model, nuts_fit):
+    """A second NUTS run with the shared fit's settings and seed repeats its draws exactly
+    (two threaded chains; the shared fit is the first run, so this costs one fit)."""
+    import warnings
+
+    settings = nuts_fit.settings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = tiny_model.fit(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                               seed=settings.seed, progressbar=False)
+    assert again.settings.method == nuts_fit.settings.method == "nuts"
+    np.testing.assert_array_equal(again.idata.posterior["roi"].values, nuts_fit.idata.posterior["roi"].values)
+    assert np.unique(again.idata.posterior["roi"].values[:, :, 0]).size > 100  # real draws, not one point

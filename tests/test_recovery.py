@@ -18,10 +18,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def recovery():
     result = sim.simulate(n_geos=5, n_weeks=104, n_channels=3, seed=3, n_lift_tests=0)
-    # 2 x 1000 (kept; the biggest fit in the suite): at 2 x 500 the 5%/95% quantiles of
-    # the 15 per-geo retentions moved one geo across the 80% line between two equivalent
-    # parameterisations (Monte Carlo), so the per-geo claims need the longer run
-    return result, _fit(result, draws=1000)
+    # 2 x 1000 draws (kept; the biggest fit in the suite): at 2 x 500 the 5%/95% quantiles
+    # of the 15 per-geo retentions moved one geo across the 80% line between two equivalent
+    # parameterisations (Monte Carlo), so the per-geo claims need the longer run. Warm-up
+    # 500 (was 1000): measured with sampler seed 3, national ROI covered 3/3 (max rel.
+    # error 0.075; 0.151 after 1000), per-geo ROI 100%, retentions 80% (same as after
+    # 1000), 0 divergences (2), R-hat 1.007; 25% less CPU
+    return result, _fit(result, draws=1000, tune=500)
 
 
 def test_national_roi_of_every_channel_inside_90_hdi(recovery):
