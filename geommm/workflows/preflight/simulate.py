@@ -236,13 +236,11 @@ def _remedy(channel: str, pairs: list[str]) -> str:
 
 def _how(row: dict) -> str:
     width = row["width_ratio"]
-    text = (f"over {row['n_sims']} simulated markets on your design the fast fit's ROI was "
+    narrow = "" if row["calibrated"] else ", too narrow for the errors, so the errors decide"
+    return (f"over {row['n_sims']} simulated markets on your design the fast fit's ROI was "
             f"off by {fmt(row['error_ratio'])} of the prior's spread (typical bias "
-            f"{row['bias']:+.0%}" + (f", interval {fmt(width)} of the prior's width"
+            f"{row['bias']:+.0%}" + (f", interval {fmt(width)} of the prior's width{narrow}"
                                      if np.isfinite(width) else "") + ")")
-    if np.isfinite(width) and not row["calibrated"]:
-        text += "; its intervals were too narrow for its errors, so the error counts"
-    return text
 
 
 def _per_geo(detail: pl.DataFrame, channel: str) -> str:
