@@ -53,7 +53,6 @@ from geommm.sim.identification import SCENARIOS, WEAK_SHARE, identification_scen
 from geommm.workflows.preflight.design import build_design
 from geommm.workflows.preflight.simulate import (
     FAST_FIT, IDENTIFIED, NOT_IDENTIFIED, pair_contraction, refit_markets, score, verdict,
-    worst,
 )
 from geommm.workflows.preflight.truth import roi_prior_log_moments
 
@@ -165,7 +164,8 @@ def main() -> None:
                     "scenario": scenario, "seed": seed, "level": row["level"],
                     "channel": row["channel"], "preflight_error_ratio": row["error_ratio"],
                     "preflight_width_ratio": row["width_ratio"],
-                    "preflight_score": worst(row["error_ratio"], row["width_ratio"]),
+                    "preflight_calibrated": row["calibrated"],
+                    "preflight_score": row["score"],
                     "preflight": row["verdict"], "nuts_contraction": c, "nuts": verdict(c),
                     "agree": row["verdict"] == verdict(c),
                     "bar": row["channel"] in BAR[scenario], "preflight_s": t_pre,

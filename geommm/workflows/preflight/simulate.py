@@ -2,28 +2,22 @@
 
 For each of a few simulated markets (``truth.py``: the user's spend, controls and
 calendar, effects drawn from the priors) the model is refitted with the fast fit
-and each channel's ROI is held against the truth. Three numbers per channel (and
-per geo and channel):
-
-- **bias**: the typical relative error of the estimate (geometric mean of est / true, - 1);
-- **error ratio**: root mean square of log(est / true) over the markets, divided by
-  the ROI prior's spread on the log scale. A fit that learns nothing returns the
-  prior's centre, and since the markets' ROIs are spread like the prior, its error
-  ratio is about 1; a fit that recovers the truth scores near 0;
-- **width ratio** (when the fast fit gives draws): the posterior's spread of log ROI
-  over the prior's, in the median market (robust to one market whose Laplace
-  approximation has a flat direction); NaN for a point estimate (``map``).
+and each channel's ROI is held against the truth. Per channel (and per geo and
+channel) the table gives the bias (geometric mean of est / true, - 1), the error
+ratio, the width ratio, whether the fast fit's intervals are calibrated and the
+score and verdict that follow (``scoring.py`` says how and why).
 
 A pair of channels is as identified as its least identified combination: its width
 ratio is :func:`pair_contraction` (the posterior sd over the prior's along the
 direction of the two log ROIs that the data narrow least; a strictly collinear pair
-has its split there), its error ratio the larger of the two channels'.
+has its split there), its error ratio the larger of the two channels', and it is
+calibrated when both channels are.
 
-Verdict from the larger of the two ratios: **identified** below ``IDENTIFIED``,
-**not identified** at or above ``NOT_IDENTIFIED``, **weak** in between. This is
-simulation-based calibration on the user's own data; with a handful of markets
-it is a first look, not a guarantee (``benchmarks/bench_preflight.py`` holds the
-verdicts against full NUTS fits).
+Verdict from the score: **identified** below ``IDENTIFIED``, **not identified** at
+or above ``NOT_IDENTIFIED``, **weak** in between. This is simulation-based
+calibration on the user's own data; with a handful of markets it is a first look,
+not a guarantee (``benchmarks/bench_preflight.py`` holds the verdicts against full
+NUTS fits).
 """
 
 from __future__ import annotations
@@ -41,6 +35,10 @@ from geommm.analysis.roi import roi_samples
 from geommm.errors import FitError
 from geommm.workflows.preflight.design import Design
 from geommm.workflows.preflight.findings import Finding, fmt
+from geommm.workflows.preflight.scoring import (  # noqa: F401 (the public names live here too)
+    IDENTIFIED, NOT_IDENTIFIED, market_scores, pair_contraction, pair_width, score_of, verdict,
+    worst,
+)
 from geommm.workflows.preflight.truth import TrueMarkets, simulate_markets
 
 #: The fit every simulated market gets: the Laplace first look (mode + curvature on
@@ -49,15 +47,19 @@ from geommm.workflows.preflight.truth import TrueMarkets, simulate_markets
 #: priors read from them differ. 500 draws per market are plenty for a mean and an
 #: sd of log ROI.
 FAST_FIT = {"method": "laplace", "draws": 250, "chains": 2}
-#: Error (or width) ratio below which a channel is identified by the design. Set on
-#: Laplace refits against NUTS contraction (``benchmarks/bench_preflight.py``, 5 seeds x
-#: 3 scenarios; docs/performance.md): 0.5 agreed on 72% of rows, 0.3 on 68%.
-IDENTIFIED = 0.5
-#: Error (or width) ratio from which a channel is not identified by the design.
-NOT_IDENTIFIED = 0.7
+#: Geo-level centring of the markets' fast fits: 1, non-centred, whatever the user's
+#: data choose. Each geo's mean scaled KPI is ~1 (the KPI is scaled by it), so the geo
+#: levels often differ by no more than their noise, and centred the joint density then
+#: has no mode: it grows without bound as the level spread shrinks. On the always-on
+#: scenario's seed 0 (centred by the user's data) the mode search stopped short in all
+#: three markets (curvatures down to -47 at the "mode", one level sd at exp(-16.8)),
+#: and the regularised Laplace gave email 0.67-1.08 of the prior's width; non-centred,
+#: all three converged (0.41-0.67; NUTS on the panel itself: 0.57). The log KPI's fast
+#: fit is non-centred for the same reason (``model/log_kpi.optimisation_level_centring``).
+MARKET_LEVELS = 1.0
 #: Columns of the detailed identification table.
 COLUMNS = ("level", "channel", "geo", "n_sims", "true_roi_median", "bias", "error_ratio",
-           "width_ratio", "verdict", "identification_seconds")
+           "width_ratio", "calibrated", "score", "verdict", "identification_seconds")
 
 
 def fast_fit(models: list, seed: int) -> list:
@@ -68,22 +70,6 @@ def fast_fit(models: list, seed: int) -> list:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fit_alike(models, seed=seed, **FAST_FIT)
-
-
-def worst(error_ratio: float, width_ratio: float = float("nan")) -> float:
-    """The larger of the two ratios, ignoring a missing one (NaN if both are)."""
-    known = [x for x in (error_ratio, width_ratio) if np.isfinite(x)]
-    return max(known) if known else float("nan")
-
-
-def verdict(error_ratio: float, width_ratio: float = float("nan")) -> str:
-    """identified / weak / not identified from the error and width ratios."""
-    score = worst(error_ratio, width_ratio)
-    if not np.isfinite(score):
-        return "not identified"
-    if score < IDENTIFIED:
-        return "identified"
-    return "weak" if score < NOT_IDENTIFIED else "not identified"
 
 
 class _MarketFits:
@@ -98,21 +84,12 @@ class _MarketFits:
             design, markets, prior_overrides, seed = self.args
             models = [_market_model(design, markets, i, prior_overrides)
                       for i in range(markets.kpi.shape[0])]
-            # the geo levels' parameterisation (centred or not) read from the user's own
-            # KPI, the same in every market: one graph, one compile. It moves the
-            # approximation's coordinates, not the model; read from each market's KPI it
-            # flips between markets and the graphs (PyMC folds a weight of 0 or 1) differ
-            level = _user_level_centring(design)
+            # the geo levels non-centred in every market (MARKET_LEVELS): one graph, one
+            # compile, and a mode that exists whatever the level spread
             for m in models:
-                m.level_centring = level
+                m.level_centring = MARKET_LEVELS
             self.fits = fast_fit(models, seed)
         return self.fits[s]
-
-
-def _user_level_centring(design: Design) -> float:
-    from geommm.model.centring import centring_weights
-
-    return float(centring_weights(design.spec, design.data, design.priors)[1])
 
 
 def _market_model(design: Design, markets: TrueMarkets, s: int, prior_overrides):
@@ -149,52 +126,6 @@ def design_lifts(design: Design) -> pl.DataFrame:
     """The user's lift tests with their standard error as the only uncertainty column."""
     drop = ("ci_low", "ci_high", "confidence", "geo_list")
     return design.lift_tests.drop([c for c in drop if c in design.lift_tests.columns])
-
-
-def pair_contraction(log_roi: np.ndarray, prior_sd: np.ndarray) -> float:
-    """Posterior sd over prior sd along the least narrowed direction of two log ROIs.
-
-    ``log_roi`` is (D, 2) draws, ``prior_sd`` the two ROI priors' sds of log ROI (the
-    priors are independent). The square root of the largest eigenvalue of the
-    posterior covariance in prior-whitened coordinates: at least each channel's own
-    ratio, and near 1 when the data fix a combination (their sum) but not the split."""
-    keep = np.isfinite(log_roi).all(axis=1)
-    if keep.sum() < 3:
-        return float("nan")
-    cov = np.cov(log_roi[keep] / np.asarray(prior_sd, dtype=float)[None, :], rowvar=False)
-    return float(np.sqrt(max(np.linalg.eigvalsh(cov)[-1], 0.0)))
-
-
-def _pair_width(est: list[np.ndarray], i: int, j: int, prior_sd: np.ndarray) -> float:
-    """Median over markets of :func:`pair_contraction` of channels ``i`` and ``j``."""
-    if est[0].shape[0] < 3:
-        return float("nan")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = [pair_contraction(np.log(np.where(e[:, [i, j]] > 0, e[:, [i, j]], np.nan)),
-                                   prior_sd[[i, j]]) for e in est]
-    return float(np.nanmedian(ratios)) if np.isfinite(ratios).any() else float("nan")
-
-
-def _scores(est: np.ndarray, true: np.ndarray, prior_sd: np.ndarray):
-    """Per channel (last axis): bias, error ratio, width ratio from the markets' estimates.
-
-    ``est`` is a list over markets of (D, ...) draws, ``true`` (S, ...); cells without
-    spend are NaN throughout and stay NaN."""
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells (no spend)
-        log_est = [np.log(np.where(e > 0, e, np.nan)) for e in est]
-        point = np.stack([np.nanmean(e, axis=0) for e in log_est])  # (S, ...)
-        err = point - np.log(np.where(true > 0, true, np.nan))
-        bias = np.exp(np.nanmean(err, axis=0)) - 1.0
-        error_ratio = np.sqrt(np.nanmean(err**2, axis=0)) / prior_sd
-        if est[0].shape[0] > 1:
-            width = np.stack([np.nanstd(e, axis=0) for e in log_est])
-            # the median market: one market whose Laplace has a flat direction (sd of
-            # log ROI several times the prior's) would otherwise decide the verdict
-            width_ratio = np.nanmedian(width, axis=0) / prior_sd
-        else:
-            width_ratio = np.full_like(error_ratio, np.nan)
-    return bias, error_ratio, width_ratio
 
 
 @dataclass(frozen=True)
@@ -251,32 +182,36 @@ def score(design: Design, refits: Refits) -> pl.DataFrame:
     """The identification table from the refits (``level``: channel, geo or pair)."""
     markets, n = refits.markets, len(refits.national)
     sd = markets.log_roi_prior_sd
-    bias, err, width = _scores(refits.national, markets.roi, sd)
-    g_bias, g_err, g_width = _scores(refits.per_geo, markets.roi_geo, sd[None, :])
+    bias, err, width, ok = market_scores(refits.national, markets.roi, sd)
+    g_bias, g_err, g_width, g_ok = market_scores(refits.per_geo, markets.roi_geo, sd[None, :])
     rows = []
     for c, channel in enumerate(design.channels):
         rows.append(_row("channel", channel, None, n, markets.roi[:, c], bias[c], err[c],
-                         width[c], refits.seconds))
+                         width[c], ok[c], refits.seconds))
         for g, geo in enumerate(design.geos):
             if np.isfinite(markets.roi_geo[:, g, c]).all():
                 rows.append(_row("geo", channel, geo, n, markets.roi_geo[:, g, c],
-                                 g_bias[g, c], g_err[g, c], g_width[g, c], refits.seconds))
+                                 g_bias[g, c], g_err[g, c], g_width[g, c], g_ok[g, c],
+                                 refits.seconds))
     for i, j in itertools.combinations(range(len(design.channels)), 2):
         # a pair is as identified as its least identified combination: when two channels
         # move together the data fix their combined effect, not the split
         worse = i if err[i] >= err[j] else j
         rows.append(_row("pair", f"{design.channels[i]}+{design.channels[j]}", None, n,
                          markets.roi[:, worse], bias[worse], err[worse],
-                         _pair_width(refits.national, i, j, sd), refits.seconds))
+                         pair_width(refits.national, i, j, sd), ok[i] and ok[j],
+                         refits.seconds))
     return pl.DataFrame(rows)
 
 
-def _row(level, channel, geo, n, true, bias, err, width, seconds) -> dict:
+def _row(level, channel, geo, n, true, bias, err, width, calibrated, seconds) -> dict:
+    err, width, calibrated = float(err), float(width), bool(calibrated)
     return {
         "level": level, "channel": channel, "geo": geo, "n_sims": n,
         "true_roi_median": float(np.median(true)), "bias": float(bias),
-        "error_ratio": float(err), "width_ratio": float(width),
-        "verdict": verdict(float(err), float(width)), "identification_seconds": seconds,
+        "error_ratio": err, "width_ratio": width, "calibrated": calibrated,
+        "score": score_of(err, width, calibrated), "verdict": verdict(err, width, calibrated),
+        "identification_seconds": seconds,
     }
 
 
@@ -301,9 +236,10 @@ def _remedy(channel: str, pairs: list[str]) -> str:
 
 def _how(row: dict) -> str:
     width = row["width_ratio"]
+    narrow = "" if row["calibrated"] else ", too narrow for the errors, so the errors decide"
     return (f"over {row['n_sims']} simulated markets on your design the fast fit's ROI was "
             f"off by {fmt(row['error_ratio'])} of the prior's spread (typical bias "
-            f"{row['bias']:+.0%}" + (f", interval {fmt(width)} of the prior's width"
+            f"{row['bias']:+.0%}" + (f", interval {fmt(width)} of the prior's width{narrow}"
                                      if np.isfinite(width) else "") + ")")
 
 
@@ -326,7 +262,7 @@ def _channel_finding(row: dict, detail: pl.DataFrame, pairs: list[str]) -> Findi
         text += (f", so its ROI will {lean}{_per_geo(detail, channel)}. What would fix it: "
                  f"{_remedy(channel, pairs)}.")
     return Finding("info" if v == "identified" else "warning", "identification", text,
-                   value=worst(row["error_ratio"], row["width_ratio"]),
+                   value=row["score"],
                    threshold=IDENTIFIED if v == "identified" else NOT_IDENTIFIED,
                    channel=channel, verdict=v)
 
@@ -344,7 +280,7 @@ def _pair_finding(row: dict) -> Finding:
                 f"for the less identified of the two, the interval along their split); a "
                 "Geo-Lift test on either one, or an ROI prior on one of them, settles the split.")
     return Finding("info" if v == "identified" else "warning", "identification", text,
-                   value=worst(row["error_ratio"], row["width_ratio"]),
+                   value=row["score"],
                    threshold=IDENTIFIED if v == "identified" else NOT_IDENTIFIED,
                    channel=row["channel"], verdict=v)
 
