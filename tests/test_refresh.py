@@ -379,6 +379,7 @@ def test_sequential_refresh_adapts_a_low_rank_mass_matrix_and_nutpie_gets_it(lap
         seen.append(settings.mass_matrix)
         raise RuntimeError("stop before sampling")
 
+    real_run = sampling.run
     monkeypatch.setattr(refresh_module.sampling, "run", stop)
     for kwargs, expected in (({}, "low_rank"), ({"mass_matrix": "draws"}, "draws")):
         with pytest.raises(FitError, match="stop before sampling"):
@@ -386,12 +387,17 @@ def test_sequential_refresh_adapts_a_low_rank_mass_matrix_and_nutpie_gets_it(lap
     assert seen == ["low_rank", "draws"]
 
     calls = []
+
+    def refuse(compiled, **kwargs):  # record what nutpie was asked, sample nothing
+        calls.append(kwargs)
+        raise RuntimeError("no")
+
     monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model, **_: "compiled")
-    monkeypatch.setattr(nutpie, "sample", lambda compiled, **kw: calls.append(kw) or (_ for _ in ()).throw(RuntimeError("no")))
+    monkeypatch.setattr(nutpie, "sample", refuse)
     monkeypatch.setattr(sampling, "_flat_point", lambda *a: None)
     for mass in ("low_rank", "gradients"):
         settings = sampling.SamplerSettings(mass_matrix=mass, backend="numba", chains=1, draws=5, tune=5)
         with pytest.raises(Exception, match="no"):
-            sampling.run(pm.Model(), settings, progressbar=False)
+            real_run(pm.Model(), settings, progressbar=False)
     assert calls[0].get("low_rank_modified_mass_matrix") is True and "use_grad_based_mass_matrix" not in calls[0]
     assert calls[1].get("use_grad_based_mass_matrix") is True and "low_rank_modified_mass_matrix" not in calls[1]
