@@ -160,7 +160,9 @@ class GeoMMM:
         when JAX is installed, as it is with geommm's dependencies) or "numba" (30-50 s).
         mass_matrix (nutpie): "draws" (default; adapted from the warm-up draws' variances)
         or "gradients" (nutpie's own default: fewer steps per draw, but on geommm's
-        models less than half the effective sample size per second).
+        models less than half the effective sample size per second), or "low_rank"
+        (nutpie's diagonal plus low-rank correction: learns strong correlations; the
+        sequential refresh's default).
         preflight: "block" (default) stops with a PreflightError when the data leave the
         fit nothing to answer (``gm.preflight`` lists why), "warn" warns and fits anyway,
         "off" skips the checks.

@@ -25,7 +25,11 @@ from geommm.errors import FitError, FitInterrupted
 log = logging.getLogger("geommm")
 
 SAMPLERS = ("nutpie", "pymc", "numpyro")
-MASS_MATRICES = ("draws", "gradients")
+#: nutpie's mass matrix: "draws" (warm-up draws' variances, as Stan), "gradients" (nutpie's
+#: default) or "low_rank" (nutpie's diagonal plus a low-rank correction from the gradients:
+#: it also learns a few strong posterior correlations; the sequential refresh's default,
+#: docs/refresh.md).
+MASS_MATRICES = ("draws", "gradients", "low_rank")
 METHODS = ("nuts", "laplace", "map", "advi")
 BACKENDS = ("auto", "jax", "numba")
 #: How often (seconds) a running nutpie sampler is checked for Ctrl-C.
@@ -225,6 +229,10 @@ def _nutpie(
         log.info("compiled in %.1f s; sampling", s.compile_seconds)
     t0 = time.perf_counter()
     extra = {} if initial_point is None else {"init_mean": _flat_point(model, compiled.n_dim, initial_point)}
+    if s.mass_matrix == "low_rank":  # nutpie refuses the draws-based flag with it
+        extra["low_rank_modified_mass_matrix"] = True
+    else:
+        extra["use_grad_based_mass_matrix"] = s.mass_matrix == "gradients"
     sampler = nutpie.sample(
         compiled,
         draws=s.draws,
@@ -233,7 +241,6 @@ def _nutpie(
         cores=s.cores or min(s.chains, os.cpu_count() or 1),
         seed=s.seed,
         target_accept=s.target_accept,
-        use_grad_based_mass_matrix=s.mass_matrix == "gradients",
         progress_bar=progressbar,
         save_warmup=False,
         blocking=False,

@@ -351,3 +351,53 @@ def test_reference_sums_by_quadrature_match_the_exact_reference_graph(laplace_fi
         (effect, level), (effect_x, level_x) = f_fast(flat[k]), f_exact(flat[k])
         np.testing.assert_allclose(effect, effect_x, rtol=2e-2)
         np.testing.assert_allclose(level, level_x, rtol=1e-12)
+
+
+def test_sequential_refresh_adapts_a_low_rank_mass_matrix_and_nutpie_gets_it(laplace_fit, monkeypatch):
+    """The new weeks tie the effect shifts to the trend and controls (correlations a
+    diagonal mass matrix cannot learn: deep trees), so a sequential refresh asks nutpie
+    for its low-rank mass matrix unless told otherwise, and nutpie then gets the
+    low-rank switch without the draws-based flag it refuses alongside it."""
+    import copy
+    from dataclasses import replace
+
+    import nutpie
+
+    from geommm import sampling
+    from geommm.errors import FitError
+    from geommm.workflows import refresh as refresh_module
+
+    parent = copy.copy(laplace_fit)  # stands in for a NUTS parent: only its draws are used
+    parent.settings = replace(laplace_fit.settings, method="nuts", sampler="nutpie")
+    frame, time = parent.panel.frame, parent.panel.time_col
+    n = max(m.max_lag for m in parent.spec.media)  # the fewest new weeks a sequential refresh takes
+    last = frame.filter(pl.col(time) >= frame[time].unique().sort()[-n])
+    new = last.with_columns(pl.col(time) + pl.duration(days=7 * n))
+    seen = []
+
+    def stop(model, settings, **_):
+        seen.append(settings.mass_matrix)
+        raise RuntimeError("stop before sampling")
+
+    real_run = sampling.run
+    monkeypatch.setattr(refresh_module.sampling, "run", stop)
+    for kwargs, expected in (({}, "low_rank"), ({"mass_matrix": "draws"}, "draws")):
+        with pytest.raises(FitError, match="stop before sampling"):
+            parent.refresh(new, method="sequential", **kwargs)
+    assert seen == ["low_rank", "draws"]
+
+    calls = []
+
+    def refuse(compiled, **kwargs):  # record what nutpie was asked, sample nothing
+        calls.append(kwargs)
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model, **_: "compiled")
+    monkeypatch.setattr(nutpie, "sample", refuse)
+    monkeypatch.setattr(sampling, "_flat_point", lambda *a: None)
+    for mass in ("low_rank", "gradients"):
+        settings = sampling.SamplerSettings(mass_matrix=mass, backend="numba", chains=1, draws=5, tune=5)
+        with pytest.raises(Exception, match="no"):
+            real_run(pm.Model(), settings, progressbar=False)
+    assert calls[0].get("low_rank_modified_mass_matrix") is True and "use_grad_based_mass_matrix" not in calls[0]
+    assert calls[1].get("use_grad_based_mass_matrix") is True and "low_rank_modified_mass_matrix" not in calls[1]

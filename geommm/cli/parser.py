@@ -17,7 +17,7 @@ from geommm.cli.outputs import ALLOCATION_BY
 DEMO_OUT = Path("geommm-demo-output")
 METHODS = ("nuts", "laplace", "map", "advi")
 SAMPLERS = ("nutpie", "pymc", "numpyro")
-MASS_MATRICES = ("draws", "gradients")
+MASS_MATRICES = ("draws", "gradients", "low_rank")
 LIKELIHOODS = ("normal", "studentt")
 
 
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mass-matrix",
         choices=MASS_MATRICES,
         help="nutpie's mass-matrix adaptation: draws (default, more effective samples) "
-        "or gradients (nutpie's own, fewer steps per draw)",
+        "or gradients (nutpie's own, fewer steps per draw) or low_rank (also learns strong correlations)",
     )
     p.add_argument("--likelihood", choices=LIKELIHOODS, help="observation noise (default normal)")
     p.add_argument(
