@@ -18,6 +18,8 @@ Approximations, all on the same compiled log density and gradient:
   geo-deviation block of the Hessian, as a function of the log spreads with the data's
   precision held at the mode's (INLA's Laplace marginal of the hyper-parameters,
   Rue, Martino & Chopin 2009), moves the spreads to NUTS's values; then Laplace there.
+- ``sd-corrected diagonal``: the same with the deviation block taken as diagonal.
+- ``... + line``: the line marginal below, along the corrected normal's lines.
 - ``line``: the one-dimensional marginal of each channel's log ROI along the normal's
   conditional-mean line (INLA's "simplified" marginal without the determinant term),
   33 density calls per channel; 90% interval from its quantiles (equal-tailed).
@@ -108,6 +110,21 @@ class SpreadCorrected:
         return 0.5 * (out + out.T)
 
 
+class DiagonalSpreadCorrected(SpreadCorrected):
+    """The same correction with the deviation block taken as diagonal: a closed form,
+    ~3x cheaper (no log-determinant of the block per call)."""
+
+    def __init__(self, density, hessian, mode):
+        super().__init__(density, hessian, mode)
+        self.a = np.diag(self.A).copy()
+
+    def correction(self, x):
+        m = self.a * np.exp(2 * x[self.si])
+        g = np.zeros(x.size)
+        np.add.at(g, self.si, m / (1 + m))
+        return 0.5 * float(np.log1p(m).sum()), g
+
+
 def normal_draws(centre, hessian, n, seed):
     curv, axes = np.linalg.eigh(hessian)
     curv = np.maximum(curv, 1e-2)
@@ -173,7 +190,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--nuts-cache", type=Path, default=DEFAULT_CACHE)
     p.add_argument("--vi", nargs="*", default=["16:200:1", "16:200:2", "16:200:3", "16:100:1:cv",
-                                               "16:100:2:cv", "16:100:3:cv", "16:300:2:cv"],
+                                               "16:100:2:cv", "16:100:3:cv"],
                    help="draws:iterations:seed[:cv] of each stochastic-KL run (cv: control variate)")
     a = p.parse_args()
     warnings.simplefilter("ignore")
@@ -204,20 +221,26 @@ def main() -> None:
     rows["laplace"] = roi(xs)
     notes["laplace"] = f"k {pareto_k(density, xs, eps):.1f}, mode + Hessian {base_cpu:.1f} CPU s"
 
-    c0 = cpu()
-    corrected = SpreadCorrected(density, hess, mode)
     from scipy.optimize import minimize
 
-    res = minimize(corrected.value_and_grad, mode, jac=True, hessp=corrected.hessp,
-                   method="trust-krylov", options={"gtol": 1e-4, "maxiter": 1000})
-    cx, ceps, *_ = normal_draws(res.x, corrected.hessian(res.x), 4000, 0)
-    extra = cpu() - c0
-    rows["sd-corrected"] = roi(cx)
-    notes["sd-corrected"] = f"k {pareto_k(density, cx, ceps):.1f}, +{extra:.1f} CPU s"
+    first = _slices(density)["roi_log__"].ravel()
+    for label, kind in (("sd-corrected", SpreadCorrected), ("sd-corrected diagonal", DiagonalSpreadCorrected)):
+        c0 = cpu()
+        corrected = kind(density, hess, mode)
+        res = minimize(corrected.value_and_grad, mode, jac=True, hessp=corrected.hessp,
+                       method="trust-krylov", options={"gtol": 1e-4, "maxiter": 1000})
+        chess = corrected.hessian(res.x)
+        cx, ceps, *_ = normal_draws(res.x, chess, 4000, 0)
+        extra = cpu() - c0
+        rows[label] = roi(cx)
+        notes[label] = f"k {pareto_k(density, cx, ceps):.1f}, +{extra:.1f} CPU s (Hessian included)"
+        c0 = cpu()
+        ccov = np.linalg.inv(chess)
+        rows[label + " + line"] = [line_marginal(density, res.x, ccov, int(j)) for j in first]
+        notes[label + " + line"] = f"+{cpu() - c0:.1f} CPU s on top, 90% equal-tailed"
 
     c0 = cpu()
     cov = np.linalg.inv(hess)
-    first = _slices(density)["roi_log__"].ravel()
     rows["line"] = [line_marginal(density, mode, cov, int(j)) for j in first]
     notes["line"] = f"+{cpu() - c0:.1f} CPU s, 90% equal-tailed"
 
