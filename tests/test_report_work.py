@@ -119,3 +119,23 @@ def test_a_background_table_replays_its_error():
             assert str(err) == "no curves"
         else:
             raise AssertionError("the error was not replayed")
+
+
+def test_design_widths_on_two_threads_equal_one(monkeypatch):
+    """The test design's per-candidate reweighting runs on the sums' threads: same numbers."""
+    from types import SimpleNamespace
+
+    from geommm.analysis.experiments.design import _widths
+    from geommm.analysis.experiments.preposterior import Reweighting
+    from geommm.media import transform
+
+    rng = np.random.default_rng(3)
+    quantity = rng.lognormal(0.5, 0.3, size=(300, 3))  # (draws, channels)
+    found = [SimpleNamespace(channel=i % 3, lift=rng.normal(100 + i, 30, 300), info_se=20.0 + i)
+             for i in range(9)]
+    out = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(transform, "SUM_THREADS", threads)
+        out[threads] = _widths(quantity, found, "reweight", Reweighting(300, seed=1), 0.9)
+    assert np.array_equal(out[1][0], out[2][0]) and np.array_equal(out[1][1], out[2][1])
+    assert out[1][1].shape == (9,) and np.all(out[1][1] < out[1][0])  # a test narrows the interval

@@ -221,6 +221,13 @@ def _on_threads(jobs) -> list[tuple[slice, list[np.ndarray]]]:
     return list(zip([rows for rows, _ in jobs], pool.map(lambda pair: pair[1](), jobs)))
 
 
+def map_on_threads(fn, items) -> list:
+    """``[fn(x) for x in items]``, spread over :data:`SUM_THREADS` threads when there are
+    several items: for independent numpy work per item (each call is computed as on one
+    thread, so the results are the same numbers). ``fn`` must not itself use the pool."""
+    return [value for _, value in _on_threads((None, partial(fn, x)) for x in items)]
+
+
 def _full_shape(value: np.ndarray, z: np.ndarray, rows: slice) -> tuple[int, ...]:
     """The shape of one sum over all draws, from a block's (``value``'s) shape."""
     if rows == slice(None):
