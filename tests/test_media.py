@@ -287,3 +287,19 @@ def test_scaled_plan_sums_on_two_threads_equal_one_thread(monkeypatch):
     two = transform.response_sums(prepared, m, 2)
     assert all(np.array_equal(a, b) for a, b in zip(one, two))
     assert transform_mod.os.getpid() in transform_mod._pool  # the threads did run
+
+
+def test_hill_sums_at_multiplier_zero_are_the_general_sums_bit_for_bit():
+    """The response curves' first point (multiplier 0) has its own short path: the same numbers."""
+    from geommm.media.saturation import Hill
+
+    rng = np.random.default_rng(7)
+    z = rng.gamma(1.0, 1.0, size=(30, 3, 2, 17))  # (draws, geos, channels, weeks)
+    z[:, :, 1, :5] = 0.0  # dark weeks
+    k = rng.lognormal(0.0, 0.5, size=(30, 3, 2, 1))
+    n = rng.lognormal(0.3, 0.3, size=(30, 1, 2, 1))
+    m = np.zeros((3, 2))
+    short = Hill().response_sums(z, m, 0, half_saturation=k, slope=n)[0]
+    general = Hill().response_sums(z, m, 1, half_saturation=k, slope=n)[0]  # order 1: the general path
+    assert short.shape == (30, 3, 2)
+    assert np.array_equal(short, general)

@@ -184,6 +184,44 @@ class ForwardModel:
             lambda fw: fw.media_contributions(media_input, carryover_weeks=carryover_weeks).sum(axis=2), cells
         )
 
+    def observed_kpi_with_tail(self) -> np.ndarray:
+        """(D, G, C) KPI of the observed media over the weeks and the carryover tail (ROI's
+        numerator), computed once; see :meth:`_observed_pass`."""
+        data = self.data
+        if not self._one_observed_pass():
+            return self.media_kpi(data.media_input * np.float64(1.0), carryover_weeks=data.max_lag - 1)
+        return self._observed_pass()[1]
+
+    def _one_observed_pass(self) -> bool:
+        """Whether the observed media's contributions are the first weeks of the same media
+        with their carryover tail, bit for bit, and one chunk holds all draws: so for an
+        additive KPI without time-varying effects, refresh steps, reach & frequency
+        channels or synergy (where that identity is plain), not yet asserted for the rest."""
+        data = self.data
+        tail = data.max_lag - 1
+        return bool(
+            tail and self.layout is None and self.shift_from is None and self.transform.frequency is None
+            and not self.spec.synergy and not self.log_kpi
+            and len(draw_slices(self.n_draws, self.cells_per_draw(data.n_times + tail))) == 1
+        )
+
+    def _observed_pass(self) -> tuple[np.ndarray, np.ndarray]:
+        """One pass of the observed media and their carryover tail through the model: the
+        observed weeks' contributions (D, G, T, C) and the KPI summed with the tail (D, G, C).
+        Adstock and saturation work week by week, so the first T weeks are the numbers a pass
+        without the tail gives; they are copied keeping the memory layout (weeks innermost, as
+        that pass lays them out) so later sums over weeks add in the same order. Both are kept: contributions, fitted
+        values and identification use the first, ROI the second."""
+        keys = (("media_contributions",), ("observed_kpi_with_tail",))
+        kept = [self._memo.get(key) for key in keys]
+        if kept[0] is not None and kept[1] is not None:
+            return kept[0], kept[1]
+        data = self.data
+        full = self._media_contributions(data.media_input * np.float64(1.0), data.max_lag - 1, None)
+        observed = self.remember(keys[0], lambda: full[:, :, : data.n_times].copy(order="K"))
+        kpi = self.remember(keys[1], lambda: full.sum(axis=2))
+        return observed, kpi
+
     def media_contributions(
         self, media_input: np.ndarray | None = None, carryover_weeks: int = 0, data: ModelData | None = None
     ) -> np.ndarray:
@@ -198,6 +236,8 @@ class ForwardModel:
         all start from them.
         """
         if media_input is None and not carryover_weeks and data is None:
+            if self._one_observed_pass():
+                return self._observed_pass()[0]
             return self.remember(("media_contributions",), lambda: self._media_contributions(None, 0, None))
         return self._media_contributions(media_input, carryover_weeks, data)
 

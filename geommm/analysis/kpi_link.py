@@ -112,6 +112,8 @@ class AdditiveLink:
         """(D, G, C) KPI due to each channel at ``factor`` x observed media, tail included:
         zeroing one channel removes exactly its own term."""
         data = forward.data
+        if factor.ndim == 0 and float(factor) == 1.0:  # the observed media: ROI's numerator
+            return forward.observed_kpi_with_tail()
         return forward.media_kpi(data.media_input * factor, carryover_weeks=data.max_lag - 1)
 
     def interaction(self, forward: ForwardModel) -> np.ndarray | None:

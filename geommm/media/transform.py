@@ -10,6 +10,7 @@ optimiser, so there is one definition of how media turn into KPI.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -205,6 +206,7 @@ def _threads() -> int:
 
 SUM_THREADS = _threads()
 _pool: dict[int, ThreadPoolExecutor] = {}  # by process id: a forked child starts its own
+_pool_lock = threading.Lock()
 
 
 def _on_threads(jobs) -> list[tuple[slice, list[np.ndarray]]]:
@@ -212,10 +214,18 @@ def _on_threads(jobs) -> list[tuple[slice, list[np.ndarray]]]:
     jobs = list(jobs)
     if SUM_THREADS < 2 or len(jobs) < 2:
         return [(rows, job()) for rows, job in jobs]
-    pool = _pool.get(os.getpid())
-    if pool is None:
-        pool = _pool[os.getpid()] = ThreadPoolExecutor(SUM_THREADS, thread_name_prefix="geommm-sums")
+    with _pool_lock:  # the report may ask from two threads at once
+        pool = _pool.get(os.getpid())
+        if pool is None:
+            pool = _pool[os.getpid()] = ThreadPoolExecutor(SUM_THREADS, thread_name_prefix="geommm-sums")
     return list(zip([rows for rows, _ in jobs], pool.map(lambda pair: pair[1](), jobs)))
+
+
+def map_on_threads(fn, items) -> list:
+    """``[fn(x) for x in items]``, spread over :data:`SUM_THREADS` threads when there are
+    several items: for independent numpy work per item (each call is computed as on one
+    thread, so the results are the same numbers). ``fn`` must not itself use the pool."""
+    return [value for _, value in _on_threads((None, partial(fn, x)) for x in items)]
 
 
 def _full_shape(value: np.ndarray, z: np.ndarray, rows: slice) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ lift-test section.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +16,7 @@ import polars as pl
 
 from geommm.analysis.diagnostics import is_internal
 from geommm.analysis.tables import NATIONAL
+from geommm.media import transform as media_transform
 from geommm.report.charts import (
     adstock_decay_chart,
     budget_chart,
@@ -64,6 +66,30 @@ def once(make: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
+def in_background(make: Callable[[], T]) -> Callable[[], T]:
+    """``make`` started now on a thread of its own; the getter waits for it and then acts
+    as :func:`once` (its result, or its error, on every call)."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, make()))
+        except Exception as err:  # noqa: BLE001 - replayed to every chart that needs it
+            outcome.append((False, err))
+
+    thread = threading.Thread(target=run, name="geommm-report", daemon=True)
+    thread.start()
+
+    def get() -> T:
+        thread.join()
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
+
+    return get
+
+
 def _lift_checks(fit: Fit) -> pl.DataFrame:
     """The lift-test check; a fit without lift tests has none, so its section is left out."""
     table = fit.lift_test_check()
@@ -80,7 +106,7 @@ class FitTables:
     carries a budget answer.
     """
 
-    def __init__(self, fit: Fit, allocation: Allocation | None = None) -> None:
+    def __init__(self, fit: Fit, allocation: Allocation | None = None, background: bool = False) -> None:
         self.allocation = once(lambda: allocation if allocation is not None else fit.optimize_budget())
         self.fitted = once(lambda: fit.fitted(national=True))
         self.fit_metrics = once(fit.fit_metrics)
@@ -91,12 +117,29 @@ class FitTables:
         self.marginal_roi_by_channel = once(lambda: fit.marginal_roi(by="channel"))
         self.marginal_roi_by_geo = once(lambda: fit.marginal_roi(by="geo"))
         self.response_curves = once(fit.response_curves)
+        if background and _can_overlap(fit):
+            # ~30% of a report's work, almost all numpy loops that release the GIL and touch
+            # nothing the other tables change: computed beside them (the same numbers)
+            self.response_curves = in_background(fit.response_curves)
         self.adstock_decay = once(fit.adstock_decay)
         self.effectiveness = once(fit.effectiveness)
         self.lift_test_check = once(lambda: _lift_checks(fit))
         self.summary = once(fit.summary)
         self.prior_posterior = once(fit.prior_posterior)
         self.diagnostics = once(lambda: fit.diagnostics().to_dict())
+
+
+def _can_overlap(fit: Fit) -> bool:
+    """Whether the response curves may run beside the other tables: with two threads
+    allowed (``GEOMMM_THREADS``) and the fit's forward model made here first, so both
+    threads share one (the curves use their own copy of it over the same draws)."""
+    if media_transform.SUM_THREADS < 2:
+        return False
+    try:
+        fit.forward  # noqa: B018 - a cached property: made once, on this thread
+    except Exception:  # noqa: BLE001 - the curves will report it where they are shown
+        return False
+    return True
 
 
 def _roi_with_national(per_geo: pl.DataFrame, national: pl.DataFrame) -> pl.DataFrame:

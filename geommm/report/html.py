@@ -264,7 +264,7 @@ def write_report(
     """
     from geommm.report.from_fit import FitTables, fit_header, fit_headline, fit_sections
 
-    tables = FitTables(fit, allocation)
+    tables = FitTables(fit, allocation, background=True)
     return build_report(
         fit_sections(fit, tables=tables),
         path,

@@ -28,6 +28,7 @@ from geommm.analysis.experiments.preposterior import (
 from geommm.analysis.experiments.request import KINDS, DesignRequest, check_request
 from geommm.analysis.forward import as_forward
 from geommm.analysis.roi import incremental_kpi
+from geommm.media.transform import map_on_threads
 
 #: Columns of the design table, in order.
 COLUMNS = (
@@ -167,11 +168,10 @@ def _widths(quantity, found, method: str, reweighting: Reweighting, prob: float)
         ratio = np.array([gaussian_ratio(quantity[:, c.channel], c.lift[None, :], np.array([c.info_se]))[0]
                           for c in found])
         return width_now, width_now * ratio
-    after = np.array([
-        reweighting.expected_width(quantity[:, c.channel], reweighting.weights(c.lift, c.info_se))
-        for c in found
-    ])
-    return width_now, after
+    def expected(c: Candidate) -> float:  # numpy on (results, draws) arrays: shared over threads
+        return reweighting.expected_width(quantity[:, c.channel], reweighting.weights(c.lift, c.info_se))
+
+    return width_now, np.array(map_on_threads(expected, found))
 
 
 def _geo_shrink(c: Candidate, geo_roi, method: str, reweighting: Reweighting, prob: float) -> float:
