@@ -213,8 +213,8 @@ def pytest_testnodedown(node, error):
 # ------------------------------------------------------- running on several workers (xdist)
 #: The slowest modules (measured with ``--durations``), handed to workers first so that
 #: none of them starts last and leaves the other worker idle.
-SLOWEST_FIRST = ("test_recovery_calibration", "test_recovery", "test_experiments", "test_refresh",
-                 "test_batch", "test_demo_lift", "test_progress")
+SLOWEST_FIRST = ("test_recovery_calibration", "test_recovery", "test_refresh", "test_model_comparison",
+                 "test_experiments", "test_demo_lift", "test_batch", "test_progress")
 
 
 @pytest.hookimpl(tryfirst=True)
