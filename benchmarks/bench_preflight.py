@@ -51,9 +51,8 @@ import geommm as gm
 from geommm.analysis.roi import roi_samples
 from geommm.sim.identification import SCENARIOS, WEAK_SHARE, identification_scenario
 from geommm.workflows.preflight.design import build_design
-from geommm.workflows.preflight.simulate import (
-    FAST_FIT, IDENTIFIED, NOT_IDENTIFIED, pair_contraction, refit_markets, score, verdict,
-)
+from geommm.workflows.preflight.scoring import IDENTIFIED, NOT_IDENTIFIED, pair_contraction, verdict
+from geommm.workflows.preflight.simulate import FAST_FIT, refit_markets, score
 from geommm.workflows.preflight.truth import roi_prior_log_moments
 
 DEFAULT_NUTS_CACHE = "/tmp/geommm-bench-preflight-nuts-v2.parquet"

@@ -290,7 +290,8 @@ def test_scaled_plan_sums_on_two_threads_equal_one_thread(monkeypatch):
 
 
 def test_hill_sums_at_multiplier_zero_are_the_general_sums_bit_for_bit():
-    """The response curves' first point (multiplier 0) has its own short path: the same numbers."""
+    """The response curves' first point (multiplier 0, dark weeks included): the level sums
+    (order 0) equal those the derivative pass (order 1) computes alongside, bit for bit."""
     from geommm.media.saturation import Hill
 
     rng = np.random.default_rng(7)
@@ -299,7 +300,7 @@ def test_hill_sums_at_multiplier_zero_are_the_general_sums_bit_for_bit():
     k = rng.lognormal(0.0, 0.5, size=(30, 3, 2, 1))
     n = rng.lognormal(0.3, 0.3, size=(30, 1, 2, 1))
     m = np.zeros((3, 2))
-    short = Hill().response_sums(z, m, 0, half_saturation=k, slope=n)[0]
-    general = Hill().response_sums(z, m, 1, half_saturation=k, slope=n)[0]  # order 1: the general path
-    assert short.shape == (30, 3, 2)
-    assert np.array_equal(short, general)
+    level = Hill().response_sums(z, m, 0, half_saturation=k, slope=n)[0]
+    with_slopes = Hill().response_sums(z, m, 1, half_saturation=k, slope=n)[0]
+    assert level.shape == (30, 3, 2)
+    assert np.array_equal(level, with_slopes)

@@ -20,15 +20,15 @@ from geommm.sim.identification import identification_scenario
 from geommm.workflows.preflight import preflight
 from geommm.workflows.preflight import simulate as simulate_mod
 from geommm.workflows.preflight.design import build_design
-from geommm.workflows.preflight.scoring import market_scores, z2_limit
-from geommm.workflows.preflight.simulate import (
+from geommm.workflows.preflight.scoring import (
     IDENTIFIED,
-    MARKET_LEVELS,
     NOT_IDENTIFIED,
-    identification,
+    market_scores,
     pair_contraction,
     verdict,
+    z2_limit,
 )
+from geommm.workflows.preflight.simulate import MARKET_LEVELS, identification
 from geommm.workflows.preflight.truth import quantile_grid, roi_prior_log_moments
 
 

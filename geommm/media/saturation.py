@@ -49,8 +49,6 @@ class Hill(Saturation):
         # model to rounding): with u = m a + floor, r = a / u, z = n (log u - log K):
         # y = sigmoid(z), y' = n y (1 - y) r, y'' = n y (1 - y) r^2 (n (1 - 2y) - 1)
         n = slope[..., 0]
-        if order == 0 and not np.any(m):
-            return [_hill_sums_at_zero(prepared, half_saturation, slope)]
         u = prepared * np.asarray(m, dtype="float64")[..., None]
         u += LOG_FLOOR
         r = np.divide(prepared, u) if order >= 1 else None
@@ -69,21 +67,6 @@ class Hill(Saturation):
             s_1, s_2, s_3 = _dot(y, r), _dot(y, y, r), _dot(y, y, y, r)
             out.append(n * (n * (s_1 - 3 * s_2 + 2 * s_3) - (s_1 - s_2)))
         return out
-
-
-def _hill_sums_at_zero(prepared: np.ndarray, half_saturation: Any, slope: Any) -> np.ndarray:
-    """:meth:`Hill.response_sums` (order 0) at multiplier 0, the response curves' first
-    point: every week of a cell is then the log floor, so its response is computed once per
-    cell and repeated over the weeks, and the weeks are summed as in the general case (the
-    same numbers in the same memory layout): 1 of the curves' 21 points at ~1/8 the cost."""
-    u = np.zeros((*prepared.shape[:-1], 1))  # 0 x a week's adstocked media, exactly
-    u += LOG_FLOOR
-    np.log(u, out=u)
-    u -= np.log(half_saturation)
-    u *= slope
-    weeks = np.empty_like(prepared)
-    weeks[...] = scipy.special.expit(u, out=u)
-    return weeks.sum(axis=-1)
 
 
 def _hill_numpy(x: Any, half_saturation: Any, slope: Any) -> np.ndarray:

@@ -8,7 +8,7 @@ ratio, the width ratio, whether the fast fit's intervals are calibrated and the
 score and verdict that follow (``scoring.py`` says how and why).
 
 A pair of channels is as identified as its least identified combination: its width
-ratio is :func:`pair_contraction` (the posterior sd over the prior's along the
+ratio is ``scoring.pair_contraction`` (the posterior sd over the prior's along the
 direction of the two log ROIs that the data narrow least; a strictly collinear pair
 has its split there), its error ratio the larger of the two channels', and it is
 calibrated when both channels are.
@@ -35,9 +35,8 @@ from geommm.analysis.roi import roi_samples
 from geommm.errors import FitError
 from geommm.workflows.preflight.design import Design
 from geommm.workflows.preflight.findings import Finding, fmt
-from geommm.workflows.preflight.scoring import (  # noqa: F401 (the public names live here too)
-    IDENTIFIED, NOT_IDENTIFIED, market_scores, pair_contraction, pair_width, score_of, verdict,
-    worst,
+from geommm.workflows.preflight.scoring import (
+    IDENTIFIED, NOT_IDENTIFIED, market_scores, pair_width, score_of, verdict,
 )
 from geommm.workflows.preflight.truth import TrueMarkets, simulate_markets
 
