@@ -68,6 +68,13 @@ def apply_adstock(lagged: Any, weights: Any) -> Any:
     """
     if not is_tensor(weights) and not is_tensor(lagged):
         return _adstock_numpy(np.asarray(lagged, dtype="float64"), np.asarray(weights, dtype="float64"))
+    if np.ndim(weights) == 3 and np.ndim(lagged) == 4:
+        # The model graph's case (weights per geo and channel): one batched matrix
+        # product. XLA runs it as a dot, its gradient too; the sum over lags below
+        # costs 2x the whole log density's gradient at 60 geos (benchmarks/bench_scale.py).
+        import pytensor.tensor as pt
+
+        return pt.einsum("lgtc,gcl->gtc", lagged, weights)
     # a sum over the few lags keeps leading batch axes (posterior draws) of the weights
     n_lags = lagged.type.shape[0] if is_tensor(lagged) else lagged.shape[0]
     total = 0.0
