@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lift-tests", type=int, default=0)
     p.add_argument("--sampler", default="nutpie")
-    p.add_argument("--mass-matrix", default="draws", choices=("draws", "gradients", "low_rank", "auto"),
+    p.add_argument("--mass-matrix", default="draws", choices=("draws", "gradients", "low_rank"),
                    help="nutpie's mass-matrix adaptation (default %(default)s)")
     p.add_argument("--worst", type=int, default=5, help="print the N parameters with the highest R-hat")
     p.add_argument("--save", help="write the posterior (InferenceData netCDF) here for a closer look")
