@@ -252,7 +252,7 @@ def _adstock_lag_by_lag(lagged, weights):
 
 
 def test_graph_adstock_is_the_lag_by_lag_sum():
-    """In the model graph adstock is one batched product (einsum, a dot for XLA: half the
+    """In the model graph adstock is one batched product (matmul, a dot for XLA: half the
     gradient's time at 60 geos); it must equal the plain sum over lags, in value and in
     the gradient with respect to the weights."""
     import pytensor

@@ -70,11 +70,16 @@ def apply_adstock(lagged: Any, weights: Any) -> Any:
         return _adstock_numpy(np.asarray(lagged, dtype="float64"), np.asarray(weights, dtype="float64"))
     if np.ndim(weights) == 3 and np.ndim(lagged) == 4:
         # The model graph's case (weights per geo and channel): one batched matrix
-        # product. XLA runs it as a dot, its gradient too; the sum over lags below
-        # costs 2x the whole log density's gradient at 60 geos (benchmarks/bench_scale.py).
+        # product over (geo, channel), (weeks x lags) @ (lags x 1). XLA runs it and its
+        # gradient as dots; the sum over lags below made the whole log density's
+        # gradient 1.5-2x slower at 40-60 geos (benchmarks/bench_gradient.py). A plain
+        # matmul, not einsum: einsum's graph differs per call, so models that differ
+        # only in their data would no longer share one compile (_jax_graph.py).
         import pytensor.tensor as pt
 
-        return pt.einsum("lgtc,gcl->gtc", lagged, weights)
+        by_geo_channel = pt.as_tensor(lagged).dimshuffle(1, 3, 2, 0)  # (G, C, T, L)
+        total = pt.matmul(by_geo_channel, pt.shape_padright(weights))[..., 0]  # (G, C, T)
+        return total.dimshuffle(0, 2, 1)
     # a sum over the few lags keeps leading batch axes (posterior draws) of the weights
     n_lags = lagged.type.shape[0] if is_tensor(lagged) else lagged.shape[0]
     total = 0.0
