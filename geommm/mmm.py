@@ -110,8 +110,11 @@ class GeoMMM:
         from the data. NUTS samples the posterior, which is the same either way."""
         if self._opt_model is None:
             from geommm.approx import lean_graphs
+            from geommm.media.backend import lag_by_lag_adstock
 
-            with lean_graphs():  # compiled by JAX only: no PyTensor creation tracebacks
+            # compiled by JAX only: no PyTensor creation tracebacks; adstock as MAP and
+            # Laplace were tested with (media/backend.py)
+            with lean_graphs(), lag_by_lag_adstock():
                 self._opt_model = build_pymc_model(
                     self.spec, self.data, self.priors, lift_cells=self.lift_cells,
                     likelihood=self.likelihood, geo_centring=np.ones(self.data.n_channels),

@@ -9,6 +9,8 @@ picked from the arguments. Shapes follow one convention: media is
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -60,6 +62,27 @@ def lag_stack(x: np.ndarray, max_lag: int, time_axis: int = -2) -> np.ndarray:
     return np.moveaxis(out, -1, time_axis if time_axis < 0 else time_axis + 1)
 
 
+#: How the model graph sums over lags: "product" (one batched matmul; NUTS) or "sum" (the
+#: lag-by-lag sum; MAP and Laplace, see :func:`lag_by_lag_adstock`).
+_GRAPH_ADSTOCK: ContextVar[str] = ContextVar("graph_adstock", default="product")
+
+
+@contextmanager
+def lag_by_lag_adstock():
+    """Build model graphs with the lag-by-lag sum instead of the batched product.
+
+    Same numbers up to the last bits, but MAP's mode search and Laplace's curvature
+    floor on weakly identified panels follow those bits: with the product, two tiny-panel
+    Laplace fits of the suite moved (one drew half-saturations of 0 and 1e161). The
+    first look's time is its compile, not adstock, so it keeps the sum it was tested
+    with until that fragility is mended (docs/performance.md)."""
+    token = _GRAPH_ADSTOCK.set("sum")
+    try:
+        yield
+    finally:
+        _GRAPH_ADSTOCK.reset(token)
+
+
 def apply_adstock(lagged: Any, weights: Any) -> Any:
     """Adstocked media from a lag stack ``(lag, ..., time, channel)`` and weights ``(..., channel, lag)``.
 
@@ -68,7 +91,7 @@ def apply_adstock(lagged: Any, weights: Any) -> Any:
     """
     if not is_tensor(weights) and not is_tensor(lagged):
         return _adstock_numpy(np.asarray(lagged, dtype="float64"), np.asarray(weights, dtype="float64"))
-    if np.ndim(weights) == 3 and np.ndim(lagged) == 4:
+    if np.ndim(weights) == 3 and np.ndim(lagged) == 4 and _GRAPH_ADSTOCK.get() == "product":
         # The model graph's case (weights per geo and channel): one batched matrix
         # product over (geo, channel), (weeks x lags) @ (lags x 1). XLA runs it and its
         # gradient as dots; the sum over lags below made the whole log density's
