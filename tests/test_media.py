@@ -30,7 +30,7 @@ from geommm.media import (
     lag_stack,
     saturation_kind,
 )
-from geommm.media.backend import LOG_FLOOR, same_layout
+from geommm.media.backend import LOG_FLOOR, lag_by_lag_adstock, same_layout
 from geommm.sim import simulate
 
 PAIRS = list(itertools.product(ADSTOCKS, SATURATIONS))
@@ -270,6 +270,11 @@ def test_graph_adstock_is_the_lag_by_lag_sum():
     np.testing.assert_allclose(a, b, rtol=1e-13, atol=0)
     np.testing.assert_allclose(ga, gb, rtol=1e-12, atol=0)
     np.testing.assert_allclose(a, apply_adstock(lagged, value), rtol=1e-13, atol=0)  # numpy path
+    # the product is really what the graph computes (else the checks above compare the
+    # sum with itself); MAP and Laplace build their graphs with the sum
+    assert "Matmul" in pytensor.dprint(fast, file="str")
+    with lag_by_lag_adstock():
+        assert "Matmul" not in pytensor.dprint(apply_adstock(lagged, w), file="str")
 
 
 @pytest.mark.parametrize("layout", ["lag_stack", "c", "f"])
