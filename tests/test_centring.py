@@ -65,3 +65,24 @@ def test_level_centring_falls_back_to_non_centred_without_geos_or_weeks(one_geo_
     # 10 weeks, 9 regressors: no per-geo noise estimate
     m = tiny_mmm(n_geos=3, n_weeks=10, n_channels=2, seed=2, n_lift_tests=0)
     assert geo_level_centring(m.spec, m.data, m.priors) == 1.0
+
+
+def test_the_prior_median_caps_the_spread_the_weight_reads(tiny_panel):
+    """The data's moment spread is an upper bound (carryover and saturation differences
+    read as effect differences); above the prior's median spread it is not trusted. A
+    prior that says geos differ little makes channels less centred; one that allows any
+    spread leaves the data's weights as they were."""
+    r = tiny_panel(n_geos=20, n_weeks=156, n_channels=5, seed=0, n_lift_tests=0)
+
+    def weights(prior):
+        m = gm.GeoMMM(r.formula, data=r.panel, geo="geo", time="week",
+                      priors={"effect_geo_sd": prior})
+        s, tau = geo_effect_evidence(m.spec, m.data, m.priors)
+        return s, tau, geo_effect_centring(m.spec, m.data, m.priors)
+
+    s, tau, loose = weights(gm.Prior("Gamma", alpha=2.0, beta=0.05))  # median ~34: no cap
+    moment = np.round(np.median(s**2 / (s**2 + tau[None, :] ** 2), axis=0), 2)
+    np.testing.assert_allclose(loose, moment)
+    _, _, tight = weights(gm.Prior("Gamma", alpha=2.0, beta=50.0))  # median ~0.034
+    assert (tight >= loose).all() and (tight > loose + 0.2).any()
+    assert (tau > 0.034).any()  # the tight prior did cap something
