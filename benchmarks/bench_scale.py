@@ -33,11 +33,16 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = (
-    ("panel", "geos x weeks x channels"), ("run", "run"), ("compile_s", "compile s"),
+    ("panel", "geos x weeks x channels"), ("seed", "seed"), ("run", "run"), ("compile_s", "compile s"),
     ("sampling_s", "sampling s"), ("fit_wall_s", "fit wall s"), ("tables_s", "tables s"),
     ("peak_rss_gb", "peak RSS GB"), ("ess_per_s", "min ESS / s"), ("leapfrog_per_draw", "leapfrog / draw"),
     ("max_r_hat", "max R-hat"), ("divergences", "divergences"), ("load", "load avg"), ("when", "measured"),
+    ("commit", "commit"),
 )
+
+
+#: what rows written before a column existed had (every earlier row used seed 0)
+DEFAULTS = {"seed": 0}
 
 
 def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict:
@@ -55,6 +60,9 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
         fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler=a.sampler, seed=a.seed,
                         progressbar=False)
     fit_wall = time.perf_counter() - t0
+    if a.save_dir:  # the posterior, to find which parameters mix slowly (not timed)
+        Path(a.save_dir).mkdir(parents=True, exist_ok=True)
+        fit.idata.to_netcdf(str(Path(a.save_dir) / f"idata_{geos}x{weeks}x{channels}_seed{a.seed}.nc"))
     t1 = time.perf_counter()
     fit.roi(by="geo"), fit.roi(by="channel"), fit.marginal_roi(by="channel"), fit.contributions(by="geo")
     tables = time.perf_counter() - t1
@@ -64,7 +72,7 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
     steps = float(stats["n_steps"].values.mean()) if "n_steps" in stats else float("nan")
     return {
         "geos": geos, "weeks": weeks, "channels": channels,
-        "panel": f"{geos} x {weeks} x {channels}",
+        "panel": f"{geos} x {weeks} x {channels}", "seed": a.seed,
         "run": f"{a.sampler} {a.chains} x ({a.tune} + {a.draws})",
         "compile_s": round(s.compile_seconds, 1), "sampling_s": round(s.sampling_seconds, 1),
         "fit_wall_s": round(fit_wall, 1), "tables_s": round(tables, 1),
@@ -74,10 +82,24 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
     }
 
 
+def _commit() -> str:
+    """The checkout's short commit ("+" when it has uncommitted changes), or ""."""
+    try:
+        here = Path(__file__).resolve().parent
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
+                              text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
 def run_child(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict:
     """One row in a fresh process; its peak RSS from the kernel's accounting of that child."""
     cmd = [sys.executable, __file__, "--child", f"{geos}x{weeks}x{channels}", "--chains", str(a.chains),
            "--draws", str(a.draws), "--tune", str(a.tune), "--sampler", a.sampler, "--seed", str(a.seed)]
+    cmd += ["--save-dir", str(a.save_dir)] if a.save_dir else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -88,6 +110,7 @@ def run_child(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> di
     row["peak_rss_gb"] = round(usage.ru_maxrss / 1024**2, 2)  # ru_maxrss is in KiB on Linux
     row["when"] = time.strftime("%Y-%m-%d")
     row["load"] = round(os.getloadavg()[0], 1)  # 1-minute load average as the row ends
+    row["commit"] = _commit()
     return row
 
 
@@ -119,7 +142,7 @@ def write_markdown(rows: list[dict], path: Path) -> None:
         "|" + "---|" * len(COLUMNS),
     ]
     for r in rows:
-        lines.append("| " + " | ".join(str(r.get(k, "")) for k, _ in COLUMNS) + " |")
+        lines.append("| " + " | ".join(str(r.get(k, DEFAULTS.get(k, ""))) for k, _ in COLUMNS) + " |")
     lines.append("")
     for run, group in itertools.groupby(sorted(rows, key=lambda r: r["run"]), key=lambda r: r["run"]):
         lines.append(cost_model(list(group)))
@@ -146,6 +169,8 @@ def main() -> None:
     p.add_argument("--sampler", default="nutpie", choices=("nutpie", "numpyro", "pymc"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--results", type=Path, default=RESULTS, help="folder for scale.jsonl and scale.md")
+    p.add_argument("--save-dir", type=Path, help="keep each row's posterior (netCDF) in this folder")
+    p.add_argument("--table-only", action="store_true", help="rewrite scale.md from scale.jsonl, fit nothing")
     p.add_argument("--child", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
@@ -153,7 +178,7 @@ def main() -> None:
         return
     a.results.mkdir(parents=True, exist_ok=True)
     store = a.results / "scale.jsonl"
-    for geos, weeks, channels in parse_rows(a):
+    for geos, weeks, channels in [] if a.table_only else parse_rows(a):
         print(f"row {geos} x {weeks} x {channels} ...", flush=True)
         row = run_child(geos, weeks, channels, a)
         print(json.dumps(row), flush=True)
