@@ -115,18 +115,26 @@ def run_child(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> di
 
 
 def cost_model(rows: list[dict]) -> str:
-    """Least squares of log(fit wall) on the logs of the factors that vary."""
+    """Least squares of log(fit wall) on the logs of the factors that vary; with too
+    few distinct panels to separate them, on the log of their product (cells)."""
     if len(rows) < 2:
         return "Cost model: needs at least two rows."
     names = [n for n in ("geos", "weeks", "channels") if len({r[n] for r in rows}) > 1]
-    if not names or len(rows) < len(names) + 1:
-        return f"Cost model: {len(rows)} rows cannot separate {names or 'any factor'}; run more rows."
+    panels = {(r["geos"], r["weeks"], r["channels"]) for r in rows}
+    if not names:
+        return f"Cost model: {len(rows)} rows of one panel; run more panels."
+    if len(panels) < len(names) + 2:  # factors not separable (or an unchecked exact fit)
+        names = ["cells"]
+        rows = [{**r, "cells": r["geos"] * r["weeks"] * r["channels"]} for r in rows]
     X = np.column_stack([np.ones(len(rows))] + [np.log([r[n] for r in rows]) for n in names])
     y = np.log([r["fit_wall_s"] for r in rows])
     coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    terms = " x ".join(f"{n}^{b:.2f}" for n, b in zip(names, coef[1:]))
-    exact = " (as many rows as parameters: an exact fit, no check of the model)" if len(rows) == len(names) + 1 else ""
-    return f"Cost model ({rows[0]['run']}): fit wall ~ {np.exp(coef[0]):.3g} s x {terms}{exact}."
+    terms = " x ".join(f"{n}^{c:.2f}" for n, c in zip(names, coef[1:]))
+    label = " (cells = geos x weeks x channels)" if names == ["cells"] else ""
+    exact = (" (as many panels as parameters: an exact fit, no check of the model)"
+             if len(panels) == len(names) + 1 else "")
+    return (f"Cost model ({rows[0]['run']}, {len(rows)} rows, {len(panels)} panels): "
+            f"fit wall ~ {np.exp(coef[0]):.3g} s x {terms}{label}{exact}.")
 
 
 def write_markdown(rows: list[dict], path: Path) -> None:
