@@ -161,7 +161,7 @@ def write_markdown(rows: list[dict], path: Path) -> None:
 def parse_rows(a: argparse.Namespace) -> list[tuple[int, int, int]]:
     if a.rows:
         return [tuple(int(x) for x in r.split("x")) for r in a.rows.split(",")]
-    ints = lambda text: [int(x) for x in text.split(",")]  # noqa: E731
+    ints = lambda text: [int(x) for x in text.split(",")]
     return list(itertools.product(ints(a.geos), ints(a.weeks), ints(a.channels)))
 
 

@@ -48,7 +48,7 @@ def main() -> None:
             g, t, c = (int(x) for x in shape.split("x"))
             r = sim.simulate(n_geos=g, n_weeks=t, n_channels=c, seed=int(seed), n_lift_tests=0)
             model = gm.GeoMMM(r.formula, data=r.panel, geo="geo", time="week")
-        fmt = lambda w: " ".join(f"{x:.2f}" for x in w)  # noqa: E731
+        fmt = lambda w: " ".join(f"{x:.2f}" for x in w)
         print(f"| {item} | {' '.join(model.spec.channels)} | {fmt(weights(model, False))} | {fmt(weights(model, True))} |")
 
 
