@@ -24,7 +24,7 @@ def weights(model, cap: bool) -> np.ndarray:
     fits = centring._fits(model.spec, model.data, model.priors)
     s, tau = centring._effect_evidence(model.data, fits)
     if cap:
-        tau = centring._spread_for_weight(tau, model.priors)
+        tau = centring._spread_for_weight(tau, model.priors, model.data.n_geos)
     return centring._summarise(centring._weight(s, tau[None, :]))
 
 
