@@ -41,10 +41,6 @@ COLUMNS = (
 )
 
 
-#: what rows written before a column existed had (every earlier row used seed 0)
-DEFAULTS = {"seed": 0}
-
-
 def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict:
     """Simulate, fit and tabulate one panel (runs in the child process)."""
     import warnings
@@ -150,7 +146,7 @@ def write_markdown(rows: list[dict], path: Path) -> None:
         "|" + "---|" * len(COLUMNS),
     ]
     for r in rows:
-        lines.append("| " + " | ".join(str(r.get(k, DEFAULTS.get(k, ""))) for k, _ in COLUMNS) + " |")
+        lines.append("| " + " | ".join(str(r.get(k, "")) for k, _ in COLUMNS) + " |")
     lines.append("")
     for run, group in itertools.groupby(sorted(rows, key=lambda r: r["run"]), key=lambda r: r["run"]):
         lines.append(cost_model(list(group)))

@@ -13,19 +13,20 @@ be checked against the panels that were sampled.
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
+from unittest import mock
 
 import numpy as np
 
 
 def weights(model, cap: bool) -> np.ndarray:
+    """The model's own centring weights; without the cap by raising its geo threshold."""
     from geommm.model import centring
 
-    fits = centring._fits(model.spec, model.data, model.priors)
-    s, tau = centring._effect_evidence(model.data, fits)
-    if cap:
-        tau = centring._spread_for_weight(tau, model.priors, model.data.n_geos)
-    return centring._summarise(centring._weight(s, tau[None, :]))
+    limit = centring.CAP_MIN_GEOS if cap else sys.maxsize
+    with mock.patch.object(centring, "CAP_MIN_GEOS", limit):
+        return centring.geo_effect_centring(model.spec, model.data, model.priors)
 
 
 def main() -> None:
