@@ -8,7 +8,9 @@ fitted in its own child process, so its peak RSS is that process's alone (read w
 ``os.wait4``, i.e. getrusage of the child). A row reports compile, sampling and
 total wall seconds, the seconds of the analysis tables after the fit (ROI by geo and
 channel, marginal ROI, contributions by geo), peak RSS, min bulk ESS per sampling
-second, mean leapfrog steps per draw, max R-hat and divergences.
+second, mean leapfrog steps per draw, max R-hat and divergences. With ``--report``
+the child also writes the HTML report (timed as "report s"), so the peak RSS covers
+fit + tables + report; the child's own peak RSS at the end of the fit is kept too.
 
 Rows are appended to ``benchmarks/results/scale.jsonl`` (so big rows run on another
 day join the same curve) and ``benchmarks/results/scale.md`` is rewritten from all
@@ -35,7 +37,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 COLUMNS = (
     ("panel", "geos x weeks x channels"), ("seed", "seed"), ("run", "run"), ("compile_s", "compile s"),
     ("sampling_s", "sampling s"), ("fit_wall_s", "fit wall s"), ("tables_s", "tables s"),
-    ("peak_rss_gb", "peak RSS GB"), ("ess_per_s", "min ESS / s"), ("leapfrog_per_draw", "leapfrog / draw"),
+    ("report_s", "report s"), ("peak_rss_gb", "peak RSS GB"), ("fit_rss_gb", "RSS after fit GB"),
+    ("ess_per_s", "min ESS / s"), ("leapfrog_per_draw", "leapfrog / draw"),
     ("max_r_hat", "max R-hat"), ("divergences", "divergences"), ("load", "load avg"), ("when", "measured"),
     ("commit", "commit"),
 )
@@ -43,6 +46,8 @@ COLUMNS = (
 
 def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict:
     """Simulate, fit and tabulate one panel (runs in the child process)."""
+    import resource
+    import tempfile
     import warnings
 
     import geommm as gm
@@ -56,12 +61,19 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
         fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler=a.sampler, seed=a.seed,
                         progressbar=False)
     fit_wall = time.perf_counter() - t0
+    fit_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
     if a.save_dir:  # the posterior, to find which parameters mix slowly (not timed)
         Path(a.save_dir).mkdir(parents=True, exist_ok=True)
         fit.idata.to_netcdf(str(Path(a.save_dir) / f"idata_{geos}x{weeks}x{channels}_seed{a.seed}.nc"))
     t1 = time.perf_counter()
     fit.roi(by="geo"), fit.roi(by="channel"), fit.marginal_roi(by="channel"), fit.contributions(by="geo")
     tables = time.perf_counter() - t1
+    report = None
+    if a.report:
+        t2 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            fit.report(Path(tmp) / "report.html")
+        report = round(time.perf_counter() - t2, 1)
     d = fit.diagnostics()
     s = fit.settings
     stats = fit.idata.sample_stats
@@ -71,7 +83,8 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
         "panel": f"{geos} x {weeks} x {channels}", "seed": a.seed,
         "run": f"{a.sampler} {a.chains} x ({a.tune} + {a.draws})",
         "compile_s": round(s.compile_seconds, 1), "sampling_s": round(s.sampling_seconds, 1),
-        "fit_wall_s": round(fit_wall, 1), "tables_s": round(tables, 1),
+        "fit_wall_s": round(fit_wall, 1), "tables_s": round(tables, 1), "report_s": report,
+        "fit_rss_gb": round(fit_rss, 2),
         "ess_per_s": round(d.min_ess_bulk / max(s.sampling_seconds, 1e-9), 2),
         "leapfrog_per_draw": round(steps, 1), "max_r_hat": round(float(d.max_r_hat), 3),
         "divergences": int(d.divergences), "min_ess_bulk": round(float(d.min_ess_bulk)),
@@ -96,6 +109,7 @@ def run_child(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> di
     cmd = [sys.executable, __file__, "--child", f"{geos}x{weeks}x{channels}", "--chains", str(a.chains),
            "--draws", str(a.draws), "--tune", str(a.tune), "--sampler", a.sampler, "--seed", str(a.seed)]
     cmd += ["--save-dir", str(a.save_dir)] if a.save_dir else []
+    cmd += ["--report"] if a.report else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -146,7 +160,7 @@ def write_markdown(rows: list[dict], path: Path) -> None:
         "|" + "---|" * len(COLUMNS),
     ]
     for r in rows:
-        lines.append("| " + " | ".join(str(r.get(k, "")) for k, _ in COLUMNS) + " |")
+        lines.append("| " + " | ".join(("" if r.get(k) is None else str(r[k])) for k, _ in COLUMNS) + " |")
     lines.append("")
     for run, group in itertools.groupby(sorted(rows, key=lambda r: r["run"]), key=lambda r: r["run"]):
         lines.append(cost_model(list(group)))
@@ -174,6 +188,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--results", type=Path, default=RESULTS, help="folder for scale.jsonl and scale.md")
     p.add_argument("--save-dir", type=Path, help="keep each row's posterior (netCDF) in this folder")
+    p.add_argument("--report", action="store_true", help="also write (and time) the HTML report per row")
     p.add_argument("--table-only", action="store_true", help="rewrite scale.md from scale.jsonl, fit nothing")
     p.add_argument("--child", help=argparse.SUPPRESS)
     a = p.parse_args()
