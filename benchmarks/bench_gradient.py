@@ -2,6 +2,7 @@
 
     python benchmarks/bench_gradient.py --panel 40x156x5
     python benchmarks/bench_gradient.py --panel 60x156x6 --threads 1,2 --calls 300
+    python benchmarks/bench_gradient.py --panel 40x156x5 --precision float32
 
 NUTS spends nearly all of its time in this call (63 of them per draw at 40 geos), so
 its cost times the leapfrog steps bounds the sampling time from below. The model is
@@ -20,7 +21,7 @@ import time
 import warnings
 
 
-def compiled_density(panel: str):
+def compiled_density(panel: str, precision: str = "float64"):
     """nutpie's compiled model of a simulated panel "GxTxC" and its gradient call."""
     import nutpie
 
@@ -31,7 +32,11 @@ def compiled_density(panel: str):
     data = sim.simulate(n_geos=geos, n_weeks=weeks, n_channels=channels, seed=0, n_lift_tests=0)
     model = gm.GeoMMM(data.formula, data=data.panel, geo="geo", time="week").model
     _jax_speed.tune_xla_flags()
-    compiled = _jax_speed.lean_logp(nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax"))
+    if precision == "float32":  # as sampling._nutpie builds it
+        model = _jax_speed.single_precision_model(model)
+    compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax",
+                                         freeze_model=precision == "float64")
+    compiled = _jax_speed.lean_logp(compiled, precision)
     return compiled, compiled._make_logp_func()
 
 
@@ -62,11 +67,13 @@ def main() -> None:
     p.add_argument("--panel", default="40x156x5", help="geos x weeks x channels (default %(default)s)")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts (default %(default)s)")
     p.add_argument("--calls", type=int, default=300, help="calls per thread (default %(default)s)")
+    p.add_argument("--precision", default="float64", choices=("float64", "float32"),
+                   help="arithmetic of the density (default %(default)s)")
     a = p.parse_args()
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
-    compiled, call = compiled_density(a.panel)
-    print(f"panel {a.panel}: {compiled.n_dim} free parameters, built and compiled in "
+    compiled, call = compiled_density(a.panel, a.precision)
+    print(f"panel {a.panel}, {a.precision}: {compiled.n_dim} free parameters, built and compiled in "
           f"{time.perf_counter() - t0:.1f} s")
     print("| threads | ms per call (each thread) | calls per second (all threads) |")
     print("|---|---|---|")

@@ -59,7 +59,7 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler=a.sampler, seed=a.seed,
-                        progressbar=False)
+                        precision=a.precision, progressbar=False)
     fit_wall = time.perf_counter() - t0
     fit_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
     if a.save_dir:  # the posterior, to find which parameters mix slowly (not timed)
@@ -81,7 +81,8 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
     return {
         "geos": geos, "weeks": weeks, "channels": channels,
         "panel": f"{geos} x {weeks} x {channels}", "seed": a.seed,
-        "run": f"{a.sampler} {a.chains} x ({a.tune} + {a.draws})",
+        "run": f"{a.sampler} {a.chains} x ({a.tune} + {a.draws})"
+               + ("" if a.precision == "float64" else f", {a.precision}"),
         "compile_s": round(s.compile_seconds, 1), "sampling_s": round(s.sampling_seconds, 1),
         "fit_wall_s": round(fit_wall, 1), "tables_s": round(tables, 1), "report_s": report,
         "fit_rss_gb": round(fit_rss, 2),
@@ -107,7 +108,8 @@ def _commit() -> str:
 def run_child(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict:
     """One row in a fresh process; its peak RSS from the kernel's accounting of that child."""
     cmd = [sys.executable, __file__, "--child", f"{geos}x{weeks}x{channels}", "--chains", str(a.chains),
-           "--draws", str(a.draws), "--tune", str(a.tune), "--sampler", a.sampler, "--seed", str(a.seed)]
+           "--draws", str(a.draws), "--tune", str(a.tune), "--sampler", a.sampler, "--seed", str(a.seed),
+           "--precision", a.precision]
     cmd += ["--save-dir", str(a.save_dir)] if a.save_dir else []
     cmd += ["--report"] if a.report else []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -186,6 +188,8 @@ def main() -> None:
     p.add_argument("--tune", type=int, default=500)
     p.add_argument("--sampler", default="nutpie", choices=("nutpie", "numpyro", "pymc"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", default="float64", choices=("float64", "float32"),
+                   help="arithmetic of the density during NUTS (default %(default)s)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder for scale.jsonl and scale.md")
     p.add_argument("--save-dir", type=Path, help="keep each row's posterior (netCDF) in this folder")
     p.add_argument("--report", action="store_true", help="also write (and time) the HTML report per row")

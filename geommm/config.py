@@ -26,7 +26,8 @@ __all__ = ["FIT_KEYS", "ConfigError", "FitConfig", "config_schema", "load_config
 
 SCHEMA_NAME = "fit_config.schema.json"
 #: Keys of the [fit] section, passed to ``GeoMMM.fit`` as keyword arguments.
-FIT_KEYS = ("method", "sampler", "draws", "tune", "chains", "seed", "target_accept", "mass_matrix")
+FIT_KEYS = ("method", "sampler", "draws", "tune", "chains", "seed", "target_accept", "mass_matrix",
+            "precision")
 
 
 class ConfigError(GeoMMMError, ValueError):

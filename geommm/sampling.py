@@ -32,6 +32,9 @@ SAMPLERS = ("nutpie", "pymc", "numpyro")
 MASS_MATRICES = ("draws", "gradients", "low_rank")
 METHODS = ("nuts", "laplace", "map", "advi")
 BACKENDS = ("auto", "jax", "numba")
+#: Arithmetic of the log density and its gradient during NUTS (nutpie's JAX path only):
+#: "float32" is ~1.5x faster per gradient on a CPU; the draws stay float64.
+PRECISIONS = ("float64", "float32")
 #: How often (seconds) a running nutpie sampler is checked for Ctrl-C.
 POLL_SECONDS = 0.1
 
@@ -62,6 +65,7 @@ class SamplerSettings:
     # "gradients" (nutpie's default, adapts faster). On geommm's models "draws" gave
     # 2.5-2.9x the min effective sample size for ~1.3x the time (benchmarks/results/history.md).
     mass_matrix: str = "draws"
+    precision: str = "float64"
     compile_seconds: float = 0.0
     sampling_seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -97,6 +101,13 @@ def check_settings(s: SamplerSettings) -> None:
             raise FitError("backend='jax' needs JAX: pip install jax") from None
     if s.mass_matrix not in MASS_MATRICES:
         raise FitError(f"mass_matrix={s.mass_matrix!r} is not one of {MASS_MATRICES}")
+    if s.precision not in PRECISIONS:
+        raise FitError(f"precision={s.precision!r} is not one of {PRECISIONS}")
+    if s.precision == "float32" and (s.method, s.sampler, s.backend) != ("nuts", "nutpie", "jax"):
+        raise FitError(
+            "precision='float32' works with method='nuts', sampler='nutpie' and the JAX backend "
+            f"only, got method={s.method!r}, sampler={s.sampler!r}, backend={s.backend!r}"
+        )
     if not 0.5 <= s.target_accept < 1:
         raise FitError(f"target_accept must be in [0.5, 1), got {s.target_accept}")
     if s.method == "nuts" and s.sampler == "numpyro":
@@ -214,8 +225,12 @@ def _nutpie(
 
         _jax_speed.tune_xla_flags()
         _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-        compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-        compiled = _jax_speed.lean_logp(compiled)
+        if s.precision == "float32":  # frozen here, with the checks float32 cannot meet off
+            compiled = nutpie.compile_pymc_model(_jax_speed.single_precision_model(model), backend="jax",
+                                                 gradient_backend="jax", freeze_model=False)
+        else:
+            compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+        compiled = _jax_speed.lean_logp(compiled, s.precision)
     else:
         compiled = nutpie.compile_pymc_model(model)
     s.compile_seconds = time.perf_counter() - t0

@@ -137,6 +137,7 @@ def fit(args: argparse.Namespace) -> int:
         seed=args.seed,
         target_accept=args.target_accept,
         mass_matrix=args.mass_matrix,
+        precision=args.precision,
     )
     for value, what in (
         (config.panel, "--data PANEL (or [data] panel)"),

@@ -18,6 +18,7 @@ DEMO_OUT = Path("geommm-demo-output")
 METHODS = ("nuts", "laplace", "map", "advi")
 SAMPLERS = ("nutpie", "pymc", "numpyro")
 MASS_MATRICES = ("draws", "gradients", "low_rank")
+PRECISIONS = ("float64", "float32")
 LIKELIHOODS = ("normal", "studentt")
 
 
@@ -228,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=MASS_MATRICES,
         help="nutpie's mass-matrix adaptation: draws (default, more effective samples) "
         "or gradients (nutpie's own, fewer steps per draw) or low_rank (also learns strong correlations)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="arithmetic of the log density during NUTS: float64 (default) or float32 "
+        "(~1.5x faster per gradient on a CPU; nutpie with JAX only)",
     )
     p.add_argument("--likelihood", choices=LIKELIHOODS, help="observation noise (default normal)")
     p.add_argument(

@@ -244,7 +244,8 @@ def _thinned(fit):
 
 def _settings(fit, overrides: dict) -> sampling.SamplerSettings:
     s = fit.settings
-    keep = {k: getattr(s, k) for k in ("sampler", "draws", "tune", "chains", "cores", "seed", "target_accept", "backend", "mass_matrix")}
+    keep = {k: getattr(s, k) for k in ("sampler", "draws", "tune", "chains", "cores", "seed", "target_accept", "backend", "mass_matrix",
+                                    "precision")}
     unknown = sorted(set(overrides) - set(keep))
     if unknown:
         raise RefreshError(f"unknown fit argument(s) {unknown}; refresh accepts {sorted(keep)}")
