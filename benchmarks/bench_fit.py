@@ -34,6 +34,8 @@ def main() -> None:
     p.add_argument("--sampler", default="nutpie")
     p.add_argument("--mass-matrix", default="draws", choices=("draws", "gradients", "low_rank"),
                    help="nutpie's mass-matrix adaptation (default %(default)s)")
+    p.add_argument("--precision", default="float64", choices=("float64", "float32"),
+                   help="arithmetic of the density during NUTS (default %(default)s)")
     p.add_argument("--worst", type=int, default=5, help="print the N parameters with the highest R-hat")
     p.add_argument("--save", help="write the posterior (InferenceData netCDF) here for a closer look")
     a = p.parse_args()
@@ -45,8 +47,8 @@ def main() -> None:
     model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week", lift_tests=lifts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler=a.sampler, seed=a.seed, mass_matrix=a.mass_matrix,
-                        progressbar=False)
+        fit = model.fit(draws=a.draws, tune=a.tune, chains=a.chains, sampler=a.sampler, seed=a.seed,
+                        mass_matrix=a.mass_matrix, precision=a.precision, progressbar=False)
     wall = time.perf_counter() - t0
     d = fit.diagnostics()
     s = fit.settings
@@ -64,7 +66,7 @@ def main() -> None:
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     rows = {
         "panel": f"{a.geos} geos x {a.weeks} weeks x {a.channels} channels",
-        "run": f"{s.sampler} {a.chains} chains x {a.tune}+{a.draws}",
+        "run": f"{s.sampler} {a.chains} chains x {a.tune}+{a.draws}, {s.precision}",
         "compile_s": round(s.compile_seconds, 1),
         "sampling_s": round(s.sampling_seconds, 1),
         "total_wall_s": round(wall, 1),
