@@ -425,16 +425,21 @@ def test_config_roi_interval_becomes_a_tuple():
     assert config.priors == {"tv": {"roi": (2, 4)}, "roi": (1, 3)}
 
 
-def test_mass_matrix_from_config_and_flag_reaches_the_fit():
-    from geommm.cli.parser import MASS_MATRICES
-    from geommm.sampling import MASS_MATRICES as FIT_CHOICES
+@pytest.mark.parametrize("key, choices, in_file, on_command_line, bad", [
+    ("mass_matrix", "MASS_MATRICES", "gradients", "draws", "dense"),
+    ("precision", "PRECISIONS", "float32", "float64", "float16"),
+])
+def test_fit_choice_from_config_and_flag_reaches_the_fit(key, choices, in_file, on_command_line, bad):
+    from geommm import sampling
+    from geommm.cli import parser
 
-    assert MASS_MATRICES == FIT_CHOICES  # the CLI keeps its own copy to import fast
-    config = parse_config({"fit": {"mass_matrix": "gradients"}})
-    assert config.fit == {"mass_matrix": "gradients"}
-    assert config.merged(mass_matrix="draws").fit == {"mass_matrix": "draws"}
-    with pytest.raises(ConfigError, match="mass_matrix"):
-        parse_config({"fit": {"mass_matrix": "dense"}})
+    # the CLI keeps its own copy to import fast
+    assert getattr(parser, choices) == getattr(sampling, choices)
+    config = parse_config({"fit": {key: in_file}})
+    assert config.fit == {key: in_file}
+    assert config.merged(**{key: on_command_line}).fit == {key: on_command_line}
+    with pytest.raises(ConfigError, match=key):
+        parse_config({"fit": {key: bad}})
 
 
 @pytest.mark.bad_input

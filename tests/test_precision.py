@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from geommm import _jax_speed
-from geommm.config import ConfigError, parse_config
 from geommm.errors import FitError
 
 
@@ -57,14 +56,3 @@ def test_precision_settings_are_checked_before_anything_is_built(tiny_model, kwa
     with pytest.raises(FitError, match=fragment):
         tiny_model.fit(progressbar=False, **kwargs)
 
-
-def test_precision_from_config_and_flag():
-    from geommm.cli.parser import PRECISIONS
-    from geommm.sampling import PRECISIONS as FIT_CHOICES
-
-    assert PRECISIONS == FIT_CHOICES  # the CLI keeps its own copy to import fast
-    config = parse_config({"fit": {"precision": "float32"}})
-    assert config.fit == {"precision": "float32"}
-    assert config.merged(precision="float64").fit == {"precision": "float64"}
-    with pytest.raises(ConfigError, match="precision"):
-        parse_config({"fit": {"precision": "float16"}})
