@@ -15,7 +15,7 @@
    loads the executables instead (``GEOMMM_JAX_CACHE=0`` turns it off, a path moves
    it; a cache the user configured in JAX is left alone).
 4. ``precision="float32"`` (opt-in): the density and its gradient traced and compiled in
-   single precision, ~1.5x faster per call on a CPU (docs/performance.md); the draws
+   single precision, sampling ~1.3x faster on a CPU (docs/performance.md); the draws
    and everything computed from them stay float64.
 """
 

@@ -168,7 +168,7 @@ class GeoMMM:
         (nutpie's diagonal plus low-rank correction: learns strong correlations; the
         sequential refresh's default).
         precision (nutpie, JAX): "float64" (default) or "float32": the log density and
-        its gradient in single precision, ~1.5x faster per gradient on a CPU; the draws
+        its gradient in single precision: sampling ~1.3x faster on a CPU; the draws
         and every table stay float64 (measured in docs/performance.md).
         preflight: "block" (default) stops with a PreflightError when the data leave the
         fit nothing to answer (``gm.preflight`` lists why), "warn" warns and fits anyway,

@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision",
         choices=PRECISIONS,
         help="arithmetic of the log density during NUTS: float64 (default) or float32 "
-        "(~1.5x faster per gradient on a CPU; nutpie with JAX only)",
+        "(sampling ~1.3x faster on a CPU; nutpie with JAX only)",
     )
     p.add_argument("--likelihood", choices=LIKELIHOODS, help="observation noise (default normal)")
     p.add_argument(
