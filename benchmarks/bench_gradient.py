@@ -23,7 +23,6 @@ import warnings
 
 def compiled_density(panel: str, precision: str = "float64"):
     """nutpie's compiled model of a simulated panel "GxTxC" and its gradient call."""
-    import nutpie
 
     import geommm as gm
     from geommm import _jax_speed, sim
@@ -32,11 +31,7 @@ def compiled_density(panel: str, precision: str = "float64"):
     data = sim.simulate(n_geos=geos, n_weeks=weeks, n_channels=channels, seed=0, n_lift_tests=0)
     model = gm.GeoMMM(data.formula, data=data.panel, geo="geo", time="week").model
     _jax_speed.tune_xla_flags()
-    if precision == "float32":  # as sampling._nutpie builds it
-        model = _jax_speed.single_precision_model(model)
-    compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax",
-                                         freeze_model=precision == "float64")
-    compiled = _jax_speed.lean_logp(compiled, precision)
+    compiled = _jax_speed.nutpie_density(model, precision)  # as sampling._nutpie builds it
     return compiled, compiled._make_logp_func()
 
 

@@ -62,42 +62,37 @@ def single_precision_model(model):
     return frozen
 
 
+def nutpie_density(model, precision: str = "float64"):
+    """``model`` compiled by nutpie's JAX path with the AOT-compiled density below: the
+    one place the sampler (and the tests and benchmarks that mimic it) builds it."""
+    import nutpie
+
+    if precision == "float32":  # frozen here, with the checks float32 cannot meet off
+        compiled = nutpie.compile_pymc_model(single_precision_model(model), backend="jax",
+                                             gradient_backend="jax", freeze_model=False)
+    else:
+        compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+    return lean_logp(compiled, precision)
+
+
 def lean_logp(compiled, precision: str = "float64"):
-    """``compiled`` (a nutpie JAX model) whose log-density call is AOT-compiled;
-    ``precision="float32"`` traces it in single precision (raises if it cannot)."""
+    """``compiled`` (a nutpie JAX model) whose log-density call is AOT-compiled.
+
+    float64 falls back to nutpie's own call if its internals differ from what was
+    tested; ``precision="float32"`` has no such fallback and raises instead."""
     if precision == "float32":
-        return _float32_logp(compiled)
+        return _aot_logp(compiled, single=True)
     try:
-        import jax
-        import numpy as np
-
-        raw = compiled._raw_logp_fn
-        names = list(compiled._shared_data)
-        if raw is None or not dataclasses.is_dataclass(compiled):
-            return compiled
-        value_and_grad = jax.jit(lambda x, *s: jax.value_and_grad(lambda x: raw(x, *s)[0])(x))
-
-        shared = [compiled._shared_data[k] for k in names]
-        # compile once here (fail now, not inside a sampler thread); chains share it
-        executable = value_and_grad.lower(np.zeros(compiled.n_dim), *shared).compile()
-
-        def logp(x, **data):
-            value, grad = executable(x, *[data[k] for k in names])
-            return float(value), np.asarray(grad, dtype="float64", order="C")
-
-        def make_logp_func():
-            return logp
-
-        return dataclasses.replace(compiled, _make_logp_func=make_logp_func)
+        return _aot_logp(compiled, single=False)
     except Exception:  # noqa: BLE001 - nutpie internals changed: use its own call
         return compiled
 
 
-def _float32_logp(compiled):
-    """The float32 density of a nutpie JAX model (built from :func:`single_precision_model`).
-
-    The shared data are cast once; nutpie's float64 positions are cast on each call and
-    the value and gradient handed back as float64, as nutpie expects."""
+def _aot_logp(compiled, single: bool):
+    """nutpie's JAX density and gradient compiled once here (fail now, not inside a
+    sampler thread; chains share it). ``single``: traced in float32, with the shared
+    data cast once and nutpie's float64 positions cast on each call; the value and
+    gradient go back to nutpie as float64."""
     import jax
     import numpy as np
 
@@ -105,20 +100,23 @@ def _float32_logp(compiled):
     if raw is None or not dataclasses.is_dataclass(compiled):
         raise RuntimeError("this nutpie version does not expose its JAX log density")
     names = list(compiled._shared_data)
-
-    def as32(a):
-        a = np.asarray(a)
-        return a.astype(np.float32) if a.dtype == np.float64 else a
-
-    shared = [as32(compiled._shared_data[k]) for k in names]
-    with jax.enable_x64(False), warnings.catch_warnings():  # every constant and intermediate in float32
+    dtype = np.float32 if single else np.float64
+    shared = [compiled._shared_data[k] for k in names]
+    if single:
+        shared = [a.astype(np.float32) if a.dtype == np.float64 else a for a in map(np.asarray, shared)]
+    value_and_grad = jax.jit(lambda x, *s: jax.value_and_grad(lambda x: raw(x, *s)[0])(x))
+    with jax.enable_x64(not single), warnings.catch_warnings():  # float32: every constant too
         warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
-        value_and_grad = jax.jit(lambda x, *s: jax.value_and_grad(lambda x: raw(x, *s)[0])(x))
-        executable = value_and_grad.lower(np.zeros(compiled.n_dim, np.float32), *shared).compile()
+        executable = value_and_grad.lower(np.zeros(compiled.n_dim, dtype), *shared).compile()
 
-    def logp(x, **data):  # the shared data are fixed for a fit: the cast copies are used
-        value, grad = executable(np.asarray(x, dtype=np.float32), *shared)
-        return float(value), np.asarray(grad, dtype="float64", order="C")
+    if single:  # the shared data are fixed for a fit: the cast copies are used
+        def logp(x, **data):
+            value, grad = executable(np.asarray(x, dtype=np.float32), *shared)
+            return float(value), np.asarray(grad, dtype="float64", order="C")
+    else:
+        def logp(x, **data):
+            value, grad = executable(x, *[data[k] for k in names])
+            return float(value), np.asarray(grad, dtype="float64", order="C")
 
     def make_logp_func():
         return logp

@@ -225,12 +225,7 @@ def _nutpie(
 
         _jax_speed.tune_xla_flags()
         _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-        if s.precision == "float32":  # frozen here, with the checks float32 cannot meet off
-            compiled = nutpie.compile_pymc_model(_jax_speed.single_precision_model(model), backend="jax",
-                                                 gradient_backend="jax", freeze_model=False)
-        else:
-            compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-        compiled = _jax_speed.lean_logp(compiled, s.precision)
+        compiled = _jax_speed.nutpie_density(model, s.precision)
     else:
         compiled = nutpie.compile_pymc_model(model)
     s.compile_seconds = time.perf_counter() - t0

@@ -14,15 +14,15 @@ from geommm.errors import FitError
 
 
 def _density(model, precision: str, checks_off: bool = False):
-    """(logp, grad) at a flat point, compiled as the sampler compiles it."""
+    """(n_dim, x -> (logp, grad)), compiled as the sampler compiles it."""
     import nutpie
 
-    if precision == "float32" or checks_off:
-        target = _jax_speed.single_precision_model(model)
-        compiled = nutpie.compile_pymc_model(target, backend="jax", gradient_backend="jax", freeze_model=False)
+    if checks_off:  # float64 on the float32 path's model: only the checks differ
+        compiled = _jax_speed.lean_logp(nutpie.compile_pymc_model(
+            _jax_speed.single_precision_model(model), backend="jax", gradient_backend="jax",
+            freeze_model=False))
     else:
-        compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-    compiled = _jax_speed.lean_logp(compiled, precision)
+        compiled = _jax_speed.nutpie_density(model, precision)
     call = compiled._make_logp_func()
     return compiled.n_dim, lambda x: call(x, **compiled._shared_data)
 
