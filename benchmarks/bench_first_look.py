@@ -98,11 +98,15 @@ def main() -> None:
     if a.child:
         child(a.child)
         return
-    # cold: an empty compilation cache (what a first fit costs); warm: the same fit in a
-    # new process that finds its executables in the cache the cold run filled
-    with tempfile.TemporaryDirectory() as cache:
-        runs = {m: run_child(m, cache) for m in ("map", "laplace")}
-        warm = {f"{m} (warm cache)": run_child(m, cache) for m in ("map", "laplace")}
+    # cold: an empty compilation cache per method (what a first fit costs: MAP and
+    # Laplace compile the same density, so a shared cache would make the second one
+    # warm); warm: the same fit in a new process that finds its executables in the
+    # cache its cold run filled
+    runs, warm = {}, {}
+    for m in ("map", "laplace"):
+        with tempfile.TemporaryDirectory() as cache:
+            runs[m] = run_child(m, cache)
+            warm[f"{m} (warm cache)"] = run_child(m, cache)
     nuts, diag = nuts_roi(a.nuts_cache, a.refit_nuts)
     print(f"NUTS 4 x 1000 ({a.nuts_cache}): {diag.verdict}, max R-hat {diag.max_r_hat:.3f}, "
           f"min bulk ESS {diag.min_ess_bulk:.0f}\n")

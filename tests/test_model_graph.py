@@ -23,7 +23,8 @@ def point_values(tiny_model):
                              lift_cells=tiny_model.lift_cells, store_mean=True)
     rng = np.random.default_rng(3)
     point = {k: v + rng.normal(0, 0.3, size=np.shape(v)) for k, v in model.initial_point().items()}
-    fn = model.compile_fn([model[n] for n in NAMES], inputs=model.value_vars, on_unused_input="ignore")
+    fn = model.compile_fn([model[n] for n in NAMES], inputs=model.value_vars, on_unused_input="ignore",
+                          mode="FAST_COMPILE")
     return dict(zip(NAMES, fn(point)))
 
 
@@ -206,7 +207,7 @@ def test_geos_pool_towards_equal_media_effects_not_equal_rois(tiny_model):
     point["media_effect_geo_u_zerosum__"] = np.zeros_like(point["media_effect_geo_u_zerosum__"])
     names = [n for n in NAMES if n not in ("kpi_mean", "lift_implied")]
     outs = model.replace_rvs_by_values([model[n] for n in names])
-    fn = pytensor.function(model.value_vars, outs, on_unused_input="ignore")
+    fn = pytensor.function(model.value_vars, outs, on_unused_input="ignore", mode="FAST_COMPILE")
     values = dict(zip(names, fn(**{v.name: point[v.name] for v in model.value_vars})))
     fw = _forward(tiny_model, values)
     contrib = fw.media_contributions()[0].sum(axis=1)  # (G, C), KPI units

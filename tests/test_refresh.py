@@ -112,14 +112,15 @@ def test_window_model_equals_full_model_mean_on_new_weeks(frames):
     result = sim.simulate(**SMALL)
     mmm = gm.GeoMMM(result.formula, data=frame, geo="geo", time="week")
     full = build_pymc_model(mmm.spec, mmm.data, mmm.priors, store_mean=True)
-    prior_draws = pm.sample_prior_predictive(draws=20, model=full, random_seed=3).prior
+    prior_draws = pm.sample_prior_predictive(
+        draws=20, model=full, random_seed=3, compile_kwargs={"mode": "FAST_COMPILE"}).prior
     prior = fit_posterior_prior(prior_draws)
     first_new = 30
     window, n_before = window_data(mmm.data, first_new)
     assert n_before == mmm.data.max_lag - 1 and window.n_times == 10 + n_before
     model = build_window_model(mmm.spec, window, n_before, prior, store_mean=True)
     (mean,) = model.replace_rvs_by_values([model["kpi_mean"]])
-    mean_fn = model.compile_fn(mean, inputs=model.value_vars, on_unused_input="ignore")
+    mean_fn = model.compile_fn(mean, inputs=model.value_vars, on_unused_input="ignore", mode="FAST_COMPILE")
     stacked = {n: prior_draws[n].values[0] for n in prior.names}
     z = prior.whiten(prior.flatten(stacked))
     for k in (0, 7, 19):
@@ -143,7 +144,8 @@ def test_sampler_prior_maps_unconstrained_draws_to_the_full_models_mean(frames):
     result = sim.simulate(**SMALL)
     mmm = gm.GeoMMM(result.formula, data=frame, geo="geo", time="week")
     full = build_pymc_model(mmm.spec, mmm.data, mmm.priors, store_mean=True)
-    prior_draws = pm.sample_prior_predictive(draws=20, model=full, random_seed=3).prior
+    prior_draws = pm.sample_prior_predictive(
+        draws=20, model=full, random_seed=3, compile_kwargs={"mode": "FAST_COMPILE"}).prior
     first_new = 30
     reference = build_pymc_model(mmm.spec, weeks_of(mmm.data, 0, first_new), mmm.priors)
     # the reference's normalisers differ from the full model's, so the full model's draws
@@ -154,13 +156,13 @@ def test_sampler_prior_maps_unconstrained_draws_to_the_full_models_mean(frames):
     model = build_window_model(mmm.spec, window, n_before, prior, store_mean=True)
     assert "roi_log__" in model.named_vars and "media_effect" in model.named_vars
     outs = model.replace_rvs_by_values([model["kpi_mean"], model["media_effect"], model["baseline_geo"]])
-    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore")
+    fn = model.compile_fn(outs, inputs=model.value_vars, on_unused_input="ignore", mode="FAST_COMPILE")
     flat, _, _ = unconstrained_draws(reference, prior_draws)
     from scipy.linalg import solve_triangular
 
     geo_level = reference.compile_fn(
         reference.replace_rvs_by_values([reference["media_effect"], reference["baseline_geo"]]),
-        inputs=reference.value_vars, on_unused_input="ignore",
+        inputs=reference.value_vars, on_unused_input="ignore", mode="FAST_COMPILE",
     )
     for k in (0, 11):
         z = solve_triangular(prior.chol, flat[k] - prior.mean, lower=True)

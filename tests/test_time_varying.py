@@ -51,7 +51,7 @@ def prior_draws(request, drifting):
                extra=extra)
     model = build_pymc_model(m.spec, m.data, m.priors, lift_cells=m.lift_cells, store_mean=True)
     with model:
-        idata = pm.sample_prior_predictive(draws=8, random_seed=2)
+        idata = pm.sample_prior_predictive(draws=8, random_seed=2, compile_kwargs={"mode": "FAST_COMPILE"})
     names = (*MODEL_PARAMETERS, "kpi_mean", "lift_implied", "smooth_lengthscale")
     return m, model, posterior_draws(idata, names=names, group="prior")
 

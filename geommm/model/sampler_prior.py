@@ -78,7 +78,10 @@ def unconstrained_draws(model: pm.Model, posterior) -> tuple[np.ndarray, list, l
             if transform is not None:
                 sym = pt.tensor(dtype="float64", shape=(None, *arr.shape[1:]))
                 forward = transform.forward(sym, *rv.owner.inputs)
-                arr = np.asarray(pytensor.function([sym], forward, on_unused_input="ignore")(arr))
+                # an elementwise log or logit on a few thousand draws: PyTensor's Python
+                # thunks (numpy), not a C compile (seconds per transform on a cold cache)
+                fn = pytensor.function([sym], forward, on_unused_input="ignore", mode="FAST_COMPILE")
+                arr = np.asarray(fn(arr))
         else:
             raise KeyError(f"the previous posterior has no draws of {rv.name!r}")
         values.append(var)
