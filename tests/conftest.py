@@ -211,10 +211,8 @@ def pytest_testnodedown(node, error):
 
 
 # ------------------------------------------------------- running on several workers (xdist)
-#: The slowest modules (measured with ``--durations``), handed to workers first so that
-#: none of them starts last and leaves the other worker idle.
-#: Modules by their measured time, slowest first (session 14, `--durations` of a full run:
-#: test_first_look holds the ADVI test, ~30-60 s even without C compiles)
+#: The slowest modules, slowest first (``--durations`` of a full run, 2026-12-02), handed
+#: to workers first so that none of them starts last and leaves the other worker idle.
 SLOWEST_FIRST = ("test_recovery_calibration", "test_first_look", "test_refresh", "test_model_comparison",
                  "test_batch", "test_time_varying", "test_recovery", "test_cli", "test_experiments",
                  "test_model_graph", "test_fuzz_path", "test_demo_lift", "test_numpyro", "test_interrupt",
