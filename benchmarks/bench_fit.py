@@ -34,8 +34,8 @@ def main() -> None:
     p.add_argument("--sampler", default="nutpie")
     p.add_argument("--mass-matrix", default="draws", choices=("draws", "gradients", "low_rank"),
                    help="nutpie's mass-matrix adaptation (default %(default)s)")
-    p.add_argument("--precision", default="float64", choices=("float64", "float32"),
-                   help="arithmetic of the density during NUTS (default %(default)s)")
+    p.add_argument("--precision", default="auto", choices=("auto", "float64", "float32"),
+                   help="arithmetic of the density during NUTS (default %(default)s, as the library's)")
     p.add_argument("--worst", type=int, default=5, help="print the N parameters with the highest R-hat")
     p.add_argument("--save", help="write the posterior (InferenceData netCDF) here for a closer look")
     a = p.parse_args()

@@ -82,7 +82,7 @@ def one_row(geos: int, weeks: int, channels: int, a: argparse.Namespace) -> dict
         "geos": geos, "weeks": weeks, "channels": channels,
         "panel": f"{geos} x {weeks} x {channels}", "seed": a.seed,
         "run": f"{a.sampler} {a.chains} x ({a.tune} + {a.draws})"
-               + ("" if a.precision == "float64" else f", {a.precision}"),
+               + ("" if s.precision == "float64" else f", {s.precision}"),
         "compile_s": round(s.compile_seconds, 1), "sampling_s": round(s.sampling_seconds, 1),
         "fit_wall_s": round(fit_wall, 1), "tables_s": round(tables, 1), "report_s": report,
         "fit_rss_gb": round(fit_rss, 2),
@@ -188,8 +188,8 @@ def main() -> None:
     p.add_argument("--tune", type=int, default=500)
     p.add_argument("--sampler", default="nutpie", choices=("nutpie", "numpyro", "pymc"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--precision", default="float64", choices=("float64", "float32"),
-                   help="arithmetic of the density during NUTS (default %(default)s)")
+    p.add_argument("--precision", default="auto", choices=("auto", "float64", "float32"),
+                   help="arithmetic of the density during NUTS (default %(default)s, as the library's)")
     p.add_argument("--results", type=Path, default=RESULTS, help="folder for scale.jsonl and scale.md")
     p.add_argument("--save-dir", type=Path, help="keep each row's posterior (netCDF) in this folder")
     p.add_argument("--report", action="store_true", help="also write (and time) the HTML report per row")

@@ -33,8 +33,15 @@ MASS_MATRICES = ("draws", "gradients", "low_rank")
 METHODS = ("nuts", "laplace", "map", "advi")
 BACKENDS = ("auto", "jax", "numba")
 #: Arithmetic of the log density and its gradient during NUTS (nutpie's JAX path only):
-#: "float32" sampled 1.34x faster at 40 geos on a CPU (docs/performance.md); the draws stay float64.
-PRECISIONS = ("float64", "float32")
+#: "float32" sampled 1.3-1.8x faster at 40 geos on a CPU (docs/performance.md); the draws
+#: stay float64. "auto" (the default) picks float32 from ``AUTO_FLOAT32_CELLS`` on.
+PRECISIONS = ("auto", "float64", "float32")
+#: Geo x week x channel cells from which ``precision="auto"`` samples in float32. Measured
+#: at 40 x 156 x 5 (31,200 cells; two seeds) and 60 x 156 x 6: national ROIs within 0.1
+#: posterior sd of float64's, the same steps per draw and R-hat and ESS class, sampling
+#: 1.3-1.8x faster (100 x 156 x 8: the same R-hat and ESS class). Smaller panels fit in
+#: a minute or two and keep float64, the precision their tests and the demo were checked in.
+AUTO_FLOAT32_CELLS = 30_000
 #: How often (seconds) a running nutpie sampler is checked for Ctrl-C.
 POLL_SECONDS = 0.1
 
@@ -65,7 +72,7 @@ class SamplerSettings:
     # "gradients" (nutpie's default, adapts faster). On geommm's models "draws" gave
     # 2.5-2.9x the min effective sample size for ~1.3x the time (benchmarks/results/history.md).
     mass_matrix: str = "draws"
-    precision: str = "float64"
+    precision: str = "auto"  # resolved to "float64" or "float32" by check_settings
     compile_seconds: float = 0.0
     sampling_seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -78,8 +85,11 @@ class SamplerSettings:
         return asdict(self)
 
 
-def check_settings(s: SamplerSettings) -> None:
-    """Every setting's type and range, before the model is built or compiled."""
+def check_settings(s: SamplerSettings, cells: int | None = None) -> None:
+    """Every setting's type and range, before the model is built or compiled.
+
+    ``cells``: the panel's geos x weeks x channels, for ``precision="auto"`` (None:
+    float64)."""
     if s.method not in METHODS:
         raise FitError(f"method={s.method!r} is not one of {METHODS}")
     if s.method == "nuts" and s.sampler not in SAMPLERS:
@@ -103,6 +113,8 @@ def check_settings(s: SamplerSettings) -> None:
         raise FitError(f"mass_matrix={s.mass_matrix!r} is not one of {MASS_MATRICES}")
     if s.precision not in PRECISIONS:
         raise FitError(f"precision={s.precision!r} is not one of {PRECISIONS}")
+    if s.precision == "auto":
+        s.precision = resolve_precision(s, cells)
     if s.precision == "float32" and (s.method, s.sampler, s.backend) != ("nuts", "nutpie", "jax"):
         raise FitError(
             "precision='float32' works with method='nuts', sampler='nutpie' and the JAX backend "
@@ -118,6 +130,15 @@ def check_settings(s: SamplerSettings) -> None:
                 "sampler='numpyro' needs NumPyro: pip install 'geommm[numpyro]' "
                 "(the path for very large panels; on a CPU nutpie is usually faster)"
             ) from None
+
+
+def resolve_precision(s: SamplerSettings, cells: int | None) -> str:
+    """"auto": float32 for NUTS with nutpie's JAX backend on panels of at least
+    :data:`AUTO_FLOAT32_CELLS` geo x week x channel cells, else float64. Not with the
+    low-rank mass matrix: float32 with it sampled slower than float64 with the diagonal
+    one at 40 geos (docs/performance.md)."""
+    single = (s.method, s.sampler, s.backend) == ("nuts", "nutpie", "jax") and s.mass_matrix != "low_rank"
+    return "float32" if single and cells is not None and cells >= AUTO_FLOAT32_CELLS else "float64"
 
 
 def run(

@@ -149,7 +149,8 @@ def load_fit(path: str | Path) -> Fit:
     frame = pl.DataFrame(cols).with_columns(pl.col(time_col).cast(pl.Date))
     panel = read_panel(frame, geo=geo_col, time=time_col)
     spec = ModelSpec.from_dict(meta["spec"])
-    settings = SamplerSettings(**meta["settings"])
+    # files from before precision existed were sampled in float64
+    settings = SamplerSettings(**{"precision": "float64", **meta["settings"]})
     # frozen scaling (saved since refresh existed): a refreshed fit keeps its root's scales
     scaling = Scaling.from_dict(meta["scaling"]) if meta.get("scaling") else None
     data = build_model_data(spec, panel, population=meta.get("population"), scaling=scaling)

@@ -253,6 +253,7 @@ def test_a_format_1_fit_loads_under_todays_names(tiny_sim, tmp_path):
     meta = json.loads(idata["geommm_panel"].attrs["geommm_meta"])
     assert meta["format_version"] == 2
     meta["format_version"] = 1
+    del meta["settings"]["precision"]  # format 1 predates it: those fits ran in float64
     meta["prior_overrides"] = {"intercept": meta["prior_overrides"]["kpi_level"],
                                "tv": {"roi_geo_sd": meta["prior_overrides"]["tv"]["effect_geo_sd"]}}
     idata["geommm_panel"].attrs["geommm_meta"] = json.dumps(meta)
@@ -266,6 +267,7 @@ def test_a_format_1_fit_loads_under_todays_names(tiny_sim, tmp_path):
     assert "effect_geo_sd" in loaded.idata.posterior and "roi_geo_sd" not in loaded.idata.posterior
     assert set(loaded.prior_overrides) == {"kpi_level", "tv"}
     assert set(loaded.prior_overrides["tv"]) == {"effect_geo_sd"}
+    assert loaded.settings.precision == "float64"
     assert loaded.priors.table().equals(fit.priors.table())
     assert loaded.roi(by="geo").equals(fit.roi(by="geo"))
     assert loaded.contributions(by=["geo"]).equals(fit.contributions(by=["geo"]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geommm import _jax_speed
+from geommm import _jax_speed, sampling
 from geommm.errors import FitError
 
 
@@ -56,3 +56,68 @@ def test_precision_settings_are_checked_before_anything_is_built(tiny_model, kwa
     with pytest.raises(FitError, match=fragment):
         tiny_model.fit(progressbar=False, **kwargs)
 
+
+
+@pytest.mark.parametrize("settings, cells, expected", [
+    ({}, sampling.AUTO_FLOAT32_CELLS, "float32"),  # NUTS with nutpie on JAX, from the threshold
+    ({}, sampling.AUTO_FLOAT32_CELLS - 1, "float64"),
+    ({}, None, "float64"),  # panel size unknown
+    ({"mass_matrix": "low_rank"}, 10**6, "float64"),  # float32 with low rank sampled slower
+    ({"method": "laplace"}, 10**6, "float64"),
+    ({"sampler": "pymc"}, 10**6, "float64"),
+    ({"backend": "numba"}, 10**6, "float64"),
+    ({"precision": "float64"}, 10**6, "float64"),  # an explicit choice stands
+    ({"precision": "float32"}, 10, "float32"),
+])
+def test_auto_precision_is_float32_only_for_big_panels_on_nutpies_jax_path(settings, cells, expected):
+    s = sampling.SamplerSettings(**settings)
+    assert s.precision == settings.get("precision", "auto")
+    sampling.check_settings(s, cells)
+    assert s.precision == expected
+
+
+def test_a_small_panel_fits_in_float64_by_default(nuts_fit):
+    """The suite's panels are far below the threshold: the default fit is float64."""
+    assert nuts_fit.settings.precision == "float64"
+    assert np.prod(nuts_fit.data.media_input.shape) < sampling.AUTO_FLOAT32_CELLS
+
+
+def test_a_refresh_chooses_its_precision_for_the_refreshed_models_size(nuts_fit):
+    """A refresh inherits the parent's settings but not its precision: "auto" again, for
+    the refreshed model's cells (a sequential window is small), unless given."""
+    from geommm.workflows.refresh import _settings
+
+    big = sampling.AUTO_FLOAT32_CELLS
+    assert _settings(nuts_fit, {}, big).precision == "float32"
+    assert _settings(nuts_fit, {}, big - 1).precision == "float64"
+    assert _settings(nuts_fit, {"mass_matrix": "low_rank"}, big).precision == "float64"
+    assert _settings(nuts_fit, {"precision": "float64"}, big).precision == "float64"
+    assert _settings(nuts_fit, {"precision": "float32"}, 10).precision == "float32"
+
+
+def test_fit_passes_the_panels_size_so_auto_picks_float32_on_a_big_panel(monkeypatch):
+    """GeoMMM.fit resolves "auto" with its own panel's cells (40 x 156 x 5 = 31,200),
+    before anything is built: the settings that reach the sampler say float32."""
+    import geommm as gm
+    from geommm import sim
+
+    from geommm.errors import GeoMMMError
+
+    class Stop(GeoMMMError):  # passed through by fit as it is
+        pass
+
+    seen = {}
+
+    def fake_run(build, settings, **kwargs):
+        seen["precision"] = settings.precision
+        raise Stop
+
+    result = sim.simulate(n_geos=40, n_weeks=156, n_channels=5, seed=0, n_lift_tests=0)
+    model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week")
+    monkeypatch.setattr(sampling, "run", fake_run)
+    with pytest.raises(Stop):
+        model.fit(progressbar=False, preflight="off")
+    assert seen == {"precision": "float32"}
+    with pytest.raises(Stop):
+        model.fit(progressbar=False, preflight="off", mass_matrix="low_rank")
+    assert seen == {"precision": "float64"}

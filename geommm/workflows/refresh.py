@@ -123,7 +123,7 @@ def refresh(
             geo_centring=geo_w, level_centring=level_w,
         )
         start = _warm_start(model, fit)
-        settings = _settings(fit, fit_kwargs)
+        settings = _settings(fit, fit_kwargs, _cells(data))
     else:
         prior, reference = _sequential_prior(
             fit, data, geo_w, level_w, prior_space, prior_shrinkage, prior_inflation,
@@ -138,7 +138,7 @@ def refresh(
         fit_kwargs.setdefault("tune", max(200, fit.settings.tune // 3))
         if fit.settings.sampler == "nutpie":
             fit_kwargs.setdefault("mass_matrix", SEQUENTIAL_MASS_MATRIX)
-        settings = _settings(fit, fit_kwargs)
+        settings = _settings(fit, fit_kwargs, _cells(window))
     try:
         idata = sampling.run(model, settings, progressbar=progressbar, initial_point=start)
     except GeoMMMError:
@@ -242,18 +242,25 @@ def _thinned(fit):
     return post.isel(draw=slice(None, None, max(1, -(-n // PRIOR_DRAWS))))
 
 
-def _settings(fit, overrides: dict) -> sampling.SamplerSettings:
+def _cells(data) -> int:
+    return int(np.prod(data.media_input.shape))
+
+
+def _settings(fit, overrides: dict, cells: int) -> sampling.SamplerSettings:
+    """The parent's sampler settings with ``overrides``; precision is chosen afresh
+    ("auto", for the refreshed model's size) unless given."""
     s = fit.settings
     keep = {k: getattr(s, k) for k in ("sampler", "draws", "tune", "chains", "cores", "seed", "target_accept", "backend", "mass_matrix",
                                     "precision")}
     unknown = sorted(set(overrides) - set(keep))
     if unknown:
         raise RefreshError(f"unknown fit argument(s) {unknown}; refresh accepts {sorted(keep)}")
+    keep["precision"] = "auto"
     keep.update(overrides)
     if keep["backend"] not in sampling.BACKENDS:
         keep["backend"] = "auto"
     settings = sampling.SamplerSettings(method="nuts", **keep)
-    sampling.check_settings(settings)
+    sampling.check_settings(settings, cells)
     return settings
 
 
