@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from geommm.fit import Fit
 
 #: 2: trace variables ``baseline_geo`` and ``effect_geo_sd`` (were ``intercept_geo`` and
-#: ``roi_geo_sd``) and today's prior names; format-1 files are upgraded on load.
-FORMAT_VERSION = 2
+#: ``roi_geo_sd``) and today's prior names. 3: seasonality's geo deviations
+#: ``season_geo_z`` sum to zero over geos, ``(fourier, geo)``. Older files are upgraded on load.
+FORMAT_VERSION = 3
 
 
 def new_fit_id() -> str:
@@ -137,6 +138,8 @@ def load_fit(path: str | Path) -> Fit:
         ) from None
     if meta.get("format_version") == 1:
         idata, meta = _upgrade_format_1(idata, meta)
+    if meta.get("format_version") == 2:
+        idata, meta = _upgrade_format_2(idata, meta)
     if meta.get("format_version") != FORMAT_VERSION:
         raise FitError(f"{path}: saved with format {meta.get('format_version')}, this geommm reads {FORMAT_VERSION}")
     geo_col, time_col = meta["geo_col"], meta["time_col"]
@@ -276,3 +279,22 @@ def _upgrade_format_1(idata, meta: dict) -> tuple[Any, dict]:
         else:
             overrides[RENAMED_PRIORS.get(key, key)] = value
     return idata, {**meta, "prior_overrides": overrides, "format_version": 2}
+
+
+def _upgrade_format_2(idata, meta: dict) -> tuple[Any, dict]:
+    """Format 2's free seasonality deviations ``season_geo_z`` ``(geo, fourier)`` in format
+    3's zero-sum coordinates ``(fourier, geo)``, every draw's geo seasonality unchanged:
+    the deviations' geo mean (times the spread) moves into the national coefficient.
+    A refresh reads these coordinates (``model/sampler_prior.py``); the tables read
+    ``season_geo``, which does not change."""
+    post = idata.posterior if "posterior" in idata.groups() else None
+    if post is not None and "season_geo_z" in post and post["season_geo_z"].dims[-1] != "geo":
+        z = post["season_geo_z"]
+        if "season_geo_sd" in post:
+            sd = post["season_geo_sd"]
+        else:  # a refreshed fit keeps the sampler's coordinates
+            sd = np.exp(post["season_geo_sd_log__"])
+        mean = z.mean("geo")
+        post["seasonality"] = post["seasonality"] + sd * mean
+        post["season_geo_z"] = (z - mean).transpose(*z.dims[:-2], "fourier", "geo")
+    return idata, {**meta, "format_version": 3}

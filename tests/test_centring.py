@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 import geommm as gm
-from geommm.model.centring import geo_effect_centring, geo_effect_evidence, geo_level_centring
+from geommm.model.centring import (
+    _neck_spread,
+    geo_effect_centring,
+    geo_effect_evidence,
+    geo_level_centring,
+)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +86,8 @@ def test_the_prior_median_caps_the_spread_the_weight_reads(tiny_panel):
         return s, tau, geo_effect_centring(m.spec, m.data, m.priors)
 
     s, tau, loose = weights(gm.Prior("Gamma", alpha=2.0, beta=0.05))  # median ~34: no cap
-    moment = np.round(np.median(s**2 / (s**2 + tau[None, :] ** 2), axis=0), 2)
+    low = _neck_spread(tau, s, 20)  # 20 geos: the weight is set for the low end (below)
+    moment = np.round(np.median(s**2 / (s**2 + low[None, :] ** 2), axis=0), 2)
     np.testing.assert_allclose(loose, moment)
     _, _, tight = weights(gm.Prior("Gamma", alpha=2.0, beta=50.0))  # median ~0.034
     assert (tight >= loose).all() and (tight > loose + 0.2).any()
@@ -100,3 +106,34 @@ def test_few_geos_keep_the_data_spread(tiny_panel):
         w[name] = geo_effect_centring(m.spec, m.data, m.priors)
     np.testing.assert_array_equal(w["tight"], w["loose"])
     assert w["loose"][0] < 0.5  # tv: centred by the data, as before the cap existed
+
+
+def test_the_weight_is_set_for_the_low_end_of_a_weakly_told_spread():
+    """The low end sits NECK_SDS standard errors (sqrt(2 / G) (tau^2 + s^2)) below the
+    spread's estimate, at least half of it: a channel whose geos are pinned down (small
+    s) keeps nearly its spread, a weakly told one (s ~ tau) drops to the floor, and more
+    geos tell the spread better."""
+    tau = np.array([0.3, 0.3])
+    s = np.array([[0.05, 0.4]] * 60)
+    low = _neck_spread(tau, s, 60)
+    expected = 0.09 - 2.0 * np.sqrt(2.0 / 60) * (0.09 + np.array([0.05, 0.4]) ** 2)
+    np.testing.assert_allclose(low, np.sqrt(np.maximum(expected, 0.25 * 0.09)))
+    assert low[0] > 0.23 and low[1] == pytest.approx(0.15)  # pinned: 0.3 -> 0.24; weak: the floor
+    assert _neck_spread(tau, s, 6000)[1] > 0.28  # thousands of geos: close to the estimate
+    # a channel no geo pins down (s infinite: weight 1 anyway) keeps a finite spread
+    assert np.isfinite(_neck_spread(tau, np.full((5, 2), np.inf), 60)).all()
+
+
+def test_the_low_end_raises_a_weak_channels_weight_from_20_geos(tiny_panel):
+    """On the 20-geo panel the weakly told channels move towards non-centred and the
+    pinned one (social) stays centred."""
+    from geommm.model import centring
+
+    r = tiny_panel(n_geos=20, n_weeks=156, n_channels=5, seed=0, n_lift_tests=0)
+    m = gm.GeoMMM(r.formula, data=r.panel, geo="geo", time="week")
+    s, tau = geo_effect_evidence(m.spec, m.data, m.priors)
+    plain = centring._summarise(centring._weight(s, centring._spread_for_weight(tau, m.priors, 20)[None, :]))
+    w = dict(zip(m.spec.channels, geo_effect_centring(m.spec, m.data, m.priors)))
+    before = dict(zip(m.spec.channels, plain))
+    assert all(w[c] >= before[c] for c in w) and w["display"] > before["display"] + 0.1
+    assert w["social"] < 0.3

@@ -251,7 +251,7 @@ def test_a_format_1_fit_loads_under_todays_names(tiny_sim, tmp_path):
             setattr(idata, group, ds.rename(found))
     assert "intercept_geo" in idata.posterior and "roi_geo_sd" in idata.posterior
     meta = json.loads(idata["geommm_panel"].attrs["geommm_meta"])
-    assert meta["format_version"] == 2
+    assert meta["format_version"] == 3
     meta["format_version"] = 1
     del meta["settings"]["precision"]  # format 1 predates it: those fits ran in float64
     meta["prior_overrides"] = {"intercept": meta["prior_overrides"]["kpi_level"],
@@ -274,6 +274,50 @@ def test_a_format_1_fit_loads_under_todays_names(tiny_sim, tmp_path):
     assert gm.load_fit(loaded.save(tmp_path / "again.nc")).roi(by="channel").equals(fit.roi(by="channel"))
 
 
+def test_a_format_2_fit_gets_zero_sum_seasonality_with_the_same_geo_seasons(tiny_sim, tmp_path):
+    """Format 2 sampled seasonality's geo deviations free, (geo, fourier). On load they
+    become format 3's zero-sum coordinates, (fourier, geo), with every draw's geo
+    seasonality unchanged (the deviations' mean moves into the national coefficient),
+    so a refresh of an old fit reads the coordinates today's model samples in."""
+    import json
+    import warnings
+
+    import arviz as az
+    import xarray as xr
+
+    from geommm.store import _layout
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = gm.GeoMMM(tiny_sim.formula, data=tiny_sim.panel, geo="geo", time="week")
+        fit = model.fit(method="laplace", draws=20, chains=2, seed=1, progressbar=False)
+    path = fit.save(tmp_path / "format3.nc")
+    idata = az.from_netcdf(str(path), engine="h5netcdf")
+    post = idata.posterior
+    # format 2's layout, with deviations that do not sum to zero and the same geo values
+    shift = xr.DataArray(np.linspace(-1.0, 1.0, post.sizes["fourier"]), dims="fourier",
+                         coords={"fourier": post["fourier"]})
+    old_z = (post["season_geo_z"] + shift).transpose("chain", "draw", "geo", "fourier")
+    post["seasonality"] = post["seasonality"] - post["season_geo_sd"] * shift
+    post["season_geo_z"] = old_z
+    meta = json.loads(idata["geommm_panel"].attrs["geommm_meta"])
+    meta["format_version"] = 2
+    meta["layout"] = _layout(idata)  # the lazy reader trusts the saved layout's dims
+    idata["geommm_panel"].attrs["geommm_meta"] = json.dumps(meta)
+    old_path = tmp_path / "format2.nc"
+    idata.to_netcdf(str(old_path), engine="h5netcdf")
+
+    loaded = gm.load_fit(old_path).idata.posterior
+    z = loaded["season_geo_z"]
+    assert z.dims[-2:] == ("fourier", "geo")
+    np.testing.assert_allclose(z.sum("geo").values, 0.0, atol=1e-10)
+    again = loaded["seasonality"] + loaded["season_geo_sd"] * z
+    np.testing.assert_allclose(again.transpose(*post["season_geo"].dims).values,
+                               post["season_geo"].values, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(loaded["seasonality"].values, fit.idata.posterior["seasonality"].values,
+                               rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.bad_input
 def test_a_fit_of_an_unknown_format_is_refused(map_fit, tmp_path):
     import json
@@ -284,7 +328,7 @@ def test_a_fit_of_an_unknown_format_is_refused(map_fit, tmp_path):
     meta = json.loads(idata["geommm_panel"].attrs["geommm_meta"])
     idata["geommm_panel"].attrs["geommm_meta"] = json.dumps({**meta, "format_version": 99})
     idata.to_netcdf(str(tmp_path / "future.nc"), engine="h5netcdf")
-    with pytest.raises(FitError, match="saved with format 99, this geommm reads 2"):
+    with pytest.raises(FitError, match="saved with format 99, this geommm reads 3"):
         gm.load_fit(tmp_path / "future.nc")
 
 

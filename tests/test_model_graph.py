@@ -244,7 +244,7 @@ DEMO_FREE_VARIABLES = [
     ("trend_geo_z", (10,), ("geo",)),
     ("trend_geo_sd", (), None),
     ("trend", (), None),
-    ("season_geo_z", (10, 4), ("geo", "fourier")),
+    ("season_geo_z", (None, None), ("fourier", "geo")),  # zero-sum over geos
     ("season_geo_sd", (), None),
     ("seasonality", (4,), ("fourier",)),
     ("noise_sd", (10,), ("geo",)),
