@@ -67,7 +67,8 @@ def parameter_count(
         return ParameterCount(int(national + 1), 0, 0, int(national + 1))  # + noise
     base = spec.geo_intercept + n_fourier + (spec.trend is not None) + n_varying + 1  # noise
     per_geo = base + C * (1 + half)  # carryover (+ half-saturation) per channel
-    total = national + G * per_geo + (G - 1) * C  # effect deviations sum to zero over geos
+    # effect and seasonality deviations sum to zero over geos: one fewer per channel, per column
+    total = national + G * per_geo + (G - 1) * C - n_fourier
     return ParameterCount(int(national), int(per_geo + C), int(base), int(total))
 
 
