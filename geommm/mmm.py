@@ -189,7 +189,7 @@ class GeoMMM:
             cores=cores, seed=seed, target_accept=target_accept, backend=backend,
             mass_matrix=mass_matrix, precision=precision,
         )
-        sampling.check_settings(settings, cells=int(np.prod(self.data.media_input.shape)))
+        sampling.check_settings(settings, cells=self.data.n_cells)
         # the one upward call of the fit layer (docs/architecture.md): the data checks
         from geommm.workflows.preflight import check_before_fit
 

@@ -57,7 +57,6 @@ def test_precision_settings_are_checked_before_anything_is_built(tiny_model, kwa
         tiny_model.fit(progressbar=False, **kwargs)
 
 
-
 @pytest.mark.parametrize("settings, cells, expected", [
     ({}, sampling.AUTO_FLOAT32_CELLS, "float32"),  # NUTS with nutpie on JAX, from the threshold
     ({}, sampling.AUTO_FLOAT32_CELLS - 1, "float64"),
@@ -79,7 +78,7 @@ def test_auto_precision_is_float32_only_for_big_panels_on_nutpies_jax_path(setti
 def test_a_small_panel_fits_in_float64_by_default(nuts_fit):
     """The suite's panels are far below the threshold: the default fit is float64."""
     assert nuts_fit.settings.precision == "float64"
-    assert np.prod(nuts_fit.data.media_input.shape) < sampling.AUTO_FLOAT32_CELLS
+    assert nuts_fit.data.n_cells == np.prod(nuts_fit.data.media_input.shape) < sampling.AUTO_FLOAT32_CELLS
 
 
 def test_a_refresh_chooses_its_precision_for_the_refreshed_models_size(nuts_fit):
@@ -100,7 +99,6 @@ def test_fit_passes_the_panels_size_so_auto_picks_float32_on_a_big_panel(monkeyp
     before anything is built: the settings that reach the sampler say float32."""
     import geommm as gm
     from geommm import sim
-
     from geommm.errors import GeoMMMError
 
     class Stop(GeoMMMError):  # passed through by fit as it is

@@ -126,6 +126,11 @@ class ModelData:
         return len(self.channels)
 
     @property
+    def n_cells(self) -> int:
+        """Geos x weeks x channels: the panel size ``precision="auto"`` reads."""
+        return self.n_geos * self.n_times * self.n_channels
+
+    @property
     def kpi_scaled(self) -> np.ndarray:
         """The response the model fits: KPI / s_g, or its log for ``log(KPI) ~ ...``."""
         if self.log_kpi:

@@ -123,7 +123,7 @@ def refresh(
             geo_centring=geo_w, level_centring=level_w,
         )
         start = _warm_start(model, fit)
-        settings = _settings(fit, fit_kwargs, _cells(data))
+        settings = _settings(fit, fit_kwargs, data.n_cells)
     else:
         prior, reference = _sequential_prior(
             fit, data, geo_w, level_w, prior_space, prior_shrinkage, prior_inflation,
@@ -138,7 +138,7 @@ def refresh(
         fit_kwargs.setdefault("tune", max(200, fit.settings.tune // 3))
         if fit.settings.sampler == "nutpie":
             fit_kwargs.setdefault("mass_matrix", SEQUENTIAL_MASS_MATRIX)
-        settings = _settings(fit, fit_kwargs, _cells(window))
+        settings = _settings(fit, fit_kwargs, window.n_cells)
     try:
         idata = sampling.run(model, settings, progressbar=progressbar, initial_point=start)
     except GeoMMMError:
@@ -240,10 +240,6 @@ def _thinned(fit):
     post = fit.idata.posterior
     n = post.sizes["chain"] * post.sizes["draw"]
     return post.isel(draw=slice(None, None, max(1, -(-n // PRIOR_DRAWS))))
-
-
-def _cells(data) -> int:
-    return int(np.prod(data.media_input.shape))
 
 
 def _settings(fit, overrides: dict, cells: int) -> sampling.SamplerSettings:
