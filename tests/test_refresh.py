@@ -71,6 +71,19 @@ def test_sequential_refresh_needs_max_lag_new_weeks(map_fit):
         map_fit.refresh(two_weeks, method="sequential")
     with pytest.raises(RefreshError, match="NUTS"):
         map_fit.refresh(two_weeks, method="full")
+    for bad in (-0.1, float("nan")):  # checked before anything is built
+        with pytest.raises(RefreshError, match="effect_shift_sd"):
+            map_fit.refresh(two_weeks, method="full", effect_shift_sd=bad)
+
+
+def test_cli_refresh_takes_the_step_prior(tmp_path):
+    from geommm.cli.parser import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["refresh", str(tmp_path), "new.csv", "--out", str(tmp_path / "o"), "--effect-shift-sd", "0"])
+    assert args.effect_shift_sd == 0.0
+    with pytest.raises(SystemExit):
+        parser.parse_args(["refresh", str(tmp_path), "new.csv", "--out", "o", "--effect-shift-sd", "-1"])
 
 
 def test_restated_history_is_listed_or_accepted(frames):
@@ -225,6 +238,44 @@ def test_effect_change_keeps_seeded_panels_and_lowers_true_roi():
 
 
 @pytest.mark.slow
+def test_full_model_step_change_matches_the_window_and_the_analysis(frames):
+    """A ``full`` refresh's step change (``terms/effect_shift.py``): for the same draws the
+    full model's KPI mean on the new weeks equals the window model's formula with the same
+    shift (so ``media_effect`` is the effect before the step), with a zero step it is the
+    plain model, and its ``roi`` is the national ROI over all weeks that the posterior analysis computes with the step (1e-9)."""
+    from geommm.analysis.forward import ForwardModel
+
+    frame, _ = frames
+    result = sim.simulate(**SMALL)
+    mmm = gm.GeoMMM(result.formula, data=frame, geo="geo", time="week")
+    first_new = 30
+    stepped = build_pymc_model(mmm.spec, mmm.data, mmm.priors, store_mean=True, effect_shift=(first_new, 0.25))
+    plain = build_pymc_model(mmm.spec, mmm.data, mmm.priors, store_mean=True)
+    assert "effect_shift" in stepped.named_vars and "effect_shift" not in plain.named_vars
+    prior = pm.sample_prior_predictive(
+        draws=20, model=stepped, random_seed=3, compile_kwargs={"mode": "FAST_COMPILE"}).prior
+    draws = {n: np.asarray(prior[n].values[0]) for n in prior.data_vars}
+    assert np.abs(draws["effect_shift"]).max() > 0.05
+    window, n_before = window_data(mmm.data, first_new)
+    for k in (0, 9, 19):
+        params = {n: v[k] for n, v in draws.items()}
+        want = window_mean(mmm.spec, window, n_before, params, shift=params["effect_shift"])
+        np.testing.assert_allclose(params["kpi_mean"][:, first_new:], want, rtol=1e-9, atol=1e-12)
+    # at the same free values: a zero step is the plain model everywhere, a step moves the new weeks
+    mean_plain = plain.compile_fn(plain.replace_rvs_by_values([plain["kpi_mean"]])[0], inputs=plain.value_vars,
+                                  on_unused_input="ignore", mode="FAST_COMPILE")
+    mean_step = stepped.compile_fn(stepped.replace_rvs_by_values([stepped["kpi_mean"]])[0],
+                                   inputs=stepped.value_vars, on_unused_input="ignore", mode="FAST_COMPILE")
+    start = stepped.initial_point(random_seed=1)
+    at = {**start, "effect_shift": np.array([np.log(0.6), 0.2])}
+    before, after = mean_plain({k: v for k, v in at.items() if k in {x.name for x in plain.value_vars}}), mean_step(at)
+    np.testing.assert_allclose(mean_step({**at, "effect_shift": np.zeros(2)}), before, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(after[:, first_new:], before[:, first_new:])
+    forward = ForwardModel(mmm.spec, mmm.data, draws, shift_from=first_new)
+    spend = mmm.data.spend.sum(axis=(0, 1))
+    np.testing.assert_allclose(forward.media_kpi().sum(axis=1) / spend, draws["roi"], rtol=1e-9)
+
+
 def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     frame, weeks = frames
     result = sim.simulate(**SMALL)
@@ -239,7 +290,9 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
         second = first.refresh(frame.filter(pl.col("week") <= weeks[31]), method="sequential", tune=100)
         second.save(tmp_path / "second.nc")
         loaded = gm.load_fit(tmp_path / "second.nc")
-        third = loaded.refresh(frame, method="full", draws=50, tune=100)
+        third = loaded.refresh(frame.filter(pl.col("week") <= weeks[35]), method="full", draws=50, tune=100)
+        # a sequential refresh of a full one with a step: the step is in its reference
+        fourth = third.refresh(frame, method="sequential", draws=40, tune=100)
         # a sequential refresh of a sequential refresh: its prior is still tied to the
         # first fit's weeks (the reference), read from the saved trace
         again = loaded.refresh(frame, method="sequential", draws=40, tune=100)
@@ -251,7 +304,7 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     assert third.lineage["generation"] == 2 and third.lineage["root_id"] == first.fit_id
     assert third.lineage["parent_id"] == second.fit_id
     np.testing.assert_allclose(third.data.kpi_scale, first.data.kpi_scale)
-    assert third.panel.n_times == 40
+    assert third.panel.n_times == 36
     assert "effect_shift" in loaded.idata.posterior and "roi" in loaded.idata.posterior
     span = f"{weeks[0]}/{weeks[23]}"
     assert loaded.idata.posterior.attrs["reference_weeks"] == span and "roi_log__" in loaded.idata.posterior
@@ -259,7 +312,32 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     assert again.lineage["generation"] == 2 and np.isfinite(again.roi(by="channel")["roi_mean"].to_numpy()).all()
     changes = third.what_changed(loaded)
     assert set(changes.roi["metric"]) == {"roi", "marginal_roi"}
-    assert changes.shift.height == 0  # a full refresh has constant effects
+    # a full refresh fits the same step change as a sequential one (terms/effect_shift.py)
+    assert "effect_shift" in third.idata.posterior and third.shift_from == 32
+    assert changes.shift["channel"].to_list() == list(first.channels)
+    attrs = fourth.idata.posterior.attrs
+    assert attrs["reference_weeks"] == f"{weeks[0]}/{weeks[35]}" and attrs["reference_shift_from"] == str(weeks[32])
+    assert fourth.shift_from == 36 and np.isfinite(fourth.roi(by="channel")["roi_mean"].to_numpy()).all()
+    assert "reference_effect_shift" in fourth.idata.posterior
+    # the stepped reference maps the parent's own draws back to its media effects (1e-9)
+    from geommm.workflows.refresh import _sequential_prior, parent_centring, reference_data
+
+    geo_w, level_w = parent_centring(third)
+    prior, (_, shift_from) = _sequential_prior(third, fourth.data, geo_w, level_w, "sampler", None, 1.0)
+    assert shift_from == str(weeks[32])
+    ref_data, _ = reference_data(third, fourth.data)
+    reference = build_pymc_model(third.spec, ref_data, third.priors, geo_centring=geo_w, level_centring=level_w,
+                                 effect_shift=(32, 0.25))
+    flat, _, _ = unconstrained_draws(reference, third.idata.posterior)
+    import pytensor
+
+    effect = pytensor.function(list(prior.values), prior.graphs[prior.outputs.index("media_effect")],
+                               on_unused_input="ignore", mode="FAST_COMPILE")
+    sizes = np.cumsum([0, *[int(np.prod(shape)) for shape in prior.shapes]])
+    want = third.idata.posterior["media_effect"].values.reshape(-1, *third.idata.posterior["media_effect"].shape[2:])
+    for k in (0, 77):
+        got = effect(*[flat[k, a:b].reshape(shape) for a, b, shape in zip(sizes[:-1], sizes[1:], prior.shapes)])
+        np.testing.assert_allclose(got, want[k], rtol=1e-9)
     assert changes.budget["channel"].to_list() == list(first.channels)
     assert changes.forecast["geo"][0] == "national" and changes.summary.startswith("Decision:")
     assert third.changes is changes

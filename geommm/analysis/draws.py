@@ -40,7 +40,7 @@ MODEL_PARAMETERS = (
     "effect_path_lengthscale",  # the path's process, for weeks beyond the panel (model/path_forecast.py)
     "effect_path_amplitude",
     "effect_path_geo_amplitude",
-    "effect_shift",  # a sequential refresh's step change (workflows/refresh.py)
+    "effect_shift",  # a refresh's step change (model/window.py, model/terms/effect_shift.py)
     *NONMEDIA_PARAMETERS,  # organic(...) and treatment(...) terms (model/nonmedia.py)
     "synergy",  # synergy(a, b): national and geo coefficients (model/synergy.py)
     "synergy_effect",

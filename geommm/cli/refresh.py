@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from geommm._atomic import write_text
+from geommm.cli.argtypes import _nonnegative
 from geommm.cli.console import UserError, out, step
 from geommm.cli.outputs import prepare_dir, write_csv
 
@@ -16,7 +17,7 @@ def add_parser(subs, command) -> None:
         "refresh",
         "Refit a saved fit with new weeks (frozen scaling; the last posterior as prior).",
         "NEW_PANEL holds the new weeks (alone, or after the fitted ones). Writes fit.nc,\n"
-        "what_changed_roi.csv, effect_shift.csv (sequential), forecast_check.csv,\n"
+        "what_changed_roi.csv, effect_shift.csv, forecast_check.csv,\n"
         "budget_change.csv and summary.txt to --out.",
         "geommm refresh results/ q3_panel.csv --out results_q3 --method sequential",
     )
@@ -25,6 +26,9 @@ def add_parser(subs, command) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--method", choices=("sequential", "full"), default="sequential")
     p.add_argument("--allow-restated", action="store_true", help="accept changed values of fitted weeks")
+    p.add_argument("--effect-shift-sd", type=_nonnegative, default=None, metavar="SD",
+                   help="prior sd of each channel's step change in effectiveness at the first new week "
+                        "(log scale; default 0.25; 0: constant effects, a plain refit)")
     p.add_argument("--draws", type=int, help="draws per chain (default: the saved fit's)")
     p.add_argument("--tune", type=int, help="warm-up steps per chain (default: the saved fit's)")
     p.add_argument("--chains", type=int, help="chains (default: the saved fit's)")
@@ -42,7 +46,8 @@ def refresh(args: argparse.Namespace) -> int:
         raise UserError(f"new panel {args.new_panel} does not exist")
     folder = prepare_dir(args.out, args.overwrite)
     panel = read_panel(args.new_panel, geo=parent.panel.geo_col, time=parent.panel.time_col)
-    kwargs = {k: getattr(args, k) for k in ("draws", "tune", "chains", "seed") if getattr(args, k) is not None}
+    kwargs = {k: getattr(args, k) for k in ("draws", "tune", "chains", "seed", "effect_shift_sd")
+              if getattr(args, k) is not None}
     try:
         with step(f"refreshing ({args.method})"):
             child = parent.refresh(panel, method=args.method, allow_restated=args.allow_restated, **kwargs)

@@ -59,6 +59,7 @@ def build_pymc_model(
     geo_centring: np.ndarray | None = None,
     level_centring: float | None = None,
     observed_weeks: np.ndarray | None = None,
+    effect_shift: tuple[int, float] | None = None,
 ) -> pm.Model:
     """Build the model. ``store_mean`` keeps the (geo, time) expected scaled KPI in the
     trace as ``kpi_mean`` (large; off by default, the analysis recomputes it).
@@ -67,7 +68,9 @@ def build_pymc_model(
 
     ``observed_weeks`` (indices into the weeks) limits the KPI likelihood to those weeks
     while every week's media still carries over and sets the media-effect normalisers.
-    (A sequential refresh builds a smaller model on the new weeks: ``window.py``.)"""
+    (A sequential refresh builds a smaller model on the new weeks: ``window.py``.)
+    ``effect_shift`` ``(first week, prior sd)``: a ``full`` refresh's step change in every
+    channel's effectiveness from that week on (``terms/effect_shift.py``)."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}")
     if data.n_geos > 1 and (geo_centring is None or level_centring is None):
@@ -78,6 +81,7 @@ def build_pymc_model(
         spec=spec, data=data, priors=priors, transform=expected.media_transform(spec, data),
         lift_cells=lift_cells, likelihood=likelihood, store_mean=store_mean,
         geo_centring=geo_centring, level_centring=level_centring, observed_weeks=observed_weeks,
+        effect_shift=effect_shift,
     )
     with pm.Model(coords=model_coords(data, lift_cells, observed_weeks)) as model:
         for term in TERMS:

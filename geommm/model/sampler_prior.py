@@ -29,6 +29,11 @@ from geommm.model.normaliser import Normaliser, fit_normaliser
 from geommm.model.posterior_prior import NATURAL, Gaussian, check_shrinkage, gaussian
 from geommm.model.terms.media_effect import SATURATED
 
+#: A stepped reference's own step (a ``full`` refresh with ``effect_shift``) is one of its
+#: coordinates; a sequential child stores it under this name, since its own
+#: ``effect_shift`` is the new weeks' step, and the next refresh reads it back from there.
+REFERENCE_SHIFT = "reference_effect_shift"
+
 
 @dataclass(frozen=True, kw_only=True)
 class SamplerPrior(Gaussian):
@@ -56,8 +61,9 @@ class SamplerPrior(Gaussian):
         mapped = graph_replace(list(self.graphs), pieces, strict=False)
         out = {name: (t, d) for name, t, d in zip(self.outputs, mapped, self.dims)}
         for var, piece in pieces.items():
-            if var.name not in out:
-                out[var.name] = (piece, None)
+            name = REFERENCE_SHIFT if var.name == "effect_shift" else var.name
+            if name not in out:
+                out[name] = (piece, None)
         return out
 
 
@@ -68,8 +74,9 @@ def unconstrained_draws(model: pm.Model, posterior) -> tuple[np.ndarray, list, l
     flat, values, shapes = [], [], []
     for rv in model.free_RVs:
         var = model.rvs_to_values[rv]
-        if var.name in posterior:
-            arr = np.asarray(posterior[var.name].values, dtype="float64")
+        name = REFERENCE_SHIFT if var.name == "effect_shift" and REFERENCE_SHIFT in posterior else var.name
+        if name in posterior:
+            arr = np.asarray(posterior[name].values, dtype="float64")
             arr = arr.reshape(-1, *arr.shape[2:])
         elif rv.name in posterior:
             arr = np.asarray(posterior[rv.name].values, dtype="float64")

@@ -19,7 +19,7 @@ effectiveness at the refresh. With the curves' shape unchanged, a channel's ROI 
 the new weeks is its ROI at the old effect times ``exp(effect_shift)``, so
 P(that ROI fell by more than 10%) = P(effect_shift < log 0.9): the drift signal
 ``what_changed`` reports. A model with constant effects would average such a change
-over all weeks instead.
+over all weeks instead. A ``full`` refresh fits the same step (``terms/effect_shift.py``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Two methods, one result (a new :class:`Fit` over all weeks, on the first fit's scales):
 
-- ``"full"``: all weeks, the original priors and constant media effects, warm-started
-  at the previous posterior mean (unconstrained space). Exact; slow.
+- ``"full"``: all weeks, the original priors, warm-started at the previous posterior
+  mean (unconstrained space), with the same per-channel step change in effectiveness
+  at the first new week as a sequential refresh (``model/terms/effect_shift.py``), so
+  both methods fit one model and what-changed asks both the same question. Exact; slow.
 - ``"sequential"``: a model of the new weeks only (plus ``max_lag - 1`` weeks of
   carryover input, ``model/window.py``) whose prior is a Gaussian fitted to the
   previous posterior's geo-level values (``model/posterior_prior.py``), with a
@@ -75,7 +77,8 @@ def refresh(
     ``fit_kwargs`` (draws, tune, chains, seed, sampler, backend, ...) default to the
     parent's sampler settings. ``prior_shrinkage`` (0..1; None = 0 with >= 5 draws per
     dimension, else dims/draws) shrinks the sequential prior's covariance towards its diagonal; ``prior_inflation`` widens it; ``effect_shift_sd``
-    is the prior sd of the per-channel shift of effectiveness on the new weeks (0 = none);
+    is the prior sd of the per-channel shift of effectiveness on the new weeks, in both
+    methods (0 = none: constant effects, a plain refit for ``full``);
     ``geometry`` ("whitened" or "dense") is how the sampler sees the Gaussian prior;
     ``prior_space`` ("sampler" or "geo_level") is where that Gaussian is fitted;
     ``reference_sums`` ("exact" or "quadrature") how the sampler-space prior evaluates
@@ -89,6 +92,8 @@ def refresh(
         raise RefreshError(f"method={method!r} is not one of {METHODS}")
     if reference_sums not in REFERENCE_SUMS:
         raise RefreshError(f"reference_sums={reference_sums!r} is not one of {REFERENCE_SUMS}")
+    if not (np.isfinite(effect_shift_sd) and effect_shift_sd >= 0):
+        raise RefreshError(f"effect_shift_sd={effect_shift_sd!r} must be a finite number >= 0 (0: constant effects)")
     if prior_space not in PRIOR_SPACES:
         raise RefreshError(f"prior_space={prior_space!r} is not one of {PRIOR_SPACES}")
     varying = [m.name for m in fit.spec.media if m.varying] + (["smooth(time)"] if fit.spec.smooth else [])
@@ -118,9 +123,10 @@ def refresh(
     lifts, cells = _lift_tests(fit, lift_tests, cont.panel, data)
     geo_w, level_w = parent_centring(fit)
     if method == "full":
+        step = (cont.first_new, effect_shift_sd) if effect_shift_sd > 0 else None
         model = build_pymc_model(
             fit.spec, data, fit.priors, lift_cells=cells, likelihood=fit.likelihood,
-            geo_centring=geo_w, level_centring=level_w,
+            geo_centring=geo_w, level_centring=level_w, effect_shift=step,
         )
         start = _warm_start(model, fit)
         settings = _settings(fit, fit_kwargs, data.n_cells)
@@ -147,10 +153,12 @@ def refresh(
         raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
     if method == "sequential":
         idata = _as_trace(idata, fit.spec, data, cont.first_new)
-        if "effect_shift" in idata.posterior:
-            idata.posterior.attrs["effect_shift_from"] = str(np.datetime64(data.times[cont.first_new], "D"))
         if reference is not None:
-            idata.posterior.attrs["reference_weeks"] = reference
+            idata.posterior.attrs["reference_weeks"], shift_from = reference
+            if shift_from is not None:
+                idata.posterior.attrs["reference_shift_from"] = shift_from
+    if "effect_shift" in idata.posterior:
+        idata.posterior.attrs["effect_shift_from"] = str(np.datetime64(data.times[cont.first_new], "D"))
     idata.posterior.attrs["geo_centring"] = np.atleast_1d(np.asarray(geo_w, dtype="float64")).tolist()
     idata.posterior.attrs["level_centring"] = float(level_w)
     child = Fit(
@@ -182,19 +190,34 @@ def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation, *,
     posterior = _thinned(fit)
     if space == "sampler":
         ref_data, span = reference_data(fit, data)
+        shift_from = _reference_shift(fit)
+        step = None
+        if shift_from is not None:  # the reference fit had a step: its coordinates include it
+            step = (int(np.searchsorted(ref_data.times, np.datetime64(shift_from, "D"))), EFFECT_SHIFT_SD)
         model = build_pymc_model(
             fit.spec, ref_data, fit.priors, likelihood=fit.likelihood,
-            geo_centring=geo_w, level_centring=level_w,
+            geo_centring=geo_w, level_centring=level_w, effect_shift=step,
         )
         try:
-            quad = {"spec": fit.spec, "ref_data": ref_data} if quadrature else {}
-            return fit_sampler_prior(model, posterior, shrinkage, inflation, **quad), span
+            # the quadrature does not know a step, so a stepped reference keeps the exact sums
+            quad = {"spec": fit.spec, "ref_data": ref_data} if quadrature and step is None else {}
+            return fit_sampler_prior(model, posterior, shrinkage, inflation, **quad), (span, shift_from)
         except KeyError as missing:
             warnings.warn(
                 f"the parent fit's trace lacks the sampler's values ({missing}); this refresh uses "
                 "the geo-level prior (prior_space='geo_level', docs/refresh.md)", stacklevel=3,
             )
     return fit_posterior_prior(posterior, shrinkage, inflation), None
+
+
+def _reference_shift(fit) -> str | None:
+    """First week (ISO date) of the reference fit's own step change, if it had one: a
+    ``full`` refresh with ``effect_shift`` is its own reference; a sequential child
+    records its reference's step (``reference_shift_from``)."""
+    attrs = fit.idata.posterior.attrs
+    if attrs.get("reference_weeks"):
+        return attrs.get("reference_shift_from") or None
+    return attrs.get("effect_shift_from") or None
 
 
 def reference_data(fit, data):

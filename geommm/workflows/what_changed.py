@@ -5,7 +5,7 @@ Questions a measurement team asks after every refresh: did a channel's return mo
 advice change? ``roi`` compares ROI and marginal ROI draws of the two fits over
 their own weeks, treated as independent posteriors (conservative: a sequential
 refresh's posterior is correlated with its parent's). A model with constant effects
-averages a recent change over all weeks, so ``shift`` (sequential refreshes) reads the
+averages a recent change over all weeks, so ``shift`` (both refresh methods) reads the
 per-channel ``effect_shift`` of the new weeks: P(ROI in the new weeks fell by more
 than ``threshold`` vs before) = P(effect_shift < log(1 - threshold)) — the channel
 drift signal. ``forecast`` scores the previous fit's forecast of the new weeks (MAPE,
@@ -74,7 +74,7 @@ def what_changed(
 def effect_shift_table(fit, threshold: float = 0.1) -> pl.DataFrame:
     """Per channel: the new weeks' effectiveness change ``exp(effect_shift) - 1`` (median,
     90% interval) and P(it fell / rose by more than ``threshold``), with a flag at 0.9.
-    Empty when the fit has no ``effect_shift`` (a first fit or a ``full`` refresh)."""
+    Empty when the fit has no ``effect_shift`` (a first fit, or ``effect_shift_sd=0``)."""
     cols = {"channel": pl.String, "change_median": pl.Float64, "change_low": pl.Float64,
             "change_high": pl.Float64, "prob_down": pl.Float64, "prob_up": pl.Float64, "flag": pl.String}
     post = fit.idata.posterior

@@ -9,6 +9,7 @@ vector: reordering changes the draws of a seeded fit. A new term is a module wit
 
 from geommm.model.terms import (
     controls,
+    effect_shift,
     level,
     lift,
     likelihood,
@@ -25,9 +26,10 @@ from geommm.model.terms import (
 )
 from geommm.model.terms.context import TermContext
 
-#: Build order: baseline terms, media shape, its time path (varying channels), media effect, synergies, then the mean, the KPI
+#: Build order: baseline terms, media shape, its time path (varying channels), a refresh's
+#: step change (effect_shift), media effect, synergies, then the mean, the KPI
 #: likelihood and the lift-test likelihood (which need everything before them).
-TERMS = (level, seasonality, trend, smooth, controls, media, varying, media_effect, organic, treatment,
+TERMS = (level, seasonality, trend, smooth, controls, media, varying, effect_shift, media_effect, organic, treatment,
          synergy, mean, likelihood, lift)
 
 __all__ = ["TERMS", "TermContext"]

@@ -38,6 +38,8 @@ class TermContext:
     geo_centring: np.ndarray | None = None
     level_centring: float | None = None
     observed_weeks: np.ndarray | None = None  # KPI likelihood on these weeks only (refresh)
+    #: (first week, prior sd) of a refresh's step change in effectiveness (terms/effect_shift.py)
+    effect_shift: tuple[int, float] | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
     @property
