@@ -14,7 +14,9 @@ weeks = market.panel["week"].unique().sort()
 history = market.panel.filter(pl.col("week") <= weeks[103])
 quarter = market.panel.filter(pl.col("week") > weeks[103])  # the new weeks alone
 
-first = gm.GeoMMM(market.formula, data=history, geo="geo", time="week").fit(draws=500, tune=500, chains=2)
+# The default 4 x 1000 draws: the sequential refresh's prior is a Gaussian fitted to them, and
+# fewer draws make it noisier (docs/refresh.md, "Benchmark").
+first = gm.GeoMMM(market.formula, data=history, geo="geo", time="week").fit()
 first.save("fit_q0.nc")
 
 # Sequential: fast, the 13 new weeks against the previous posterior; scales frozen.

@@ -67,11 +67,16 @@ def nutpie_density(model, precision: str = "float64"):
     one place the sampler (and the tests and benchmarks that mimic it) builds it."""
     import nutpie
 
-    if precision == "float32":  # frozen here, with the checks float32 cannot meet off
-        compiled = nutpie.compile_pymc_model(single_precision_model(model), backend="jax",
-                                             gradient_backend="jax", freeze_model=False)
-    else:
-        compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
+    with warnings.catch_warnings():
+        # PyMC's JAX rewrites include a sparse rewrite that asks the C compiler's BLAS
+        # flags, and pip installs warn that PyTensor found no BLAS. This graph runs on
+        # JAX (XLA's own BLAS), never on that C backend: the advice does not apply here.
+        warnings.filterwarnings("ignore", message=r"(?s).*PyTensor could not link to a BLAS")
+        if precision == "float32":  # frozen here, with the checks float32 cannot meet off
+            compiled = nutpie.compile_pymc_model(single_precision_model(model), backend="jax",
+                                                 gradient_backend="jax", freeze_model=False)
+        else:
+            compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
     return lean_logp(compiled, precision)
 
 

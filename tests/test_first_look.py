@@ -94,6 +94,32 @@ def test_map_and_laplace_compile_no_c_code_and_print_no_blas_warning(tmp_path):
         assert not blas, blas
         print("done")
     """))
+    _run_clean(script)
+
+
+def test_nuts_on_jax_prints_no_blas_warning(tmp_path):
+    """NUTS on JAX (the default) runs no C code either, but PyMC's JAX rewrites ask for
+    the C compiler's BLAS flags; in a fresh process the missing-BLAS advice is not shown."""
+    script = tmp_path / "nuts.py"
+    script.write_text(textwrap.dedent("""
+        import warnings
+        import geommm as gm
+        from geommm import sim
+
+        data = sim.simulate(n_geos=2, n_weeks=30, n_channels=1, seed=1, n_lift_tests=0)
+        model = gm.GeoMMM(data.formula, data.panel, geo="geo", time="week")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(draws=10, tune=10, chains=1, progressbar=False, preflight="warn")
+        blas = [str(w.message) for w in caught if "BLAS" in str(w.message)]
+        assert not blas, blas
+        print("done")
+    """))
+    _run_clean(script)
+
+
+def _run_clean(script) -> None:
+    """Run ``script`` in a fresh process: exit 0, "done", nothing about BLAS, no error log."""
     env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join([root, env.get("PYTHONPATH", "")])

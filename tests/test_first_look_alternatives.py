@@ -105,3 +105,45 @@ def test_line_marginal_of_a_normal_is_the_lognormal():
     assert m == pytest.approx(np.exp(0.5 + 0.09 / 2), rel=2e-3)
     assert lo == pytest.approx(np.exp(0.5 - 1.645 * 0.3), rel=2e-2)
     assert hi == pytest.approx(np.exp(0.5 + 1.645 * 0.3), rel=2e-2)
+
+
+class LogGamma:
+    """-log p of x = log y, y ~ Gamma(a, 1), next to a standard normal: E[exp(x)] = a,
+    sd of exp(x) = sqrt(a); skewed in x, as a weakly identified channel's log ROI is."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def value_and_grad(self, x):
+        v = -self.a * x[0] + np.exp(x[0]) + 0.5 * x[1] ** 2
+        return float(v), np.array([-self.a + np.exp(x[0]), x[1]])
+
+    def hessp(self, x, v):
+        return np.array([np.exp(x[0]) * v[0], v[1]])
+
+    def hessian(self, x):
+        return np.diag([np.exp(x[0]), 1.0])
+
+
+def test_tierney_kadane_is_exact_on_a_normal_and_close_on_a_skewed_density():
+    """The ratio of Laplace integrals: exact for a log-normal ROI, 0.3% off a Gamma(5) one,
+    where the normal at the mode (the log-normal mean exp(mode + var / 2)) is 10.5% off."""
+    d = LogGamma(5.0)
+    mode = np.array([np.log(5.0), 0.0])
+    mean, sd = bench.tierney_kadane(d, mode, d.hessian(mode), 0)
+    assert mean == pytest.approx(5.0, rel=0.01) and sd == pytest.approx(np.sqrt(5.0), rel=0.1)
+    assert abs(np.exp(mode[0] + 0.5 / 5.0) / 5.0 - 1) > 0.1  # what Laplace's draws give
+
+    class Normal(LogGamma):  # x ~ N(0.4, 0.3^2): E[exp(x)] = exp(0.4 + 0.045)
+        def value_and_grad(self, x):
+            return float((x[0] - 0.4) ** 2 / 0.18 + 0.5 * x[1] ** 2), np.array([(x[0] - 0.4) / 0.09, x[1]])
+
+        def hessp(self, x, v):
+            return np.array([v[0] / 0.09, v[1]])
+
+        def hessian(self, x):
+            return np.diag([1 / 0.09, 1.0])
+
+    n = Normal(0.0)
+    mean, _ = bench.tierney_kadane(n, np.array([0.4, 0.0]), n.hessian(None), 0)
+    assert mean == pytest.approx(np.exp(0.445), rel=1e-6)
