@@ -285,9 +285,10 @@ def laplace_draws(density: JaxDensity, mode: np.ndarray, n: int, seed: int | Non
     return _laplace(density, mode, n, seed)[0]
 
 
-def _laplace(density: JaxDensity, mode: np.ndarray, n: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Laplace draws and their squared norms in standard-normal coordinates (-2 log q + c)."""
-    curvature, axes = np.linalg.eigh(density.hessian(mode))
+def _laplace(density: JaxDensity, mode: np.ndarray, n: int, seed: int | None, hessian: np.ndarray | None = None):
+    """Laplace draws and their squared norms in standard-normal coordinates (-2 log q + c);
+    ``hessian``: the normal's precision at ``mode`` (default: the density's Hessian there)."""
+    curvature, axes = np.linalg.eigh(density.hessian(mode) if hessian is None else hessian)
     flat = curvature < MIN_CURVATURE
     if flat.any():
         warnings.warn(
@@ -359,17 +360,20 @@ def to_idata(model: pm.Model, variables: dict[str, np.ndarray], chains: int) -> 
     return az.from_dict(posterior=posterior, coords=coords, dims=dims)
 
 
-def run_density(density: JaxDensity, settings) -> az.InferenceData:
+def run_density(density: JaxDensity, settings, corrected: bool = False) -> az.InferenceData:
     """MAP (one draw) or ``draws x chains`` Laplace draws on a compiled density; fills the
-    run time of ``settings`` (and its draws and chains for MAP)."""
+    run time of ``settings`` (and its draws and chains for MAP). ``corrected``: the
+    spread-corrected normal with each channel's log ROI on its line marginal
+    (``approx_corrected.py``) where importance weights cannot be trusted."""
     t0 = time.perf_counter()
     mode = find_mode(density)
     if settings.method == "map":
         idata = to_idata(density.model, density.variables(mode[None, :]), chains=1)
         settings.chains, settings.draws = 1, 1
     else:
-        xs, sq = _laplace(density, mode, settings.draws * settings.chains, settings.seed)
-        xs, k = importance_resample(density, xs, sq, settings.seed)
+        from geommm.approx_corrected import laplace_draws
+
+        xs, k = laplace_draws(density, mode, settings, corrected)
         settings.pareto_k = round(k, 3) if np.isfinite(k) else None
         idata = to_idata(density.model, density.variables(xs), chains=settings.chains)
     settings.sampling_seconds = time.perf_counter() - t0
@@ -390,4 +394,4 @@ def run_laplace(model: pm.Model, settings) -> az.InferenceData:
     n = settings.draws * settings.chains
     density = JaxDensity.from_model(model, settings.seed, batch=min(CHUNK, n))
     settings.compile_seconds = time.perf_counter() - t0
-    return run_density(density, settings)
+    return run_density(density, settings, corrected=True)
