@@ -47,19 +47,19 @@ import numpy as np
 
 # the shipped pieces (``geommm/approx_corrected.py``): which value variables are geo
 # deviations and their spreads, and the diagonal spread correction
-from geommm.approx_corrected import DiagonalSpreadCorrected, deviation_pairs
+from geommm.approx_corrected import DiagonalSpreadCorrected
 from geommm.approx_corrected import slices as _slices
 
 DEFAULT_CACHE = Path("/tmp") / "geommm-bench-first-look-nuts.nc"
 
-class SpreadCorrected:
+class SpreadCorrected(DiagonalSpreadCorrected):
     """-log p(x) + 0.5 log det(I + D A D), D = diag(spread of each deviation): the
     Laplace volume of the geo deviations given their spreads; A (the data's precision
-    of sd * z) is held at its value at the joint mode."""
+    of sd * z) is held at its value at the joint mode. The shipped class keeps A's
+    diagonal only; this one the whole block (a log-determinant per call)."""
 
     def __init__(self, density, hessian: np.ndarray, mode: np.ndarray):
-        self.d = density
-        self.zi, self.si = deviation_pairs(density)
+        super().__init__(density, hessian, mode)
         e = np.exp(mode[self.si])
         self.A = (hessian[np.ix_(self.zi, self.zi)] - np.eye(self.zi.size)) / np.outer(e, e)
 
@@ -71,23 +71,6 @@ class SpreadCorrected:
         g = np.zeros(x.size)
         np.add.at(g, self.si, g_e)
         return 0.5 * np.linalg.slogdet(k)[1], g
-
-    def value_and_grad(self, x):
-        v, g = self.d.value_and_grad(x)
-        c, gc = self.correction(x)
-        return v + c, g + gc
-
-    def hessp(self, x, v):
-        h = 1.5e-8 * max(1.0, float(np.linalg.norm(x))) / max(float(np.linalg.norm(v)), 1e-300)
-        return (self.value_and_grad(x + h * v)[1] - self.value_and_grad(x)[1]) / h
-
-    def hessian(self, x):
-        out = self.d.hessian(x)
-        for j in np.unique(self.si):
-            e = np.zeros(x.size)
-            e[j] = 1e-5 * max(1.0, abs(x[j]))
-            out[j] += (self.correction(x + e)[1] - self.correction(x - e)[1]) / (2 * e[j])
-        return 0.5 * (out + out.T)
 
 
 def normal_draws(centre, hessian, n, seed):
