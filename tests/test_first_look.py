@@ -110,7 +110,7 @@ def test_nuts_on_jax_prints_no_blas_warning(tmp_path):
         model = gm.GeoMMM(data.formula, data.panel, geo="geo", time="week")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model.fit(draws=10, tune=10, chains=1, progressbar=False, preflight="warn")
+            model.fit(draws=5, tune=5, chains=1, progressbar=False, preflight="warn")
         blas = [str(w.message) for w in caught if "BLAS" in str(w.message)]
         assert not blas, blas
         print("done")

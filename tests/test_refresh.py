@@ -292,7 +292,7 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
         loaded = gm.load_fit(tmp_path / "second.nc")
         third = loaded.refresh(frame.filter(pl.col("week") <= weeks[35]), method="full", draws=50, tune=100)
         # a sequential refresh of a full one with a step: the step is in its reference
-        fourth = third.refresh(frame, method="sequential", draws=40, tune=100)
+        fourth = third.refresh(frame, method="sequential", draws=20, tune=50)  # plumbing only
         # a sequential refresh of a sequential refresh: its prior is still tied to the
         # first fit's weeks (the reference), read from the saved trace
         again = loaded.refresh(frame, method="sequential", draws=40, tune=100)
