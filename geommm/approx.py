@@ -371,9 +371,9 @@ def run_density(density: JaxDensity, settings, corrected: bool = False) -> az.In
         idata = to_idata(density.model, density.variables(mode[None, :]), chains=1)
         settings.chains, settings.draws = 1, 1
     else:
-        from geommm.approx_corrected import laplace_draws
+        from geommm.approx_corrected import first_look_draws
 
-        xs, k = laplace_draws(density, mode, settings, corrected)
+        xs, k = first_look_draws(density, mode, settings, corrected)
         settings.pareto_k = round(k, 3) if np.isfinite(k) else None
         idata = to_idata(density.model, density.variables(xs), chains=settings.chains)
     settings.sampling_seconds = time.perf_counter() - t0

@@ -164,7 +164,7 @@ def transport(density, xs: np.ndarray, centre: np.ndarray, cov: np.ndarray, inde
     return xs + (cov[:, indexes] @ move).T
 
 
-def laplace_draws(density, mode: np.ndarray, settings, corrected: bool) -> tuple[np.ndarray, float]:
+def first_look_draws(density, mode: np.ndarray, settings, corrected: bool) -> tuple[np.ndarray, float]:
     """``draws x chains`` draws and the Pareto k: importance-resampled when k allows
     (``approx.importance_resample``), else, when ``corrected``, the spread-corrected
     normal's draws moved onto each channel's line marginal. The plain Laplace where the
