@@ -29,6 +29,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import ndtr, ndtri
 
+from geommm import approx
+
 #: value variable of a geo deviation -> (the log spread that scales it, whether the
 #: spread indexes the deviation's leading axis). The set measured in the benchmark.
 GEO_DEVIATIONS = {
@@ -96,7 +98,7 @@ class DiagonalSpreadCorrected:
         per point (a Krylov solve asks for many products at the same ``x``)."""
         if self._at is None or not np.array_equal(self._at[0], x):
             self._at = (np.array(x), self.value_and_grad(x)[1])
-        h = 1.5e-8 * max(1.0, float(np.linalg.norm(x))) / max(float(np.linalg.norm(v)), 1e-300)
+        h = approx.SEARCH_STEP * max(1.0, float(np.linalg.norm(x))) / max(float(np.linalg.norm(v)), 1e-300)
         return (self.value_and_grad(x + h * v)[1] - self._at[1]) / h
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
@@ -104,13 +106,13 @@ class DiagonalSpreadCorrected:
         out = self.d.hessian(x)
         for j in np.unique(self.si):
             e = np.zeros(x.size)
-            e[j] = 1e-5 * max(1.0, abs(x[j]))
+            e[j] = approx.HESSIAN_STEP * max(1.0, abs(x[j]))
             out[j] += (self.correction(x + e)[1] - self.correction(x - e)[1]) / (2 * e[j])
         return 0.5 * (out + out.T)
 
 
 def corrected_centre(
-    density, mode: np.ndarray, hessian: np.ndarray, min_curvature: float = 1e-2
+    density, mode: np.ndarray, hessian: np.ndarray, min_curvature: float = approx.MIN_CURVATURE
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Centre and Hessian of the spread-corrected normal (None: nothing to correct, the
     search left the finite region, or the Hessian there has a direction flatter than
@@ -170,13 +172,11 @@ def first_look_draws(density, mode: np.ndarray, settings, corrected: bool) -> tu
     normal's draws moved onto each channel's line marginal. The plain Laplace where the
     correction does not apply: no log-ROI coordinate, a flat direction (at the mode or
     at the corrected centre), or a line leaving the finite region."""
-    from geommm import approx
-
     n, roi = settings.draws * settings.chains, roi_indexes(density) if corrected else None
     plain = density.hessian(mode)
     found = None
     if roi is not None and np.linalg.eigvalsh(plain)[0] >= approx.MIN_CURVATURE:
-        found = corrected_centre(density, mode, plain, approx.MIN_CURVATURE)
+        found = corrected_centre(density, mode, plain)
     if found is not None:
         centre, hessian = found
         xs, sq = approx._laplace(density, centre, n, settings.seed, hessian)

@@ -193,6 +193,7 @@ def _sequential_prior(fit, data, geo_w, level_w, space, shrinkage, inflation, *,
         shift_from = _reference_shift(fit)
         step = None
         if shift_from is not None:  # the reference fit had a step: its coordinates include it
+            # (the step's prior sd does not enter the map from coordinates to parameters)
             step = (int(np.searchsorted(ref_data.times, np.datetime64(shift_from, "D"))), EFFECT_SHIFT_SD)
         model = build_pymc_model(
             fit.spec, ref_data, fit.priors, likelihood=fit.likelihood,
