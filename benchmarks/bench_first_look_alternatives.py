@@ -49,6 +49,7 @@ import numpy as np
 # deviations and their spreads, and the diagonal spread correction
 from geommm.approx_corrected import DiagonalSpreadCorrected
 from geommm.approx_corrected import slices as _slices
+from geommm.mode_search import hessp_from_gradient, minimize_whitened
 
 DEFAULT_CACHE = Path("/tmp") / "geommm-bench-first-look-nuts.nc"
 
@@ -147,7 +148,9 @@ class _Tilted:
         return v - self.s * x[self.j], g
 
     def hessp(self, x, v):
-        return self.base.hessp(x, v)
+        if not hasattr(self, "_hessp"):
+            self._hessp = hessp_from_gradient(self.value_and_grad)
+        return self._hessp(x, v)
 
 
 def tierney_kadane(base, centre, hessian, index) -> tuple[float, float]:
@@ -216,14 +219,11 @@ def main() -> None:
     rows["laplace"] = roi(xs)
     notes["laplace"] = f"k {pareto_k(density, xs, eps):.1f}, mode + Hessian {base_cpu:.1f} CPU s"
 
-    from scipy.optimize import minimize
-
     first = _slices(density)["roi_log__"].ravel()
     for label, kind in (("sd-corrected", SpreadCorrected), ("sd-corrected diagonal", DiagonalSpreadCorrected)):
         c0 = cpu()
         corrected = kind(density, hess, mode)
-        res = minimize(corrected.value_and_grad, mode, jac=True, hessp=corrected.hessp,
-                       method="trust-krylov", options={"gtol": 1e-4, "maxiter": 1000})
+        res = minimize_whitened(corrected.value_and_grad, mode, hess, gtol=1e-4)
         chess = corrected.hessian(res.x)
         cx, ceps, *_ = normal_draws(res.x, chess, 4000, 0)
         extra = cpu() - c0

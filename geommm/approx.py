@@ -5,9 +5,10 @@ seconds, and a BLAS warning on pip installs), and L-BFGS needs thousands of step
 this badly scaled density (curvatures from 1 to 1e8). Here the model's log density
 over its unconstrained value variables goes through PyMC's own JAX conversion, is
 compiled once by XLA together with its gradient, and a trust-region Newton-Krylov
-method (Hessian-vector products from differences of the gradient) finds the mode in
-tens of steps (measured on the demo panel: ~45 steps; L-BFGS-B had not converged
-after 2,000 steps and 13 s; ``docs/performance.md``, history in ``benchmarks/results/history.md``).
+method (Hessian-vector products from differences of the gradient, preconditioned by a
+Hessian once near the mode: ``mode_search.py``) finds the mode in tens of steps
+(L-BFGS-B had not converged after 2,000 steps and 13 s on the demo panel;
+``docs/performance.md``, history in ``benchmarks/results/history.md``).
 
 Laplace: the Hessian at the mode (central differences of JAX's gradient) is the precision of a multivariate
 normal in the unconstrained space; its draws go back through the model's own
@@ -28,29 +29,27 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
-from geommm.errors import ConvergenceWarning, FitError
+from geommm.errors import ConvergenceWarning
+from geommm.mode_search import (  # noqa: F401 - this module's API since issue 18
+    GRADIENT_TOLERANCE,
+    HESSIAN_STEP,
+    MIN_CURVATURE,
+    MODE_GTOL,
+    SEARCH_STEP,
+    find_mode,
+    hessp_from_gradient,
+)
 
-#: Curvature below which a direction at the mode counts as flat (unconstrained
-#: parameters are logs, logits and standard-normal deviations, so a standard
-#: deviation of 10 in any direction is already no information at all).
-MIN_CURVATURE = 1e-2
-#: A mode whose largest gradient entry is above this is reported as not converged.
-GRADIENT_TOLERANCE = 1e-3
-#: The mode search stops when no gradient entry is above this. On the demo panel the
-#: mode it finds is within 3e-6 (0.002 posterior sds in the stiffest direction) of the
-#: one at 1e-8, with 30% fewer gradient calls; tighter, the one-sided differences'
-#: rounding keeps scipy from reporting success.
-MODE_GTOL = 1e-4
+#: Curvature given to a direction the Hessian at the mode calls flat or a saddle: the
+#: unconstrained coordinates' priors have a scale of about 1 (logs, logits, standard-normal
+#: deviations). At MIN_CURVATURE (sd 10) a 4-geo panel whose geo spread heads to zero got
+#: draws whose media effects overflowed.
+FLAT_CURVATURE = 1.0
 #: Pareto k above which importance weights are not trusted (PSIS's own threshold), and
 #: the Laplace draws on which k is estimated before weighting them all.
 PARETO_K_MAX, PSIS_PROBE = 0.7, 200
 #: Draws pushed through the value -> variables map per compiled call.
 CHUNK = 250
-#: Finite-difference steps for Hessian-vector products from the gradient (relative to
-#: max(1, |x|)): one-sided in the mode search, central for the Laplace Hessian. On the
-#: demo panel central differences agree with JAX's exact forward-over-reverse Hessian
-#: to 1e-12 relative (marginal sds to 2e-9; docs/performance.md).
-SEARCH_STEP, HESSIAN_STEP = 1.5e-8, 1e-5
 
 
 def jaxify(inputs: Sequence, outputs: Sequence) -> Callable:
@@ -80,7 +79,7 @@ class JaxDensity:
     _variables: Callable
     logp_data: tuple = ()
     vars_data: tuple = ()
-    _last: tuple | None = None  # (x, gradient) of the last evaluation
+    _hessp: Callable | None = None  # built on first use
 
     @classmethod
     def from_model(cls, model: pm.Model, seed: int | None = 0, batch: int = 1) -> JaxDensity:
@@ -95,26 +94,22 @@ class JaxDensity:
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Negative log density and its gradient."""
         value, grad = self._value_grad(x, *self.logp_data)
-        grad = np.asarray(grad, dtype="float64")
-        self._last = (np.array(x, dtype="float64"), grad)
-        return float(value), grad
+        return float(value), np.asarray(grad, dtype="float64")
 
     def grad(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._value_grad(x, *self.logp_data)[1], dtype="float64")
 
     def hessp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hessian of the negative log density at ``x`` times ``v``: a one-sided difference
-        of the gradient (the gradient at ``x`` is the last one evaluated, in a search)."""
-        norm = float(np.linalg.norm(v))
-        if norm == 0.0:
-            return np.zeros_like(v)
-        if self._last is None or not np.array_equal(self._last[0], x):
-            self.value_and_grad(x)
-        h = SEARCH_STEP * max(1.0, float(np.linalg.norm(x))) / norm
-        return (self.grad(x + h * v) - self._last[1]) / h
+        of the gradient (``mode_search.hessp_from_gradient``)."""
+        if self._hessp is None:
+            self._hessp = hessp_from_gradient(self.value_and_grad)
+        return self._hessp(x, v)
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
-        """Full Hessian: central differences of the gradient, one coordinate at a time."""
+        """Full Hessian: central differences of the gradient, one coordinate at a time.
+        (One-sided ones, ``mode_search.forward_hessian``, take half the calls, but where
+        a small panel's geo spread heads to zero they made Laplace's draws overflow.)"""
         rows = np.empty((self.size, self.size))
         for j in range(self.size):
             e = np.zeros(self.size)
@@ -257,29 +252,6 @@ def _splitter(shapes: list[tuple[int, ...]]) -> Callable:
     return split
 
 
-def find_mode(density: JaxDensity) -> np.ndarray:
-    """The posterior mode in the unconstrained space (trust-region Newton-Krylov)."""
-    from scipy.optimize import minimize
-
-    res = minimize(
-        density.value_and_grad, density.x0, jac=True, hessp=density.hessp,
-        method="trust-krylov", options={"maxiter": 1000, "gtol": MODE_GTOL},
-    )
-    if not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
-        raise FitError(
-            "the mode search left the region where the model's density is finite; "
-            "check the priors and the data, or use method='nuts'"
-        )
-    worst = float(np.max(np.abs(res.jac))) if res.jac is not None and res.jac.size else 0.0
-    if not res.success and worst > GRADIENT_TOLERANCE:
-        warnings.warn(
-            f"the mode search stopped before converging ({res.message}; largest gradient "
-            f"{worst:.2g} after {res.nit} steps): treat the estimates as rough",
-            ConvergenceWarning, stacklevel=4,
-        )
-    return res.x
-
-
 def laplace_draws(density: JaxDensity, mode: np.ndarray, n: int, seed: int | None) -> np.ndarray:
     """``n`` draws of the normal approximation at ``mode``, covariance the inverse Hessian."""
     return _laplace(density, mode, n, seed)[0]
@@ -294,11 +266,11 @@ def _laplace(density: JaxDensity, mode: np.ndarray, n: int, seed: int | None, he
         warnings.warn(
             f"the Hessian at the mode is not negative definite in {int(flat.sum())} of "
             f"{curvature.size} directions (smallest curvature {curvature.min():.3g}): the "
-            f"Laplace approximation regularised them to curvature {MIN_CURVATURE} "
-            "(wide intervals there); use method='nuts' for this model",
+            f"Laplace approximation gave them the prior's scale (curvature {FLAT_CURVATURE}); "
+            "use method='nuts' for this model",
             ConvergenceWarning, stacklevel=4,
         )
-        curvature = np.where(flat, MIN_CURVATURE, curvature)
+        curvature = np.where(flat, FLAT_CURVATURE, curvature)
     rng = np.random.default_rng(seed)
     eps = rng.standard_normal((n, mode.size))
     return mode[None, :] + (eps / np.sqrt(curvature)[None, :]) @ axes.T, (eps**2).sum(axis=1)
