@@ -58,7 +58,7 @@ LAYER = {
     "model": "model",
     "analysis": "analysis",
     "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "_jax_graph": "fit", "approx": "fit",
-    "approx_corrected": "fit",
+    "approx_corrected": "fit", "mode_search": "fit",
     "workflows": "workflows", "batch": "workflows",
     "report": "report",
     "__init__": "app", "cli": "app", "demo": "app", "config": "app", "mlflow": "app",
