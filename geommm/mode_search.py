@@ -6,13 +6,14 @@ Krylov solve needs tens of Hessian-vector products, each one gradient call. In
 coordinates whitened by a Hessian, ``x = x0 + A y`` with ``A^T H A = I``, the same
 trust-region search needs a few per step. So the search runs in two phases: the plain
 search until the gradient is moderate (:data:`PRECONDITION_GTOL`), one Hessian there,
-then, if that Hessian is positive definite, the whitened search to the mode (else the
-plain search goes on: a 4-geo test panel whose geo spread heads to zero showed why). The spread-corrected objective of
-``approx_corrected.py`` is searched the same way, whitened by the Hessian at the mode.
+then the whitened search to the mode. If that Hessian is not positive definite the
+plain search goes on instead: on a 4-geo test panel whose geo spread heads to zero the
+whitened search ran further into that funnel. The spread-corrected objective of
+``approx_corrected.py`` is searched whitened by the Hessian at the mode.
 
 Measured on the demo panel (gradient calls; ``docs/performance.md``, "A first look"):
-the mode 1,842 -> 446 + 247 (Hessian) + 66, the corrected centre ~1,880 -> 324; both
-end within 2e-5 of the unpreconditioned search's point.
+the mode 1,842 -> 777 (446 to the hand-over, 248 for its Hessian, 83 after), the
+corrected centre ~1,880 -> ~320; both end within 2e-5 of the plain search's point.
 """
 
 from __future__ import annotations
