@@ -36,6 +36,7 @@ from geommm.mode_search import (  # noqa: F401 - this module's API since issue 1
     MIN_CURVATURE,
     MODE_GTOL,
     SEARCH_STEP,
+    difference_hessian,
     find_mode,
     hessp_from_gradient,
 )
@@ -107,15 +108,8 @@ class JaxDensity:
         return self._hessp(x, v)
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
-        """Full Hessian: central differences of the gradient, one coordinate at a time.
-        (One-sided ones, ``mode_search.forward_hessian``, take half the calls, but where
-        a small panel's geo spread heads to zero they made Laplace's draws overflow.)"""
-        rows = np.empty((self.size, self.size))
-        for j in range(self.size):
-            e = np.zeros(self.size)
-            e[j] = HESSIAN_STEP * max(1.0, abs(float(x[j])))
-            rows[j] = (self.grad(x + e) - self.grad(x - e)) / (2 * e[j])
-        return 0.5 * (rows + rows.T)
+        """Full Hessian: central differences of the gradient (``mode_search.difference_hessian``)."""
+        return difference_hessian(self.grad, x, central=True)
 
     def variables(self, xs: np.ndarray) -> dict[str, np.ndarray]:
         """Every named variable for a batch ``(N, size)`` of unconstrained points."""

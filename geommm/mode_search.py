@@ -12,7 +12,7 @@ whitened search ran further into that funnel. The spread-corrected objective of
 ``approx_corrected.py`` is searched whitened by the Hessian at the mode.
 
 Measured on the demo panel (gradient calls; ``docs/performance.md``, "A first look"):
-the mode 1,842 -> 777 (446 to the hand-over, 248 for its Hessian, 83 after), the
+the mode 1,842 -> 745 (248 of them the hand-over's Hessian), the
 corrected centre ~1,880 -> ~320; both end within 2e-5 of the plain search's point.
 """
 
@@ -51,10 +51,10 @@ ValueGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 def find_mode(density) -> np.ndarray:
     """The posterior mode in the unconstrained space of a ``JaxDensity``."""
-    fun = density.value_and_grad
+    fun = remembering(density.value_and_grad)
     res = _trust_krylov(fun, density.x0, hessp_from_gradient(fun), PRECONDITION_GTOL)
     if _finite(res) and res.jac_norm > MODE_GTOL:
-        hessian = forward_hessian(density.grad, res.x)
+        hessian = difference_hessian(density.grad, res.x)
         if np.all(np.isfinite(hessian)) and np.linalg.eigvalsh(hessian)[0] > 0:
             res = minimize_whitened(fun, res.x, hessian, MODE_GTOL)
         else:  # not in a convex basin yet (e.g. a geo spread heading to zero on a small
@@ -83,6 +83,7 @@ def minimize_whitened(fun: ValueGrad, x0: np.ndarray, hessian: np.ndarray, gtol:
         return _trust_krylov(fun, x0, hessp_from_gradient(fun), gtol)
     curvature, axes = np.linalg.eigh(0.5 * (hessian + hessian.T))
     scale = axes / np.sqrt(np.maximum(np.abs(curvature), MIN_CURVATURE))[None, :]
+    fun = remembering(fun)
     hessp = hessp_from_gradient(fun)
 
     def whitened(y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -97,25 +98,43 @@ def minimize_whitened(fun: ValueGrad, x0: np.ndarray, hessian: np.ndarray, gtol:
     return res
 
 
-def forward_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Hessian from one-sided differences of the gradient, one call per coordinate: half
-    the calls of central differences, for the preconditioner. (On the demo panel's mode it
-    is within 1.4e-9 of the central one, relative to its largest entry; near a degenerate
-    mode it is not, so Laplace keeps ``JaxDensity.hessian``'s central differences.)"""
-    g0 = grad(x)
-    steps = SEARCH_STEP * np.maximum(1.0, np.abs(x))
+def difference_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, central: bool = False) -> np.ndarray:
+    """Hessian from differences of the gradient, one coordinate at a time. One-sided
+    (``central=False``, step :data:`SEARCH_STEP`): one call per coordinate, for the
+    preconditioner; on the demo panel's mode within 1.4e-9 of the central one relative
+    to its largest entry, but not near a degenerate mode, so Laplace uses the central
+    ones (step :data:`HESSIAN_STEP`, two calls per coordinate)."""
+    step = (HESSIAN_STEP if central else SEARCH_STEP) * np.maximum(1.0, np.abs(x))
+    g0 = None if central else grad(x)
     rows = np.empty((x.size, x.size))
     for j in range(x.size):
         e = np.zeros(x.size)
-        e[j] = steps[j]
-        rows[j] = (grad(x + e) - g0) / steps[j]
+        e[j] = step[j]
+        if central:
+            rows[j] = (grad(x + e) - grad(x - e)) / (2 * step[j])
+        else:
+            rows[j] = (grad(x + e) - g0) / step[j]
     return 0.5 * (rows + rows.T)
+
+
+def remembering(fun: ValueGrad) -> ValueGrad:
+    """``fun`` keeping its last point and gradient (``.last``), so that a Hessian-vector
+    product at the point a search just evaluated costs no second call there."""
+
+    def wrapped(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = fun(x)
+        wrapped.last = (x, grad)
+        return value, grad
+
+    wrapped.last = None
+    return wrapped
 
 
 def hessp_from_gradient(fun: ValueGrad) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Hessian-vector products as one-sided differences of ``fun``'s gradient; the
-    gradient at ``x`` is computed once per point (a Krylov solve asks for many
-    products at the same ``x``)."""
+    gradient at ``x`` is computed at most once per point (a Krylov solve asks for many
+    products at the same ``x``), and not at all if ``fun`` is :func:`remembering` and
+    was last called there."""
     at: list = [None, None]
 
     def hessp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -123,7 +142,9 @@ def hessp_from_gradient(fun: ValueGrad) -> Callable[[np.ndarray, np.ndarray], np
         if norm == 0.0:
             return np.zeros_like(v)
         if at[0] is None or not np.array_equal(at[0], x):
-            at[:] = [np.array(x), fun(x)[1]]
+            last = getattr(fun, "last", None)
+            known = last is not None and np.array_equal(last[0], x)
+            at[:] = [np.array(x), last[1] if known else fun(x)[1]]
         h = SEARCH_STEP * max(1.0, float(np.linalg.norm(x))) / norm
         return (fun(x + h * v)[1] - at[1]) / h
 

@@ -37,7 +37,7 @@ def test_whitened_search_finds_the_mode_in_far_fewer_gradient_calls():
     plain, whitened = Stiff(), Stiff()
     res = mode_search._trust_krylov(plain.value_and_grad, plain.x0,
                                     mode_search.hessp_from_gradient(plain.value_and_grad), 1e-6)
-    hessian = mode_search.forward_hessian(whitened.grad, whitened.x0)
+    hessian = mode_search.difference_hessian(whitened.grad, whitened.x0)
     whitened.calls = 0
     found = mode_search.minimize_whitened(whitened.value_and_grad, whitened.x0, hessian, 1e-6)
     np.testing.assert_allclose(found.x, whitened.m, atol=1e-6)
@@ -58,16 +58,33 @@ def test_a_poor_preconditioner_still_reaches_the_mode(kind):
 
 
 def test_find_mode_hands_over_to_the_whitened_search():
-    d = Stiff()
+    """The same mode as the plain search, in far fewer gradient calls (the hand-over and
+    its Hessian included): it would not be without the whitened phase."""
+    plain, d = Stiff(), Stiff()
+    mode_search._trust_krylov(plain.value_and_grad, plain.x0,
+                              mode_search.hessp_from_gradient(plain.value_and_grad), mode_search.MODE_GTOL)
     x = mode_search.find_mode(d)
     np.testing.assert_allclose(x, d.m, atol=1e-5)
+    assert d.calls < plain.calls / 2
 
 
-def test_forward_hessian_is_close_to_the_exact_one():
+def test_a_remembered_gradient_is_not_computed_again():
+    d = Stiff(n=5)
+    fun = mode_search.remembering(d.value_and_grad)
+    hessp = mode_search.hessp_from_gradient(fun)
+    fun(d.x0)
+    d.calls = 0
+    hessp(d.x0, np.ones(5))
+    assert d.calls == 1  # the shifted point only
+
+
+def test_difference_hessians_are_close_to_the_exact_one():
     d = Stiff(n=10)
     x = d.m + 0.1
     exact = d.h + np.diag(3 * (x - d.m) ** 2)
-    np.testing.assert_allclose(mode_search.forward_hessian(d.grad, x), exact, rtol=1e-3, atol=1e-3 * np.abs(exact).max())
+    for central in (False, True):
+        np.testing.assert_allclose(mode_search.difference_hessian(d.grad, x, central=central), exact,
+                                   rtol=1e-3, atol=1e-3 * np.abs(exact).max())
 
 
 def test_a_density_that_turns_non_finite_raises_a_fit_error():
