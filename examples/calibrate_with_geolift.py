@@ -17,7 +17,7 @@ already says: on the default market (8 geos, seed 4), with tests measured to 5% 
 lift, the intervals of tv and search narrowed by 41% and 42% and search's error fell
 from 6.7% to 1.5%; on 6 geos by 35-45% at 5% and 13-19% at 15% (tests/test_recovery_calibration.py).
 
-Both fits end with verdict OK at 8 geos. At 6 geos (``--geos 6``) this strict plan left one
+Both fits end with verdict OK at 8 geos (sampler seeds 4 and 5). At 6 geos (``--geos 6``) this strict plan left one
 to four divergent transitions in 4,000 draws in every setting tried (README, "Examples").
 
 Lift tests use the format of ``geommm.read_lift_tests`` (test_id, channel, geos,
