@@ -15,10 +15,12 @@ the 90% interval narrowed.
 A test narrows an ROI interval only as far as it is more precise than what the panel
 already says: on the default market (8 geos, seed 4), with tests measured to 5% of their
 lift, the intervals of tv and search narrowed by 41% and 42% and search's error fell
-from 6.7% to 1.5%; on 6 geos by 35-45% at 5% and 13-19% at 15% (tests/test_recovery_calibration.py).
+from 6.7% to 1.5%; on 6 geos by 35-45% at 5% and 13-19% at 15%
+(tests/test_recovery_calibration.py).
 
-Both fits end with verdict OK at 8 geos (sampler seeds 4 and 5). At 6 geos (``--geos 6``) this strict plan left one
-to four divergent transitions in 4,000 draws in every setting tried (README, "Examples").
+Both fits end with verdict OK at 8 geos (sampler seeds 4 and 5). At 6 geos (``--geos 6``)
+this strict plan left one to four divergent transitions in 4,000 draws in every setting
+tried (README, "Examples").
 
 Lift tests use the format of ``geommm.read_lift_tests`` (test_id, channel, geos,
 start, end, measure_end, spend_delta, lift, lift_se); results exported from a
