@@ -201,11 +201,13 @@ def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> D
     msgs, verdict = [], "ok"
     if div:
         verdict = "fail" if div > 0.01 * total else "warning"
+        low_rank = ("try mass_matrix='low_rank' where channels are bought together (it learns "
+                    "their correlation), "
+                    if (getattr(s, "sampler", "nutpie"), getattr(s, "mass_matrix", "draws"))
+                    in (("nutpie", "draws"), ("nutpie", "gradients")) else "")
         msgs.append(
             f"{div} divergent transitions ({div / total:.1%} of draws): raise target_accept "
-            "(e.g. 0.95), try mass_matrix='low_rank' where channels are bought together "
-            "(it learns their correlation), tighten priors of weakly identified channels, "
-            "or add lift tests"
+            f"(e.g. 0.95), {low_rank}tighten priors of weakly identified channels, or add lift tests"
         )
     if s.chains > 1 and max_rhat > r_hat_max:
         verdict = "fail" if max_rhat > 1.1 else ("warning" if verdict == "ok" else verdict)
