@@ -211,7 +211,7 @@ def main() -> None:
     def roi(xs):
         s = sampling.SamplerSettings(method="laplace", draws=xs.shape[0] // 4, chains=4, seed=0)
         idata = approx.to_idata(density.model, density.variables(xs), chains=4)
-        t = model._as_fit(idata, s, groups=False).roi(by="channel")
+        t = model._as_fit(idata, s).roi(by="channel")
         return list(zip(t["roi_mean"], t["roi_hdi_low"], t["roi_hdi_high"]))
 
     rows, notes = {}, {}

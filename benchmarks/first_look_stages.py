@@ -43,5 +43,6 @@ c = T(); xs2, k = approx.importance_resample(d, xs, sq, 0); print("psis probe", 
 c = T(); v = d.variables(xs); print("variables", round(T()-c, 2))
 c = T(); idata = approx.to_idata(pmm, v, 4); print("to_idata", round(T()-c, 2))
 s = sampling.SamplerSettings(method="laplace", draws=1000, chains=4, seed=0)
-c = T(); fit = m._as_fit(idata, s); print("as_fit (groups)", round(T()-c, 2))
+c = T(); fit = m._as_fit(idata, s); print("as_fit", round(T()-c, 2))
+c = T(); _ = fit.idata; print("arviz groups (on first read of fit.idata)", round(T()-c, 2))
 print(os.getloadavg())

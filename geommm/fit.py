@@ -20,7 +20,7 @@ import polars as pl
 
 from geommm import _checks as check
 from geommm import store
-from geommm.analysis import checks
+from geommm.analysis import arviz_groups, checks
 from geommm.analysis import contributions as contrib_mod
 from geommm.analysis import diagnostics as diag_mod
 from geommm.analysis import identification as ident_mod
@@ -70,7 +70,8 @@ class Fit:
         lineage: dict | None = None,
         fit_id: str | None = None,
     ) -> None:
-        self.idata = idata
+        self._idata = idata
+        self._groups_filled = False  # observed/constant data, log-likelihood: see ``idata``
         self.spec = spec
         self.panel = panel
         self.settings = settings
@@ -93,17 +94,46 @@ class Fit:
         self._computed: dict[tuple, Any] = {}  # slow diagnostics, once per argument set
 
     # ------------------------------------------------------------ posterior
+    @property
+    def idata(self) -> az.InferenceData:
+        """The fit as arviz InferenceData: posterior, sample_stats, observed_data,
+        constant_data and the pointwise log_likelihood (``az.loo(fit.idata)``).
+
+        Groups a fit lacks are added on first access (the pointwise log-likelihood runs
+        the model over every draw, ~1 s on the demo's 4,000, and no result table needs
+        it): a first look returns sooner, and a refreshed or older fit gets them too."""
+        if not self._groups_filled:
+            self._groups_filled = True  # first, so the groups' own reads see the raw data
+            arviz_groups.ensure(self)
+        return self._idata
+
+    @idata.setter
+    def idata(self, value: az.InferenceData) -> None:
+        self._idata = value
+        self._groups_filled = False
+
+    @property
+    def posterior(self):
+        """The posterior group (an xarray Dataset: chain, draw, named coords), read
+        without filling the other arviz groups; what the analysis works from."""
+        return self._idata.posterior
+
+    @property
+    def sample_stats(self):
+        """The sampler's statistics (divergences, tree depth, ...), or None (MAP)."""
+        return getattr(self._idata, "sample_stats", None)
+
     @cached_property
     def forward(self) -> ForwardModel:
         """The fitted model over (thinned) posterior draws."""
-        draws = posterior_draws(self.idata, max_draws=ANALYSIS_DRAWS)
+        draws = posterior_draws(self, max_draws=ANALYSIS_DRAWS)
         return ForwardModel(self.spec, self.data, draws, shift_from=self.shift_from)
 
     @property
     def shift_from(self) -> int | None:
         """Panel week from which a sequential refresh's ``effect_shift`` applies (None
         for other fits): the refresh's first new week."""
-        first = self.idata.posterior.attrs.get("effect_shift_from")
+        first = self.posterior.attrs.get("effect_shift_from")
         if not first:
             return None
         return int(np.searchsorted(np.asarray(self.data.times, dtype="datetime64[D]"), np.datetime64(first, "D")))
@@ -120,7 +150,7 @@ class Fit:
         internals (``roi_log__[0]``, ``..._z`` offsets). Computed once per argument set."""
         hdi_prob = check.hdi_prob(hdi_prob)
         if var_names is not None:
-            check.some_of("var_names", var_names, list(self.idata.posterior.data_vars))
+            check.some_of("var_names", var_names, list(self.posterior.data_vars))
         key = ("summary", None if var_names is None else tuple(var_names), hdi_prob, bool(all))
         return self._once(
             key, lambda: diag_mod.parameter_summary(self, var_names, hdi_prob, all=bool(all))

@@ -203,14 +203,13 @@ class GeoMMM:
             raise
         except Exception as exc:  # surface sampler failures as one clear error
             raise FitError(f"sampling failed ({type(exc).__name__}: {exc})") from exc
-        fit = self._as_fit(idata, settings, progress=progress)
+        fit = self._as_fit(idata, settings)
         _hooks.after_fit(fit)  # e.g. geommm.mlflow.autolog(); nothing registered by default
         return fit
 
-    def _as_fit(self, idata, settings, groups: bool = True, progress=None):
-        """The :class:`~geommm.fit.Fit` of ``idata``; ``groups`` adds observed/constant data
-        and the pointwise log-likelihood."""
-        from geommm.analysis import arviz_groups
+    def _as_fit(self, idata, settings):
+        """The :class:`~geommm.fit.Fit` of ``idata``. Its observed/constant data and
+        pointwise log-likelihood groups are added when ``fit.idata`` is first read."""
         from geommm.fit import Fit
 
         fit = Fit(
@@ -226,12 +225,6 @@ class GeoMMM:
             data=self.data,
             lift_cells=self.lift_cells,
         )
-        if groups:
-            if progress is None:
-                arviz_groups.attach(fit)  # observed/constant data, pointwise log-likelihood
-            else:
-                with progress.stage("pointwise log-likelihood and arviz groups"):
-                    arviz_groups.attach(fit)
         fit.warn_if_not_converged()
         return fit
 
@@ -268,13 +261,14 @@ class GeoMMM:
 
 def fit_alike(
     models: list[GeoMMM], method: str = "laplace", draws: int = 250, chains: int = 2,
-    seed: int = 0, groups: bool = False,
+    seed: int = 0,
 ) -> list:
     """Fit several models that share a formula and the shapes of their data (e.g. one
     design with different KPI) with MAP or Laplace, compiling once: the data that
     differ between them become arguments of the compiled density (``approx.densities``),
     so each extra model costs only its mode, Hessian and draws. Model ``i`` gets seed
-    ``seed + i``. ``groups`` adds the arviz data and log-likelihood groups to each fit."""
+    ``seed + i``. Like every fit, each adds its arviz data and log-likelihood groups
+    when its ``idata`` is first read."""
     from geommm import approx, sampling
 
     if method not in ("map", "laplace"):
@@ -292,5 +286,5 @@ def fit_alike(
     for model, density, s in zip(models, densities, settings):
         idata = approx.run_density(density, s)
         sampling.check_complete(idata, s)
-        fits.append(model._as_fit(idata, s, groups=groups))
+        fits.append(model._as_fit(idata, s))
     return fits

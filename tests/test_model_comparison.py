@@ -157,3 +157,24 @@ def test_a_float32_nuts_fit_agrees_with_the_float64_one(nuts_fit, tiny_fit, tmp_
     gap = (b["roi_mean"] - a["roi_mean"]).abs() / sd
     assert (gap < 0.5).all(), dict(zip(a["channel"], gap))
     assert gm.load_fit(fit32.save(tmp_path / "fit32.nc")).settings.precision == "float32"
+
+
+def test_arviz_groups_are_added_on_first_read_of_idata(tiny_model):
+    """A fit returns without its pointwise log-likelihood (the result tables never read
+    it); the first read of ``fit.idata`` adds the groups, so az.loo works as before, and
+    a save carries them."""
+    fit = tiny_model.fit(method="laplace", draws=100, chains=2, seed=3, progressbar=False)
+    raw = fit._idata
+    assert "log_likelihood" not in raw.groups() and "observed_data" not in raw.groups()
+    fit.roi(by="channel"), fit.diagnostics(), fit.summary()  # none of these fills them
+    assert "log_likelihood" not in raw.groups()
+    idata = fit.idata
+    assert idata is raw
+    assert {"observed_data", "constant_data", "log_likelihood"} <= set(idata.groups())
+    assert idata.log_likelihood["kpi"].shape == (2, 100, *tiny_model.data.kpi_scaled.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.isfinite(az.loo(fit.idata, var_name="kpi").elpd_loo)
+    fresh = tiny_model.fit(method="laplace", draws=100, chains=2, seed=3, progressbar=False)
+    assert "log_likelihood" not in fresh._idata.groups()
+    np.testing.assert_array_equal(fresh.idata.log_likelihood["kpi"].values, idata.log_likelihood["kpi"].values)

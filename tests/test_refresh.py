@@ -339,6 +339,10 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
         got = effect(*[flat[k, a:b].reshape(shape) for a, b, shape in zip(sizes[:-1], sizes[1:], prior.shapes)])
         np.testing.assert_allclose(got, want[k], rtol=1e-9)
     assert changes.budget["channel"].to_list() == list(first.channels)
+    # refreshed fits (sequential and full) carry the arviz groups like first fits
+    for child in (second, third, again):
+        assert {"observed_data", "constant_data", "log_likelihood"} <= set(child.idata.groups())
+        assert np.isfinite(child.idata.log_likelihood["kpi"].values).all()
     assert changes.forecast["geo"][0] == "national" and changes.summary.startswith("Decision:")
     assert third.changes is changes
     html = (tmp_path / "report.html")

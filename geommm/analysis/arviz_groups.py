@@ -25,15 +25,18 @@ LOG_KPI_UNITS = "log of KPI / the geo's KPI scale (constant_data kpi_scale), as 
 
 def attach(fit) -> None:
     """Add observed_data, constant_data and log_likelihood to ``fit.idata`` (replacing them)."""
-    _replace(fit.idata, "observed_data", observed_data(fit))
-    _replace(fit.idata, "constant_data", constant_data(fit))
-    _replace(fit.idata, "log_likelihood", log_likelihood(fit))
+    for group, make in GROUPS.items():
+        _replace(fit.idata, group, make(fit))
 
 
 def ensure(fit) -> None:
-    """Attach the groups if ``fit`` lacks them (e.g. a fit saved before they existed)."""
-    if not all(g in fit.idata.groups() for g in ("observed_data", "log_likelihood")):
-        attach(fit)
+    """Add the groups ``fit`` lacks: ``Fit.idata`` calls this on first access, so a fresh
+    fit pays for its pointwise log-likelihood only when arviz or a save asks for it."""
+    idata = fit.idata
+    present = set(idata.groups())
+    for group, make in GROUPS.items():
+        if group not in present:
+            idata.add_groups({group: make(fit)})
 
 
 def observed_data(fit) -> xr.Dataset:
@@ -134,7 +137,7 @@ def _per_draw(fit, kpi_of, lift_of, attrs: dict | None = None) -> xr.Dataset:
         coords=_coords(chains, per) | {"geo": list(data.geos), "time": data.times},
     )
     cells = fit.lift_cells
-    post = fit.idata.posterior
+    post = fit.posterior
     if cells is not None and cells.n_tests and "lift_implied" in post:
         ds["lift_observed"] = xr.DataArray(
             lift_of(cells, post["lift_implied"].values),
@@ -143,9 +146,13 @@ def _per_draw(fit, kpi_of, lift_of, attrs: dict | None = None) -> xr.Dataset:
     return ds
 
 
+#: The groups a fit's InferenceData carries beyond posterior and sample_stats.
+GROUPS = {"observed_data": observed_data, "constant_data": constant_data, "log_likelihood": log_likelihood}
+
+
 def _forward_chunks(fit):
     """The forward model over every posterior draw (not the analysis' thinned set), in chunks."""
-    draws = posterior_draws(fit.idata, max_draws=None)
+    draws = posterior_draws(fit, max_draws=None)
     data = fit.data
     cells = data.n_geos * (data.n_times + data.max_lag) * data.n_channels * data.max_lag
     for chunk in draw_chunks(draws, cells):
@@ -153,7 +160,7 @@ def _forward_chunks(fit):
 
 
 def _chain_draw(fit) -> tuple[int, int]:
-    post = fit.idata.posterior
+    post = fit.posterior
     return post.sizes["chain"], post.sizes["draw"]
 
 

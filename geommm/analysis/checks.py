@@ -132,7 +132,7 @@ def prior_posterior(fit, draws: int = 1000, seed: int = 0) -> pl.DataFrame:
     kind_params = {m.name: ["retention_logit", *adstock_kind(m.adstock).channel_parameters,
                             *saturation_kind(m.saturation).channel_parameters] for m in fit.spec.media}
     names = ("roi", *dict.fromkeys(p for ps in kind_params.values() for p in ps))
-    post = posterior_draws(fit.idata, names=names, max_draws=draws)
+    post = posterior_draws(fit, names=names, max_draws=draws)
     frames = []
     for name in names:
         if name not in post or name not in fit.priors.channel:

@@ -56,11 +56,11 @@ def parameter_summary(
     The numbers ``az.summary`` gives (rounded as it rounds: 3 decimals, R-hat 2, ESS 0),
     computed for all parameters at once (:mod:`geommm.analysis.convergence`); R-hat and
     ESS come from the per-element table :meth:`Fit.diagnostics` uses, computed once."""
-    post = fit.idata.posterior
+    post = fit.posterior
     if var_names:
         names = list(var_names)
     else:
-        names = list(post.data_vars) if all else reported_parameters(fit.idata)
+        names = list(post.data_vars) if all else reported_parameters(fit)
     conv = element_convergence(fit)
     labels, blocks, stats = [], [], {k: [] for k in ("r_hat", "ess_bulk", "ess_tail")}
     for name in names:
@@ -99,7 +99,7 @@ def element_convergence(fit) -> dict[str, dict[str, np.ndarray]]:
     computed once per fit (both ``diagnostics()`` and ``summary()`` read it)."""
 
     def compute() -> dict[str, dict[str, np.ndarray]]:
-        post = fit.idata.posterior
+        post = fit.posterior
         names = list(post.data_vars)
         blocks = [_elements(post[n]) for n in names]
         sizes = [b.shape[0] for b in blocks]
@@ -133,7 +133,7 @@ def saved_convergence(fit) -> dict | None:
         return None
     conv = element_convergence(fit)
     return {
-        "digest": posterior_digest(fit.idata.posterior),
+        "digest": posterior_digest(fit.posterior),
         "variables": {n: {k: v.tolist() for k, v in stats.items()} for n, stats in conv.items()},
     }
 
@@ -142,9 +142,9 @@ def restore_convergence(fit, saved: dict | None) -> bool:
     """Reuse a saved table (from :func:`saved_convergence`) when it belongs to these draws."""
     if not isinstance(saved, dict) or not isinstance(saved.get("variables"), dict):
         return False
-    if set(saved["variables"]) != set(map(str, fit.idata.posterior.data_vars)):
+    if set(saved["variables"]) != set(map(str, fit.posterior.data_vars)):
         return False
-    if saved.get("digest") != posterior_digest(fit.idata.posterior):
+    if saved.get("digest") != posterior_digest(fit.posterior):
         return False
     fit._computed[("element_convergence",)] = {
         n: {k: np.asarray(v, dtype="float64") for k, v in stats.items()}
@@ -165,7 +165,8 @@ def is_internal(name: str) -> bool:
 
 
 def reported_parameters(idata) -> list[str]:
-    """Posterior variables worth a row: the model's parameters, not internals or implied lifts."""
+    """Posterior variables worth a row: the model's parameters, not internals or implied lifts.
+    ``idata``: anything with a ``posterior`` (InferenceData or a Fit)."""
     post = idata.posterior
     return [n for n in post.data_vars if not is_internal(n) and n != "lift_implied"]
 
@@ -192,7 +193,7 @@ def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> D
             msgs.append(_pareto_message(float(k)))
         return Diagnostics(0, float("nan"), float("nan"), float("nan"), "approximate", msgs, method=s.method)
     ess_min = ess_min if ess_min is not None else 100.0 * s.chains
-    stats = getattr(fit.idata, "sample_stats", None)
+    stats = fit.sample_stats
     div = int(stats["diverging"].values.sum()) if stats is not None and "diverging" in stats else 0
     conv = element_convergence(fit)
     max_rhat = _extreme(conv, "r_hat", np.nanmax) if s.chains > 1 else float("nan")

@@ -50,7 +50,8 @@ MODEL_PARAMETERS = (
 def posterior_draws(
     idata, names: Iterable[str] = MODEL_PARAMETERS, max_draws: int | None = 1000, group="posterior"
 ) -> dict[str, np.ndarray]:
-    """Stack chains and draws into one leading axis; evenly thin to ``max_draws``."""
+    """Stack chains and draws into one leading axis; evenly thin to ``max_draws``.
+    ``idata``: InferenceData or a Fit (its posterior is read without filling other groups)."""
     post = getattr(idata, group)
     out = {}
     for name in names:

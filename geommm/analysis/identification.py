@@ -71,7 +71,7 @@ def identification(fit, prior_draws: int = 4000, seed: int = 0, geos: bool = Tru
 
 
 def _national(fit, n: int, rng: np.random.Generator) -> pl.DataFrame:
-    post = np.asarray(fit.idata.posterior["roi"].values, dtype="float64")
+    post = np.asarray(fit.posterior["roi"].values, dtype="float64")
     post = post.reshape(-1, post.shape[-1])  # (draws, C)
     prior_sd = prior_log_roi_sd(fit.priors, n, rng)
     post_sd = _log_sd(post)

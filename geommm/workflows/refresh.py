@@ -174,7 +174,7 @@ def refresh(
 def parent_centring(fit) -> tuple[np.ndarray, float]:
     """The centring weights the parent was sampled with (recorded by a refresh; a first
     fit's are recomputed from its data, as its model build did)."""
-    attrs = fit.idata.posterior.attrs
+    attrs = fit.posterior.attrs
     if "geo_centring" in attrs and "level_centring" in attrs:
         return np.atleast_1d(np.asarray(attrs["geo_centring"], dtype="float64")), float(attrs["level_centring"])
     if fit.data.n_geos < 2:
@@ -215,7 +215,7 @@ def _reference_shift(fit) -> str | None:
     """First week (ISO date) of the reference fit's own step change, if it had one: a
     ``full`` refresh with ``effect_shift`` is its own reference; a sequential child
     records its reference's step (``reference_shift_from``)."""
-    attrs = fit.idata.posterior.attrs
+    attrs = fit.posterior.attrs
     if attrs.get("reference_weeks"):
         return attrs.get("reference_shift_from") or None
     return attrs.get("effect_shift_from") or None
@@ -225,7 +225,7 @@ def reference_data(fit, data):
     """``data`` (the merged panel on frozen scales) cut to the reference weeks: those of
     the fit that gave the parameters their meaning (the first fit, or the last full
     refresh), as recorded by a sequential refresh, else ``fit``'s own weeks."""
-    span = fit.idata.posterior.attrs.get("reference_weeks")
+    span = fit.posterior.attrs.get("reference_weeks")
     if span:
         first, last = (np.datetime64(x, "D") for x in str(span).split("/"))
     else:
@@ -240,7 +240,7 @@ def _warm_start(model, fit) -> dict | None:
     """The previous posterior mean of the free variables the parent has (a sequential
     parent has only geo-level values: the rest start at nutpie's default)."""
     try:
-        return posterior_mean_point(model, fit.idata.posterior) or None
+        return posterior_mean_point(model, fit.posterior) or None
     except Exception:  # an exotic transform: start where nutpie would
         return None
 
@@ -261,7 +261,7 @@ def _as_trace(idata, spec, data, first_new: int):
 
 
 def _thinned(fit):
-    post = fit.idata.posterior
+    post = fit.posterior
     n = post.sizes["chain"] * post.sizes["draw"]
     return post.isel(draw=slice(None, None, max(1, -(-n // PRIOR_DRAWS))))
 

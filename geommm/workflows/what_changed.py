@@ -77,7 +77,7 @@ def effect_shift_table(fit, threshold: float = 0.1) -> pl.DataFrame:
     Empty when the fit has no ``effect_shift`` (a first fit, or ``effect_shift_sd=0``)."""
     cols = {"channel": pl.String, "change_median": pl.Float64, "change_low": pl.Float64,
             "change_high": pl.Float64, "prob_down": pl.Float64, "prob_up": pl.Float64, "flag": pl.String}
-    post = fit.idata.posterior
+    post = fit.posterior
     if "effect_shift" not in post:
         return pl.DataFrame(schema=cols)
     d = np.asarray(post["effect_shift"].values, dtype="float64").reshape(-1, len(fit.channels))
