@@ -14,10 +14,10 @@ def _fit(sampler: str, mass_matrix: str, divergences: int):
     rng = np.random.default_rng(0)
     diverging = np.zeros((2, 500), dtype=bool)
     diverging[0, :divergences] = True
+    idata = az.from_dict(posterior={"x": rng.standard_normal((2, 500))}, sample_stats={"diverging": diverging})
     fit = SimpleNamespace(
         settings=SimpleNamespace(method="nuts", chains=2, draws=500, sampler=sampler, mass_matrix=mass_matrix),
-        idata=az.from_dict(posterior={"x": rng.standard_normal((2, 500))},
-                           sample_stats={"diverging": diverging}),
+        idata=idata, posterior=idata.posterior, sample_stats=idata.sample_stats,
     )
     fit._once = lambda key, compute: compute()
     return fit

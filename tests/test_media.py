@@ -235,7 +235,8 @@ def test_prior_posterior_names_each_channels_own_parameters():
     model = GeoMMM(formula, data=sim.panel, geo="geo", time="week")
     rng = np.random.default_rng(0)
     post = {k: p.draw(20, rng)[None] for k, p in model.priors.channel.items()}
-    fit = SimpleNamespace(spec=model.spec, priors=model.priors, idata=az.from_dict(posterior=post),
+    idata = az.from_dict(posterior=post)
+    fit = SimpleNamespace(spec=model.spec, priors=model.priors, idata=idata, posterior=idata.posterior,
                           channels=model.spec.channels)
     names = set(prior_posterior(fit, draws=20)["parameter"])
     assert {"weibull_scale_share[tv]", "retention[search]", "retention[social]",

@@ -388,7 +388,8 @@ def test_parent_without_sampler_values_falls_back_to_geo_level_prior_with_a_warn
     geo_level_only = post[[n for n in NATURAL if n in post]]
     assert set(post.data_vars) - set(geo_level_only.data_vars), "the trace has non-geo-level draws to drop"
     old_child = SimpleNamespace(
-        idata=SimpleNamespace(posterior=geo_level_only), data=laplace_fit.data, spec=laplace_fit.spec,
+        idata=SimpleNamespace(posterior=geo_level_only), posterior=geo_level_only, data=laplace_fit.data,
+        spec=laplace_fit.spec,
         priors=laplace_fit.priors, likelihood=laplace_fit.likelihood,
     )
     with pytest.warns(UserWarning, match="lacks the sampler's values.*geo-level prior"):

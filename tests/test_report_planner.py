@@ -236,7 +236,8 @@ def _sampled_idata() -> az.InferenceData:
 
 
 def test_parameter_table_names_the_model_parameters_by_their_labels():
-    fit = SimpleNamespace(idata=_sampled_idata(), _once=lambda key, make: make())
+    idata = _sampled_idata()
+    fit = SimpleNamespace(idata=idata, posterior=idata.posterior, _once=lambda key, make: make())
     table = parameter_summary(fit)
     names = table["parameter"].to_list()
     assert table.columns == list(SUMMARY)
