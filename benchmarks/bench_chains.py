@@ -13,7 +13,10 @@ calling the same executable reach ~1.6x at the demo's size (``bench_gradient.py
 --panel 10x104x4``); a run far below that points at the call-back path, not at XLA.
 On 2026-12-03 (a machine with ~50% steal), at 300 + 300 the side-by-side runs took
 58.8-98.6 s and the one-after-another runs 76.4-108.8 s: too noisy to conclude; a short
-``--draws 50 --repeat 1`` run gave 1380 against 1051 calls per second (1.31x). Run it alone.
+``--draws 50 --repeat 1`` run gave 1380 against 1051 calls per second (1.31x). Later that
+day, on a faster machine, 300 + 300 gave 1371 and 1687 side by side against 1207 and 1442
+one after the other (1.1-1.2x), and pinned to one CPU (``taskset -c 0``) 1392 / 1495: the
+second core barely helps (docs/performance.md, "Does the second core help NUTS?"). Run it alone.
 """
 
 from __future__ import annotations
