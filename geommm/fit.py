@@ -103,8 +103,8 @@ class Fit:
         the model over every draw, ~1 s on the demo's 4,000, and no result table needs
         it): a first look returns sooner, and a refreshed or older fit gets them too."""
         if not self._groups_filled:
-            self._groups_filled = True  # first, so the groups' own reads see the raw data
-            arviz_groups.ensure(self)
+            arviz_groups.add_missing(self, self._idata)
+            self._groups_filled = True  # after: a failure raises again on the next read
         return self._idata
 
     @idata.setter

@@ -23,16 +23,11 @@ KPI_UNITS = "KPI / the geo's KPI scale (constant_data kpi_scale), as in the mode
 LOG_KPI_UNITS = "log of KPI / the geo's KPI scale (constant_data kpi_scale), as in the model's likelihood"
 
 
-def attach(fit) -> None:
-    """Add observed_data, constant_data and log_likelihood to ``fit.idata`` (replacing them)."""
-    for group, make in GROUPS.items():
-        _replace(fit.idata, group, make(fit))
-
-
-def ensure(fit) -> None:
-    """Add the groups ``fit`` lacks: ``Fit.idata`` calls this on first access, so a fresh
-    fit pays for its pointwise log-likelihood only when arviz or a save asks for it."""
-    idata = fit.idata
+def add_missing(fit, idata) -> None:
+    """Add to ``idata`` (``fit``'s own) the groups of :data:`GROUPS` it lacks. ``Fit.idata``
+    calls this on first read, so a fit pays for its pointwise log-likelihood only when
+    arviz or a save asks for it. The groups are built from ``fit.posterior``, never from
+    ``fit.idata``."""
     present = set(idata.groups())
     for group, make in GROUPS.items():
         if group not in present:
@@ -110,8 +105,7 @@ def sample_posterior_predictive(fit, seed: int | None = 0):
     units = LOG_KPI_UNITS if fit.data.log_kpi else KPI_UNITS
     ds = _per_draw(fit, kpi, lambda cells, implied: implied + cells.lift_se * rng.standard_normal(implied.shape),
                    {"units": units})
-    ensure(fit)  # plot_ppc reads observed_data too
-    _replace(fit.idata, "posterior_predictive", ds)
+    _replace(fit.idata, "posterior_predictive", ds)  # fit.idata adds observed_data, which plot_ppc reads
     return fit.idata
 
 

@@ -14,7 +14,6 @@ import arviz as az
 import numpy as np
 import polars as pl
 
-from geommm.analysis import arviz_groups
 from geommm.errors import FitError
 
 
@@ -22,7 +21,6 @@ def loo_table(fit, var_name: str = "kpi") -> pl.DataFrame:
     """One row: elpd_loo, se, p_loo, looic, n_draws, n_points, max_pareto_k,
     n_high_pareto_k (k > 0.7: those points' LOO estimate is unreliable), warning."""
     _check_draws({"fit": fit})
-    arviz_groups.ensure(fit)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the warning is a column of the table
         res = az.loo(fit.idata, var_name=var_name, pointwise=True)
@@ -53,7 +51,6 @@ def compare(fits: Mapping[str, object], var_name: str = "kpi") -> pl.DataFrame:
     _check_draws(fits)
     shapes = {}
     for name, fit in fits.items():
-        arviz_groups.ensure(fit)
         shapes[name] = fit.idata.log_likelihood[var_name].shape[2:]
     if len(set(shapes.values())) > 1:
         raise FitError(
