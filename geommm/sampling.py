@@ -18,6 +18,7 @@ import numpy as np
 import pymc as pm
 
 from geommm import _checks as check
+from geommm._chain_worker import counts, finished
 from geommm._interrupts import InterruptGuard, interrupted
 from geommm._progress import Progress, seconds
 from geommm.errors import FitError, FitInterrupted
@@ -73,6 +74,9 @@ class SamplerSettings:
     # 2.5-2.9x the min effective sample size for ~1.3x the time (benchmarks/results/history.md).
     mass_matrix: str = "draws"
     precision: str = "auto"  # resolved to "float64" or "float32" by check_settings
+    # nutpie on JAX: chains in worker processes, one CPU each (geommm.chain_processes);
+    # None ("auto") resolved by check_settings from the fit's size
+    chain_processes: bool | None = None
     compile_seconds: float = 0.0
     sampling_seconds: float = 0.0
     cpu_seconds: float = 0.0
@@ -115,6 +119,12 @@ def check_settings(s: SamplerSettings, cells: int | None = None) -> None:
         raise FitError(f"precision={s.precision!r} is not one of {PRECISIONS}")
     if s.precision == "auto":
         s.precision = resolve_precision(s, cells)
+    if s.chain_processes not in (None, True, False):
+        raise FitError(f"chain_processes must be True, False or None (auto), got {s.chain_processes!r}")
+    if s.chain_processes is None and cells is not None:
+        from geommm import chain_processes
+
+        s.chain_processes = chain_processes.wanted(s, cells)
     if s.precision == "float32" and (s.method, s.sampler, s.backend) != ("nuts", "nutpie", "jax"):
         raise FitError(
             "precision='float32' works with method='nuts', sampler='nutpie' and the JAX backend "
@@ -241,29 +251,55 @@ def _nutpie(
 
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    if s.backend == "jax":
-        from geommm import _jax_speed
+    from geommm import chain_processes
 
-        _jax_speed.tune_xla_flags()
-        _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-        compiled = _jax_speed.nutpie_density(model, s.precision)
-    else:
-        compiled = nutpie.compile_pymc_model(model)
-    s.compile_seconds = time.perf_counter() - t0
-    guard.check()
-    guard.stage = "sampling"
-    progress = progress or Progress(False)
-    if progress.enabled:
-        progress.say(f"compiled in {seconds(s.compile_seconds)}; sampling {s.chains} chain(s) x "
-                     f"({s.tune} warm-up + {s.draws} draws)")
-    else:
-        log.info("compiled in %.1f s; sampling", s.compile_seconds)
-    t0 = time.perf_counter()
-    extra = {} if initial_point is None else {"init_mean": _flat_point(model, compiled.n_dim, initial_point)}
-    if s.mass_matrix == "low_rank":  # nutpie refuses the draws-based flag with it
-        extra["low_rank_modified_mass_matrix"] = True
-    else:
-        extra["use_grad_based_mass_matrix"] = s.mass_matrix == "gradients"
+    # started first: their imports overlap the compile below
+    workers = chain_processes.Workers(chain_processes.cpus(s)) if chain_processes.wanted(s, None) else None
+    try:
+        if s.backend == "jax":
+            from geommm import _jax_speed
+
+            _jax_speed.tune_xla_flags()
+            _jax_speed.persistent_cache()  # a refit of the same model loads its executables
+            compiled = _jax_speed.nutpie_density(model, s.precision)
+        else:
+            compiled = nutpie.compile_pymc_model(model)
+        s.compile_seconds = time.perf_counter() - t0
+        guard.check()
+        guard.stage = "sampling"
+        progress = progress or Progress(False)
+        if workers and progressbar:  # no bar comes back from the workers: lines instead
+            progress = Progress(True)
+        where = f" in {len(workers.procs)} processes" if workers else ""
+        if progress.enabled:
+            progress.say(f"compiled in {seconds(s.compile_seconds)}; sampling {s.chains} chain(s) x "
+                         f"({s.tune} warm-up + {s.draws} draws){where}")
+        else:
+            log.info("compiled in %.1f s; sampling%s", s.compile_seconds, where)
+        t0 = time.perf_counter()
+        extra = {} if initial_point is None else {"init_mean": _flat_point(model, compiled.n_dim, initial_point)}
+        if s.mass_matrix == "low_rank":  # nutpie refuses the draws-based flag with it
+            extra["low_rank_modified_mass_matrix"] = True
+        else:
+            extra["use_grad_based_mass_matrix"] = s.mass_matrix == "gradients"
+        progress.start_sampling()
+        idata = chain_processes.sample(workers, compiled, s, extra, guard, progress) if workers else None
+        if idata is None:
+            s.chain_processes = False  # what ran, for fit.settings
+            idata = _nutpie_threads(compiled, s, progressbar, guard, progress, extra)
+    finally:
+        if workers:
+            workers.stop()
+    s.sampling_seconds = time.perf_counter() - t0
+    progress.say(f"sampled in {seconds(s.sampling_seconds)}")
+    return idata
+
+
+def _nutpie_threads(compiled, s: SamplerSettings, progressbar: bool, guard: InterruptGuard,
+                    progress: Progress, extra: dict) -> az.InferenceData:
+    """nutpie's own chains: threads of this process."""
+    import nutpie
+
     sampler = nutpie.sample(
         compiled,
         draws=s.draws,
@@ -279,42 +315,14 @@ def _nutpie(
     )
     try:
         # nutpie's own wait turns Ctrl-C into "return the draws so far"; poll instead.
-        progress.start_sampling()
-        while not _finished(sampler):
+        while not finished(sampler):
             guard.check()
-            progress.tick(lambda: nutpie_counts(sampler), s.chains * s.tune, s.chains * s.draws)
+            progress.tick(lambda: counts(sampler), s.chains * s.tune, s.chains * s.draws)
             time.sleep(POLL_SECONDS)
-        idata = sampler.wait()
+        return sampler.wait()
     except BaseException:
         sampler.cancel()  # a sampler left running crashes the interpreter at exit
         raise
-    s.sampling_seconds = time.perf_counter() - t0
-    progress.say(f"sampled in {seconds(s.sampling_seconds)}")
-    return idata
-
-
-def nutpie_counts(sampler) -> tuple[int, int, int] | None:
-    """(warm-up iterations, draws, divergent draws) done so far over all chains, from a
-    copy of nutpie's running trace; None if this nutpie cannot be asked."""
-    try:
-        _, stats = sampler._sampler.inspect().get_arrow_trace()
-        tune = draws = divergent = 0
-        for chain in stats:
-            tuning = np.asarray(chain.column("tuning").to_numpy(), dtype=bool)
-            diverging = np.asarray(chain.column("diverging").to_numpy(), dtype=bool)
-            tune += int(tuning.sum())
-            draws += int((~tuning).sum())
-            divergent += int((diverging & ~tuning).sum())
-        return tune, draws, divergent
-    except Exception:  # noqa: BLE001 - progress must never stop a fit
-        return None
-
-
-def _finished(sampler) -> bool:  # sampler: nutpie's background sampler
-    try:
-        return bool(sampler.is_finished)
-    except TimeoutError:  # nutpie 0.16 reports "still running" this way
-        return False
 
 
 def _flat_point(model: pm.Model, n_dim: int, point: dict) -> np.ndarray:

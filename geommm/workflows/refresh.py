@@ -272,6 +272,7 @@ def _settings(fit, overrides: dict, cells: int) -> sampling.SamplerSettings:
     s = fit.settings
     keep = {k: getattr(s, k) for k in ("sampler", "draws", "tune", "chains", "cores", "seed", "target_accept", "backend", "mass_matrix",
                                     "precision")}
+    keep["chain_processes"] = None  # auto again, for the refreshed model's size
     unknown = sorted(set(overrides) - set(keep))
     if unknown:
         raise RefreshError(f"unknown fit argument(s) {unknown}; refresh accepts {sorted(keep)}")

@@ -1,0 +1,200 @@
+"""One NUTS worker process: samples its chains on one CPU and sends nutpie's draws back.
+
+Run by :mod:`geommm.chain_processes` as ``python <this file> CPU`` (not ``-m``:
+importing the ``geommm`` package would import PyMC, ~5 s this process does not need).
+It pins itself to CPU *before* JAX starts (so XLA sizes its thread pool for one CPU),
+imports JAX and nutpie while the parent still compiles, then reads one pickled job on
+stdin, loads the density the parent exported with ``jax.export`` and samples each of
+its chains one after the other with nutpie. Every
+message to the parent is a pickled tuple on the original stdout: ``("progress", tune,
+draws, divergent)``, ``("chain", index, idata)``, ``("error", text)``. Anything a
+library prints goes to stderr. The worker exits when the parent closes stdin (the
+parent was stopped or died), and ignores Ctrl-C: the parent decides when to stop.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import traceback
+
+POLL_SECONDS = 0.5
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints must not corrupt the message stream
+    lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with lock:
+            pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+            out.flush()
+
+    try:
+        if len(sys.argv) > 1 and sys.argv[1] != "-":
+            os.sched_setaffinity(0, {int(sys.argv[1])})
+        t0 = time.perf_counter()
+        import jax
+        import nutpie  # noqa: F401 - imported now, while the parent compiles
+
+        _debug(f"imported in {time.perf_counter() - t0:.1f} s")
+
+        jax.config.update("jax_enable_x64", True)
+        job = pickle.load(sys.stdin.buffer)
+        threading.Thread(target=_exit_when_parent_goes, daemon=True).start()
+        for index, trace in _sample(job, send):
+            send(("chain", index, trace))
+    except BaseException:  # noqa: BLE001 - everything goes back to the parent as text
+        send(("error", traceback.format_exc()))
+        out.close()
+        os._exit(1)
+    out.close()
+
+
+def _debug(text: str) -> None:
+    if os.environ.get("GEOMMM_CHAIN_DEBUG"):
+        print(f"[worker {os.getpid()} {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def _exit_when_parent_goes() -> None:
+    """stdin stays open while the parent wants this worker; EOF means stop now."""
+    while sys.stdin.buffer.read(1):
+        pass
+    os._exit(0)
+
+
+def _sample(job: dict, send):
+    import jax
+    import numpy as np
+
+    if job.get("cache_dir"):
+        jax.config.update("jax_compilation_cache_dir", job["cache_dir"])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    import nutpie
+    from nutpie.compiled_pyfunc import from_pyfunc
+
+    t0 = time.perf_counter()
+    make_logp_fn = _loader(job["logp"], job["logp_dtype"], np)
+    make_expand_fn = _expander(job, np)
+    _debug(f"density loaded in {time.perf_counter() - t0:.1f} s")
+    for index, seed in zip(job["chains"], job["seeds"]):
+        model = from_pyfunc(
+            ndim=job["n_dim"],
+            make_logp_fn=make_logp_fn,
+            make_expand_fn=make_expand_fn,
+            make_initial_point_fn=_initial_points(job["initial_points"][index], np),
+            expanded_dtypes=[np.dtype("float64")] * len(job["names"]),
+            expanded_shapes=job["shapes"],
+            expanded_names=job["names"],
+            dims={k: list(v) for k, v in job["dims"].items()},  # nutpie adds to it
+            coords=job["coords"],
+        )
+        t0 = time.perf_counter()
+        sampler = nutpie.sample(model, chains=1, cores=1, seed=seed, blocking=False,
+                                progress_bar=False, **job["kwargs"])
+        done = None
+        while not finished(sampler):
+            time.sleep(POLL_SECONDS)
+            now = counts(sampler)
+            if now is not None and now != done:
+                send(("progress", index, *now))
+                done = now
+        trace = sampler.wait()
+        n, spent = make_logp_fn.stats
+        _debug(f"chain {index} sampled in {time.perf_counter() - t0:.1f} s; {n} calls, {1000 * spent / max(n, 1):.2f} ms each;"
+               f" {float(trace.sample_stats.n_steps.mean()):.1f} steps per draw")
+        diverging = trace.sample_stats["diverging"].values
+        send(("progress", index, job["kwargs"]["tune"], int(diverging.size), int(diverging.sum())))
+        yield index, trace
+
+
+def _compiled(exported_bytes: bytes, args: list):
+    """An exported function compiled ahead of time for ``args`` (cached by JAX if asked)."""
+    import jax
+    from jax import export
+
+    exported = export.deserialize(bytearray(exported_bytes))
+    return jax.jit(exported.call).lower(*args).compile()
+
+
+def _loader(job_logp: dict, dtype: str, np):
+    shared = [np.asarray(a) for a in job_logp["shared"]]
+    executable = _compiled(job_logp["function"], [np.zeros(job_logp["n_dim"], dtype), *shared])
+
+    stats = [0, 0.0]
+
+    def make_logp_fn():
+        def logp(x, **_):
+            t0 = time.perf_counter()
+            value, grad = executable(np.asarray(x, dtype=dtype), *shared)
+            out = float(value), np.asarray(grad, dtype="float64", order="C")
+            stats[0] += 1
+            stats[1] += time.perf_counter() - t0
+            return out
+        return logp
+
+    make_logp_fn.stats = stats
+
+    return make_logp_fn
+
+
+def _expander(job: dict, np):
+    shared = [np.asarray(a) for a in job["expand"]["shared"]]
+    executable = _compiled(job["expand"]["function"], [np.zeros(job["n_dim"]), *shared])
+    names, shapes = job["names"], [tuple(s) for s in job["shapes"]]
+
+    def make_expand_fn(seed1, seed2, chain):
+        def expand(x, **_):
+            values = executable(x, *shared)
+            return {name: np.asarray(v, dtype="float64", order="C").reshape(shape)
+                    for name, v, shape in zip(names, values, shapes, strict=True)}
+        return expand
+
+    return make_expand_fn
+
+
+def _initial_points(points: list, np):
+    """The parent drew this chain's starting points (PyMC's jittered support point);
+    nutpie asks again only if a start has no finite density, so each ask takes the next."""
+    queue = list(points)
+
+    def make_initial_point(seed):
+        return np.asarray(queue.pop(0) if len(queue) > 1 else queue[0], dtype="float64")
+
+    return make_initial_point
+
+
+def finished(sampler) -> bool:  # sampler: nutpie's background sampler
+    try:
+        return bool(sampler.is_finished)
+    except TimeoutError:  # nutpie 0.16 reports "still running" this way
+        return False
+
+
+def counts(sampler) -> tuple[int, int, int] | None:
+    """(warm-up iterations, draws, divergent draws) done so far over all chains, from a
+    copy of nutpie's running trace; None if this nutpie cannot be asked."""
+    try:
+        import numpy as np
+
+        _, stats = sampler._sampler.inspect().get_arrow_trace()
+        tune = draws = divergent = 0
+        for chain in stats:
+            tuning = np.asarray(chain.column("tuning").to_numpy(), dtype=bool)
+            diverging = np.asarray(chain.column("diverging").to_numpy(), dtype=bool)
+            tune += int(tuning.sum())
+            draws += int((~tuning).sum())
+            divergent += int((diverging & ~tuning).sum())
+        return tune, draws, divergent
+    except Exception:  # noqa: BLE001 - progress must never stop a fit
+        return None
+
+
+if __name__ == "__main__":
+    main()

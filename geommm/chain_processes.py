@@ -1,0 +1,230 @@
+"""NUTS chains in worker processes, one CPU each, on the density compiled here.
+
+Why (docs/performance.md, "Chains in processes"): nutpie runs its chains as threads
+of one process that call the JAX density through Python. On the demo panel two chains
+side by side spent 1.37 ms in a density call against 0.43 ms in a process pinned to one
+CPU, so the second core gave ~1.2x, not 2x. Here the parent exports the density (and
+gradient) and the draw expansion it compiled anyway (``jax.export``: XLA's portable
+program, so a worker needs neither PyMC nor PyTensor), starts one worker per CPU
+(:mod:`geommm._chain_worker`), hands each its chains and merges the draws in chain
+order. A chain's draws depend on the seed and its index only, not on how many CPUs ran
+them. Anything unexpected while exporting falls back to nutpie's threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from geommm.errors import FitError
+
+log = logging.getLogger("geommm")
+
+#: geos x weeks x channels x chains x (warm-up + draws) from which "auto" starts worker
+#: processes: each costs ~3-6 s of CPU to start (JAX and nutpie imports), paid back on
+#: the demo panel (10 x 104 x 4 cells, 4 x 2000 iterations = 33 M) many times over.
+AUTO_WORK = 4_000_000
+#: Starting points drawn per chain (nutpie asks again only when one has no finite density).
+STARTS_PER_CHAIN = 4
+POLL_SECONDS = 0.2
+_WORKER = Path(__file__).with_name("_chain_worker.py")
+
+
+def wanted(s, cells: int | None) -> bool:
+    """Whether ``s`` (resolved settings) samples its chains in worker processes.
+
+    ``s.chain_processes``: True or False decides; None ("auto") uses them for nutpie on
+    JAX's CPU backend with two or more chains and CPUs, when the fit is big enough to
+    pay for the workers' start (``AUTO_WORK``). ``GEOMMM_CHAIN_PROCESSES=0`` turns them
+    off (``1`` on) for every fit left on auto."""
+    if (s.method, s.sampler, s.backend) != ("nuts", "nutpie", "jax") or s.chains < 2:
+        return False
+    if len(cpus(s)) < 2:
+        return False
+    if s.chain_processes is not None:
+        return bool(s.chain_processes)
+    env = os.environ.get("GEOMMM_CHAIN_PROCESSES", "").strip()
+    if env in ("0", "1"):
+        return env == "1"
+    return cells is not None and cells * s.chains * (s.tune + s.draws) >= AUTO_WORK
+
+
+def cpus(s) -> list[int]:
+    """The CPUs the workers are pinned to: this process's own, at most one per chain and
+    at most ``s.cores``."""
+    try:
+        mine = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform: no pinning either
+        return []
+    return mine[: min(s.chains, s.cores or len(mine), len(mine))]
+
+
+class Workers:
+    """Worker processes started before the parent compiles, so their imports overlap."""
+
+    def __init__(self, cpu_list: list[int]):
+        self.logs = [tempfile.TemporaryFile() for _ in cpu_list]  # noqa: SIM115 - closed by stop()
+        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        self.procs = [
+            subprocess.Popen([sys.executable, str(_WORKER), str(cpu)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=log, env=env)
+            for cpu, log in zip(cpu_list, self.logs)
+        ]
+        self.messages: queue.Queue = queue.Queue()
+        for i, proc in enumerate(self.procs):
+            threading.Thread(target=self._read, args=(i, proc), daemon=True).start()
+
+    def _read(self, i: int, proc) -> None:
+        try:
+            while True:
+                self.messages.put((i, pickle.load(proc.stdout)))
+        except EOFError:
+            self.messages.put((i, ("exit",)))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent's loop
+            self.messages.put((i, ("error", f"unreadable message from the worker: {exc!r}")))
+
+    def stderr_tail(self, i: int, chars: int = 2000) -> str:
+        log = self.logs[i]
+        log.seek(0)
+        return log.read().decode(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        if os.environ.get("GEOMMM_CHAIN_DEBUG"):
+            for i in range(len(self.procs)):
+                print(self.stderr_tail(i), file=sys.stderr)
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.procs:
+            proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        for log in self.logs:
+            log.close()
+
+
+def job(compiled, s, extra: dict) -> dict:
+    """What every worker needs: the exported density and expansion, names, shapes,
+    coords, nutpie's settings. Raises if this nutpie's internals are not as tested."""
+    import jax
+    from jax import export
+
+    expand = _closure(compiled._make_expand_func)
+    raw = compiled._raw_logp_fn
+    if raw is None:
+        raise RuntimeError("this nutpie version does not expose its JAX log density")
+    single = s.precision == "float32"
+    dtype = np.float32 if single else np.float64
+    shared = [np.asarray(compiled._shared_data[k]) for k in compiled._shared_data]
+    if single:
+        shared = [a.astype(np.float32) if a.dtype == np.float64 else a for a in shared]
+    spec = [jax.ShapeDtypeStruct((compiled.n_dim,), dtype)] + [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in shared]
+    value_and_grad = jax.jit(lambda x, *sh: jax.value_and_grad(lambda x: raw(x, *sh)[0])(x))
+    with jax.enable_x64(not single), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
+        logp = export.export(value_and_grad)(*spec).serialize()
+    expand_shared = [np.asarray(compiled._shared_data[k]) for k in expand["expand_shared_names"]]
+    with jax.enable_x64(True):
+        expand_spec = [jax.ShapeDtypeStruct((compiled.n_dim,), np.float64)] + [
+            jax.ShapeDtypeStruct(a.shape, a.dtype) for a in expand_shared]
+        expanded = export.export(expand["expand_fn"])(*expand_spec).serialize()
+    return {
+        "n_dim": int(compiled.n_dim),
+        "logp": {"function": bytes(logp), "shared": shared, "n_dim": int(compiled.n_dim)},
+        "logp_dtype": np.dtype(dtype).name,
+        "expand": {"function": bytes(expanded), "shared": expand_shared},
+        "names": list(expand["names"]),
+        "shapes": [tuple(int(n) for n in shape) for shape in expand["shapes"]],
+        # nutpie adds a dim per unnamed axis to its dims as it builds the model; the worker's
+        # nutpie adds them again (and their sizes), so only the model's named dims are sent
+        "dims": {k: list(v) for k, v in compiled.dims.items() if set(v) <= set(compiled.coords)},
+        "coords": {k: np.asarray(v) for k, v in compiled.coords.items()},
+        "kwargs": {"draws": s.draws, "tune": s.tune, "target_accept": s.target_accept,
+                   "save_warmup": False, **extra},
+        "cache_dir": jax.config.jax_compilation_cache_dir or None,  # the parent's, if any
+    }
+
+
+def _closure(function) -> dict:
+    """The variables nutpie's expansion closes over (its jitted function, names, shapes)."""
+    cells = dict(zip(function.__code__.co_freevars, (c.cell_contents for c in function.__closure__ or ())))
+    if not {"expand_fn", "expand_shared_names", "names", "shapes"} <= cells.keys():
+        raise RuntimeError("this nutpie version builds its draw expansion differently")
+    return cells
+
+
+def chain_seeds(seed: int | None, chains: int) -> list[tuple[int, int]]:
+    """(nutpie seed, starting-point seed) per chain, from the fit's seed and the chain's
+    index only."""
+    children = np.random.SeedSequence(seed).spawn(chains)  # child c: (seed, c) only
+    return [tuple(int(v) for v in child.generate_state(2)) for child in children]
+
+
+def sample(workers: Workers, compiled, s, extra: dict, guard, progress) -> az.InferenceData | None:
+    """Every chain of ``s`` sampled by ``workers``, the draws merged in chain order; None
+    (the caller samples in threads) when this density cannot be exported."""
+    try:
+        common = job(compiled, s, extra)
+    except Exception as exc:  # noqa: BLE001 - nutpie or JAX not as tested: threads still work
+        log.warning("chains run as threads, not processes: the density could not be exported (%s: %s)",
+                    type(exc).__name__, exc)
+        return None
+    seeds = chain_seeds(s.seed, s.chains)
+    n = len(workers.procs)
+    counts = {c: (0, 0, 0) for c in range(s.chains)}
+    for i, proc in enumerate(workers.procs):
+        mine = list(range(i, s.chains, n))
+        starts = {c: [compiled._make_initial_points(seeds[c][1] + k) for k in range(STARTS_PER_CHAIN)]
+                  for c in mine}
+        payload = dict(common, chains=mine, seeds=[seeds[c][0] for c in mine], initial_points=starts)
+        try:
+            pickle.dump(payload, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.flush()
+        except OSError:
+            raise FitError(f"a NUTS worker process stopped before sampling:\n{workers.stderr_tail(i)}") from None
+    traces: dict[int, az.InferenceData] = {}
+    total = lambda: tuple(sum(c[k] for c in counts.values()) for k in range(3))
+    while len(traces) < s.chains:
+        guard.check()
+        progress.tick(total, s.chains * s.tune, s.chains * s.draws)
+        try:
+            i, message = workers.messages.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            continue
+        kind = message[0]
+        if kind == "progress":
+            counts[message[1]] = tuple(message[2:5])
+        elif kind == "chain":
+            traces[message[1]] = message[2]
+        elif kind == "error":
+            raise FitError(f"a NUTS worker process failed:\n{message[1]}")
+        elif kind == "exit":  # its chains' messages were read before this one
+            missing = [c for c in range(i, s.chains, n) if c not in traces]
+            if missing:
+                raise FitError(f"a NUTS worker process stopped before chain(s) {missing} were done "
+                               f"(out of memory?):\n{workers.stderr_tail(i)}")
+    return merge([traces[c] for c in range(s.chains)])
+
+
+def merge(traces: list[az.InferenceData]) -> az.InferenceData:
+    """One InferenceData from single-chain ones, chains numbered in list order."""
+    groups = {}
+    for group in traces[0].groups():
+        parts = [t[group].assign_coords(chain=[c]) for c, t in enumerate(traces)]
+        groups[group] = xr.concat(parts, dim="chain", combine_attrs="override")
+    return az.InferenceData(**groups)
