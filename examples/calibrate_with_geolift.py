@@ -65,7 +65,8 @@ def fit(result, lift_tests, args):
     model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        return model.fit(draws=args.draws, tune=args.draws, chains=4, seed=args.seed, progressbar=False)
+        seed = args.seed if args.sampler_seed is None else args.sampler_seed
+        return model.fit(draws=args.draws, tune=args.draws, chains=4, seed=seed, progressbar=False)
 
 
 def scored(fit_, truth: pl.DataFrame, label: str) -> pl.DataFrame:
@@ -88,6 +89,7 @@ def main() -> None:
     p.add_argument("--weeks", type=int, default=104)
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--sampler-seed", type=int, default=None, help="NUTS seed (default: --seed)")
     p.add_argument("--lift-noise", type=float, default=0.05, help="lift se / true lift (default 0.05)")
     p.add_argument("--random-tests", type=int, default=0, help="place N tests at random instead")
     args = p.parse_args()

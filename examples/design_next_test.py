@@ -65,11 +65,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--geos", type=int, default=8)
     p.add_argument("--weeks", type=int, default=104, help="weeks the model is fitted on")
+    p.add_argument("--sampler-seed", type=int, default=None, help="NUTS seed (default: --seed)")
     a = p.parse_args()
+    sampler_seed = a.seed if a.sampler_seed is None else a.sampler_seed
     market = sim.simulate(n_geos=a.geos, n_weeks=a.weeks + 30, seed=a.seed, n_lift_tests=0, noise=0.03,
                           collinear=False, channels=CHANNELS, profiles=WEAK)
     print(f"fitting {a.geos} geos x {a.weeks} weeks ...")
-    before = fit(sim.panel_until(market.panel, a.weeks), market.formula, a.seed)
+    before = fit(sim.panel_until(market.panel, a.weeks), market.formula, sampler_seed)
 
     ident = before.identification().filter(pl.col("geo") == "national")
     print(ident)
@@ -92,7 +94,7 @@ def main() -> None:
     print(f"\nran it: measured lift {measured['lift']:,.0f} +- {measured['lift_se']:,.0f} "
           f"(true {measured['true_lift']:,.0f})")
     row = gm.to_lift_test(top, measured["lift"], measured["lift_se"], spend_delta=measured["spend_delta"])
-    after = fit(run.panel, market.formula, a.seed, lift_tests=row)
+    after = fit(run.panel, market.formula, sampler_seed, lift_tests=row)
     print("Diagnostics after the test:", after.diagnostics())
     print(after.lift_test_check())
 

@@ -1,15 +1,15 @@
 """One NUTS worker process: samples its chains on one CPU and sends nutpie's draws back.
 
-Run by :mod:`geommm.chain_processes` as ``python <this file> CPU`` (not ``-m``:
-importing the ``geommm`` package would import PyMC, ~5 s this process does not need).
-It pins itself to CPU *before* JAX starts (so XLA sizes its thread pool for one CPU),
-imports JAX and nutpie while the parent still compiles, then reads one pickled job on
-stdin, loads the density the parent exported with ``jax.export`` and samples each of
-its chains one after the other with nutpie. Every
-message to the parent is a pickled tuple on the original stdout: ``("progress", tune,
-draws, divergent)``, ``("chain", index, idata)``, ``("error", text)``. Anything a
-library prints goes to stderr. The worker exits when the parent closes stdin (the
-parent was stopped or died), and ignores Ctrl-C: the parent decides when to stop.
+Run by :mod:`geommm.chain_processes` as ``python -P <this file> CPU`` (a file, not
+``-m``: importing the ``geommm`` package would import PyMC, ~5 s this process does not
+need). It pins itself to CPU *before* JAX starts (so XLA sizes its thread pool for one
+CPU), imports JAX and nutpie while the parent still compiles, then reads one pickled
+job on stdin, loads the density the parent exported with ``jax.export`` and samples
+each of its chains one after the other with nutpie. Every message to the parent is a
+pickled tuple on the original stdout: ``("progress", chain, tune, draws, divergent)``,
+``("chain", chain, idata)``, ``("error", text)``. Anything a library prints goes to
+stderr. It ignores Ctrl-C (the parent stops it), and once it has its job it exits when
+stdin reaches its end (the parent died).
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def _sample(job: dict, send):
     if job.get("cache_dir"):
         jax.config.update("jax_compilation_cache_dir", job["cache_dir"])
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        jax.config.update("jax_compilation_cache_max_size", job.get("cache_bytes", 512 * 2**20))
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
 
@@ -98,17 +99,19 @@ def _sample(job: dict, send):
         t0 = time.perf_counter()
         sampler = nutpie.sample(model, chains=1, cores=1, seed=seed, blocking=False,
                                 progress_bar=False, **job["kwargs"])
-        done = None
+        every, last, done = job.get("progress_seconds", 0.0), time.monotonic(), None
         while not finished(sampler):
             time.sleep(POLL_SECONDS)
-            now = counts(sampler)
-            if now is not None and now != done:
-                send(("progress", index, *now))
-                done = now
+            if every and time.monotonic() - last >= every:  # a read copies the trace so far
+                last, now = time.monotonic(), counts(sampler)
+                if now is not None and now != done:
+                    send(("progress", index, *now))
+                    done = now
         trace = sampler.wait()
-        n, spent = make_logp_fn.stats
-        _debug(f"chain {index} sampled in {time.perf_counter() - t0:.1f} s; {n} calls, {1000 * spent / max(n, 1):.2f} ms each;"
-               f" {float(trace.sample_stats.n_steps.mean()):.1f} steps per draw")
+        if os.environ.get("GEOMMM_CHAIN_DEBUG"):
+            n, spent = make_logp_fn.stats
+            _debug(f"chain {index} sampled in {time.perf_counter() - t0:.1f} s; {n} density calls so far "
+                   f"in this worker, {1000 * spent / max(n, 1):.2f} ms each")
         diverging = trace.sample_stats["diverging"].values
         send(("progress", index, job["kwargs"]["tune"], int(diverging.size), int(diverging.sum())))
         yield index, trace

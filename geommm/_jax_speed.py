@@ -49,6 +49,22 @@ def tune_xla_flags() -> bool:
     return True
 
 
+def worker_xla_flags(env: dict) -> dict:
+    """``env`` with the YNNPACK-off flag for a new process (one that has not started
+    JAX), for the jaxlib versions it was measured on, whatever this process's state."""
+    if os.environ.get("GEOMMM_KEEP_XLA_FLAGS"):
+        return env
+    try:
+        import jaxlib
+
+        if tuple(int(p) for p in jaxlib.__version__.split(".")[:2]) not in _YNN_FLAG_VERSIONS:
+            return env
+    except Exception:  # noqa: BLE001 - any surprise: leave XLA alone
+        return env
+    flags = env.get("XLA_FLAGS", "")
+    return env if "ynn_fusion_type" in flags else {**env, "XLA_FLAGS": f"{flags} {_YNN_FLAG}".strip()}
+
+
 def single_precision_model(model):
     """``model`` frozen as nutpie's JAX path freezes it, with PyMC's parameter checks off.
 
@@ -62,9 +78,11 @@ def single_precision_model(model):
     return frozen
 
 
-def nutpie_density(model, precision: str = "float64"):
+def nutpie_density(model, precision: str = "float64", lean: bool = True):
     """``model`` compiled by nutpie's JAX path with the AOT-compiled density below: the
-    one place the sampler (and the tests and benchmarks that mimic it) builds it."""
+    one place the sampler (and the tests and benchmarks that mimic it) builds it.
+    ``lean=False`` skips that AOT compile (chains in processes export the density
+    instead; :func:`lean_logp` adds it later if they cannot)."""
     import nutpie
 
     with warnings.catch_warnings():
@@ -77,7 +95,7 @@ def nutpie_density(model, precision: str = "float64"):
                                                  gradient_backend="jax", freeze_model=False)
         else:
             compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax")
-    return lean_logp(compiled, precision)
+    return lean_logp(compiled, precision) if lean else compiled
 
 
 def lean_logp(compiled, precision: str = "float64"):

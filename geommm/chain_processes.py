@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -33,12 +34,15 @@ from geommm.errors import FitError
 log = logging.getLogger("geommm")
 
 #: geos x weeks x channels x chains x (warm-up + draws) from which "auto" starts worker
-#: processes: each costs ~3-6 s of CPU to start (JAX and nutpie imports), paid back on
+#: processes: each costs ~4-8 s of CPU to start (JAX and nutpie imports), paid back on
 #: the demo panel (10 x 104 x 4 cells, 4 x 2000 iterations = 33 M) many times over.
 AUTO_WORK = 4_000_000
 #: Starting points drawn per chain (nutpie asks again only when one has no finite density).
 STARTS_PER_CHAIN = 4
 POLL_SECONDS = 0.2
+#: How often a worker reads its chain's progress when the parent prints progress lines
+#: (reading copies nutpie's trace so far; the parent prints at most every 10 s).
+PROGRESS_SECONDS = 5.0
 _WORKER = Path(__file__).with_name("_chain_worker.py")
 
 
@@ -63,25 +67,54 @@ def wanted(s, cells: int | None) -> bool:
 
 def cpus(s) -> list[int]:
     """The CPUs the workers are pinned to: this process's own, at most one per chain and
-    at most ``s.cores``."""
+    at most ``s.cores``, starting at an offset set by the process id (two fits on a
+    machine with more CPUs than workers do not both take the first ones)."""
     try:
         mine = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity on this platform: no pinning either
+    except AttributeError:  # macOS, Windows: no pinning, so no processes
         return []
-    return mine[: min(s.chains, s.cores or len(mine), len(mine))]
+    n = min(s.chains, s.cores or len(mine), len(mine))
+    first = os.getpid() % len(mine)
+    return [mine[(first + i) % len(mine)] for i in range(n)]
+
+
+def start(s) -> Workers | None:
+    """Worker processes for ``s`` if it wants them (see :func:`wanted`), else None; a
+    machine that cannot start them gets None and a warning, and the fit uses threads."""
+    if not wanted(s, None):
+        if s.chain_processes is True and (s.method, s.sampler, s.backend) == ("nuts", "nutpie", "jax"):
+            log.warning("chain_processes=True needs two or more chains and CPUs (and Linux's CPU "
+                        "affinity); the chains run as threads")
+        return None
+    if getattr(sys, "frozen", False) or not sys.executable:
+        log.warning("chains run as threads: this interpreter cannot start Python worker processes")
+        return None
+    try:
+        return Workers(cpus(s))
+    except OSError as exc:
+        log.warning("chains run as threads: worker processes could not start (%s)", exc)
+        return None
 
 
 class Workers:
     """Worker processes started before the parent compiles, so their imports overlap."""
 
     def __init__(self, cpu_list: list[int]):
-        self.logs = [tempfile.TemporaryFile() for _ in cpu_list]  # noqa: SIM115 - closed by stop()
-        env = dict(os.environ, PYTHONWARNINGS="ignore")
-        self.procs = [
-            subprocess.Popen([sys.executable, str(_WORKER), str(cpu)], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=log, env=env)
-            for cpu, log in zip(cpu_list, self.logs)
-        ]
+        from geommm import _jax_speed
+
+        # JAX on the CPU only (a GPU build would have each worker claim the GPU's memory);
+        # -P: the worker's folder (geommm/) must not shadow top-level modules
+        env = _jax_speed.worker_xla_flags(dict(os.environ, PYTHONWARNINGS="ignore", JAX_PLATFORMS="cpu"))
+        self.logs, self.procs = [], []
+        try:
+            for cpu in cpu_list:
+                self.logs.append(tempfile.TemporaryFile())  # noqa: SIM115 - closed by stop()
+                self.procs.append(subprocess.Popen(
+                    [sys.executable, "-P", str(_WORKER), str(cpu)], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=self.logs[-1], env=env))
+        except BaseException:
+            self.stop()
+            raise
         self.messages: queue.Queue = queue.Queue()
         for i, proc in enumerate(self.procs):
             threading.Thread(target=self._read, args=(i, proc), daemon=True).start()
@@ -96,9 +129,26 @@ class Workers:
             self.messages.put((i, ("error", f"unreadable message from the worker: {exc!r}")))
 
     def stderr_tail(self, i: int, chars: int = 2000) -> str:
-        log = self.logs[i]
-        log.seek(0)
-        return log.read().decode(errors="replace")[-chars:]
+        """The end of worker ``i``'s stderr (read without moving the file's position, which
+        the running worker shares)."""
+        fd = self.logs[i].fileno()
+        size = os.fstat(fd).st_size
+        return os.pread(fd, chars, max(0, size - chars)).decode(errors="replace")
+
+    def error_of(self, i: int, wait: float = 2.0) -> str:
+        """What worker ``i`` said before it stopped: its error message if it sent one
+        within ``wait`` seconds, else its exit code and the end of its stderr."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                j, message = self.messages.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if j == i and message[0] == "error":
+                return message[1]
+        code = self.procs[i].poll()
+        return f"exit code {code}" + (" (killed)" if code is not None and code < 0 else "") + \
+            f"; its stderr ends:\n{self.stderr_tail(i)}"
 
     def stop(self) -> None:
         if os.environ.get("GEOMMM_CHAIN_DEBUG"):
@@ -124,6 +174,10 @@ def job(compiled, s, extra: dict) -> dict:
     import jax
     from jax import export
 
+    from geommm import _jax_speed
+
+    if jax.default_backend() != "cpu":
+        raise RuntimeError(f"JAX runs on {jax.default_backend()!r}; worker processes run on the CPU")
     expand = _closure(compiled._make_expand_func)
     raw = compiled._raw_logp_fn
     if raw is None:
@@ -157,6 +211,7 @@ def job(compiled, s, extra: dict) -> dict:
         "kwargs": {"draws": s.draws, "tune": s.tune, "target_accept": s.target_accept,
                    "save_warmup": False, **extra},
         "cache_dir": jax.config.jax_compilation_cache_dir or None,  # the parent's, if any
+        "cache_bytes": _jax_speed.CACHE_BYTES,
     }
 
 
@@ -178,25 +233,29 @@ def chain_seeds(seed: int | None, chains: int) -> list[tuple[int, int]]:
 def sample(workers: Workers, compiled, s, extra: dict, guard, progress) -> az.InferenceData | None:
     """Every chain of ``s`` sampled by ``workers``, the draws merged in chain order; None
     (the caller samples in threads) when this density cannot be exported."""
+    n = len(workers.procs)
+    seeds = chain_seeds(s.seed, s.chains)
     try:
         common = job(compiled, s, extra)
+        common["progress_seconds"] = PROGRESS_SECONDS if progress.enabled else 0.0
+        payloads = []
+        for i in range(n):
+            mine = list(range(i, s.chains, n))
+            starts = {c: [compiled._make_initial_points(seeds[c][1] + k) for k in range(STARTS_PER_CHAIN)]
+                      for c in mine}
+            payloads.append(pickle.dumps(dict(common, chains=mine, seeds=[seeds[c][0] for c in mine],
+                                              initial_points=starts), protocol=pickle.HIGHEST_PROTOCOL))
     except Exception as exc:  # noqa: BLE001 - nutpie or JAX not as tested: threads still work
         log.warning("chains run as threads, not processes: the density could not be exported (%s: %s)",
                     type(exc).__name__, exc)
         return None
-    seeds = chain_seeds(s.seed, s.chains)
-    n = len(workers.procs)
-    counts = {c: (0, 0, 0) for c in range(s.chains)}
     for i, proc in enumerate(workers.procs):
-        mine = list(range(i, s.chains, n))
-        starts = {c: [compiled._make_initial_points(seeds[c][1] + k) for k in range(STARTS_PER_CHAIN)]
-                  for c in mine}
-        payload = dict(common, chains=mine, seeds=[seeds[c][0] for c in mine], initial_points=starts)
         try:
-            pickle.dump(payload, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            proc.stdin.write(payloads[i])
             proc.stdin.flush()
         except OSError:
-            raise FitError(f"a NUTS worker process stopped before sampling:\n{workers.stderr_tail(i)}") from None
+            raise FitError(f"a NUTS worker process stopped before sampling: {workers.error_of(i)}") from None
+    counts = {c: (0, 0, 0) for c in range(s.chains)}
     traces: dict[int, az.InferenceData] = {}
     total = lambda: tuple(sum(c[k] for c in counts.values()) for k in range(3))
     while len(traces) < s.chains:
@@ -216,9 +275,30 @@ def sample(workers: Workers, compiled, s, extra: dict, guard, progress) -> az.In
         elif kind == "exit":  # its chains' messages were read before this one
             missing = [c for c in range(i, s.chains, n) if c not in traces]
             if missing:
-                raise FitError(f"a NUTS worker process stopped before chain(s) {missing} were done "
-                               f"(out of memory?):\n{workers.stderr_tail(i)}")
+                raise FitError(f"a NUTS worker process stopped before chain(s) {missing} were done: "
+                               f"{workers.error_of(i, wait=0.5)}")
     return merge([traces[c] for c in range(s.chains)])
+
+
+#: Jitter (uniform, +-, unconstrained scale) around a warm start, so chains still start apart.
+WARM_JITTER = 0.1
+
+
+def warm_start(compiled, point: np.ndarray, given: np.ndarray):
+    """``compiled`` whose chains start at ``point`` (+- ``WARM_JITTER``) where ``given``,
+    and at nutpie's own jittered start elsewhere. Why: nutpie 0.16 accepts ``init_mean``
+    but its Python-function models never use it; the starting points are what count."""
+    import dataclasses
+
+    own = compiled._make_initial_points
+
+    def start(seed):
+        rng = np.random.default_rng(seed)
+        out = np.array(own(seed), dtype="float64")
+        out[given] = point[given] + rng.uniform(-WARM_JITTER, WARM_JITTER, int(given.sum()))
+        return out
+
+    return dataclasses.replace(compiled, _make_initial_points=start)
 
 
 def merge(traces: list[az.InferenceData]) -> az.InferenceData:

@@ -251,25 +251,23 @@ def _nutpie(
 
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    from geommm import chain_processes
+    from geommm import _jax_speed, chain_processes
 
-    # started first: their imports overlap the compile below
-    workers = chain_processes.Workers(chain_processes.cpus(s)) if chain_processes.wanted(s, None) else None
+    if s.backend == "jax":
+        _jax_speed.tune_xla_flags()  # before the workers copy this process's environment
+    workers = chain_processes.start(s)  # first: their imports overlap the compile below
     try:
         if s.backend == "jax":
-            from geommm import _jax_speed
-
-            _jax_speed.tune_xla_flags()
             _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-            compiled = _jax_speed.nutpie_density(model, s.precision)
+            compiled = _jax_speed.nutpie_density(model, s.precision, lean=workers is None)
         else:
             compiled = nutpie.compile_pymc_model(model)
         s.compile_seconds = time.perf_counter() - t0
         guard.check()
         guard.stage = "sampling"
-        progress = progress or Progress(False)
-        if workers and progressbar:  # no bar comes back from the workers: lines instead
-            progress = Progress(True)
+        shown = progress or Progress(False)
+        # no bar comes back from the workers: lines instead
+        progress = Progress(True) if workers and progressbar else shown
         where = f" in {len(workers.procs)} processes" if workers else ""
         if progress.enabled:
             progress.say(f"compiled in {seconds(s.compile_seconds)}; sampling {s.chains} chain(s) x "
@@ -277,7 +275,9 @@ def _nutpie(
         else:
             log.info("compiled in %.1f s; sampling%s", s.compile_seconds, where)
         t0 = time.perf_counter()
-        extra = {} if initial_point is None else {"init_mean": _flat_point(model, compiled.n_dim, initial_point)}
+        extra = {}
+        if initial_point is not None:  # nutpie 0.16 ignores init_mean here: the starts carry it
+            compiled = chain_processes.warm_start(compiled, *_flat_point(model, compiled.n_dim, initial_point))
         if s.mass_matrix == "low_rank":  # nutpie refuses the draws-based flag with it
             extra["low_rank_modified_mass_matrix"] = True
         else:
@@ -285,6 +285,10 @@ def _nutpie(
         progress.start_sampling()
         idata = chain_processes.sample(workers, compiled, s, extra, guard, progress) if workers else None
         if idata is None:
+            if workers:  # could not hand the density over: threads after all
+                workers.stop()
+                workers, progress = None, shown
+                compiled = _jax_speed.lean_logp(compiled, s.precision)
             s.chain_processes = False  # what ran, for fit.settings
             idata = _nutpie_threads(compiled, s, progressbar, guard, progress, extra)
     finally:
@@ -325,18 +329,19 @@ def _nutpie_threads(compiled, s: SamplerSettings, progressbar: bool, guard: Inte
         raise
 
 
-def _flat_point(model: pm.Model, n_dim: int, point: dict) -> np.ndarray:
+def _flat_point(model: pm.Model, n_dim: int, point: dict) -> tuple[np.ndarray, np.ndarray]:
     """nutpie's flat unconstrained vector (free variables in model order, each raveled)
-    from value-variable arrays; variables missing from ``point`` start at 0."""
-    parts = []
+    from value-variable arrays, and a mask of the entries ``point`` gave (0 elsewhere)."""
+    parts, given = [], []
     for rv in model.free_RVs:
         value = model.rvs_to_values[rv]
         size = int(np.prod(model.initial_point()[value.name].shape)) if value.name not in point else None
         parts.append(np.zeros(size) if size is not None else np.asarray(point[value.name], dtype="float64").ravel())
+        given.append(np.full(parts[-1].size, size is None))
     flat = np.concatenate(parts) if parts else np.zeros(0)
     if flat.size != n_dim:
         raise FitError(f"initial point has {flat.size} values, the compiled model {n_dim}")
-    return flat
+    return flat, np.concatenate(given) if given else np.zeros(0, dtype=bool)
 
 
 def _advi(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
