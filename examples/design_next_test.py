@@ -45,11 +45,12 @@ CHANNELS = ["tv", "search", "social", "email"]
 WEAK = {"email": {"share": 0.03, "on_weeks": (52, 104), "off_weeks": (1, 1), "weekly_noise": 0.05}}
 
 
-def fit(panel, formula, seed, lift_tests=None):
+def fit(panel, formula, seed, lift_tests=None, target_accept=0.9):
     model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(draws=1000, tune=1000, chains=4, seed=seed, progressbar=False)
+        return model.fit(draws=1000, tune=1000, chains=4, seed=seed, target_accept=target_accept,
+                         progressbar=False)
 
 
 def national_roi_draws(result, n_weeks: int) -> np.ndarray:
@@ -66,12 +67,13 @@ def main() -> None:
     p.add_argument("--geos", type=int, default=8)
     p.add_argument("--weeks", type=int, default=104, help="weeks the model is fitted on")
     p.add_argument("--sampler-seed", type=int, default=None, help="NUTS seed (default: --seed)")
+    p.add_argument("--target-accept", type=float, default=0.9, help="NUTS target acceptance (default 0.9)")
     a = p.parse_args()
     sampler_seed = a.seed if a.sampler_seed is None else a.sampler_seed
     market = sim.simulate(n_geos=a.geos, n_weeks=a.weeks + 30, seed=a.seed, n_lift_tests=0, noise=0.03,
                           collinear=False, channels=CHANNELS, profiles=WEAK)
     print(f"fitting {a.geos} geos x {a.weeks} weeks ...")
-    before = fit(sim.panel_until(market.panel, a.weeks), market.formula, sampler_seed)
+    before = fit(sim.panel_until(market.panel, a.weeks), market.formula, sampler_seed, target_accept=a.target_accept)
 
     ident = before.identification().filter(pl.col("geo") == "national")
     print(ident)
@@ -94,7 +96,7 @@ def main() -> None:
     print(f"\nran it: measured lift {measured['lift']:,.0f} +- {measured['lift_se']:,.0f} "
           f"(true {measured['true_lift']:,.0f})")
     row = gm.to_lift_test(top, measured["lift"], measured["lift_se"], spend_delta=measured["spend_delta"])
-    after = fit(run.panel, market.formula, sampler_seed, lift_tests=row)
+    after = fit(run.panel, market.formula, sampler_seed, lift_tests=row, target_accept=a.target_accept)
     print("Diagnostics after the test:", after.diagnostics())
     print(after.lift_test_check())
 

@@ -178,12 +178,15 @@ class GeoMMM:
         float32 for NUTS on panels from 30,000 geo x week x channel cells (e.g. 40 x 156
         x 5), where it was measured to give the same posterior, and float64 below.
         ``fit.settings.precision`` records the choice.
-        chain_processes (nutpie, JAX): True runs the chains in worker processes, one CPU
-        each (2-3x faster sampling on 2 CPUs than nutpie's threads, which share about one
-        core; docs/performance.md), False in threads of this process; None ("auto",
-        default) uses processes when the fit is big enough to pay for their ~5 s start
-        (``GEOMMM_CHAIN_PROCESSES=0`` or ``1`` overrides auto). The draws depend on the
-        seed, not on the CPUs, but processes and threads give different draws.
+        chain_processes (nutpie, JAX on the CPU): True runs the chains in worker
+        processes, one CPU each (the demo sampled 2.2x faster on 2 CPUs than in nutpie's
+        threads, which shared about one core; docs/performance.md), False in threads of
+        this process; None ("auto", default) uses processes when the fit is big enough to
+        pay for their few-second start (``GEOMMM_CHAIN_PROCESSES=0`` or ``1`` overrides
+        auto). In processes a seed gives the same draws on any number of CPUs; threads
+        (also used where processes cannot run: one CPU, macOS/Windows, JAX on a GPU)
+        give other draws of the same posterior. ``fit.settings.chain_processes`` says
+        which ran.
         preflight: "block" (default) stops with a PreflightError when the data leave the
         fit nothing to answer (``gm.preflight`` lists why), "warn" warns and fits anyway,
         "off" skips the checks.
