@@ -49,8 +49,8 @@ def run(m, processes: bool, a) -> dict:
     cpu = (times1.user + times1.system + times1.children_user + times1.children_system
            - times0.user - times0.system - times0.children_user - times0.children_system)
     s, post = fit.settings, fit.posterior
-    ess = float(az.ess(post).to_array().min())
-    rhat = float(az.rhat(post).to_array().max())
+    ess = min(float(v.min()) for v in az.ess(post).data_vars.values())
+    rhat = max(float(v.max()) for v in az.rhat(post).data_vars.values())
     roi = post["roi"].mean(("chain", "draw")).values
     return {"mode": "processes" if s.chain_processes else "threads", "compile": s.compile_seconds,
             "sampling": s.sampling_seconds, "wall": wall, "cpu": cpu, "rhat": rhat, "ess": ess,
