@@ -111,6 +111,22 @@ def lean_logp(compiled, precision: str = "float64"):
         return compiled
 
 
+def density_function(compiled, single: bool):
+    """nutpie's JAX density as one jitted ``(x, *shared) -> (value, gradient)`` and the
+    shared data it takes (cast to float32 when ``single``); what the AOT executable here
+    and the chain workers' exported program are both made from."""
+    import jax
+    import numpy as np
+
+    raw = compiled._raw_logp_fn
+    if raw is None or not dataclasses.is_dataclass(compiled):
+        raise RuntimeError("this nutpie version does not expose its JAX log density")
+    shared = [np.asarray(compiled._shared_data[k]) for k in compiled._shared_data]
+    if single:
+        shared = [a.astype(np.float32) if a.dtype == np.float64 else a for a in shared]
+    return jax.jit(lambda x, *s: jax.value_and_grad(lambda x: raw(x, *s)[0])(x)), shared
+
+
 def _aot_logp(compiled, single: bool):
     """nutpie's JAX density and gradient compiled once here (fail now, not inside a
     sampler thread; chains share it). ``single``: traced in float32, with the shared
@@ -119,15 +135,9 @@ def _aot_logp(compiled, single: bool):
     import jax
     import numpy as np
 
-    raw = compiled._raw_logp_fn
-    if raw is None or not dataclasses.is_dataclass(compiled):
-        raise RuntimeError("this nutpie version does not expose its JAX log density")
     names = list(compiled._shared_data)
     dtype = np.float32 if single else np.float64
-    shared = [compiled._shared_data[k] for k in names]
-    if single:
-        shared = [a.astype(np.float32) if a.dtype == np.float64 else a for a in map(np.asarray, shared)]
-    value_and_grad = jax.jit(lambda x, *s: jax.value_and_grad(lambda x: raw(x, *s)[0])(x))
+    value_and_grad, shared = density_function(compiled, single)
     with jax.enable_x64(not single), warnings.catch_warnings():  # float32: every constant too
         warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
         executable = value_and_grad.lower(np.zeros(compiled.n_dim, dtype), *shared).compile()

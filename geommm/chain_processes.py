@@ -179,16 +179,10 @@ def job(compiled, s, extra: dict) -> dict:
     if jax.default_backend() != "cpu":
         raise RuntimeError(f"JAX runs on {jax.default_backend()!r}; worker processes run on the CPU")
     expand = _closure(compiled._make_expand_func)
-    raw = compiled._raw_logp_fn
-    if raw is None:
-        raise RuntimeError("this nutpie version does not expose its JAX log density")
     single = s.precision == "float32"
     dtype = np.float32 if single else np.float64
-    shared = [np.asarray(compiled._shared_data[k]) for k in compiled._shared_data]
-    if single:
-        shared = [a.astype(np.float32) if a.dtype == np.float64 else a for a in shared]
+    value_and_grad, shared = _jax_speed.density_function(compiled, single)
     spec = [jax.ShapeDtypeStruct((compiled.n_dim,), dtype)] + [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in shared]
-    value_and_grad = jax.jit(lambda x, *sh: jax.value_and_grad(lambda x: raw(x, *sh)[0])(x))
     with jax.enable_x64(not single), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
         logp = export.export(value_and_grad)(*spec).serialize()

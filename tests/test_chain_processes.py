@@ -108,7 +108,7 @@ def test_a_worker_that_fails_is_a_fit_error_with_its_traceback(monkeypatch):
 
 
 @two_cpus
-def test_an_interrupt_stops_the_workers(monkeypatch):
+def test_an_interrupt_while_workers_run_is_an_interrupt_not_a_worker_error(monkeypatch):
     s = _settings(chains=2, draws=10, tune=10)
     monkeypatch.setattr(chain_processes, "job", lambda compiled, s, extra: {"kwargs": {}})
     workers = chain_processes.Workers(chain_processes.cpus(s))
