@@ -187,6 +187,33 @@ def persistent_cache() -> bool:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
         # least recently used entries go past this (a density is a few MB)
         jax.config.update("jax_compilation_cache_max_size", CACHE_BYTES)
+        repair_cache(path)
     except Exception:  # noqa: BLE001 - an unwritable home or an unknown JAX: compile as usual
         return False
     return True
+
+
+def repair_cache(path: str) -> int:
+    """Give every entry of the JAX cache at ``path`` the access-time file JAX's eviction
+    reads; the number repaired. Why: JAX writes an entry, then its ``-atime`` file; a
+    process killed in between (a worker stopped on Ctrl-C is killed) leaves an entry
+    without one, and from then on every write to the cache fails with a warning
+    ("Error writing persistent compilation cache entry ... FileNotFoundError") and
+    nothing new is cached. The entry is kept, dated by its file's modification time."""
+    repaired = 0
+    for name in os.listdir(path):
+        if not name.endswith("-cache"):
+            continue
+        atime = os.path.join(path, name[: -len("cache")] + "atime")
+        if os.path.exists(atime):
+            continue
+        try:
+            stamp = os.stat(os.path.join(path, name)).st_mtime_ns
+            with open(atime, "xb") as f:  # "x": another process repairing it first is fine
+                f.write(int(stamp).to_bytes(8, "little"))
+            repaired += 1
+        except FileExistsError:
+            continue
+        except OSError:  # gone meanwhile (evicted) or unwritable: JAX copes or warns
+            continue
+    return repaired

@@ -1,0 +1,42 @@
+"""geommm's JAX compilation cache heals entries a killed process left half-written."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from geommm import _jax_speed
+
+
+def _half_written(path, key: str = "jit_call-abc") -> str:
+    """An entry as a process killed between JAX's two writes leaves it: no -atime file."""
+    entry = path / f"{key}-cache"
+    entry.write_bytes(b"x" * 100)
+    os.utime(entry, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    return key
+
+
+def test_repair_gives_each_entry_its_access_time(tmp_path):
+    key = _half_written(tmp_path)
+    (tmp_path / "whole-cache").write_bytes(b"y")
+    (tmp_path / "whole-atime").write_bytes((5).to_bytes(8, "little"))
+    assert _jax_speed.repair_cache(str(tmp_path)) == 1
+    atime = tmp_path / f"{key}-atime"
+    assert int.from_bytes(atime.read_bytes(), "little") == 1_700_000_000_000_000_000  # the entry's mtime
+    assert int.from_bytes((tmp_path / "whole-atime").read_bytes(), "little") == 5  # untouched
+    assert _jax_speed.repair_cache(str(tmp_path)) == 0
+
+
+def test_jax_writes_to_a_repaired_cache(tmp_path):
+    """Without the repair JAX's eviction check fails on the half-written entry (every
+    later write to the cache is lost); after it, writes go through."""
+    lru = pytest.importorskip("jax._src.lru_cache")
+    pytest.importorskip("filelock")
+    _half_written(tmp_path)
+    cache = lru.LRUCache(str(tmp_path), max_size=10_000)
+    with pytest.raises(FileNotFoundError):
+        cache.put("new", b"z" * 10)
+    _jax_speed.repair_cache(str(tmp_path))
+    cache.put("new", b"z" * 10)
+    assert cache.get("new") == b"z" * 10
