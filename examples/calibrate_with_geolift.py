@@ -8,20 +8,20 @@ simulates such a market (with known true ROI), fits the same model without and w
 the lift tests, and prints each channel's ROI error against the truth and how much
 the 90% interval narrowed.
 
-    python examples/calibrate_with_geolift.py                   # NUTS, 4 chains x 1000, two fits
+    python examples/calibrate_with_geolift.py                   # NUTS, 4 chains x (500 + 1000), two fits
     python examples/calibrate_with_geolift.py --lift-noise 0.15 # less precise experiments
     python examples/calibrate_with_geolift.py --random-tests 4  # 4 tests placed at random
 
 A test narrows an ROI interval only as far as it is more precise than what the panel
 already says: on the default market (8 geos, seed 4), with tests measured to 5% of their
-lift, the intervals of tv and search narrowed by 41% and 42% and search's error fell
-from 6.7% to 1.5%; on 6 geos by 35-45% at 5% and 13-19% at 15%
-(tests/test_recovery_calibration.py).
+lift, the intervals of tv and search narrowed by 40% and 39% and search's error fell
+from 6.3% to 1.4% (session 21: 500 warm-up steps, both fits OK); on 6 geos by 35-45% at
+5% and 13-19% at 15% (tests/test_recovery_calibration.py).
 
-With the chains in worker processes (session 20) the panel-only fit ends with max R-hat
-1.011 (WARNING) and the calibrated one OK; in nutpie's threads both ended OK. At 6 geos (``--geos 6``)
-this strict plan left one to four divergent transitions in 4,000 draws in every setting
-tried (README, "Examples").
+With 1000 warm-up steps and the chains in worker processes (session 20) the panel-only
+fit ended with max R-hat 1.011 (WARNING). At 6 geos (``--geos 6``) this strict plan left
+one to four divergent transitions in 4,000 draws in every setting tried (README,
+"Examples").
 
 Lift tests use the format of ``geommm.read_lift_tests`` (test_id, channel, geos,
 start, end, measure_end, spend_delta, lift, lift_se); results exported from a
@@ -67,7 +67,7 @@ def fit(result, lift_tests, args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         seed = args.seed if args.sampler_seed is None else args.sampler_seed
-        return model.fit(draws=args.draws, tune=args.draws, chains=4, seed=seed, progressbar=False)
+        return model.fit(draws=args.draws, tune=args.tune, chains=4, seed=seed, progressbar=False)
 
 
 def scored(fit_, truth: pl.DataFrame, label: str) -> pl.DataFrame:
@@ -90,6 +90,7 @@ def main() -> None:
     p.add_argument("--weeks", type=int, default=104)
     p.add_argument("--seed", type=int, default=4)
     p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--tune", type=int, default=500, help="warm-up iterations per chain (default %(default)s)")
     p.add_argument("--sampler-seed", type=int, default=None, help="NUTS seed (default: --seed)")
     p.add_argument("--lift-noise", type=float, default=0.05, help="lift se / true lift (default 0.05)")
     p.add_argument("--random-tests", type=int, default=0, help="place N tests at random instead")

@@ -5,7 +5,7 @@ what the money spent so far returned) and where the next dollar would work best
 (marginal ROI), with honest uncertainty, so that moves are made only where the
 intervals say the difference is real.
 
-    python examples/compare_geos.py           # NUTS, 4 chains x 1000 draws (1.5-2 min on 2 cores)
+    python examples/compare_geos.py           # NUTS, 4 chains x (500 warm-up + 1000 draws) (1.5 min on 2 cores)
     python examples/compare_geos.py --fast    # Laplace approximation (a first look)
 """
 
@@ -74,7 +74,7 @@ def main() -> None:
         if args.fast:
             fit = model.fit(method="laplace", draws=1000, chains=4, seed=0, progressbar=False)
         else:
-            fit = model.fit(draws=1000, tune=1000, chains=4, seed=0, progressbar=False)
+            fit = model.fit(draws=1000, tune=500, chains=4, seed=0, progressbar=False)
     print(fit)
     ranking = geo_ranking(fit)
     truth = demo.truth.marginal_roi.select(

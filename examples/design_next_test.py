@@ -13,7 +13,7 @@ so its ROI is the prior's. This script
    extended by the test weeks, and prints the ROI interval before and after against
    the truth.
 
-    python examples/design_next_test.py             # NUTS 4 x 1000, two fits
+    python examples/design_next_test.py             # NUTS 4 x (500 + 1000), two fits
     python examples/design_next_test.py --seed 3    # another market
 
 The book's email has a high true ROI (about 6), far above the prior's centre: the
@@ -49,7 +49,7 @@ def fit(panel, formula, seed, lift_tests=None, target_accept=0.9):
     model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(draws=1000, tune=1000, chains=4, seed=seed, target_accept=target_accept,
+        return model.fit(draws=1000, tune=500, chains=4, seed=seed, target_accept=target_accept,
                          progressbar=False)
 
 

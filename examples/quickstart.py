@@ -18,9 +18,9 @@ import polars as pl
 import geommm as gm
 from geommm.demo import load_demo
 
-# Sampler settings: those of `geommm demo` (4 chains x 1000 draws after 1000 tuning steps),
+# Sampler settings: those of `geommm demo` (4 chains x 1000 draws after 500 warm-up steps),
 # enough for a verdict of OK on this panel; fewer draws end in a convergence warning.
-DRAWS, TUNE, CHAINS = 1000, 1000, 4
+DRAWS, TUNE, CHAINS = 1000, 500, 4
 
 
 def write_demo_csvs(folder: Path) -> tuple[Path, Path, str, pl.DataFrame]:

@@ -35,7 +35,7 @@ log = logging.getLogger("geommm")
 
 #: geos x weeks x channels x chains x (warm-up + draws) from which "auto" starts worker
 #: processes: each costs ~4-8 s of CPU to start (JAX and nutpie imports), paid back on
-#: the demo panel (10 x 104 x 4 cells, 4 x 2000 iterations = 33 M) many times over.
+#: the demo panel (10 x 104 x 4 cells, 4 x 1500 iterations = 25 M) many times over.
 AUTO_WORK = 4_000_000
 #: Starting points drawn per chain (nutpie asks again only when one has no finite density).
 STARTS_PER_CHAIN = 4

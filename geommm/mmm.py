@@ -145,7 +145,7 @@ class GeoMMM:
     def fit(
         self,
         draws: int = 1000,
-        tune: int = 1000,
+        tune: int = 500,
         chains: int = 4,
         sampler: str = "nutpie",
         seed: int | None = 0,
@@ -165,6 +165,10 @@ class GeoMMM:
         method: "nuts" (full posterior; sampler "nutpie" default, "pymc" or "numpyro"),
         "laplace" (a first look in seconds: a normal approximation at the mode, draws x
         chains draws), "map" (the mode only) or "advi" (deprecated: use "laplace").
+        tune: warm-up iterations per chain. 500 (the default since issue 18) gave the
+        demo the same posterior, R-hat and effective sample size as 1000 with 20-25%
+        fewer gradient evaluations on three seeds (docs/performance.md, "Warm-up");
+        raise it when the diagnostics say the chains disagree.
         backend: how nutpie compiles the model — "jax" (compiles in ~2 s; the default
         when JAX is installed, as it is with geommm's dependencies) or "numba" (30-50 s).
         mass_matrix (nutpie): "draws" (default; adapted from the warm-up draws' variances)

@@ -175,8 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         "Fit the bundled demo panel and compare the estimated ROI with the known truth.",
         "10 geos x 104 weeks x 4 channels (tv and search bought together) with 4 lift tests.\n"
-        "Default: NUTS (nutpie), 4 chains x (1000 warm-up + 1000 draws): 1.3-4 minutes on 2\n"
-        "quiet cores depending on the machine, 2-4x that when other jobs share them.\n"
+        "Default: NUTS (nutpie), 4 chains x (500 warm-up + 1000 draws) in worker processes:\n"
+        "1-2.5 minutes on 2 quiet cores depending on the machine, more when other jobs share them.\n"
         "--fast uses a Laplace approximation instead (10-13 s to fit on 2 quiet cores plus\n"
         "4-7 s to import; approximate intervals, for a first look).",
         "geommm demo --out demo-results",
@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default ./%(default)s)",
     )
     p.add_argument("--fast", action="store_true", help="Laplace approximation (mode + curvature) instead of NUTS")
-    _sampler_options(p, draws=1000, tune=1000, chains=4)
+    _sampler_options(p, draws=1000, tune=500, chains=4)
     _strict_option(p)
     p.add_argument("--overwrite", action="store_true", help="replace files in a non-empty --out")
 
@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "columns added; detected by its columns)",
     )
     p.add_argument("--config", type=Path, metavar="FILE", help="TOML config (see docs/cli.md)")
-    _sampler_options(p, draws=1000, tune=1000, chains=4)
+    _sampler_options(p, draws=1000, tune=500, chains=4)
     p.add_argument("--method", choices=METHODS, help="nuts (default), laplace (fast approximate intervals), map (point estimate) or advi (deprecated)")
     p.add_argument("--sampler", choices=SAMPLERS, help="NUTS implementation (default nutpie)")
     p.add_argument(

@@ -1,0 +1,122 @@
+"""Where NUTS spends its gradient evaluations: warm-up phases against draws, per chain.
+
+    python benchmarks/bench_warmup.py                         # demo panel, 4 x (1000 + 1000)
+    python benchmarks/bench_warmup.py --tune 500
+    python benchmarks/bench_warmup.py --maxdepth 8
+    python benchmarks/bench_warmup.py --start laplace         # chains start at the Laplace mean
+
+Samples the demo model (or ``--panel GxWxC``, geommm's simulated panel) as ``fit()``
+does, chains in worker processes, but keeps the warm-up draws, and prints per chain the
+density-and-gradient evaluations (nutpie's leapfrog steps) in the first 50 and 100
+warm-up iterations, the whole warm-up and the draws, then max R-hat, min bulk ESS and
+the national ROI means (the same posterior whatever the settings, within Monte Carlo error).
+The counts depend on the seed and settings only, not on the machine's speed (which
+varied 2x within minutes on the 2-core machine), so settings are compared on them;
+sampling seconds are printed too. One fit per call; run it alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+
+
+def model(panel: str | None):
+    import geommm as gm
+
+    if panel is None:
+        from geommm.demo import load_demo
+
+        d = load_demo()
+        return gm.GeoMMM(d.formula, d.panel, geo="geo", time="week", lift_tests=d.lift_tests), "demo panel"
+    from geommm import sim
+
+    g, w, c = (int(x) for x in panel.split("x"))
+    r = sim.simulate(n_geos=g, n_weeks=w, n_channels=c, seed=0, n_lift_tests=0)
+    return gm.GeoMMM(r.formula, r.panel, geo="geo", time="week"), f"simulated {panel}"
+
+
+def laplace_start(m, compiled):
+    """Chains start at the Laplace fit's posterior mean (free variables both models share
+    by name and meaning; the media deviations are parameterised differently and keep
+    nutpie's start)."""
+    from geommm import chain_processes
+    from geommm.model.posterior_prior import posterior_mean_point
+    from geommm.sampling import _flat_point
+
+    t0 = time.perf_counter()
+    first = m.fit(method="laplace", progressbar=False)
+    point = posterior_mean_point(m.model, first.posterior)
+    point.pop("media_effect_geo_u_zerosum__", None)
+    print(f"Laplace start in {time.perf_counter() - t0:.1f} s")
+    return chain_processes.warm_start(compiled, *_flat_point(m.model, compiled.n_dim, point))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tune", type=int, default=1000)
+    p.add_argument("--draws", type=int, default=1000)
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--maxdepth", type=int, default=None, help="nutpie's tree depth cap (its default: 10)")
+    p.add_argument("--start", choices=("nutpie", "laplace"), default="nutpie")
+    p.add_argument("--panel", default=None, help="GxWxC: a simulated panel instead of the demo's")
+    a = p.parse_args()
+    warnings.simplefilter("ignore")
+
+    import arviz as az
+
+    from geommm import _jax_speed, chain_processes, sampling
+    from geommm._interrupts import InterruptGuard
+    from geommm._progress import Progress
+
+    m, name = model(a.panel)
+    s = sampling.SamplerSettings(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed, chain_processes=True)
+    sampling.check_settings(s, cells=m.data.n_cells)
+    _jax_speed.tune_xla_flags()
+    workers = chain_processes.start(s)
+    if workers is None:
+        raise SystemExit("worker processes cannot run here (one CPU, or not Linux)")
+    try:
+        _jax_speed.persistent_cache()
+        compiled = _jax_speed.nutpie_density(m.model, s.precision, lean=False)
+        if a.start == "laplace":
+            compiled = laplace_start(m, compiled)
+        extra = {"use_grad_based_mass_matrix": s.mass_matrix == "gradients", "save_warmup": True}
+        if a.maxdepth is not None:
+            extra["maxdepth"] = a.maxdepth
+        t0 = time.perf_counter()
+        with InterruptGuard() as guard:
+            idata = chain_processes.sample(workers, compiled, s, extra, guard, Progress(False))
+        seconds = time.perf_counter() - t0
+    finally:
+        workers.stop()
+    print(f"{name}, {a.chains} chains x ({a.tune} warm-up + {a.draws} draws), seed {a.seed}, "
+          f"maxdepth {a.maxdepth or 10}, start {a.start}; sampled in {seconds:.1f} s")
+    warm = idata.warmup_sample_stats["n_steps"].values.astype(int)
+    draws = idata.sample_stats["n_steps"].values.astype(int)
+    divergent = idata.sample_stats["diverging"].values.sum(axis=1)
+    print("| chain | first 50 warm-up | first 100 warm-up | whole warm-up | draws | all | divergences |")
+    print("|---|---|---|---|---|---|---|")
+    for c in range(a.chains):
+        w = np.cumsum(warm[c])
+        print(f"| {c} | {w[min(49, len(w) - 1)]:,} | {w[min(99, len(w) - 1)]:,} | {w[-1]:,} | {draws[c].sum():,} "
+              f"| {w[-1] + draws[c].sum():,} | {int(divergent[c])} |")
+    total = warm.sum() + draws.sum()
+    print(f"all chains: {total:,} evaluations, {warm.sum() / total:.0%} in warm-up, "
+          f"{warm[:, :50].sum() / total:.0%} in its first 50 iterations")
+    rhat = max(float(v.max()) for v in az.rhat(idata.posterior).data_vars.values())
+    ess = min(float(v.min()) for v in az.ess(idata.posterior).data_vars.values())
+    print(f"max R-hat {rhat:.3f}, min bulk ESS {ess:.0f}, ESS per 1,000 evaluations {1000 * ess / total:.2f}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    roi = idata.posterior["roi"]
+    print("national ROI mean (sd): " + ", ".join(
+        f"{v:.3f} ({sd:.3f})" for v, sd in zip(roi.mean(("chain", "draw")).values, roi.std(("chain", "draw")).values)))
+
+
+if __name__ == "__main__":
+    main()
