@@ -23,21 +23,7 @@ import time
 import warnings
 
 import numpy as np
-
-
-def model(panel: str | None):
-    import geommm as gm
-
-    if panel is None:
-        from geommm.demo import load_demo
-
-        d = load_demo()
-        return gm.GeoMMM(d.formula, d.panel, geo="geo", time="week", lift_tests=d.lift_tests), "demo panel"
-    from geommm import sim
-
-    g, w, c = (int(x) for x in panel.split("x"))
-    r = sim.simulate(n_geos=g, n_weeks=w, n_channels=c, seed=0, n_lift_tests=0)
-    return gm.GeoMMM(r.formula, r.panel, geo="geo", time="week"), f"simulated {panel}"
+from bench_chain_processes import model  # the demo or a simulated panel, as that benchmark fits it
 
 
 def laplace_start(m, compiled):
