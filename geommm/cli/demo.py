@@ -21,12 +21,13 @@ from geommm.cli.console import note, out, show_table, step
 from geommm.cli.outputs import prepare_dir
 from geommm.cli.plan import default_allocation
 
-#: Demo sampler settings: enough for stable 90% intervals, a few minutes on 2 cores.
+#: Demo sampler settings: enough for stable 90% intervals, a few minutes on 2 cores
+#: (GeoMMM.fit's defaults: 500 warm-up steps since session 21).
 DEMO_NUTS = {
     "method": "nuts",
     "sampler": "nutpie",
     "draws": 1000,
-    "tune": 1000,
+    "tune": 500,
     "chains": 4,
     "seed": 0,
 }
