@@ -67,6 +67,15 @@ def test_help_texts_state_the_real_defaults():
     assert f"{DEMO_NUTS['chains']} chains" in text
     assert f"number of chains (default {DEMO_NUTS['chains']})" in text
     assert DEMO_NUTS["chains"] == 4
+    # the warm-up and draws the demo runs are the ones its help states (they drifted apart once)
+    assert f"warm-up iterations per chain (default {DEMO_NUTS['tune']})" in text
+    assert f"({DEMO_NUTS['tune']} warm-up + {DEMO_NUTS['draws']} draws)" in text
+    # and `geommm fit` states GeoMMM.fit's own defaults
+    from geommm.sampling import SamplerSettings
+
+    fit_text = " ".join(fit_help.split())
+    assert f"warm-up iterations per chain (default {SamplerSettings().tune})" in fit_text
+    assert f"posterior draws per chain (default {SamplerSettings().draws})" in fit_text
 
 
 def test_fit_many_jobs_default_to_the_week_column(tmp_path, week_panel):
