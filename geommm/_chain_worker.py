@@ -75,8 +75,8 @@ def _sample(job: dict, send):
 
     if job.get("cache_dir"):
         jax.config.update("jax_compilation_cache_dir", job["cache_dir"])
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-        jax.config.update("jax_compilation_cache_max_size", job.get("cache_bytes", 512 * 2**20))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", job["cache_min_seconds"])
+        jax.config.update("jax_compilation_cache_max_size", job["cache_bytes"])
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
 

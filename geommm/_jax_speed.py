@@ -159,6 +159,9 @@ def _aot_logp(compiled, single: bool):
 
 #: Upper bound on geommm's JAX cache directory.
 CACHE_BYTES = 512 * 2**20
+#: Programs compiled faster than this are not cached (the density takes seconds; jit's
+#: small staging programs are not worth a file).
+CACHE_MIN_COMPILE_SECONDS = 0.5
 
 
 def cache_dir() -> str:
@@ -183,8 +186,7 @@ def persistent_cache() -> bool:
         path = setting if setting not in ("", "1") else cache_dir()
         os.makedirs(path, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", path)
-        # the density takes seconds to compile; jit's small staging programs are not kept
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHE_MIN_COMPILE_SECONDS)
         # least recently used entries go past this (a density is a few MB)
         jax.config.update("jax_compilation_cache_max_size", CACHE_BYTES)
         repair_cache(path)

@@ -205,7 +205,8 @@ def job(compiled, s, extra: dict) -> dict:
         "kwargs": {"draws": s.draws, "tune": s.tune, "target_accept": s.target_accept,
                    "save_warmup": False, **extra},
         "cache_dir": jax.config.jax_compilation_cache_dir or None,  # the parent's, if any
-        "cache_bytes": _jax_speed.CACHE_BYTES,
+        "cache_bytes": _jax_speed.CACHE_BYTES,  # the worker cannot import geommm: sent, not read
+        "cache_min_seconds": _jax_speed.CACHE_MIN_COMPILE_SECONDS,
     }
 
 
