@@ -295,7 +295,9 @@ def test_numpy_adstock_and_hill_are_bit_identical_in_value_and_memory_layout(lay
     assert np.array_equal(got, expected) and same_layout(got, expected)
     half = rng.random((*got.shape[:-2], 1, 3)) + 0.2
     slope = rng.random((*got.shape[:-3], 1, 1, 3)) + 0.5
-    plain = scipy.special.expit(slope * (np.log(expected + LOG_FLOOR) - np.log(half)))
+    plain = 1.0 / (1.0 + np.exp(-(slope * (np.log(expected + LOG_FLOOR) - np.log(half)))))
+    assert np.allclose(plain, scipy.special.expit(slope * (np.log(expected + LOG_FLOOR) - np.log(half))),
+                       rtol=1e-15, atol=0)
     curve = saturation_kind("hill").curve(got, np, half, slope)
     assert np.array_equal(curve, plain) and same_layout(curve, plain)
 

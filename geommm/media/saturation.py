@@ -12,9 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.special
 
-from geommm.media.backend import LOG_FLOOR, allocated_like, same_layout, sigmoid
+from geommm.media.backend import LOG_FLOOR, allocated_like, logistic, same_layout, sigmoid
 from geommm.media.base import PriorSpec, Saturation
 
 #: Multipliers are kept at least this large inside log(m) and negative powers of m.
@@ -55,7 +54,7 @@ class Hill(Saturation):
         np.log(u, out=u)
         u -= np.log(half_saturation)
         u *= slope
-        y = scipy.special.expit(u, out=u)
+        y = logistic(u)
         s1 = y.sum(axis=-1)
         if order == 0:
             return [s1]
@@ -77,11 +76,11 @@ def _hill_numpy(x: Any, half_saturation: Any, slope: Any) -> np.ndarray:
     slope = np.asarray(slope)
     if not (z.dtype == np.float64 and same_layout(allocated_like(z, log_k), z)
             and same_layout(allocated_like(slope, z), z)):  # the parameters widen or re-lay it
-        return scipy.special.expit(slope * (np.log(z) - log_k))
+        return logistic(slope * (np.log(z) - log_k))
     np.log(z, out=z)
     z -= log_k
     z *= slope  # slope * (...) and (...) * slope are the same number
-    return scipy.special.expit(z, out=z)
+    return logistic(z)
 
 
 class Logistic(Saturation):

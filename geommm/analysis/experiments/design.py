@@ -168,8 +168,10 @@ def _widths(quantity, found, method: str, reweighting: Reweighting, prob: float)
         ratio = np.array([gaussian_ratio(quantity[:, c.channel], c.lift[None, :], np.array([c.info_se]))[0]
                           for c in found])
         return width_now, width_now * ratio
+    orders = {c: np.argsort(quantity[:, c]) for c in set(chan)}  # one sort per channel
+
     def expected(c: Candidate) -> float:  # numpy on (results, draws) arrays: shared over threads
-        return reweighting.expected_width(quantity[:, c.channel], reweighting.weights(c.lift, c.info_se))
+        return reweighting.expected_sorted_width(quantity[:, c.channel], orders[c.channel], c.lift, c.info_se)
 
     return width_now, np.array(map_on_threads(expected, found))
 

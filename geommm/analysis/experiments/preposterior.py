@@ -46,21 +46,28 @@ def interval_width(values: np.ndarray, weights: np.ndarray | None = None, prob: 
     v = np.asarray(values, float)[order]
     D = v.size
     w = np.full((1, D), 1.0 / D) if weights is None else np.asarray(weights, float)[:, order]
-    cum = np.cumsum(w, axis=1, out=w)  # w is this function's own copy
+    width = sorted_interval_width(v, w, prob)
+    return width[0] if weights is None else width
+
+
+def sorted_interval_width(v: np.ndarray, w: np.ndarray, prob: float = 0.9) -> np.ndarray:
+    """:func:`interval_width` of values already sorted (``v``, (D,)) with their weights in
+    the same order (``w``, (M, D)); ``w`` is overwritten (its cumulative sums)."""
+    cum = np.cumsum(w, axis=1, out=w)
     cum[:, -1] = 1.0
     tails = np.linspace(0.0, 1.0 - prob, _TAIL_GRID)
     both = _quantiles(cum, np.concatenate([tails, tails + prob]))  # one search for both ends
     lo, hi = both[:, :_TAIL_GRID], both[:, _TAIL_GRID:]
-    width = (v[hi] - v[lo]).min(axis=1)
-    return width[0] if weights is None else width
+    return (v[hi] - v[lo]).min(axis=1)
 
 
 def _quantiles(cum: np.ndarray, masses: np.ndarray) -> np.ndarray:
     """(M, K) indices of the weighted ``masses`` quantiles, every row at once: rows are
-    shifted apart (row m by 2m) so one searchsorted over the flattened cumsum serves all."""
+    shifted apart (row m by 2m) so one searchsorted over the flattened cumsum serves all
+    (``cum`` is shifted in place)."""
     M, D = cum.shape
     shift = 2.0 * np.arange(M)[:, None]
-    flat = (cum + shift).ravel()
+    flat = np.add(cum, shift, out=cum).ravel()  # the caller's buffer: its own cumsum
     targets = (np.clip(masses, 1e-12, 1.0 - 1e-12)[None, :] + shift).ravel()
     idx = np.searchsorted(flat, targets, side="left").reshape(M, -1) - np.arange(M)[:, None] * D
     return np.clip(idx, 0, D - 1)
@@ -93,12 +100,14 @@ class Reweighting:
         self.noise = rng.standard_normal(n_results)
         self.prob = prob
 
-    def weights(self, lift: np.ndarray, se: float) -> np.ndarray:
-        """(M, D) posterior weights of the draws after each simulated result."""
+    def weights(self, lift: np.ndarray, se: float, order: np.ndarray | None = None) -> np.ndarray:
+        """(M, D) posterior weights of the draws after each simulated result; with ``order``
+        the draws' columns come in that order (a quantity's sorted order, see
+        :meth:`expected_sorted_width`): ``weights(...)[:, order]`` up to the rounding of the row sums."""
         y = lift[self.index] + se * self.noise
         # -0.5 ((y - lift) / se)^2, exp(. - row max) / row sum, all in one (M, D) buffer:
         # the same operations on the same numbers as written out with temporaries
-        w = np.subtract.outer(y, lift)
+        w = np.subtract.outer(y, lift if order is None else lift[order])
         w /= se
         np.square(w, out=w)
         w *= -0.5
@@ -110,6 +119,14 @@ class Reweighting:
     def expected_width(self, quantity: np.ndarray, weights: np.ndarray) -> float:
         """Average over simulated results of the reweighted interval width of ``quantity``."""
         return float(interval_width(quantity, weights, self.prob).mean())
+
+    def expected_sorted_width(self, quantity: np.ndarray, order: np.ndarray, lift: np.ndarray,
+                              se: float) -> float:
+        """:meth:`expected_width` of ``quantity`` after a test of ``lift`` measured with ``se``,
+        given ``order = argsort(quantity)``: the weights are made in that order, so the many
+        candidates for one quantity share its sort and skip reordering their weights."""
+        w = self.weights(lift, se, order)
+        return float(sorted_interval_width(quantity[order], w, self.prob).mean())
 
     def effective_draws(self, weights: np.ndarray) -> float:
         """Median effective number of draws after a result (1 / sum w^2): low means noisy."""
