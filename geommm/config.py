@@ -26,8 +26,8 @@ __all__ = ["FIT_KEYS", "ConfigError", "FitConfig", "config_schema", "load_config
 
 SCHEMA_NAME = "fit_config.schema.json"
 #: Keys of the [fit] section, passed to ``GeoMMM.fit`` as keyword arguments.
-FIT_KEYS = ("method", "sampler", "draws", "tune", "chains", "seed", "target_accept", "mass_matrix",
-            "precision")
+FIT_KEYS = ("method", "sampler", "draws", "tune", "chains", "seed", "target_accept", "max_treedepth",
+            "mass_matrix", "precision")
 
 
 class ConfigError(GeoMMMError, ValueError):
@@ -97,7 +97,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None = None) -> FitConf
     base = source.parent if source is not None else Path.cwd()
     d, m, o = (dict(data.get(name, {})) for name in ("data", "model", "output"))
     fit = dict(data.get("fit", {}))
-    for key in ("draws", "tune", "chains", "seed"):
+    for key in ("draws", "tune", "chains", "seed", "max_treedepth"):
         if key in fit:
             fit[key] = int(fit[key])  # JSON Schema counts 2.0 as an integer; pymc does not
     if "target_accept" in fit:

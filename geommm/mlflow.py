@@ -74,7 +74,7 @@ def fit_params(fit) -> dict[str, str]:
         "method": s.method,
         "sampler": s.sampler if s.method == "nuts" else "",
         "draws": s.draws, "tune": s.tune, "chains": s.chains, "seed": s.seed,
-        "target_accept": s.target_accept, "backend": s.backend, "mass_matrix": s.mass_matrix,
+        "target_accept": s.target_accept, "max_treedepth": s.max_treedepth, "backend": s.backend, "mass_matrix": s.mass_matrix,
         "precision": s.precision,
         "n_geos": d.n_geos, "n_weeks": d.n_times, "n_channels": d.n_channels,
         "channels": ",".join(d.channels),

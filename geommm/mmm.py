@@ -152,6 +152,7 @@ class GeoMMM:
         method: str = "nuts",
         *,
         target_accept: float = 0.9,
+        max_treedepth: int = 10,
         cores: int | None = None,
         backend: str = "auto",
         mass_matrix: str = "draws",
@@ -191,6 +192,10 @@ class GeoMMM:
         (also used where processes cannot run: one CPU, macOS/Windows, JAX on a GPU)
         give other draws of the same posterior. ``fit.settings.chain_processes`` says
         which ran.
+        max_treedepth (NUTS): a trajectory stops after 2^max_treedepth - 1 leapfrog steps
+        (default 10, as in Stan and PyMC). Lowering it caps the cost of each iteration, e.g.
+        for quick checks whose short warm-up would run at the cap; the diagnostics warn
+        when many draws hit it, which means the sampler was cut short, not that it mixed.
         preflight: "block" (default) stops with a PreflightError when the data leave the
         fit nothing to answer (``gm.preflight`` lists why), "warn" warns and fits anyway,
         "off" skips the checks.
@@ -202,6 +207,7 @@ class GeoMMM:
             method=method, sampler=sampler, draws=draws, tune=tune, chains=chains,
             cores=cores, seed=seed, target_accept=target_accept, backend=backend,
             mass_matrix=mass_matrix, precision=precision, chain_processes=chain_processes,
+            max_treedepth=max_treedepth,
         )
         sampling.check_settings(settings, cells=self.data.n_cells)
         # the one upward call of the fit layer (docs/architecture.md): the data checks

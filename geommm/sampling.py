@@ -31,6 +31,8 @@ SAMPLERS = ("nutpie", "pymc", "numpyro")
 #: it also learns a few strong posterior correlations; the sequential refresh's default,
 #: docs/refresh.md).
 MASS_MATRICES = ("draws", "gradients", "low_rank")
+#: The deepest NUTS tree allowed (``max_treedepth``): 2^15 leapfrog steps per draw.
+MAX_TREEDEPTH = 15
 METHODS = ("nuts", "laplace", "map", "advi")
 BACKENDS = ("auto", "jax", "numba")
 #: Arithmetic of the log density and its gradient during NUTS (nutpie's JAX path only):
@@ -68,6 +70,10 @@ class SamplerSettings:
     cores: int | None = None
     seed: int | None = 0
     target_accept: float = 0.9
+    #: NUTS trajectories stop after 2^max_treedepth - 1 leapfrog steps (nutpie's, PyMC's and
+    #: Stan's default 10). Lower caps the cost of an iteration, e.g. of short warm-ups that
+    #: run at the cap while the mass matrix is learnt; the diagnostics say how often it bit.
+    max_treedepth: int = 10
     backend: str = "auto"  # nutpie's compiler: "jax" (compiles in seconds), "numba", or "auto"
     # nutpie's mass matrix: "draws" (variances of the warm-up draws, as Stan does) or
     # "gradients" (nutpie's default, adapts faster). On geommm's models "draws" gave
@@ -105,6 +111,10 @@ def check_settings(s: SamplerSettings, cells: int | None = None) -> None:
     if s.cores is not None:
         s.cores = check.whole("cores", s.cores, 1, FitError)
     s.target_accept = check.number("target_accept", s.target_accept, FitError)
+    s.max_treedepth = check.whole("max_treedepth", s.max_treedepth, 1, FitError)
+    if s.max_treedepth > MAX_TREEDEPTH:
+        raise FitError(f"max_treedepth must be at most {MAX_TREEDEPTH} (2^{MAX_TREEDEPTH} leapfrog steps per "
+                       f"draw), got {s.max_treedepth}")
     if s.backend not in BACKENDS:
         raise FitError(f"backend={s.backend!r} is not one of {BACKENDS}")
     s.backend = resolve_backend(s.backend) if s.method == "nuts" and s.sampler == "nutpie" else s.backend
@@ -239,8 +249,9 @@ def _sampler_kwargs(s: SamplerSettings) -> dict:
     """NumPyro runs its chains vectorised (one program over all chains: one device, GPU
     or CPU, no process per chain) rather than in parallel processes."""
     if s.sampler == "numpyro":
-        return {"nuts_sampler_kwargs": {"chain_method": "vectorized"}}
-    return {}
+        return {"nuts_sampler_kwargs": {"chain_method": "vectorized",
+                                        "nuts_kwargs": {"max_tree_depth": s.max_treedepth}}}
+    return {"max_treedepth": s.max_treedepth}  # PyMC's own NUTS
 
 
 def _nutpie(
@@ -275,7 +286,7 @@ def _nutpie(
         else:
             log.info("compiled in %.1f s; sampling%s", s.compile_seconds, where)
         t0 = time.perf_counter()
-        extra = {}
+        extra = {"maxdepth": s.max_treedepth}
         if initial_point is not None:  # nutpie 0.16 ignores init_mean here: the starts carry it
             compiled = chain_processes.warm_start(compiled, *_flat_point(model, compiled.n_dim, initial_point))
         if s.mass_matrix == "low_rank":  # nutpie refuses the draws-based flag with it
@@ -344,6 +355,10 @@ def _flat_point(model: pm.Model, n_dim: int, point: dict) -> tuple[np.ndarray, n
     return flat, np.concatenate(given) if given else np.zeros(0, dtype=bool)
 
 
+#: ADVI's shortest optimisation (steps), whatever ``tune`` says.
+ADVI_MIN_STEPS = 5000
+
+
 def _advi(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
     """Deprecated: PyMC's ADVI compiles C code and takes minutes where Laplace takes
     seconds, and a JAX variant started at the Laplace solution was no closer to NUTS
@@ -359,7 +374,7 @@ def _advi(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.Inferenc
         # 20,000 at the default 500, as before that default halved); an early-stopping
         # rule on parameter change stopped it before it had moved
         approx = pm.fit(
-            n=max(s.tune * 40, 5000),
+            n=max(s.tune * 40, ADVI_MIN_STEPS),
             method="advi",
             random_seed=s.seed,
             progressbar=progressbar,

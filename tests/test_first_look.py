@@ -49,21 +49,25 @@ def test_flat_directions_are_regularised_with_a_warning(tiny_model, monkeypatch)
     assert np.isfinite(fit.idata.posterior["roi"].values).all()
 
 
-def test_advi_is_deprecated_in_favour_of_laplace(tiny_panel):
+def test_advi_is_deprecated_in_favour_of_laplace(tiny_panel, monkeypatch):
     """On the smallest model there is (one channel, no controls, 2 geos x 20 weeks).
     ADVI compiles with PyTensor's C backend: with the empty C cache of a fresh CI machine
     that took 106-133 s even here (6.5 s warm), so the test runs the same path in
-    PyTensor's FAST_COMPILE mode (Python thunks, no C): ~30 s cold."""
+    PyTensor's FAST_COMPILE mode (Python thunks, no C), and 200 optimisation steps, not
+    the 5,000 at least a user gets (in Python thunks those took 97 s in the suite)."""
     import pytensor
 
     import geommm as gm
+    from geommm import sampling
+
+    monkeypatch.setattr(sampling, "ADVI_MIN_STEPS", 200)
 
     data = tiny_panel(n_geos=2, n_weeks=20, n_channels=1, n_lift_tests=0)
     model = gm.GeoMMM("revenue ~ media(tv_impressions, spend=tv_spend, name='tv')",
                       data=data.panel, geo="geo", time="week")
     with pytest.warns(DeprecationWarning, match="laplace"), \
             pytensor.config.change_flags(mode="FAST_COMPILE"):
-        fit = model.fit(method="advi", draws=10, tune=50, chains=1, seed=0, progressbar=False)
+        fit = model.fit(method="advi", draws=10, tune=5, chains=1, seed=0, progressbar=False)
     assert fit.settings.method == "advi"
     assert fit.idata.posterior.sizes["draw"] == 10
 

@@ -26,11 +26,13 @@ def test_numpyro_sampler_runs_vectorised_and_gives_the_usual_tables(map_fit, tin
                       data=result.panel, geo="geo", time="week")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = model.fit(sampler="numpyro", chains=2, draws=100, tune=100, seed=1, progressbar=False)
+        fit = model.fit(sampler="numpyro", chains=2, draws=100, tune=100, seed=1, progressbar=False,
+                        max_treedepth=6)
     post = fit.idata.posterior
     assert (post.sizes["chain"], post.sizes["draw"]) == (2, 100)
     assert fit.settings.sampler == "numpyro"
     assert {"diverging", "n_steps"} <= set(fit.idata.sample_stats.data_vars)
+    assert int(fit.idata.sample_stats["n_steps"].max()) <= 2**6 - 1  # max_treedepth reached NumPyro
     for by in ("channel", "geo"):
         table = fit.roi(by=by)
         assert table.columns == map_fit.roi(by=by).columns

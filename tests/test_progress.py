@@ -67,7 +67,7 @@ def test_lines_only_off_a_terminal(monkeypatch) -> None:
 
 def test_nuts_fit_off_a_terminal_prints_stages_and_throttled_sampling_lines(tiny_mmm, monkeypatch, capfd):
     """A real (tiny) NUTS fit with stderr captured (not a TTY); the interval shortened to
-    0.2 s (two polls) so a sampling run of a second or two (2 x 200 iterations) shows
+    0.2 s (two polls) so a sampling run of a few seconds (2 x 80 iterations) shows
     several lines, and a throttle that printed at every poll would fail the gap check."""
     monkeypatch.setattr(_progress, "PROGRESS_SECONDS", 0.2)
     said: list[tuple[float, str]] = []
@@ -78,10 +78,11 @@ def test_nuts_fit_off_a_terminal_prints_stages_and_throttled_sampling_lines(tiny
         original(self, text)
 
     monkeypatch.setattr(Progress, "say", record)
-    model = tiny_mmm()  # the default tiny panel: 2 x 200 iterations sample in ~12 s (seed 5: ~45 s)
+    model = tiny_mmm()  # the default tiny panel: 2 x 200 iterations took 59 s in the suite
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = model.fit(draws=100, tune=100, chains=2, seed=2, progressbar=True)
+        # plumbing: trees capped at 31 steps (the tiny panel's short warm-up runs at 1,023)
+        fit = model.fit(draws=40, tune=40, chains=2, seed=2, progressbar=True, max_treedepth=5)
     err = capfd.readouterr().err
     # no stage for the arviz groups: they are added on the first read of fit.idata
     for stage in ("model built in", "compiled in", "sampled in"):
@@ -90,13 +91,13 @@ def test_nuts_fit_off_a_terminal_prints_stages_and_throttled_sampling_lines(tiny
     assert sampling, err
     gaps = [b[0] - a[0] for a, b in zip(sampling, sampling[1:])]
     assert all(gap >= 0.2 for gap in gaps), gaps
-    last = re.search(r"warm-up ([\d,]+)/200, draws ([\d,]+)/200 \(all chains\), (\d+) divergences? so far",
+    last = re.search(r"warm-up ([\d,]+)/80, draws ([\d,]+)/80 \(all chains\), (\d+) divergences? so far",
                      sampling[-1][1])
     assert last, sampling[-1][1]
     tune, draws, divergent = (int(g.replace(",", "")) for g in last.groups())
-    assert tune <= 200 and draws <= 200 and divergent <= draws
+    assert tune <= 80 and draws <= 80 and divergent <= draws
     assert tune + draws > 0
-    assert fit.idata.posterior.sizes["draw"] == 100
+    assert fit.idata.posterior.sizes["draw"] == 40
 
 
 def test_no_lines_without_progressbar(tiny_mmm, capfd) -> None:

@@ -222,7 +222,27 @@ def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> D
             f"min ESS bulk {min_b:.0f} / tail {min_t:.0f} < {ess_min:.0f}: intervals are "
             "noisy; draw more samples"
         )
+    capped = _share_at_max_depth(stats)
+    if capped > MAX_DEPTH_SHARE:
+        depth = getattr(s, "max_treedepth", 10)
+        msgs.append(
+            f"{capped:.0%} of draws stopped at max_treedepth={depth} ({2 ** depth - 1} leapfrog steps): "
+            "their trajectories were cut short, which costs efficiency (ESS), not validity; raise "
+            "max_treedepth if the effective sample size is low"
+        )
     return Diagnostics(div, max_rhat, min_b, min_t, verdict, msgs)
+
+
+#: Share of draws at the tree-depth cap above which the diagnostics say so.
+MAX_DEPTH_SHARE = 0.1
+
+
+def _share_at_max_depth(stats) -> float:
+    """Share of draws whose NUTS tree hit the depth cap (nutpie's and PyMC's flags; 0 when absent)."""
+    for name in ("maxdepth_reached", "reached_max_treedepth"):
+        if stats is not None and name in stats:
+            return float(np.asarray(stats[name].values, dtype=bool).mean())
+    return 0.0
 
 
 def warn_if_not_converged(fit) -> None:

@@ -136,6 +136,7 @@ def fit(args: argparse.Namespace) -> int:
         chains=args.chains,
         seed=args.seed,
         target_accept=args.target_accept,
+        max_treedepth=args.max_treedepth,
         mass_matrix=args.mass_matrix,
         precision=args.precision,
     )

@@ -225,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="NUTS target acceptance (default 0.9)",
     )
     p.add_argument(
+        "--max-treedepth",
+        type=int,
+        choices=range(1, 16),
+        metavar="D",
+        help="NUTS: stop a trajectory after 2^D - 1 leapfrog steps (1-15, default 10)",
+    )
+    p.add_argument(
         "--mass-matrix",
         choices=MASS_MATRICES,
         help="nutpie's mass-matrix adaptation: draws (default, more effective samples) "

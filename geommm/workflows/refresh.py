@@ -270,7 +270,7 @@ def _settings(fit, overrides: dict, cells: int) -> sampling.SamplerSettings:
     """The parent's sampler settings with ``overrides``; precision is chosen afresh
     ("auto", for the refreshed model's size) unless given."""
     s = fit.settings
-    keep = {k: getattr(s, k) for k in ("sampler", "draws", "tune", "chains", "cores", "seed", "target_accept", "backend", "mass_matrix",
+    keep = {k: getattr(s, k) for k in ("sampler", "draws", "tune", "chains", "cores", "seed", "target_accept", "max_treedepth", "backend", "mass_matrix",
                                     "precision")}
     keep["chain_processes"] = None  # auto again, for the refreshed model's size
     unknown = sorted(set(overrides) - set(keep))
