@@ -90,7 +90,8 @@ def test_compare_ranks_the_true_model_above_a_misspecified_one(nuts_fit, tiny_si
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = gm.GeoMMM(wrong, tiny_sim.panel, geo="geo", time="week", lift_tests=tiny_sim.lift_tests)
-        misfit = model.fit(draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, progressbar=False)
+        misfit = model.fit(draws=s.draws, tune=s.tune, chains=s.chains, seed=s.seed, progressbar=False,
+                           max_treedepth=s.max_treedepth)
     table = gm.compare({"true": nuts_fit, "no trend or seasonality": misfit})
     assert isinstance(table, pl.DataFrame)
     assert table["model"].to_list() == ["true", "no trend or seasonality"]
@@ -139,7 +140,7 @@ def test_same_seed_same_draws(tiny_model, nuts_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         again = tiny_model.fit(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                               seed=settings.seed, progressbar=False)
+                               seed=settings.seed, progressbar=False, max_treedepth=settings.max_treedepth)
     assert again.settings.method == nuts_fit.settings.method == "nuts"
     np.testing.assert_array_equal(again.idata.posterior["roi"].values, nuts_fit.idata.posterior["roi"].values)
     assert np.unique(again.idata.posterior["roi"].values[:, :, 0]).size > 100  # real draws, not one point

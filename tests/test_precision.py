@@ -75,23 +75,42 @@ def test_auto_precision_is_float32_only_for_big_panels_on_nutpies_jax_path(setti
     assert s.precision == expected
 
 
-def test_a_small_panel_fits_in_float64_by_default(nuts_fit):
-    """The suite's panels are far below the threshold: the default fit is float64."""
-    assert nuts_fit.settings.precision == "float64"
-    assert nuts_fit.data.n_cells == np.prod(nuts_fit.data.media_input.shape) < sampling.AUTO_FLOAT32_CELLS
+def test_a_small_panel_fits_in_float64_by_default(tiny_model, monkeypatch):
+    """The suite's panels are far below the threshold: the default fit is float64 (the
+    settings that reach the sampler; test_model_comparison.py checks a real fit's)."""
+    from geommm.errors import GeoMMMError
+
+    class Stop(GeoMMMError):  # passed through by fit as it is
+        pass
+
+    seen = {}
+
+    def fake_run(build, settings, **kwargs):
+        seen["precision"] = settings.precision
+        raise Stop
+
+    monkeypatch.setattr(sampling, "run", fake_run)
+    with pytest.raises(Stop):
+        tiny_model.fit(progressbar=False)
+    assert seen == {"precision": "float64"}
+    assert tiny_model.data.n_cells < sampling.AUTO_FLOAT32_CELLS
 
 
-def test_a_refresh_chooses_its_precision_for_the_refreshed_models_size(nuts_fit):
+def test_a_refresh_chooses_its_precision_for_the_refreshed_models_size():
     """A refresh inherits the parent's settings but not its precision: "auto" again, for
     the refreshed model's cells (a sequential window is small), unless given."""
+    from types import SimpleNamespace
+
     from geommm.workflows.refresh import _settings
 
+    parent = SimpleNamespace(settings=sampling.SamplerSettings(draws=100, tune=150, chains=2, seed=4,
+                                                               precision="float64"))
     big = sampling.AUTO_FLOAT32_CELLS
-    assert _settings(nuts_fit, {}, big).precision == "float32"
-    assert _settings(nuts_fit, {}, big - 1).precision == "float64"
-    assert _settings(nuts_fit, {"mass_matrix": "low_rank"}, big).precision == "float64"
-    assert _settings(nuts_fit, {"precision": "float64"}, big).precision == "float64"
-    assert _settings(nuts_fit, {"precision": "float32"}, 10).precision == "float32"
+    assert _settings(parent, {}, big).precision == "float32"
+    assert _settings(parent, {}, big - 1).precision == "float64"
+    assert _settings(parent, {"mass_matrix": "low_rank"}, big).precision == "float64"
+    assert _settings(parent, {"precision": "float64"}, big).precision == "float64"
+    assert _settings(parent, {"precision": "float32"}, 10).precision == "float32"
 
 
 def test_fit_passes_the_panels_size_so_auto_picks_float32_on_a_big_panel(monkeypatch):
