@@ -9,6 +9,7 @@ KPI units, with a leading draw axis.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -49,6 +50,9 @@ class ForwardModel:
         #: How the mean becomes KPI (added up, or log KPI by counterfactual): ``analysis/kpi_link.py``.
         self.link = link_for(data)
         self._memo: dict[tuple, np.ndarray] = {}
+        # the report computes tables on two threads over one model: a kept array is made
+        # once, by whichever thread asks first, while the other waits for it
+        self._memo_lock = threading.RLock()
 
     @property
     def log_kpi(self) -> bool:
@@ -64,16 +68,17 @@ class ForwardModel:
         one report ask for the same arrays: ROI and marginal ROI share the observed plan's
         incremental KPI, fitted values and fit metrics the expected KPI). At most
         MEMO_CELLS numbers are kept in all: the oldest arrays are dropped to make room,
-        and an array bigger than that is recomputed instead of kept."""
-        if key in self._memo:
-            return self._memo[key]
-        value = compute()
-        if value.size <= MEMO_CELLS:
-            while self._memo and sum(v.size for v in self._memo.values()) + value.size > MEMO_CELLS:
-                del self._memo[next(iter(self._memo))]
-            value.setflags(write=False)
-            self._memo[key] = value
-        return value
+        and an array bigger than that is recomputed instead of kept. Thread-safe."""
+        with self._memo_lock:
+            if key in self._memo:
+                return self._memo[key]
+            value = compute()
+            if value.size <= MEMO_CELLS:
+                while self._memo and sum(v.size for v in self._memo.values()) + value.size > MEMO_CELLS:
+                    del self._memo[next(iter(self._memo))]
+                value.setflags(write=False)
+                self._memo[key] = value
+            return value
 
     def effect_multiplier(self) -> np.ndarray | None:
         """(D, G, T, C) effectiveness multiplier ``exp(f_c(t))`` over the fitted weeks (1 for
@@ -213,14 +218,15 @@ class ForwardModel:
         that pass lays them out) so later sums over weeks add in the same order. Both are kept: contributions, fitted
         values and identification use the first, ROI the second."""
         keys = (("media_contributions",), ("observed_kpi_with_tail",))
-        kept = [self._memo.get(key) for key in keys]
-        if kept[0] is not None and kept[1] is not None:
-            return kept[0], kept[1]
-        data = self.data
-        full = self._media_contributions(data.media_input * np.float64(1.0), data.max_lag - 1, None)
-        observed = self.remember(keys[0], lambda: full[:, :, : data.n_times].copy(order="K"))
-        kpi = self.remember(keys[1], lambda: full.sum(axis=2))
-        return observed, kpi
+        with self._memo_lock:  # one pass, whichever thread asks first
+            kept = [self._memo.get(key) for key in keys]
+            if kept[0] is not None and kept[1] is not None:
+                return kept[0], kept[1]
+            data = self.data
+            full = self._media_contributions(data.media_input * np.float64(1.0), data.max_lag - 1, None)
+            observed = self.remember(keys[0], lambda: full[:, :, : data.n_times].copy(order="K"))
+            kpi = self.remember(keys[1], lambda: full.sum(axis=2))
+            return observed, kpi
 
     def media_contributions(
         self, media_input: np.ndarray | None = None, carryover_weeks: int = 0, data: ModelData | None = None

@@ -7,6 +7,7 @@ nothing about what the data identify.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -17,28 +18,59 @@ from geommm.report.sections import Section, Skip
 N_TESTS = 5
 _SHOWN = ("channel", "kind", "geos", "start", "end", "measure_end", "spend_change", "lift_mean",
           "lift_se", "power", "roi_hdi_now", "roi_hdi_after", "roi_hdi_shrink", "cost")
+#: ``experiment_tables``' second item when every channel is identified (nothing to test).
+NO_TESTS = pl.DataFrame()
 
 
-def next_experiment_section(fit: Any) -> Section:
-    """Identification per channel, and the best tests for the channels that are not identified."""
+def experiment_tables(fit: Any) -> tuple[pl.DataFrame, pl.DataFrame | Exception | None]:
+    """The national identification table and the best tests (None when no test was found;
+    :data:`NO_TESTS` when every channel is identified; the design's error when it failed);
+    raises Skip for a fit without the section. One function, so the report can compute
+    both beside its other tables."""
+    method = getattr(getattr(fit, "settings", None), "method", "nuts")
+    if method != "nuts" or not callable(getattr(fit, "identification", None)):
+        raise Skip
+    ident = fit.identification()
+    ident = ident.filter(pl.col("geo") == "national").drop("geo")
+    unsure = ident.filter(pl.col("verdict") != "identified")["channel"].to_list()
+    if not unsure or not callable(getattr(fit, "design_lift_tests", None)):
+        return ident, NO_TESTS
+    try:
+        table = fit.design_lift_tests(channels=unsure, n_best=N_TESTS)
+    except Exception as err:  # noqa: BLE001 - the tests' table shows it; identification stands
+        return ident, err
+    return ident, (table.select(_SHOWN) if table.height else None)
+
+
+def next_experiment_section(fit: Any, tables: Callable[[], tuple] | None = None) -> Section:
+    """Identification per channel, and the best tests for the channels that are not identified.
+    ``tables``: a getter of :func:`experiment_tables` already under way (the report starts it
+    on a thread of its own); computed on first use otherwise."""
     cache: dict[str, Any] = {}
 
+    def both() -> tuple:
+        if tables is not None:
+            return tables()
+        if "both" not in cache:
+            try:
+                cache["both"] = (True, experiment_tables(fit))
+            except Exception as err:  # noqa: BLE001 - replayed to both tables, as the report's getters do
+                cache["both"] = (False, err)
+        ok, value = cache["both"]
+        if not ok:
+            raise value
+        return value
+
     def identification() -> pl.DataFrame:
-        if "id" not in cache:
-            method = getattr(getattr(fit, "settings", None), "method", "nuts")
-            if method != "nuts" or not callable(getattr(fit, "identification", None)):
-                raise Skip
-            table = fit.identification()
-            cache["id"] = table.filter(pl.col("geo") == "national").drop("geo")
-        return cache["id"]
+        return both()[0]
 
     def tests() -> pl.DataFrame | None:
-        ident = identification()
-        unsure = ident.filter(pl.col("verdict") != "identified")["channel"].to_list()
-        if not unsure or not callable(getattr(fit, "design_lift_tests", None)):
+        found = both()[1]
+        if found is NO_TESTS:
             raise Skip
-        table = fit.design_lift_tests(channels=unsure, n_best=N_TESTS)
-        return table.select(_SHOWN) if table.height else None
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     return Section(
         "Next experiment",

@@ -35,7 +35,7 @@ from geommm.report.charts import (
     waterfall_chart,
 )
 from geommm.report.charts.roi import in_geo_order
-from geommm.report.experiment import next_experiment_section
+from geommm.report.experiment import experiment_tables, next_experiment_section
 from geommm.report.headline import Line, headline
 from geommm.report.nonmedia_section import nonmedia_section, roi_note
 from geommm.report.refresh_section import what_changed_section
@@ -121,6 +121,11 @@ class FitTables:
             # ~30% of a report's work, almost all numpy loops that release the GIL and touch
             # nothing the other tables change: computed beside them (the same numbers)
             self.response_curves = in_background(fit.response_curves)
+        self.next_experiment = once(lambda: experiment_tables(fit))
+        if background and _can_overlap(fit):
+            # the next-test design (~20% of a report's work, numpy on (results, draws)
+            # arrays) beside everything before its section, near the report's end
+            self.next_experiment = in_background(lambda: experiment_tables(fit))
         self.adstock_decay = once(fit.adstock_decay)
         self.effectiveness = once(fit.effectiveness)
         self.lift_test_check = once(lambda: _lift_checks(fit))
@@ -319,7 +324,7 @@ def fit_sections(
     changed = what_changed_section(fit)
     if changed is not None:
         sections.insert(1, changed)
-    sections.append(next_experiment_section(fit))
+    sections.append(next_experiment_section(fit, t.next_experiment))
     sections.append(
         Section(
             "Diagnostics",
