@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -222,7 +221,9 @@ def check_complete(idata: az.InferenceData, s: SamplerSettings) -> None:
 
 def _other(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
     if s.method == "advi":
-        return _advi(model, s, progressbar)
+        from geommm.advi import run_advi
+
+        return run_advi(model, s, progressbar)
     if s.method == "map":
         return _map(model, s, progressbar)
     if s.method == "laplace":
@@ -355,35 +356,6 @@ def _flat_point(model: pm.Model, n_dim: int, point: dict) -> tuple[np.ndarray, n
     return flat, np.concatenate(given) if given else np.zeros(0, dtype=bool)
 
 
-#: ADVI's shortest optimisation (steps), whatever ``tune`` says.
-ADVI_MIN_STEPS = 5000
-
-
-def _advi(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
-    """Deprecated: PyMC's ADVI compiles C code and takes minutes where Laplace takes
-    seconds, and a JAX variant started at the Laplace solution was no closer to NUTS
-    (benchmarks/results/history.md)."""
-    warnings.warn(
-        "method='advi' is deprecated and will be removed: use method='laplace' (a normal "
-        "approximation at the mode, in seconds) for a first look, or 'nuts'",
-        DeprecationWarning, stacklevel=4,
-    )
-    t0 = time.perf_counter()
-    with model:
-        # ``tune`` sets the optimisation length (40 steps per tuning step, at least 5,000:
-        # 20,000 at the default 500, as before that default halved); an early-stopping
-        # rule on parameter change stopped it before it had moved
-        approx = pm.fit(
-            n=max(s.tune * 40, ADVI_MIN_STEPS),
-            method="advi",
-            random_seed=s.seed,
-            progressbar=progressbar,
-        )
-        idata = approx.sample(draws=s.draws * s.chains, random_seed=s.seed)
-    s.sampling_seconds = time.perf_counter() - t0
-    return _as_chains(idata, s.chains)
-
-
 def _map(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:
     """The posterior mode, on the JAX-compiled density (geommm/approx.py)."""
     from geommm import approx
@@ -396,20 +368,3 @@ def _laplace(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.Infer
     from geommm import approx
 
     return approx.run_laplace(model, s)
-
-
-def _as_chains(idata: az.InferenceData, chains: int) -> az.InferenceData:
-    """Reshape ADVI's single chain of draws into ``chains`` pseudo-chains."""
-    post = idata.posterior
-    n = post.sizes["draw"]
-    per = n // chains
-    if chains <= 1 or per < 1:
-        return idata
-    post = post.isel(draw=slice(0, per * chains))
-    reshaped = {}
-    for name, da in post.data_vars.items():
-        arr = da.values.reshape(chains, per, *da.shape[2:])
-        reshaped[name] = arr
-    dims = {name: list(da.dims[2:]) for name, da in post.data_vars.items()}
-    coords = {k: v.values for k, v in post.coords.items() if k not in ("chain", "draw")}
-    return az.from_dict(posterior=reshaped, dims=dims, coords=coords)

@@ -17,7 +17,7 @@ rank  layer      modules
                  its own maths); only workflows and above may import it
 4     model      ``model/``: design, priors, the PyMC graph, lift cells (no file reading)
 5     analysis   ``analysis/``: ROI, contributions, curves, optimiser on posterior draws
-6     fit        ``fit.py``, ``mmm.py`` (GeoMMM), ``sampling.py``, ``store.py``,
+6     fit        ``fit.py``, ``mmm.py`` (GeoMMM), ``sampling.py`` (+ ``advi.py``), ``store.py``,
                  ``_jax_speed.py`` (nutpie JAX speed-ups, used only by sampling) and
                  ``chain_processes.py`` + ``_chain_worker.py`` (NUTS chains in processes)
 7     workflows  ``workflows/`` (validation, batch: procedures made of whole fits) and
@@ -60,7 +60,7 @@ LAYER = {
     "analysis": "analysis",
     "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "_jax_graph": "fit", "approx": "fit",
     "chain_processes": "fit", "_chain_worker": "fit",
-    "approx_corrected": "fit", "mode_search": "fit",
+    "approx_corrected": "fit", "mode_search": "fit", "advi": "fit",
     "workflows": "workflows", "batch": "workflows",
     "report": "report",
     "__init__": "app", "cli": "app", "demo": "app", "config": "app", "mlflow": "app",

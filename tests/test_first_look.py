@@ -58,9 +58,9 @@ def test_advi_is_deprecated_in_favour_of_laplace(tiny_panel, monkeypatch):
     import pytensor
 
     import geommm as gm
-    from geommm import sampling
+    from geommm import advi
 
-    monkeypatch.setattr(sampling, "ADVI_MIN_STEPS", 200)
+    monkeypatch.setattr(advi, "ADVI_MIN_STEPS", 200)
 
     data = tiny_panel(n_geos=2, n_weeks=20, n_channels=1, n_lift_tests=0)
     model = gm.GeoMMM("revenue ~ media(tv_impressions, spend=tv_spend, name='tv')",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import polars as pl
@@ -341,7 +342,7 @@ def test_forward_model_memory_is_bounded(monkeypatch):
 
     monkeypatch.setattr(fwd, "MEMO_CELLS", 10)
     model = fwd.ForwardModel.__new__(fwd.ForwardModel)
-    model._memo = {}
+    model._memo, model._memo_lock = {}, threading.RLock()
     made = []
 
     def make(n):
@@ -354,3 +355,30 @@ def test_forward_model_memory_is_bounded(monkeypatch):
     model.remember("big", make(11)), model.remember("big", make(11))
     assert made.count(11) == 2 and "big" not in model._memo
     assert sum(v.size for v in model._memo.values()) <= 10
+
+
+def test_a_kept_array_asked_for_from_two_threads_is_made_once():
+    """The report computes tables on two threads over one ForwardModel: the second asker
+    waits for the first one's array instead of making it again (or racing the memo)."""
+    import time
+
+    import numpy as np
+
+    from geommm.analysis import forward as fwd
+
+    model = fwd.ForwardModel.__new__(fwd.ForwardModel)
+    model._memo, model._memo_lock = {}, threading.RLock()
+    made = []
+
+    def slow():
+        made.append(1)
+        time.sleep(0.2)
+        return np.ones(3)
+
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(model.remember("x", slow))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert made == [1] and len(got) == 2 and got[0] is got[1]
