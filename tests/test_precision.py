@@ -75,9 +75,8 @@ def test_auto_precision_is_float32_only_for_big_panels_on_nutpies_jax_path(setti
     assert s.precision == expected
 
 
-def test_a_small_panel_fits_in_float64_by_default(tiny_model, monkeypatch):
-    """The suite's panels are far below the threshold: the default fit is float64 (the
-    settings that reach the sampler; test_model_comparison.py checks a real fit's)."""
+def _precision_reaching_the_sampler(model, monkeypatch, **fit_options) -> str:
+    """The precision ``model.fit(**fit_options)`` hands the sampler (which is stopped there)."""
     from geommm.errors import GeoMMMError
 
     class Stop(GeoMMMError):  # passed through by fit as it is
@@ -91,8 +90,14 @@ def test_a_small_panel_fits_in_float64_by_default(tiny_model, monkeypatch):
 
     monkeypatch.setattr(sampling, "run", fake_run)
     with pytest.raises(Stop):
-        tiny_model.fit(progressbar=False)
-    assert seen == {"precision": "float64"}
+        model.fit(progressbar=False, **fit_options)
+    return seen["precision"]
+
+
+def test_a_small_panel_fits_in_float64_by_default(tiny_model, monkeypatch):
+    """The suite's panels are far below the threshold: the default fit is float64 (the
+    settings that reach the sampler; test_model_comparison.py checks a real fit's)."""
+    assert _precision_reaching_the_sampler(tiny_model, monkeypatch) == "float64"
     assert tiny_model.data.n_cells < sampling.AUTO_FLOAT32_CELLS
 
 
@@ -118,23 +123,8 @@ def test_fit_passes_the_panels_size_so_auto_picks_float32_on_a_big_panel(monkeyp
     before anything is built: the settings that reach the sampler say float32."""
     import geommm as gm
     from geommm import sim
-    from geommm.errors import GeoMMMError
-
-    class Stop(GeoMMMError):  # passed through by fit as it is
-        pass
-
-    seen = {}
-
-    def fake_run(build, settings, **kwargs):
-        seen["precision"] = settings.precision
-        raise Stop
 
     result = sim.simulate(n_geos=40, n_weeks=156, n_channels=5, seed=0, n_lift_tests=0)
     model = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week")
-    monkeypatch.setattr(sampling, "run", fake_run)
-    with pytest.raises(Stop):
-        model.fit(progressbar=False, preflight="off")
-    assert seen == {"precision": "float32"}
-    with pytest.raises(Stop):
-        model.fit(progressbar=False, preflight="off", mass_matrix="low_rank")
-    assert seen == {"precision": "float64"}
+    assert _precision_reaching_the_sampler(model, monkeypatch, preflight="off") == "float32"
+    assert _precision_reaching_the_sampler(model, monkeypatch, preflight="off", mass_matrix="low_rank") == "float64"
