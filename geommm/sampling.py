@@ -112,8 +112,8 @@ def check_settings(s: SamplerSettings, cells: int | None = None) -> None:
     s.target_accept = check.number("target_accept", s.target_accept, FitError)
     s.max_treedepth = check.whole("max_treedepth", s.max_treedepth, 1, FitError)
     if s.max_treedepth > MAX_TREEDEPTH:
-        raise FitError(f"max_treedepth must be at most {MAX_TREEDEPTH} (2^{MAX_TREEDEPTH} leapfrog steps per "
-                       f"draw), got {s.max_treedepth}")
+        raise FitError(f"max_treedepth must be at most {MAX_TREEDEPTH} ({2 ** MAX_TREEDEPTH - 1} "
+                       f"leapfrog steps per draw), got {s.max_treedepth}")
     if s.backend not in BACKENDS:
         raise FitError(f"backend={s.backend!r} is not one of {BACKENDS}")
     s.backend = resolve_backend(s.backend) if s.method == "nuts" and s.sampler == "nutpie" else s.backend

@@ -226,8 +226,8 @@ def diagnostics(fit, r_hat_max: float = 1.01, ess_min: float | None = None) -> D
     if capped > MAX_DEPTH_SHARE:
         depth = getattr(s, "max_treedepth", 10)
         msgs.append(
-            f"{capped:.0%} of draws stopped at max_treedepth={depth} ({2 ** depth - 1} leapfrog steps): "
-            "their trajectories were cut short, which costs efficiency (ESS), not validity; raise "
+            f"{capped:.0%} of draws stopped at max_treedepth={depth} "
+            f"({2 ** depth - 1} leapfrog steps): their trajectories were cut short, which costs efficiency (ESS), not validity; raise "
             "max_treedepth if the effective sample size is low"
         )
     return Diagnostics(div, max_rhat, min_b, min_t, verdict, msgs)
@@ -238,7 +238,8 @@ MAX_DEPTH_SHARE = 0.1
 
 
 def _share_at_max_depth(stats) -> float:
-    """Share of draws whose NUTS tree hit the depth cap (nutpie's and PyMC's flags; 0 when absent)."""
+    """Share of draws whose NUTS tree hit the depth cap (nutpie's and PyMC's flags; 0
+    when neither is there)."""
     for name in ("maxdepth_reached", "reached_max_treedepth"):
         if stats is not None and name in stats:
             return float(np.asarray(stats[name].values, dtype=bool).mean())

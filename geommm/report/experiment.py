@@ -54,7 +54,7 @@ def next_experiment_section(fit: Any, tables: Callable[[], tuple] | None = None)
         if "both" not in cache:
             try:
                 cache["both"] = (True, experiment_tables(fit))
-            except Exception as err:  # noqa: BLE001 - replayed to both tables, as the report's getters do
+            except Exception as err:  # noqa: BLE001 - replayed to both tables, as elsewhere
                 cache["both"] = (False, err)
         ok, value = cache["both"]
         if not ok:

@@ -171,7 +171,8 @@ def _widths(quantity, found, method: str, reweighting: Reweighting, prob: float)
     orders = {c: np.argsort(quantity[:, c]) for c in set(chan)}  # one sort per channel
 
     def expected(c: Candidate) -> float:  # numpy on (results, draws) arrays: shared over threads
-        return reweighting.expected_sorted_width(quantity[:, c.channel], orders[c.channel], c.lift, c.info_se)
+        return reweighting.expected_sorted_width(quantity[:, c.channel], orders[c.channel], c.lift,
+                                                 c.info_se)
 
     return width_now, np.array(map_on_threads(expected, found))
 

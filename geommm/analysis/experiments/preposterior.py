@@ -103,7 +103,8 @@ class Reweighting:
     def weights(self, lift: np.ndarray, se: float, order: np.ndarray | None = None) -> np.ndarray:
         """(M, D) posterior weights of the draws after each simulated result; with ``order``
         the draws' columns come in that order (a quantity's sorted order, see
-        :meth:`expected_sorted_width`): ``weights(...)[:, order]`` up to the rounding of the row sums."""
+        :meth:`expected_sorted_width`): ``weights(...)[:, order]`` up to the rounding of
+        the row sums."""
         y = lift[self.index] + se * self.noise
         # -0.5 ((y - lift) / se)^2, exp(. - row max) / row sum, all in one (M, D) buffer:
         # the same operations on the same numbers as written out with temporaries
