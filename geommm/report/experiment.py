@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from geommm.report.sections import Section, Skip
+from geommm.report.sections import Section, Skip, once
 
 #: Tests shown in the report.
 N_TESTS = 5
@@ -46,20 +46,7 @@ def next_experiment_section(fit: Any, tables: Callable[[], tuple] | None = None)
     """Identification per channel, and the best tests for the channels that are not identified.
     ``tables``: a getter of :func:`experiment_tables` already under way (the report starts it
     on a thread of its own); computed on first use otherwise."""
-    cache: dict[str, Any] = {}
-
-    def both() -> tuple:
-        if tables is not None:
-            return tables()
-        if "both" not in cache:
-            try:
-                cache["both"] = (True, experiment_tables(fit))
-            except Exception as err:  # noqa: BLE001 - replayed to both tables, as elsewhere
-                cache["both"] = (False, err)
-        ok, value = cache["both"]
-        if not ok:
-            raise value
-        return value
+    both = tables if tables is not None else once(lambda: experiment_tables(fit))
 
     def identification() -> pl.DataFrame:
         return both()[0]

@@ -39,31 +39,13 @@ from geommm.report.experiment import experiment_tables, next_experiment_section
 from geommm.report.headline import Line, headline
 from geommm.report.nonmedia_section import nonmedia_section, roi_note
 from geommm.report.refresh_section import what_changed_section
-from geommm.report.sections import Section, Skip
+from geommm.report.sections import Section, Skip, once
 
 if TYPE_CHECKING:
     from geommm.analysis.optimize import Allocation
     from geommm.fit import Fit
 
 T = TypeVar("T")
-
-
-def once(make: Callable[[], T]) -> Callable[[], T]:
-    """``make`` run on the first call only; later calls get its result, or its error, again."""
-    outcome: list[tuple[bool, Any]] = []
-
-    def get() -> T:
-        if not outcome:
-            try:
-                outcome.append((True, make()))
-            except Exception as err:  # noqa: BLE001 - replayed to every chart that needs it
-                outcome.append((False, err))
-        ok, value = outcome[0]
-        if not ok:
-            raise value
-        return value
-
-    return get
 
 
 def in_background(make: Callable[[], T]) -> Callable[[], T]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import altair as alt
 import polars as pl
 
 ChartLike = alt.TopLevelMixin
 ChartItem = ChartLike | Callable[[], ChartLike | None]
+T = TypeVar("T")
 TableItem = pl.DataFrame | Mapping[str, Any] | Callable[[], pl.DataFrame | Mapping[str, Any] | None]
 
 
@@ -65,3 +66,21 @@ def resolve(item: Any) -> Any:
     if value is None:
         raise Skip
     return value
+
+
+def once(make: Callable[[], T]) -> Callable[[], T]:
+    """``make`` run on the first call only; later calls get its result, or its error, again."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def get() -> T:
+        if not outcome:
+            try:
+                outcome.append((True, make()))
+            except Exception as err:  # noqa: BLE001 - replayed to every chart that needs it
+                outcome.append((False, err))
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
+
+    return get
