@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ import arviz as az
 import numpy as np
 import pymc as pm
 
+from geommm import variables_map
 from geommm.errors import ConvergenceWarning
 from geommm.mode_search import (  # noqa: F401 - this module's API since issue 18
     GRADIENT_TOLERANCE,
@@ -40,6 +40,7 @@ from geommm.mode_search import (  # noqa: F401 - this module's API since issue 1
     find_mode,
     hessp_from_gradient,
 )
+from geommm.variables_map import Deferred, background_compiles, python_map
 
 #: Curvature given to a direction the Hessian at the mode calls flat or a saddle: the
 #: unconstrained coordinates' priors have a scale of about 1 (logs, logits, standard-normal
@@ -132,12 +133,8 @@ def _logp_graph(model: pm.Model) -> tuple:
     return model.value_vars, [model.logp()]
 
 
-def _vars_graph(model: pm.Model) -> tuple:
-    """(inputs, outputs) of the value -> variables map, and the variables' names."""
-    from pymc.util import get_default_varnames
-
-    wanted = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
-    return (model.value_vars, wanted), [v.name for v in wanted]
+#: (inputs, outputs) of the value -> variables map, and the variables' names.
+_vars_graph = variables_map.vars_graph
 
 
 def _graphs(model: pm.Model) -> tuple:
@@ -183,8 +180,8 @@ def _densities(models: list[pm.Model], seed: int | None, batch: int) -> list[Jax
     import jax
 
     from geommm import _jax_speed
-    from geommm._jax_graph import jaxify as _jaxify
     from geommm._jax_graph import alike, lift_plan
+    from geommm._jax_graph import jaxify as _jaxify
 
     _jax_speed.tune_xla_flags()  # before JAX starts its CPU backend
     _jax_speed.persistent_cache()  # a warm process loads the executables (cold: compiles)
@@ -219,21 +216,36 @@ def _densities(models: list[pm.Model], seed: int | None, batch: int) -> list[Jax
         return -logp(*split(x), *data)[0]
 
     # XLA compiles without the GIL: the density compiles on the second core while
-    # PyMC builds, PyTensor rewrites and XLA compiles the value -> variables map
+    # PyTensor builds the value -> variables map (variables_map.py)
     lowered = jax.jit(jax.value_and_grad(neg_logp)).lower(starts[0], *logp_data[0])
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        density = pool.submit(lowered.compile)
-        (vars_in, vars_out), names = vars_graph if vars_graph is not None else _vars_graph(models[0])
-        to_variables = _jaxify(vars_in, vars_out, lifted=vars_lift)
-        axes = (0, *([None] * len(vars_lift)))
-        mapped = jax.vmap(lambda x, *d: to_variables(*split(x), *d), in_axes=axes)
-        points = np.zeros((batch, starts[0].size))
-        batched = jax.jit(mapped).lower(points, *vars_data[0]).compile()
+    with background_compiles() as submit:
+        density = submit(lowered)
+        maps = [python_map(m, split) for m in models] if batch == 1 else [None]
+        if all(maps):  # one point per call: no compile
+            names, mapped, vars_data = maps[0][1], [f for f, _ in maps], [()] * len(models)
+        else:  # compiled once the density is, while the mode search runs
+            (vars_in, vars_out), names = vars_graph or _vars_graph(models[0])
+            to_variables = _jaxify(vars_in, vars_out, lifted=vars_lift)
+            axes = (0, *([None] * len(vars_lift)))
+            batched = jax.vmap(lambda x, *d: to_variables(*split(x), *d), in_axes=axes)
+            points = np.zeros((batch, starts[0].size))
+            mapped = [Deferred(submit(jax.jit(batched).lower(points, *vars_data[0])))] * len(models)
+        _rehearse(models[0], maps[0] or python_map(models[0], split), starts[0])
         compiled = density.result()
     return [
-        JaxDensity(m, x0, shapes, names, batch, compiled, batched, tuple(ld), tuple(vd))
-        for m, x0, ld, vd in zip(models, starts, logp_data, vars_data)
+        JaxDensity(m, x0, shapes, names, batch, compiled, f, tuple(ld), tuple(vd))
+        for m, x0, f, ld, vd in zip(models, starts, mapped, logp_data, vars_data)
     ]
+
+
+def _rehearse(model: pm.Model, found: tuple | None, x0: np.ndarray) -> None:
+    """The start point as a one-draw posterior, made while XLA compiles: a process's first
+    arviz conversion imports modules for ~0.9 s (xarray's check for dask arrays), Python
+    work that would otherwise wait until after the mode search. ``found``: the model's
+    Python-linker map (:func:`variables_map.python_map`); None skips the rehearsal."""
+    if found is not None:
+        f, names = found
+        to_idata(model, dict(zip(names, f(x0[None, :]))), chains=1)
 
 
 def _splitter(shapes: list[tuple[int, ...]]) -> Callable:

@@ -60,7 +60,7 @@ LAYER = {
     "analysis": "analysis",
     "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "_jax_graph": "fit", "approx": "fit",
     "chain_processes": "fit", "_chain_worker": "fit",
-    "approx_corrected": "fit", "mode_search": "fit", "advi": "fit",
+    "approx_corrected": "fit", "mode_search": "fit", "advi": "fit", "variables_map": "fit",
     "workflows": "workflows", "batch": "workflows",
     "report": "report",
     "__init__": "app", "cli": "app", "demo": "app", "config": "app", "mlflow": "app",

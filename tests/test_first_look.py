@@ -13,6 +13,7 @@ import pytest
 
 from geommm import approx
 from geommm.errors import ConvergenceWarning
+from geommm.variables_map import Deferred
 
 
 def test_laplace_posterior_has_the_nuts_variables_coords_and_dims(tiny_model, laplace_fit):
@@ -151,12 +152,16 @@ def _same_design_other_kpi(model, factor: float, seed: int):
 
 
 def test_one_compile_serves_models_that_differ_only_in_their_data(tiny_model):
+    """Laplace's batched value -> variables map is one XLA compile for both models; MAP's
+    (one point per call) is PyTensor's Python linker, per model, with no compile."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         other = _same_design_other_kpi(tiny_model, 1.3, seed=1)
-        a, b = approx.densities([tiny_model._optimisation_model(), other._optimisation_model()])
-        alone = approx.JaxDensity.from_model(other._optimisation_model())
+        models = [tiny_model._optimisation_model(), other._optimisation_model()]
+        a, b = approx.densities(models, batch=3)
+        alone = approx.JaxDensity.from_model(other._optimisation_model())  # batch 1
     assert a._value_grad is b._value_grad and a._variables is b._variables
+    assert isinstance(a._variables, Deferred) and not isinstance(alone._variables, Deferred)
     assert len(b.logp_data) > 0  # the KPI (at least) became an argument
     for x in (alone.x0, alone.x0 + 0.1):
         va, ga = alone.value_and_grad(x)
@@ -165,9 +170,14 @@ def test_one_compile_serves_models_that_differ_only_in_their_data(tiny_model):
         np.testing.assert_allclose(gb, ga, rtol=1e-8, atol=1e-10)
         # ... and the first model still sees its own data
         assert a.value_and_grad(x)[0] != pytest.approx(va, rel=1e-6)
-    names_b, names_alone = b.variables(alone.x0[None]), alone.variables(alone.x0[None])
+    # the Python-linker map (alone) and the XLA one (b) agree, in C order, on several
+    # points (a batch of 4 is one full chunk of 3 and a padded one)
+    points = alone.x0[None] + np.random.default_rng(3).normal(0, 0.3, (4, alone.x0.size))
+    names_b, names_alone = b.variables(points), alone.variables(points)
+    assert list(names_b) == list(names_alone)
     for name in names_alone:
-        np.testing.assert_allclose(names_b[name], names_alone[name], rtol=1e-10)
+        assert names_alone[name].flags["C_CONTIGUOUS"], name
+        np.testing.assert_allclose(names_b[name], names_alone[name], rtol=1e-10, atol=1e-12)
 
 
 def test_hessian_from_gradient_differences_matches_jax(tiny_model):

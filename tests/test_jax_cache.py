@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from geommm import _jax_speed
@@ -40,3 +41,31 @@ def test_jax_writes_to_a_repaired_cache(tmp_path):
     _jax_speed.repair_cache(str(tmp_path))
     cache.put("new", b"z" * 10)
     assert cache.get("new") == b"z" * 10
+
+
+def _lowered():
+    import jax
+    import jax.numpy as jnp
+
+    return jax.jit(lambda x: jnp.sum(jnp.sin(x) ** 2)).lower(jnp.arange(4.0))
+
+
+def test_quick_compile_gives_the_same_function():
+    """The first look's compile options change how XLA builds the code, not what it
+    computes."""
+    x = np.linspace(0.0, 1.0, 4)
+    quick, plain = _jax_speed.compile_quickly(_lowered()), _lowered().compile()
+    assert float(quick(x)) == pytest.approx(float(plain(x)), rel=1e-14)
+
+
+def test_quick_compile_falls_back_on_an_option_xla_does_not_know(monkeypatch):
+    """A jaxlib without the option compiles with XLA's defaults instead of failing."""
+    monkeypatch.setattr(_jax_speed, "QUICK_COMPILE_OPTIONS", {"xla_no_such_option_at_all": True})
+    monkeypatch.setattr(_jax_speed, "_YNN_FLAG_VERSIONS", {_jaxlib_version()})
+    assert float(_jax_speed.compile_quickly(_lowered())(np.zeros(4))) == 0.0
+
+
+def _jaxlib_version() -> tuple[int, int]:
+    import jaxlib
+
+    return tuple(int(p) for p in jaxlib.__version__.split(".")[:2])
