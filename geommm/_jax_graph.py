@@ -16,9 +16,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-#: The one PyTensor rewrite skipped: a sparse-matrix rewrite that reads the C
-#: compiler's BLAS flags (and warns about BLAS) although JAX never uses them.
-SKIPPED_REWRITES = ("local_usmm",)
+#: PyTensor rewrites skipped: a sparse-matrix rewrite that reads the C compiler's BLAS
+#: flags (and warns about BLAS) although JAX never uses them; elementwise fusion, whose
+#: scalar composites reach JAX as ``jnp.vectorize`` for XLA to fuse again; in-place
+#: updates, which JAX does not have. Without the last two the demo density's rewrite,
+#: tracing and XLA compile took 3.2-4.3 s instead of 3.6-5.6 s (five alternated pairs,
+#: the same value and gradient to every digit; docs/performance.md, "A first look").
+SKIPPED_REWRITES = ("local_usmm", "fusion", "inplace")
 
 #: Where a constant sits: (node's index in the graph's topological order, input index).
 Position = tuple[int, int]
@@ -109,7 +113,7 @@ def lift_plan(graphs: Sequence[tuple[Sequence, Sequence]]) -> tuple[list[Positio
 
 def jaxify(inputs: Sequence, outputs: Sequence, lifted: Sequence[Position] = ()) -> Callable:
     """A PyTensor graph as a JAX function, rewritten as PyMC's ``get_jaxified_graph``
-    does minus the rewrite that would trigger PyTensor's BLAS check. The constants at
+    does minus :data:`SKIPPED_REWRITES`. The constants at
     ``lifted`` (see :func:`lift_plan`) become extra arguments after ``inputs``."""
     from pytensor.compile.mode import get_mode
     from pytensor.link.jax.dispatch import jax_funcify
