@@ -382,3 +382,27 @@ def test_a_kept_array_asked_for_from_two_threads_is_made_once():
     for t in threads:
         t.join()
     assert made == [1] and len(got) == 2 and got[0] is got[1]
+
+
+def test_a_saved_fit_is_written_uncompressed_even_from_a_compressed_file(map_fit, tmp_path):
+    """Draws are noise to zlib, and compressing them in small chunks cost seconds of each
+    save: every variable is written whole and uncompressed, also when the fit came from
+    a file that had them compressed, with the same values."""
+    import arviz as az
+    import h5py
+
+    def compressed(path):
+        found = []
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: found.append(name)
+                         if isinstance(obj, h5py.Dataset) and (obj.compression or obj.chunks) else None)
+        return found
+
+    first = map_fit.save(tmp_path / "first.nc")
+    assert compressed(first) == []
+    packed = tmp_path / "packed.nc"
+    az.from_netcdf(str(first), engine="h5netcdf").to_netcdf(str(packed), engine="h5netcdf", compress=True)
+    assert compressed(packed)  # the test's premise: arviz compresses by default
+    again = gm.load_fit(packed).save(tmp_path / "again.nc")
+    assert compressed(again) == []
+    assert gm.load_fit(again).roi(by="geo").equals(map_fit.roi(by="geo"))
