@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import arviz as az
@@ -243,7 +243,9 @@ def _rehearse(model: pm.Model, found: tuple | None, x0: np.ndarray) -> None:
     arviz conversion imports modules for ~0.9 s (xarray's check for dask arrays), Python
     work that would otherwise wait until after the mode search. ``found``: the model's
     Python-linker map (:func:`variables_map.python_map`); None skips the rehearsal."""
-    if found is not None:
+    if found is None:
+        return
+    with suppress(Exception):  # a rehearsal only: the real conversion reports any error
         f, names = found
         to_idata(model, dict(zip(names, f(x0[None, :]))), chains=1)
 

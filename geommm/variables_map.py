@@ -28,12 +28,12 @@ def vars_graph(model) -> tuple:
 
 def python_map(model, split: Callable) -> tuple[Callable, list[str]] | None:
     """``(f, names)``: ``f(points)`` maps flat unconstrained points ``(N, size)`` (``split``
-    cuts one into the value variables) point by point, on PyTensor's Python linker. None if the graph holds an op that would compile
-    C code on that linker (an ``OpFromGraph`` compiles its inner graph in the default
-    mode): the caller compiles the map with XLA instead."""
+    cuts one into the value variables) point by point, on PyTensor's Python linker.
+    None if the graph holds an op with an inner graph (``OpFromGraph``, ``Scan``: they
+    compile it in the default mode, with C): the caller compiles the map with XLA."""
     import pytensor
-    from pytensor.compile.builders import OpFromGraph
     from pytensor.compile.mode import Mode
+    from pytensor.graph.op import HasInnerGraph
 
     try:
         from pytensor.graph.traversal import applys_between
@@ -41,7 +41,7 @@ def python_map(model, split: Callable) -> tuple[Callable, list[str]] | None:
         from pytensor.graph.basic import applys_between
 
     (inputs, outputs), names = vars_graph(model)
-    if any(isinstance(node.op, OpFromGraph) for node in applys_between(inputs, outputs)):
+    if any(isinstance(node.op, HasInnerGraph) for node in applys_between(inputs, outputs)):
         return None
     fn = pytensor.function(
         list(inputs), outputs, mode=Mode(linker="py", optimizer=None), on_unused_input="ignore"
