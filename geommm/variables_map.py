@@ -63,7 +63,13 @@ class Deferred:
         self._future = future
 
     def __call__(self, *args):
-        return self._future.result()(*args)
+        try:
+            compiled = self._future.result()
+        except Exception as e:  # the compile ran on another thread: say which one failed
+            from geommm.errors import FitError
+
+            raise FitError(f"compiling the value -> variables map failed: {e}") from e
+        return compiled(*args)
 
 
 @contextmanager

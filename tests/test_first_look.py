@@ -180,6 +180,19 @@ def test_one_compile_serves_models_that_differ_only_in_their_data(tiny_model):
         np.testing.assert_allclose(names_b[name], names_alone[name], rtol=1e-10, atol=1e-12)
 
 
+def test_a_failed_background_compile_is_a_fit_error():
+    """A compile that failed on the background thread surfaces where the map is first
+    used, as a FitError naming it, not as a bare XLA error or a hang."""
+    from concurrent.futures import Future
+
+    from geommm.errors import FitError
+
+    failed: Future = Future()
+    failed.set_exception(RuntimeError("XLA said no"))
+    with pytest.raises(FitError, match="value -> variables map failed: XLA said no"):
+        Deferred(failed)(np.zeros((1, 2)))
+
+
 def test_hessian_from_gradient_differences_matches_jax(tiny_model):
     import jax
 

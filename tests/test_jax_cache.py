@@ -50,19 +50,40 @@ def _lowered():
     return jax.jit(lambda x: jnp.sum(jnp.sin(x) ** 2)).lower(jnp.arange(4.0))
 
 
-def test_quick_compile_gives_the_same_function():
+def _spy_compiles(monkeypatch) -> list:
+    """Every ``compiler_options`` a Lowered.compile is called with, on this jaxlib
+    treated as measured and without GEOMMM_KEEP_XLA_FLAGS."""
+    from jax._src import stages
+
+    seen, original = [], stages.Lowered.compile
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("compiler_options"))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.delenv("GEOMMM_KEEP_XLA_FLAGS", raising=False)
+    monkeypatch.setattr(_jax_speed, "_YNN_FLAG_VERSIONS", {_jaxlib_version()})
+    monkeypatch.setattr(stages.Lowered, "compile", spy)
+    return seen
+
+
+def test_quick_compile_gives_the_same_function(monkeypatch):
     """The first look's compile options change how XLA builds the code, not what it
     computes."""
+    seen = _spy_compiles(monkeypatch)
     x = np.linspace(0.0, 1.0, 4)
-    quick, plain = _jax_speed.compile_quickly(_lowered()), _lowered().compile()
+    quick = _jax_speed.compile_quickly(_lowered())
+    assert seen == [_jax_speed.QUICK_COMPILE_OPTIONS]
+    plain = _lowered().compile()
     assert float(quick(x)) == pytest.approx(float(plain(x)), rel=1e-14)
 
 
 def test_quick_compile_falls_back_on_an_option_xla_does_not_know(monkeypatch):
     """A jaxlib without the option compiles with XLA's defaults instead of failing."""
+    seen = _spy_compiles(monkeypatch)
     monkeypatch.setattr(_jax_speed, "QUICK_COMPILE_OPTIONS", {"xla_no_such_option_at_all": True})
-    monkeypatch.setattr(_jax_speed, "_YNN_FLAG_VERSIONS", {_jaxlib_version()})
     assert float(_jax_speed.compile_quickly(_lowered())(np.zeros(4))) == 0.0
+    assert seen == [{"xla_no_such_option_at_all": True}, None]  # refused, then the default
 
 
 def _jaxlib_version() -> tuple[int, int]:
