@@ -78,11 +78,15 @@ def background_compiles() -> Iterator[Callable[..., Future]]:
     another in the order submitted, with the first look's quicker compile options
     (``_jax_speed.compile_quickly``). XLA releases the GIL while it compiles, so the
     Python work goes on beside it; one compile at a time leaves that work a core of its
-    own on two cores. The thread ends when its compiles do."""
+    own on two cores. The thread ends when its compiles do; if the block fails (or is
+    interrupted), compiles not yet started are cancelled, so the process does not wait
+    at exit for a map nobody will call."""
     from geommm._jax_speed import compile_quickly
 
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geommm-xla")
+    done = False
     try:
         yield lambda lowered: pool.submit(compile_quickly, lowered)
+        done = True
     finally:
-        pool.shutdown(wait=False)
+        pool.shutdown(wait=False, cancel_futures=not done)

@@ -180,6 +180,53 @@ def test_one_compile_serves_models_that_differ_only_in_their_data(tiny_model):
         np.testing.assert_allclose(names_b[name], names_alone[name], rtol=1e-10, atol=1e-12)
 
 
+def test_map_maps_each_model_on_its_own_python_map_or_falls_back_to_xla(tiny_model, monkeypatch):
+    """MAP over several models (``fit_alike``): one Python-linker map per model, each on
+    its own model's graph; where a graph cannot run on the Python linker
+    (``python_map`` gives None) the map is compiled by XLA instead, with the same values."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = _same_design_other_kpi(tiny_model, 1.3, seed=1)
+        python = approx.densities([tiny_model._optimisation_model(), other._optimisation_model()])
+        monkeypatch.setattr(approx, "python_map", lambda model, split: None)
+        xla = approx.densities([tiny_model._optimisation_model(), other._optimisation_model()])
+    assert not any(isinstance(d._variables, Deferred) for d in python)
+    assert python[0]._variables is not python[1]._variables
+    assert all(isinstance(d._variables, Deferred) for d in xla)
+    x0 = python[0].x0
+    points = x0[None] + np.random.default_rng(4).normal(0, 0.3, (2, x0.size))
+    for by_python, by_xla in zip(python, xla):
+        got, want = by_python.variables(points), by_xla.variables(points)
+        assert list(got) == list(want)
+        for name in want:
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_a_failed_first_look_cancels_the_compiles_it_queued(monkeypatch):
+    """If the first look fails (or is interrupted) while XLA compiles, the compiles still
+    queued are cancelled: the process does not wait at exit for a map nobody calls."""
+    import threading
+
+    from geommm import _jax_speed, variables_map
+
+    started, gate = threading.Event(), threading.Event()
+
+    def slow_compile(lowered):
+        started.set()
+        gate.wait(10)
+        return lowered
+
+    monkeypatch.setattr(_jax_speed, "compile_quickly", slow_compile)
+    with pytest.raises(RuntimeError, match="mode search failed"), variables_map.background_compiles() as submit:
+        running = submit("density")
+        assert started.wait(10)
+        queued = submit("map")
+        raise RuntimeError("the mode search failed")
+    gate.set()
+    assert running.result(timeout=10) == "density"  # a compile under way runs to its end
+    assert queued.cancelled()
+
+
 def test_a_failed_background_compile_is_a_fit_error():
     """A compile that failed on the background thread surfaces where the map is first
     used, as a FitError naming it, not as a bare XLA error or a hang."""
