@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 
 import arviz as az
@@ -29,6 +29,7 @@ import numpy as np
 import pymc as pm
 
 from geommm import variables_map
+from geommm._jax_speed import lean_graphs
 from geommm.errors import ConvergenceWarning
 from geommm.mode_search import (  # noqa: F401 - this module's API since issue 18
     GRADIENT_TOLERANCE,
@@ -142,18 +143,6 @@ def _graphs(model: pm.Model) -> tuple:
     variables' names."""
     vars_graph, names = _vars_graph(model)
     return _logp_graph(model), vars_graph, names
-
-
-@contextmanager
-def lean_graphs():
-    """PyTensor without the creation traceback it records on every new graph node (a
-    walk up the Python stack per node: ~15% of the CPU time of building, rewriting and
-    converting the model's graphs). The traceback only decorates PyTensor's own error
-    messages; nothing here is compiled by PyTensor."""
-    import pytensor
-
-    with pytensor.config.change_flags(traceback__limit=0):
-        yield
 
 
 def _start(model: pm.Model, seed: int | None) -> list[np.ndarray]:

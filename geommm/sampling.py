@@ -17,6 +17,7 @@ import numpy as np
 import pymc as pm
 
 from geommm import _checks as check
+from geommm import _jax_speed
 from geommm._chain_worker import counts, finished
 from geommm._interrupts import InterruptGuard, interrupted
 from geommm._progress import Progress, seconds
@@ -184,7 +185,7 @@ def run(
         try:
             guard.check()
             if callable(model) and not isinstance(model, pm.Model):
-                with progress.stage("model built"):
+                with progress.stage("model built"), _jax_speed.lean_graphs():
                     model = model()
             guard.check()
             if s.method == "nuts" and s.sampler == "nutpie":
@@ -263,7 +264,7 @@ def _nutpie(
 
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    from geommm import _jax_speed, chain_processes
+    from geommm import chain_processes
 
     if s.backend == "jax":
         _jax_speed.tune_xla_flags()  # before the workers copy this process's environment
@@ -271,7 +272,8 @@ def _nutpie(
     try:
         if s.backend == "jax":
             _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-            compiled = _jax_speed.nutpie_density(model, s.precision, lean=workers is None)
+            with _jax_speed.lean_graphs():
+                compiled = _jax_speed.nutpie_density(model, s.precision, lean=workers is None)
         else:
             compiled = nutpie.compile_pymc_model(model)
         s.compile_seconds = time.perf_counter() - t0
