@@ -3,7 +3,8 @@
     GEOMMM_JAX_CACHE=0 python benchmarks/first_look_stages.py
 
 Replays ``approx.densities`` and ``approx.run_density`` one stage at a time (no
-thread overlap, so the sum is CPU, not wall) and prints ``time.process_time`` per
+thread overlap, so the sum is CPU, not wall; in a real fit the XLA compiles run on a
+background thread beside the Python-linker map, the rehearsal and the mode search) and prints ``time.process_time`` per
 stage, which counts XLA's compile threads too. Use it to see what a cold first look
 costs when the machine is too busy for wall times to mean anything.
 """
@@ -18,6 +19,8 @@ c = T(); import jax, pymc, scipy.optimize  # noqa: F401 - their import is part o
 print("import jax etc", round(T()-c, 2))
 from geommm import approx, _jax_speed, sampling
 from geommm._jax_graph import jaxify
+from geommm.approx_corrected import first_look_draws
+from geommm.variables_map import python_map
 _jax_speed.tune_xla_flags(); _jax_speed.persistent_cache()
 data = load_demo(); m = gm.GeoMMM(data.formula, data.panel, geo="geo", time="week", lift_tests=data.lift_tests)
 c = T()
@@ -35,14 +38,17 @@ with approx.lean_graphs():
     c = T(); tv = jaxify(vi, vo); print("vars rewrite+funcify", round(T()-c, 2))
     import numpy as np
     c = T(); lw = jax.jit(jax.vmap(lambda x: tv(*split(x)))).lower(np.zeros((250, start.size))); print("vars trace+lower", round(T()-c, 2))
-    c = T(); vc = _jax_speed.compile_quickly(lw); print("vars XLA compile", round(T()-c, 2))
+    c = T(); vc = _jax_speed.compile_quickly(lw); print("vars XLA compile (Laplace; on the background thread)", round(T()-c, 2))
+    c = T(); found = python_map(pmm, split); print("Python-linker map (MAP's map, no compile)", round(T()-c, 2))
+    c = T(); approx._rehearse(pmm, found, start); print("rehearsal: one-draw posterior (while XLA compiles)", round(T()-c, 2))
 d = approx.JaxDensity(pmm, start, shapes, names, 250, comp, vc)
 c = T(); mode = approx.find_mode(d); print("mode", round(T()-c, 2))
-c = T(); xs, sq = approx._laplace(d, mode, 4000, 0); print("hessian+draws", round(T()-c, 2))
-c = T(); xs2, k = approx.importance_resample(d, xs, sq, 0); print("psis probe", round(T()-c, 2), k)
+c = T(); found[0](mode[None, :]); print("MAP: the mode mapped on the Python linker", round(T()-c, 3))
+s = sampling.SamplerSettings(method="laplace", draws=1000, chains=4, seed=0)
+c = T(); xs, k = first_look_draws(d, mode, s, corrected=True)
+print("corrected draws (Hessian, corrected centre, PSIS probe, line marginals)", round(T()-c, 2), round(k, 2))
 c = T(); v = d.variables(xs); print("variables", round(T()-c, 2))
 c = T(); idata = approx.to_idata(pmm, v, 4); print("to_idata", round(T()-c, 2))
-s = sampling.SamplerSettings(method="laplace", draws=1000, chains=4, seed=0)
 c = T(); fit = m._as_fit(idata, s); print("as_fit", round(T()-c, 2))
 c = T(); _ = fit.idata; print("arviz groups (on first read of fit.idata)", round(T()-c, 2))
 print(os.getloadavg())

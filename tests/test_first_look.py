@@ -183,7 +183,8 @@ def test_one_compile_serves_models_that_differ_only_in_their_data(tiny_model):
 def test_map_maps_each_model_on_its_own_python_map_or_falls_back_to_xla(tiny_model, monkeypatch):
     """MAP over several models (``fit_alike``): one Python-linker map per model, each on
     its own model's graph; where a graph cannot run on the Python linker
-    (``python_map`` gives None) the map is compiled by XLA instead, with the same values."""
+    (``python_map`` gives None) the map is compiled by XLA instead, with the same values,
+    near the start and at the mode."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         other = _same_design_other_kpi(tiny_model, 1.3, seed=1)
@@ -195,6 +196,8 @@ def test_map_maps_each_model_on_its_own_python_map_or_falls_back_to_xla(tiny_mod
     assert all(isinstance(d._variables, Deferred) for d in xla)
     x0 = python[0].x0
     points = x0[None] + np.random.default_rng(4).normal(0, 0.3, (2, x0.size))
+    # ... and at the posterior mode, the one point MAP maps (its deterministics there)
+    points = np.vstack([points, approx.find_mode(python[0])])
     for by_python, by_xla in zip(python, xla):
         got, want = by_python.variables(points), by_xla.variables(points)
         assert list(got) == list(want)
