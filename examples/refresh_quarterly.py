@@ -21,7 +21,8 @@ quarter = market.panel.filter(pl.col("week") > weeks[103])  # the new weeks alon
 # default is 500). Measured on this 6-geo market: the default diagonal mass matrix ended in
 # a WARNING for divergent transitions with sampler seed 0 (1 in 4,000 draws at 1000 warm-up
 # steps, 6 at 500), and so did the low-rank one at 500 (2); low-rank at 1000 was OK on
-# seeds 0 and 1 (README, "Examples").
+# seeds 0 and 1 on that machine, and left 6 on another (session 24: a simulated panel
+# differs in its last bits between CPUs, and so do the draws; README, "Examples").
 first = gm.GeoMMM(market.formula, data=history, geo="geo", time="week").fit(mass_matrix="low_rank", tune=1000)
 first.save("fit_q0.nc")
 print("Diagnostics, first fit:", first.diagnostics())
