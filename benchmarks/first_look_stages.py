@@ -27,7 +27,7 @@ c = T()
 from geommm.workflows.preflight import check_before_fit
 check_before_fit(m, "block"); print("preflight check", round(T()-c, 2))
 c = T(); pmm = m._optimisation_model(); print("build pymc model", round(T()-c, 2))
-with approx.lean_graphs():
+with _jax_speed.lean_graphs():
     c = T(); lg = approx._logp_graph(pmm); print("logp graph", round(T()-c, 2))
     c = T(); start = approx._flat(approx._start(pmm, 0)); print("initial point", round(T()-c, 2))
     shapes = [x.shape for x in approx._start(pmm, 0)]; split = approx._splitter(shapes)

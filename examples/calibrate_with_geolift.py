@@ -11,6 +11,7 @@ the 90% interval narrowed.
     python examples/calibrate_with_geolift.py                   # NUTS, 4 chains x (500 + 1000), two fits
     python examples/calibrate_with_geolift.py --lift-noise 0.15 # less precise experiments
     python examples/calibrate_with_geolift.py --random-tests 4  # 4 tests placed at random
+    python examples/calibrate_with_geolift.py --target-accept 0.95  # smaller steps, slower
 
 A test narrows an ROI interval only as far as it is more precise than what the panel
 already says: on the default market (8 geos, seed 4), with tests measured to 5% of their
@@ -68,7 +69,8 @@ def fit(result, lift_tests, args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         seed = args.seed if args.sampler_seed is None else args.sampler_seed
-        return model.fit(draws=args.draws, tune=args.tune, chains=4, seed=seed, progressbar=False)
+        return model.fit(draws=args.draws, tune=args.tune, chains=4, seed=seed,
+                         target_accept=args.target_accept, progressbar=False)
 
 
 def scored(fit_, truth: pl.DataFrame, label: str) -> pl.DataFrame:
@@ -93,6 +95,8 @@ def main() -> None:
     p.add_argument("--draws", type=int, default=1000)
     p.add_argument("--tune", type=int, default=500, help="warm-up iterations per chain (default %(default)s)")
     p.add_argument("--sampler-seed", type=int, default=None, help="NUTS seed (default: --seed)")
+    p.add_argument("--target-accept", type=float, default=0.9,
+                   help="NUTS target acceptance (default %(default)s; 0.95 for fewer divergent transitions)")
     p.add_argument("--lift-noise", type=float, default=0.05, help="lift se / true lift (default 0.05)")
     p.add_argument("--random-tests", type=int, default=0, help="place N tests at random instead")
     args = p.parse_args()

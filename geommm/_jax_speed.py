@@ -23,9 +23,10 @@
    first look's few thousand calls; NUTS makes hundreds of thousands, and keeps XLA's
    default.
 6. PyTensor records a creation traceback on every new graph node (a walk up the Python
-   stack); :func:`lean_graphs` turns it off while a model is built and converted. On
-   the 8-geo panel of ``examples/design_next_test.py`` the NUTS build and nutpie's
-   compile took 4.6-4.8 s instead of 5.6 s (the first look has done so since issue 18).
+   stack); :func:`lean_graphs` turns it off while the first look builds and converts its
+   graphs. Not for NUTS: nutpie's conversion does its heavy work inside PyTensor's
+   compile, which already records none (4.1-4.5 s of CPU with it, 4.2-4.8 s without, on
+   the 8-geo panel of ``examples/design_next_test.py``, session 24).
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def lean_graphs() -> Iterator[None]:
     """PyTensor without the creation traceback it records on every new graph node (a
     walk up the Python stack per node: ~15% of the CPU time of building, rewriting and
     converting the model's graphs). The traceback only decorates PyTensor's own error
-    messages about a node; geommm's own checks name the user's column or argument."""
+    messages about a node; geommm's own checks name the user's column or argument. A
+    model built inside keeps no traceback, so only models compiled by JAX alone (the
+    first look's) are built this way."""
     import pytensor
 
     with pytensor.config.change_flags(traceback__limit=0):

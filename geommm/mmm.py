@@ -109,7 +109,7 @@ class GeoMMM:
         their spread 50 posterior sds too high and Laplace draws reached baselines far
         from the data. NUTS samples the posterior, which is the same either way."""
         if self._opt_model is None:
-            from geommm.approx import lean_graphs
+            from geommm._jax_speed import lean_graphs
             from geommm.media.backend import lag_by_lag_adstock
 
             # compiled by JAX only: no PyTensor creation tracebacks; adstock as MAP and

@@ -185,7 +185,7 @@ def run(
         try:
             guard.check()
             if callable(model) and not isinstance(model, pm.Model):
-                with progress.stage("model built"), _jax_speed.lean_graphs():
+                with progress.stage("model built"):
                     model = model()
             guard.check()
             if s.method == "nuts" and s.sampler == "nutpie":
@@ -272,8 +272,7 @@ def _nutpie(
     try:
         if s.backend == "jax":
             _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-            with _jax_speed.lean_graphs():
-                compiled = _jax_speed.nutpie_density(model, s.precision, lean=workers is None)
+            compiled = _jax_speed.nutpie_density(model, s.precision, lean=workers is None)
         else:
             compiled = nutpie.compile_pymc_model(model)
         s.compile_seconds = time.perf_counter() - t0
