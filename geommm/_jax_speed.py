@@ -25,7 +25,7 @@
 6. PyTensor records a creation traceback on every new graph node (a walk up the Python
    stack); :func:`lean_graphs` turns it off while the first look builds and converts its
    graphs. Not for NUTS: nutpie's conversion does its heavy work inside PyTensor's
-   compile, which already records none (4.1-4.5 s of CPU with it, 4.2-4.8 s without, on
+   compile, which already records none (4.1-4.5 s of CPU lean, 4.2-4.8 s not, on
    the 8-geo panel of ``examples/design_next_test.py``, session 24).
 """
 
