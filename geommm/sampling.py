@@ -17,7 +17,6 @@ import numpy as np
 import pymc as pm
 
 from geommm import _checks as check
-from geommm import _jax_speed
 from geommm._chain_worker import counts, finished
 from geommm._interrupts import InterruptGuard, interrupted
 from geommm._progress import Progress, seconds
@@ -264,7 +263,7 @@ def _nutpie(
 
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    from geommm import chain_processes
+    from geommm import _jax_speed, chain_processes
 
     if s.backend == "jax":
         _jax_speed.tune_xla_flags()  # before the workers copy this process's environment
