@@ -435,3 +435,69 @@ def test_always_on_spend_never_goes_dark_and_alternates_levels():
     high = level.max()
     assert set(np.round(np.unique(level / high), 6)) == {0.3, 1.0}  # two levels, no dark week
     assert len({tuple(row[:12] / high > 0.5) for row in level}) > 1  # geos on their own phases
+
+
+# ------------------------------------------------------------- the same panel on every CPU
+def _nudged_math(monkeypatch) -> None:
+    """numpy's transcendental functions, and the media response built on them, one ulp
+    off, as another CPU's vector code can be."""
+    import geommm.sim.experiment
+    import geommm.sim.generate
+    import geommm.sim.lift
+
+    def nudge(f):  # some values up an ulp, picked by their own bits, as real differences are
+        def nudged(*a, **k):
+            r = np.asarray(f(*a, **k), dtype="float64")
+            return np.where((r.view(np.int64) >> 1) & 1 == 1, np.nextafter(r, np.inf), r)
+        return nudged
+
+    for name in ("exp", "log", "expm1", "log1p", "power"):
+        monkeypatch.setattr(np, name, nudge(getattr(np, name)))
+    for module in (geommm.sim.generate, geommm.sim.lift, geommm.sim.experiment):
+        monkeypatch.setattr(module, "media_contributions", nudge(module.media_contributions))
+
+
+@pytest.mark.parametrize("bits", [32, None])
+def test_a_seed_gives_one_panel_whatever_the_last_bits_of_numpys_math(monkeypatch, bits):
+    """Rounding (sim/precision.py) absorbs last-bit differences of exp/log/power: the panel,
+    its lift tests and a designed test run come out bit for bit the same; without it they
+    would not (so the test can fail)."""
+    settings = dict(n_geos=4, n_weeks=60, seed=7, n_lift_tests=2, channels=["tv", "search", "email"],
+                    significant_bits=bits)
+
+    def run():
+        market = sim.simulate(**settings)
+        weeks = market.panel["week"].unique().sort()
+        test = {"channel": "search", "geos": ["geo_01"], "start": weeks[50], "end": weeks[53],
+                "measure_end": weeks[55], "spend_multiplier": 2.0, "lift_se": 100.0}
+        return market, sim.run_designed_test(market, test, fit_weeks=48)
+
+    plain, plain_run = run()
+    with monkeypatch.context() as m:
+        _nudged_math(m)
+        nudged, nudged_run = run()
+    same = [plain.panel.equals(nudged.panel), plain.lift_tests.equals(nudged.lift_tests),
+            plain_run.panel.equals(nudged_run.panel), plain_run.lift_tests.equals(nudged_run.lift_tests)]
+    if bits is None:
+        assert not any(same)  # the raw floats do move
+        return
+    assert all(same)
+    assert plain.settings["significant_bits"] == 32
+    x = plain.panel["revenue"].to_numpy()
+    mantissa, _ = np.frexp(x)
+    assert np.array_equal(mantissa * 2.0**32, np.rint(mantissa * 2.0**32))  # 32 significant bits
+    # the test's heavy-up doubles the rounded spend exactly; every other cell is untouched
+    before = plain.panel.filter(pl.col("geo") == "geo_01").sort("week")["search_spend"].to_numpy()
+    after = plain_run.panel.filter(pl.col("geo") == "geo_01").sort("week")["search_spend"].to_numpy()
+    assert np.array_equal(after[50:54], 2.0 * before[50:54]) and np.array_equal(after[:50], before[:50])
+
+
+def test_rounding_keeps_zeros_signs_and_gaps_and_is_idempotent():
+    from geommm.sim.precision import round_bits
+
+    x = np.array([0.0, -0.0, 1.0, -2.5e-7, 1234567.891011121, np.nan, np.inf, -np.inf, 5e-324])
+    r = round_bits(x)
+    assert r[0] == 0 and r[2] == 1 and np.isnan(r[5]) and r[6] == np.inf and r[7] == -np.inf
+    assert np.all(np.abs(r[[3, 4]] / x[[3, 4]] - 1) <= 2.0**-32)
+    np.testing.assert_array_equal(round_bits(r), r)
+    assert round_bits(x, None) is x

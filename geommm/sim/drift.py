@@ -1,4 +1,5 @@
-"""Smooth drift of a channel's effectiveness over the weeks (``simulate(effect_drift=...)``).
+"""A channel's effectiveness over the weeks: a smooth drift (``simulate(effect_drift=...)``)
+or one step change (``simulate(effect_change=...)``).
 
 The true multiplier path is kept in the truth (``SimTruth.effect``); its log is
 centred over the panel's weeks, the same convention as the model's path, so the two
@@ -43,4 +44,17 @@ def drift_factor(drift: Mapping[str, Any], channels: list[str], n_weeks: int) ->
                 "(optional 'phase') or a callable of the week index"
             )
         out[:, channels.index(name)] = np.exp(log - log.mean())
+    return out
+
+
+def step_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarray:
+    """(week, channel) response multiplier: 1, then ``factor`` from ``week`` on."""
+    out = np.ones((n_weeks, len(channels)))
+    for name, spec in change.items():
+        if name not in channels:
+            raise ValueError(f"effect_change names channel {name!r}; channels are {channels}")
+        week, factor = spec
+        if not (0 <= int(week) < n_weeks and float(factor) >= 0):
+            raise ValueError(f"effect_change[{name!r}] = {spec!r}: need 0 <= week < {n_weeks}, factor >= 0")
+        out[int(week):, channels.index(name)] = float(factor)
     return out

@@ -21,6 +21,7 @@ import polars as pl
 
 from geommm.errors import DataError
 from geommm.sim.lift import LIFT_SCHEMA
+from geommm.sim.precision import round_floats
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.truth import media_contributions, true_roi
 
@@ -96,8 +97,10 @@ def run_designed_test(
         "spend_delta": float((new_spend - spend)[g_idx, start:end + 1, c].sum()),
         "lift": lift, "lift_se": se, "true_lift": true_lift,
     }
-    return DesignedTestRun(panel_until(extended, measure_end + 1), pl.DataFrame([row], schema=LIFT_SCHEMA),
-                   true_lift)
+    bits = simulated.settings.get("significant_bits")  # as the panel was rounded
+    extended = round_floats(extended, bits, columns=list(columns))
+    lifts = round_floats(pl.DataFrame([row], schema=LIFT_SCHEMA), bits)
+    return DesignedTestRun(panel_until(extended, measure_end + 1), lifts, lifts["true_lift"].item())
 
 
 def panel_until(panel: pl.DataFrame, n_weeks: int) -> pl.DataFrame:

@@ -36,11 +36,12 @@ from geommm.sim.profiles import (
     profiles_for,
 )
 from geommm.sim.nonmedia import add_terms
+from geommm.sim.precision import SIGNIFICANT_BITS, round_bits, round_floats
 from geommm.sim.reach_frequency import add_reach_frequency
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.synergy import add_synergy
 from geommm.sim import multiplicative
-from geommm.sim.drift import drift_factor
+from geommm.sim.drift import drift_factor, step_factor
 from geommm.sim.truth import (
     MediaParams,
     SimTruth,
@@ -74,6 +75,7 @@ def simulate(
     profiles: dict[str, dict] | None = None, synergy: dict | None = None, kpi: str = "additive",
     organic: dict | None = None, treatment: dict | None = None,  # sim/nonmedia.py
     reach_frequency: dict | None = None,  # + an R&F channel with known truth: sim/reach_frequency.py
+    significant_bits: int | None = SIGNIFICANT_BITS,
 ) -> SimulatedPanel:
     """Simulate a geo x week panel from geommm's own model, with lift tests and the true ROI.
 
@@ -103,6 +105,8 @@ def simulate(
     retention, half_saturation, slope, share, roi, flight, on_weeks, off_weeks, off_level,
     weekly_noise). ``synergy={"first": "tv", "second": "search", "strength": 0.08}``:
     sim/synergy.py. ``kpi="log"``: a multiplicative market, sim/multiplicative.py.
+    ``significant_bits``: every float rounded so a seed gives one panel on every CPU
+    (sim/precision.py); ``None`` keeps the raw floats.
     """
     if channels is not None:
         channels = check_channel_names(channels)
@@ -143,11 +147,11 @@ def simulate(
     target_roi = np.array([p.roi for p in profiles]) * np.exp(0.2 * rng.standard_normal(n_channels))
     level = true_roi(spend * per_spend, spend, params, national=True) / target_roi
     level = np.where(np.isfinite(level) & (level > 0), level, 1.0)
-    bau_spend, spend = bau_spend * level, spend * level
-    inputs = spend * per_spend
+    bau_spend, spend = bau_spend * level, round_bits(spend * level, significant_bits)
+    inputs = round_bits(spend * per_spend, significant_bits)  # the panel's own numbers
     params = replace(params, media_scale=media_scale(inputs))  # m as the model recomputes it
     if effect_change:
-        params = replace(params, effect=_effect_factor(effect_change, channels, n_weeks))
+        params = replace(params, effect=step_factor(effect_change, channels, n_weeks))
         settings["effect_change"] = {k: list(v) for k, v in effect_change.items()}
     if effect_drift:
         drift = drift_factor(effect_drift, channels, n_weeks)
@@ -184,21 +188,12 @@ def simulate(
         effect=params.effect,
     )
     formula = build_formula(channels, inputs_names, spend_names, trend, seasonality, max_lag)
+    if significant_bits is not None:
+        settings["significant_bits"] = int(significant_bits)
     result = add_synergy(add_terms(SimulatedPanel(panel, lifts, truth, formula, settings), organic, treatment), synergy)
-    return multiplicative.apply(add_reach_frequency(result, reach_frequency), kpi)
-
-
-def _effect_factor(change: dict, channels: list[str], n_weeks: int) -> np.ndarray:
-    """(week, channel) response multiplier: 1, then ``factor`` from ``week`` on."""
-    out = np.ones((n_weeks, len(channels)))
-    for name, spec in change.items():
-        if name not in channels:
-            raise ValueError(f"effect_change names channel {name!r}; channels are {channels}")
-        week, factor = spec
-        if not (0 <= int(week) < n_weeks and float(factor) >= 0):
-            raise ValueError(f"effect_change[{name!r}] = {spec!r}: need 0 <= week < {n_weeks}, factor >= 0")
-        out[int(week):, channels.index(name)] = float(factor)
-    return out
+    result = multiplicative.apply(add_reach_frequency(result, reach_frequency), kpi)
+    return replace(result, panel=round_floats(result.panel, significant_bits),
+                   lift_tests=round_floats(result.lift_tests, significant_bits))
 
 
 def _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise,
