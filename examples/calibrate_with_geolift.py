@@ -15,15 +15,15 @@ the 90% interval narrowed.
 
 A test narrows an ROI interval only as far as it is more precise than what the panel
 already says: on the default market (8 geos, seed 4), with tests measured to 5% of their
-lift, the intervals of tv and search narrowed by 40% and 39% and search's error fell
-from 6.3% to 1.4% (session 21: 500 warm-up steps, both fits OK; on session 24's machine
-the panel-only fit left 1 divergent transition, README "Examples"); on 6 geos by 35-45% at
-5% and 13-19% at 15% (tests/test_recovery_calibration.py).
+lift, the intervals of tv and search narrowed by 44% and 45% and search's error fell
+from 5.9% to 1.3% (session 25, both fits OK; the simulated panel is the same on every
+CPU since then, sim/precision.py); on 6 geos by 35-45% at 5% and 13-19% at 15%
+(tests/test_recovery_calibration.py).
 
-With 1000 warm-up steps and the chains in worker processes (session 20) the panel-only
-fit ended with max R-hat 1.011 (WARNING). At 6 geos (``--geos 6``) this strict plan left
-one to four divergent transitions in 4,000 draws in every setting tried (README,
-"Examples").
+With 1000 warm-up steps and the chains in worker processes (session 20, before the
+panels were rounded) the panel-only fit ended with max R-hat 1.011 (WARNING). At 6 geos
+(``--geos 6``) this strict plan left one to four divergent transitions in 4,000 draws
+in every setting tried then (README, "Examples").
 
 Lift tests use the format of ``geommm.read_lift_tests`` (test_id, channel, geos,
 start, end, measure_end, spend_delta, lift, lift_se); results exported from a
