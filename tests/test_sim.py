@@ -462,8 +462,8 @@ def test_a_seed_gives_one_panel_whatever_the_last_bits_of_numpys_math(monkeypatc
     """Rounding (sim/precision.py) absorbs last-bit differences of exp/log/power: the panel,
     its lift tests and a designed test run come out bit for bit the same; without it they
     would not (so the test can fail)."""
-    settings = dict(n_geos=4, n_weeks=60, seed=7, n_lift_tests=2, channels=["tv", "search", "email"],
-                    significant_bits=bits)
+    settings = {"n_geos": 4, "n_weeks": 60, "seed": 7, "n_lift_tests": 2,
+                "channels": ["tv", "search", "email"], "significant_bits": bits}
 
     def run():
         market = sim.simulate(**settings)

@@ -8,7 +8,9 @@ The panel is exactly the model geommm fits, in the same scaled space::
 with ``m_gc`` the mean of the non-zero weeks of the channel's model input in the
 final panel (as the model recomputes it) and geometric adstock normalised over
 ``max_lag``. Because the truth is the model, a fit that misses it is a modelling
-bug, not a mismatch of definitions.
+bug, not a mismatch of definitions. Spend and media inputs are rounded to 32 significant
+bits before the truth is computed from them (sim/precision.py); every other float is
+rounded last, which moves it by at most 1.2e-10 of itself.
 """
 
 from __future__ import annotations
