@@ -234,7 +234,7 @@ def test_simulated_rf_channel_leaves_the_rest_of_the_panel_alone(rf_sim):
         if column != "revenue":
             assert rf_sim.panel[column].equals(plain.panel[column]), column
     added = (rf_sim.panel["revenue"] - plain.panel["revenue"]).to_numpy().reshape(3, 52).sum(axis=1)
-    np.testing.assert_allclose(added, truth["contribution"], rtol=1e-9)
+    np.testing.assert_allclose(added, truth["contribution"], rtol=1e-8)  # two KPIs each rounded (sim/precision.py)
     assert rf_sim.formula == plain.formula + " + " + RF
 
 

@@ -493,11 +493,21 @@ def test_a_seed_gives_one_panel_whatever_the_last_bits_of_numpys_math(monkeypatc
 
 
 def test_rounding_keeps_zeros_signs_and_gaps_and_is_idempotent():
-    from geommm.sim.precision import round_bits
+    from geommm.sim.precision import round_bits, round_floats
 
     x = np.array([0.0, -0.0, 1.0, -2.5e-7, 1234567.891011121, np.nan, np.inf, -np.inf, 5e-324])
     r = round_bits(x)
-    assert r[0] == 0 and r[2] == 1 and np.isnan(r[5]) and r[6] == np.inf and r[7] == -np.inf
+    assert r[0] == 0 and np.signbit(r[1]) and r[2] == 1 and np.isnan(r[5]) and r[6] == np.inf
+    assert r[7] == -np.inf and r[8] == x[8]
     assert np.all(np.abs(r[[3, 4]] / x[[3, 4]] - 1) <= 2.0**-32)
     np.testing.assert_array_equal(round_bits(r), r)
     assert round_bits(x, None) is x
+    frame = pl.DataFrame({"a": [1.0 + 2.0**-40, None]})
+    assert round_floats(frame)["a"].to_list() == [1.0, None]  # nulls stay nulls
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("bits", [0, 54, True, 2.5, "32"])
+def test_significant_bits_out_of_range_is_refused_by_name(bits):
+    with pytest.raises(DataError, match="significant_bits"):
+        sim.simulate(n_geos=2, n_weeks=20, n_channels=1, n_lift_tests=0, significant_bits=bits)

@@ -1,5 +1,5 @@
 """A channel's effectiveness over the weeks: a smooth drift (``simulate(effect_drift=...)``)
-or one step change (``simulate(effect_change=...)``).
+or one step change (``simulate(effect_change=...)``, :func:`step_factor`, not centred).
 
 The true multiplier path is kept in the truth (``SimTruth.effect``); its log is
 centred over the panel's weeks, the same convention as the model's path, so the two

@@ -21,7 +21,7 @@ import polars as pl
 
 from geommm.errors import DataError
 from geommm.sim.lift import LIFT_SCHEMA
-from geommm.sim.precision import round_floats
+from geommm.sim.precision import round_bits, round_floats
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.truth import media_contributions, true_roi
 
@@ -78,8 +78,9 @@ def run_designed_test(
     spend = _cube(frame, [truth.channel_spend[x] for x in chans], G, T)
     inputs = _cube(frame, [truth.channel_inputs[x] for x in chans], G, T)
     new_spend, new_inputs = spend.copy(), inputs.copy()
-    new_spend[g_idx, start:end + 1, c] *= mult
-    new_inputs[g_idx, start:end + 1, c] *= mult
+    bits = simulated.settings.get("significant_bits")  # as the panel was rounded
+    new_spend[g_idx, start:end + 1, c] = round_bits(new_spend[g_idx, start:end + 1, c] * mult, bits)
+    new_inputs[g_idx, start:end + 1, c] = round_bits(new_inputs[g_idx, start:end + 1, c] * mult, bits)
     params = truth.media_params  # the market's response stays as it was drawn
     change = media_contributions(new_inputs, params) - media_contributions(inputs, params)
     true_lift = float(change[g_idx, start:measure_end + 1, c].sum())
@@ -97,8 +98,7 @@ def run_designed_test(
         "spend_delta": float((new_spend - spend)[g_idx, start:end + 1, c].sum()),
         "lift": lift, "lift_se": se, "true_lift": true_lift,
     }
-    bits = simulated.settings.get("significant_bits")  # as the panel was rounded
-    extended = round_floats(extended, bits, columns=list(columns))
+    extended = round_floats(extended, bits, columns=["revenue"])  # spend and inputs: above
     lifts = round_floats(pl.DataFrame([row], schema=LIFT_SCHEMA), bits)
     return DesignedTestRun(panel_until(extended, measure_end + 1), lifts, lifts["true_lift"].item())
 

@@ -9,8 +9,8 @@ with ``m_gc`` the mean of the non-zero weeks of the channel's model input in the
 final panel (as the model recomputes it) and geometric adstock normalised over
 ``max_lag``. Because the truth is the model, a fit that misses it is a modelling
 bug, not a mismatch of definitions. Spend and media inputs are rounded to 32 significant
-bits before the truth is computed from them (sim/precision.py); every other float is
-rounded last, which moves it by at most 1.2e-10 of itself.
+bits before the truth is computed from them (sim/precision.py); the panel's and lift
+tests' other floats are rounded last, which moves each by at most 2.3e-10 of itself.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from geommm.sim.profiles import (
     profiles_for,
 )
 from geommm.sim.nonmedia import add_terms
-from geommm.sim.precision import SIGNIFICANT_BITS, round_bits, round_floats
+from geommm.sim.precision import SIGNIFICANT_BITS, check_bits, round_bits, round_floats
 from geommm.sim.reach_frequency import add_reach_frequency
 from geommm.sim.store import SimulatedPanel
 from geommm.sim.synergy import add_synergy
@@ -114,6 +114,7 @@ def simulate(
         channels = check_channel_names(channels)
         n_channels = len(channels)
     _check_args(n_geos, n_weeks, n_channels, max_lag, noise, n_lift_tests, lift_noise, collinear)
+    check_bits(significant_bits)
     rng = np.random.default_rng(seed)
     settings = dict(
         n_geos=n_geos, n_weeks=n_weeks, n_channels=n_channels, seed=seed, collinear=collinear,
@@ -149,7 +150,7 @@ def simulate(
     target_roi = np.array([p.roi for p in profiles]) * np.exp(0.2 * rng.standard_normal(n_channels))
     level = true_roi(spend * per_spend, spend, params, national=True) / target_roi
     level = np.where(np.isfinite(level) & (level > 0), level, 1.0)
-    bau_spend, spend = bau_spend * level, round_bits(spend * level, significant_bits)
+    bau_spend, spend = round_bits(bau_spend * level, significant_bits), round_bits(spend * level, significant_bits)
     inputs = round_bits(spend * per_spend, significant_bits)  # the panel's own numbers
     params = replace(params, media_scale=media_scale(inputs))  # m as the model recomputes it
     if effect_change:
@@ -171,7 +172,7 @@ def simulate(
     revenue = kpi_scale[:, None] * (intercept[:, None] + other + scaled_media + eps)
 
     lifts = lift_table(rng, tests, bau_spend, spend, per_spend, params, channels, geos, weeks,
-                       lift_noise)
+                       lift_noise, significant_bits)
     inputs_names = {c: f"{c}_{EXPOSURE_CHANNELS[c]}" if c in EXPOSURE_CHANNELS else f"{c}_spend"
                     for c in channels}
     spend_names = {c: f"{c}_spend" for c in channels}
@@ -183,7 +184,7 @@ def simulate(
         half_saturation=params.half_saturation, beta=params.beta, slope=params.slope,
         **roi_tables(inputs, spend, params, channels, geos),
         contributions=contribution_frame(gain, geos, weeks, channels),
-        lift_bau=lift_bau_frame(tests, bau_spend, per_spend, geos, weeks),
+        lift_bau=lift_bau_frame(tests, bau_spend, per_spend, geos, weeks, significant_bits),
         channel_inputs=inputs_names, channel_spend=spend_names,
         intercept=intercept, control_coef=base["coef"], season_coef=base["season_coef"],
         trend_slope=base["trend_slope"], noise_sd=noise_sd, media_share=shares,

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from geommm.errors import DataError
+from geommm.sim.precision import round_bits
 from geommm.sim.truth import MediaParams, media_contributions
 
 __all__ = [
@@ -157,21 +158,22 @@ def apply_tests(bau: np.ndarray, tests: list[LiftTest]) -> np.ndarray:
 def lift_table(
     rng: np.random.Generator, tests: list[LiftTest], bau: np.ndarray, spend: np.ndarray,
     per_spend: np.ndarray, p: MediaParams, channels: list[str], geos: list[str],
-    weeks: np.ndarray, noise: float,
+    weeks: np.ndarray, noise: float, bits: int | None = None,
 ) -> pl.DataFrame:
     """True lift = noise-free KPI(actual) - KPI(actual with the test undone), start..measure_end.
+    Inputs are formed as the panel's are (``round_bits`` with ``bits``, sim/precision.py).
 
     Tests never touch the same geo-channel within each other's carryover, so "the test
     undone" is the business-as-usual spend. The standard error is ``noise * |true lift|``.
     """
     rows = []
-    actual = media_contributions(spend * per_spend, p)
+    actual = media_contributions(round_bits(spend * per_spend, bits), p)
     for i, t in enumerate(tests):
         g, c = list(t.geos), t.channel
         window = slice(t.start, t.end + 1)
         undone = spend.copy()
         undone[g, window, c] = bau[g, window, c]
-        without = media_contributions(undone * per_spend, p)
+        without = media_contributions(round_bits(undone * per_spend, bits), p)
         diff = (actual - without)[g, t.start:t.measure_end + 1, c]
         true_lift = float(diff.sum())
         se = noise * abs(true_lift)
@@ -187,12 +189,12 @@ def lift_table(
 
 def lift_bau_frame(
     tests: list[LiftTest], bau: np.ndarray, per_spend: np.ndarray, geos: list[str],
-    weeks: np.ndarray,
+    weeks: np.ndarray, bits: int | None = None,
 ) -> pl.DataFrame:
     """Business-as-usual spend and input of every test geo-week: each test's counterfactual."""
     rows = [
         (f"lift_{i + 1:02d}", geos[g], weeks[w].item(), float(bau[g, w, t.channel]),
-         float(bau[g, w, t.channel] * per_spend[g, w, t.channel]))
+         float(round_bits(bau[g, w, t.channel] * per_spend[g, w, t.channel], bits)))
         for i, t in enumerate(tests) for g in t.geos for w in range(t.start, t.end + 1)
     ]
     schema = {"test_id": pl.String, "geo": pl.String, "week": pl.Date, "spend": pl.Float64,

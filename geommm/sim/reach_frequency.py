@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from geommm.sim.precision import round_bits
+
 #: Defaults of the simulated R&F channel (override any of them in the options dict).
 RF_DEFAULTS: dict[str, Any] = {
     "name": "video", "roi": 2.0, "half_frequency": 2.5, "slope": 2.5, "retention": 0.4,
@@ -55,14 +57,15 @@ def add_reach_frequency(result, options: dict[str, Any] | None):
     kpi_scale = np.asarray(result.truth.kpi_scale, dtype="float64")
 
     on = rng.uniform(size=(G, T)) < float(opts["on_share"])
-    reach = np.where(on, population[:, None] * rng.uniform(0.02, 0.2, (G, T)), 0.0)
+    bits = settings.get("significant_bits")  # the panel's numbers, before the truth (sim/precision.py)
+    reach = round_bits(np.where(on, population[:, None] * rng.uniform(0.02, 0.2, (G, T)), 0.0), bits)
     spread = rng.gamma(2.0, (float(opts["mean_frequency"]) - 1.0) / 2.0, (G, T))
-    frequency = np.where(on, 1.0 + spread, 0.0)
+    frequency = round_bits(np.where(on, 1.0 + spread, 0.0), bits)
     impressions = reach * frequency
     # cost per impression: spend makes ``share`` of the KPI at the target ROI
     cpi = np.exp(0.2 * rng.standard_normal(G))
     cpi *= float(opts["share"]) * (kpi_scale.sum() * T) / (float(opts["roi"]) * (cpi[:, None] * impressions).sum())
-    spend = cpi[:, None] * impressions
+    spend = round_bits(cpi[:, None] * impressions, bits)
 
     scale = np.where(on.any(axis=1), reach.sum(axis=1) / np.maximum(on.sum(axis=1), 1), 1.0)
     curve = np.where(on, _hill(frequency, float(opts["half_frequency"]), float(opts["slope"])), 0.0)
