@@ -33,7 +33,8 @@ def test_fit_many_command_writes_tables(tmp_path, fit_many_jobs):
         "[[jobs]]\nname = \"all\"\n"
         "[[jobs]]\nname = \"first_half\"\nweeks = [\"2022-01-03\", \"2022-05-23\"]\n"
     )
-    assert main(["fit-many", str(jobs), "--out", str(tmp_path / "out"), "--workers", "2"]) == 0
+    # in this process (--workers 0): the Dask cluster path is test_local_cluster_runs_fits_and_reports_failures's
+    assert main(["fit-many", str(jobs), "--out", str(tmp_path / "out"), "--workers", "0"]) == 0
     assert {"roi_channel.csv", "roi_geo.csv", "status.csv"} <= {p.name for p in (tmp_path / "out").iterdir()}
 
 

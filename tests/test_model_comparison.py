@@ -131,18 +131,18 @@ def test_summary_equals_az_summary(nuts_fit) -> None:
     assert d.max_r_hat == pytest.approx(top, rel=1e-12)
 
 
-def test_same_seed_same_draws(tiny_model, nuts_fit):
-    """A second NUTS run with the shared fit's settings and seed repeats its draws exactly
-    (two threaded chains; the shared fit is the first run, so this costs one fit)."""
+def test_same_seed_same_draws(tiny_model):
+    """Two NUTS runs with the same settings and seed give the same draws exactly (two
+    threaded chains). Short runs with trees capped at 15 steps: the claim is that the
+    draws repeat, not that they describe the posterior (session 25: 41 s -> ~15 s)."""
     import warnings
 
-    settings = nuts_fit.settings
+    options = {"draws": 100, "tune": 50, "chains": 2, "seed": 4, "max_treedepth": 4, "progressbar": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = tiny_model.fit(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                               seed=settings.seed, progressbar=False, max_treedepth=settings.max_treedepth)
-    assert again.settings.method == nuts_fit.settings.method == "nuts"
-    np.testing.assert_array_equal(again.idata.posterior["roi"].values, nuts_fit.idata.posterior["roi"].values)
+        first, again = tiny_model.fit(**options), tiny_model.fit(**options)
+    assert again.settings.method == first.settings.method == "nuts"
+    np.testing.assert_array_equal(again.idata.posterior["roi"].values, first.idata.posterior["roi"].values)
     assert np.unique(again.idata.posterior["roi"].values[:, :, 0]).size > 100  # real draws, not one point
 
 

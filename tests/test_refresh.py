@@ -282,10 +282,10 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # lineage and scaling plumbing, not statistics: 2 x (50 + 100) per fit (was up to
-        # 2 x (100 + 200)), trees capped at 63 steps (the refreshes inherit the cap); five
+        # 2 x (100 + 200)), trees capped at 15 steps (the refreshes inherit the cap); five
         # short NUTS runs and their compiles are this test's cost
         first = gm.GeoMMM(result.formula, data=frame.filter(pl.col("week") <= weeks[23]), geo="geo", time="week").fit(
-            draws=50, tune=100, chains=2, progressbar=False, max_treedepth=6
+            draws=50, tune=100, chains=2, progressbar=False, max_treedepth=4  # plumbing: 15-step trees
         )
         first.save(tmp_path / "first.nc")
         second = first.refresh(frame.filter(pl.col("week") <= weeks[31]), method="sequential", tune=100)
@@ -298,7 +298,7 @@ def test_refresh_twice_lineage_and_scaling_survive_save_load(frames, tmp_path):
         # first fit's weeks (the reference), read from the saved trace
         again = loaded.refresh(frame, method="sequential", draws=40, tune=100)
     assert second.lineage["parent_id"] == first.fit_id
-    assert again.settings.max_treedepth == fourth.settings.max_treedepth == 6  # kept by refresh
+    assert again.settings.max_treedepth == fourth.settings.max_treedepth == 4  # kept by refresh
     assert second.lineage["parent_file_sha256"] == first.file_sha256
     assert loaded.lineage == second.lineage and loaded.lineage["new_weeks"] == [str(weeks[24]), str(weeks[31])]
     np.testing.assert_allclose(loaded.data.kpi_scale, first.data.kpi_scale)
