@@ -259,8 +259,6 @@ def _nutpie(
     model: pm.Model, s: SamplerSettings, progressbar: bool, guard: InterruptGuard,
     initial_point: dict | None = None, progress: Progress | None = None,
 ) -> az.InferenceData:
-    import nutpie
-
     guard.stage = "compilation"
     t0 = time.perf_counter()
     from geommm import _jax_speed, chain_processes
@@ -271,9 +269,7 @@ def _nutpie(
     try:
         if s.backend == "jax":
             _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-            compiled = _jax_speed.nutpie_density(model, s.precision, lean=workers is None)
-        else:
-            compiled = nutpie.compile_pymc_model(model)
+        compiled = _jax_speed.compiled_density(model, s.backend, s.precision, lean=workers is None)
         s.compile_seconds = time.perf_counter() - t0
         guard.check()
         guard.stage = "sampling"
@@ -300,7 +296,7 @@ def _nutpie(
             if workers:  # could not hand the density over: threads after all
                 workers.stop()
                 workers, progress = None, shown
-                compiled = _jax_speed.lean_logp(compiled, s.precision)
+                compiled = _jax_speed.lean_logp(compiled, s.precision)  # keeps a warm start
             s.chain_processes = False  # what ran, for fit.settings
             idata = _nutpie_threads(compiled, s, progressbar, guard, progress, extra)
     finally:

@@ -131,18 +131,27 @@ def test_summary_equals_az_summary(nuts_fit) -> None:
     assert d.max_r_hat == pytest.approx(top, rel=1e-12)
 
 
-def test_same_seed_same_draws(tiny_model):
+def test_same_seed_same_draws(tiny_model, tiny_panel):
     """Two NUTS runs with the same settings and seed give the same draws exactly (two
-    threaded chains). Short runs with trees capped at 15 steps: the claim is that the
-    draws repeat, not that they describe the posterior (session 25: 41 s -> ~15 s)."""
+    threaded chains), whether the model is refitted (its compiled density reused) or
+    built afresh. Short runs with trees capped at 15 steps: the claim is that the draws
+    repeat, not that they describe the posterior (session 25: 41 s -> ~20 s)."""
     import warnings
 
+    from geommm import _jax_speed
+
+    result = tiny_panel()  # tiny_model's panel; a second GeoMMM of it
+    fresh = gm.GeoMMM(result.formula, data=result.panel, geo="geo", time="week", lift_tests=result.lift_tests)
     options = {"draws": 100, "tune": 50, "chains": 2, "seed": 4, "max_treedepth": 4, "progressbar": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        first, again = tiny_model.fit(**options), tiny_model.fit(**options)
+        first, again, other = tiny_model.fit(**options), tiny_model.fit(**options), fresh.fit(**options)
     assert again.settings.method == first.settings.method == "nuts"
-    np.testing.assert_array_equal(again.idata.posterior["roi"].values, first.idata.posterior["roi"].values)
+    compiled = _jax_speed._COMPILED[tiny_model.model]
+    assert _jax_speed.compiled_density(tiny_model.model, "jax", "float64", lean=True) is compiled[("jax", "float64", True)]
+    assert fresh.model not in compiled and _jax_speed._COMPILED[fresh.model] is not compiled
+    for fit in (again, other):
+        np.testing.assert_array_equal(fit.idata.posterior["roi"].values, first.idata.posterior["roi"].values)
     assert np.unique(again.idata.posterior["roi"].values[:, :, 0]).size > 100  # real draws, not one point
 
 
