@@ -22,7 +22,7 @@ import numpy as np
 
 import geommm as gm
 from geommm import sim
-from geommm.demo.make_demo import build_demo
+from geommm.demo import load_demo
 
 
 def known_curve_roi(result: sim.SimulatedPanel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +79,7 @@ def main() -> None:
     a = p.parse_args()
     warnings.simplefilter("ignore")
     if a.demo:
-        _report("demo", build_demo())
+        _report("demo", load_demo())
         return
     if "-" in a.seeds:
         lo, hi = (int(x) for x in a.seeds.split("-"))

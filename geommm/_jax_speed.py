@@ -152,26 +152,37 @@ def nutpie_density(model, precision: str = "float64", lean: bool = True):
 #: nutpie's compiled density per PyMC model, weakly keyed (it goes when the model goes):
 #: refitting the same GeoMMM (another seed, target_accept or draws, as the convergence
 #: advice asks) skips nutpie's conversion, 4-9 s on an 8-geo panel (numba: 30-55 s).
-#: A built model is never changed afterwards (geommm adds no data to it), and nutpie's
-#: compiled model is only read when sampling: chain starts are set on a copy.
+#: geommm never changes a built model; a user who adds to ``GeoMMM.model`` changes its
+#: shape (:func:`_shape`), which compiles afresh. nutpie's compiled model is only read
+#: when sampling: chain starts are set on a copy.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def compiled_density(model, backend: str = "jax", precision: str = "float64", lean: bool = True):
     """nutpie's compiled ``model`` for ``backend`` (see :func:`nutpie_density`), compiled
-    once per model and reused by its later fits."""
+    once per model and reused by its later fits. The plain conversion is kept whichever
+    is asked first, so a refit that moves between threads (``lean``) and worker
+    processes (plain) still converts nothing."""
     import nutpie
 
     cache = _COMPILED.setdefault(model, {})
-    key = (backend, precision, lean)
-    if key not in cache:
-        if backend != "jax":
-            cache[key] = nutpie.compile_pymc_model(model)
-        elif lean and (backend, precision, False) in cache:  # the same conversion, AOT-compiled
-            cache[key] = lean_logp(cache[(backend, precision, False)], precision)
-        else:
-            cache[key] = nutpie_density(model, precision, lean=lean)
-    return cache[key]
+    plain = (backend, precision, False, _shape(model))
+    if plain not in cache:
+        for stale in [k for k in cache if k[3] != plain[3]]:  # the model changed in place
+            del cache[stale]
+        cache[plain] = (nutpie.compile_pymc_model(model) if backend != "jax"
+                        else nutpie_density(model, precision, lean=False))
+    if not lean or backend != "jax":
+        return cache[plain]
+    fast = (*plain[:2], True, plain[3])
+    if fast not in cache:
+        cache[fast] = lean_logp(cache[plain], precision)
+    return cache[fast]
+
+
+def _shape(model) -> tuple:
+    """What a user could add to a built model: variables, potentials, bounds checks."""
+    return (len(model.named_vars), len(model.potentials), bool(model.check_bounds))
 
 
 def lean_logp(compiled, precision: str = "float64"):

@@ -170,7 +170,7 @@ def test_holiday_effect_recovered_and_saved(tiny_panel, tmp_path):
     NUTS, not Laplace: on this tiny panel Laplace's interval followed the last bits of
     the density (Pareto k ~11; its lower end was 0.037 in one process and -0.004 in a
     suite worker with the same code), while NUTS 2 x 300 gave 0.035-0.048 around the
-    true 0.041 in ~17 s; 2 x (300 + 200) with trees capped at 255 steps gives
+    true 0.041 in ~17 s; 2 chains x (300 warm-up + 200 draws), trees capped at 255 steps, give
     0.0356-0.0467 (session 25)."""
     sim = tiny_panel(seed=2)
     bump = add_holiday_bump(sim.panel, country="CA", lift=0.15)
