@@ -439,22 +439,25 @@ def test_always_on_spend_never_goes_dark_and_alternates_levels():
 
 # ------------------------------------------------------------- the same panel on every CPU
 def _nudged_math(monkeypatch) -> None:
-    """numpy's transcendental functions, and the media response built on them, one ulp
-    off, as another CPU's vector code can be."""
+    """numpy's transcendental functions one ulp off, as another CPU's vector code can be,
+    and the media response built on them off by 2^-45 relative (the few ulps a sum of
+    such terms can differ by; one ulp of a contribution vanishes when it is added to
+    a KPI ten times larger, so it could not show whether the KPI is rounded)."""
     import geommm.sim.experiment
     import geommm.sim.generate
     import geommm.sim.lift
 
-    def nudge(f):  # some values up an ulp, picked by their own bits, as real differences are
+    def nudge(f, relative=0.0):  # some values moved, picked by their own bits, as real differences are
         def nudged(*a, **k):
             r = np.asarray(f(*a, **k), dtype="float64")
-            return np.where((r.view(np.int64) >> 1) & 1 == 1, np.nextafter(r, np.inf), r)
+            moved = r * (1 + relative) if relative else np.nextafter(r, np.inf)
+            return np.where((r.view(np.int64) >> 1) & 1 == 1, moved, r)
         return nudged
 
     for name in ("exp", "log", "expm1", "log1p", "power"):
         monkeypatch.setattr(np, name, nudge(getattr(np, name)))
     for module in (geommm.sim.generate, geommm.sim.lift, geommm.sim.experiment):
-        monkeypatch.setattr(module, "media_contributions", nudge(module.media_contributions))
+        monkeypatch.setattr(module, "media_contributions", nudge(module.media_contributions, 2.0**-45))
 
 
 @pytest.mark.parametrize("bits", [32, None])
