@@ -32,7 +32,7 @@ with _jax_speed.lean_graphs():
     c = T(); start = approx._flat(approx._start(pmm, 0)); print("initial point", round(T()-c, 2))
     shapes = [x.shape for x in approx._start(pmm, 0)]; split = approx._splitter(shapes)
     c = T(); logp = jaxify(*lg); print("logp rewrite+funcify", round(T()-c, 2))
-    c = T(); lowered = jax.jit(jax.value_and_grad(lambda x: -logp(*split(x))[0])).lower(start); print("logp trace+lower", round(T()-c, 2))
+    c = T(); lowered = jax.jit(_jax_speed.joined_value_and_grad(lambda x: -logp(*split(x))[0])).lower(start); print("logp trace+lower", round(T()-c, 2))
     c = T(); comp = _jax_speed.compile_quickly(lowered); print("logp XLA compile", round(T()-c, 2))
     c = T(); (vi, vo), names = approx._vars_graph(pmm); print("vars graph", round(T()-c, 2))
     c = T(); tv = jaxify(vi, vo); print("vars rewrite+funcify", round(T()-c, 2))

@@ -29,7 +29,7 @@ import numpy as np
 import pymc as pm
 
 from geommm import variables_map
-from geommm._jax_speed import lean_graphs
+from geommm._jax_speed import joined_value_and_grad, lean_graphs, value_and_gradient
 from geommm.errors import ConvergenceWarning
 from geommm.mode_search import (  # noqa: F401 - this module's API since issue 18
     GRADIENT_TOLERANCE,
@@ -96,11 +96,10 @@ class JaxDensity:
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Negative log density and its gradient."""
-        value, grad = self._value_grad(x, *self.logp_data)
-        return float(value), np.asarray(grad, dtype="float64")
+        return value_and_gradient(self._value_grad(x, *self.logp_data))
 
     def grad(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._value_grad(x, *self.logp_data)[1], dtype="float64")
+        return np.asarray(self._value_grad(x, *self.logp_data), dtype="float64")[1:]
 
     def hessp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hessian of the negative log density at ``x`` times ``v``: a one-sided difference
@@ -206,7 +205,7 @@ def _densities(models: list[pm.Model], seed: int | None, batch: int) -> list[Jax
 
     # XLA compiles without the GIL: the density compiles on the second core while
     # PyTensor builds the value -> variables map (variables_map.py)
-    lowered = jax.jit(jax.value_and_grad(neg_logp)).lower(starts[0], *logp_data[0])
+    lowered = jax.jit(joined_value_and_grad(neg_logp)).lower(starts[0], *logp_data[0])
     with background_compiles() as submit:
         density = submit(lowered)
         maps = [python_map(m, split) for m in models] if batch == 1 else [None]

@@ -181,11 +181,11 @@ def job(compiled, s, extra: dict) -> dict:
     expand = _closure(compiled._make_expand_func)
     single = s.precision == "float32"
     dtype = np.float32 if single else np.float64
-    value_and_grad, shared = _jax_speed.density_function(compiled, single)
+    density, shared = _jax_speed.density_function(compiled, single)
     spec = [jax.ShapeDtypeStruct((compiled.n_dim,), dtype)] + [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in shared]
     with jax.enable_x64(not single), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Explicitly requested dtype float64", category=UserWarning)
-        logp = export.export(value_and_grad)(*spec).serialize()
+        logp = export.export(density)(*spec).serialize()
     expand_shared = [np.asarray(compiled._shared_data[k]) for k in expand["expand_shared_names"]]
     with jax.enable_x64(True):
         expand_spec = [jax.ShapeDtypeStruct((compiled.n_dim,), np.float64)] + [
