@@ -168,12 +168,12 @@ def _expander(job: dict, np):
     shared = [np.asarray(a) for a in job["expand"]["shared"]]
     executable = _compiled(job["expand"]["function"], [np.zeros(job["n_dim"]), *shared])
     names, shapes = job["names"], [tuple(s) for s in job["shapes"]]
+    ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
 
     def make_expand_fn(seed1, seed2, chain):
-        def expand(x, **_):
-            values = executable(x, *shared)
-            return {name: np.asarray(v, dtype="float64", order="C").reshape(shape)
-                    for name, v, shape in zip(names, values, shapes, strict=True)}
+        def expand(x, **_):  # the program returns every variable in one vector: split here
+            values = np.split(np.asarray(executable(x, *shared), dtype="float64"), ends)
+            return {name: v.reshape(shape) for name, v, shape in zip(names, values, shapes, strict=True)}
         return expand
 
     return make_expand_fn

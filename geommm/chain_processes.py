@@ -190,7 +190,7 @@ def job(compiled, s, extra: dict) -> dict:
     with jax.enable_x64(True):
         expand_spec = [jax.ShapeDtypeStruct((compiled.n_dim,), np.float64)] + [
             jax.ShapeDtypeStruct(a.shape, a.dtype) for a in expand_shared]
-        expanded = export.export(expand["expand_fn"])(*expand_spec).serialize()
+        expanded = export.export(jax.jit(_joined(expand["expand_fn"])))(*expand_spec).serialize()
     return {
         "n_dim": int(compiled.n_dim),
         "logp": {"function": bytes(logp), "shared": shared, "n_dim": int(compiled.n_dim)},
@@ -216,6 +216,18 @@ def _closure(function) -> dict:
     if not {"expand_fn", "expand_shared_names", "names", "shapes"} <= cells.keys():
         raise RuntimeError("this nutpie version builds its draw expansion differently")
     return cells
+
+
+def _joined(expand_fn):
+    """nutpie's draw expansion as one float64 vector (the worker splits it in numpy): one
+    read of a JAX array per draw instead of one per variable (0.32 ms a draw for the
+    design panel's 43 variables)."""
+    import jax.numpy as jnp
+
+    def joined(x, *shared):
+        return jnp.concatenate([jnp.ravel(v).astype(jnp.float64) for v in expand_fn(x, *shared)])
+
+    return joined
 
 
 def chain_seeds(seed: int | None, chains: int) -> list[tuple[int, int]]:
