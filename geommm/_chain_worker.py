@@ -138,6 +138,7 @@ def _compiled(exported_bytes: bytes, args: list):
 
 
 def _loader(job_logp: dict, dtype: str, np):
+    dtype, f64 = np.dtype(dtype), np.dtype("float64")  # dtype objects: no name parsing per call
     shared = [np.asarray(a) for a in job_logp["shared"]]
     executable = _compiled(job_logp["function"], [np.zeros(job_logp["n_dim"], dtype), *shared])
 
@@ -145,7 +146,7 @@ def _loader(job_logp: dict, dtype: str, np):
 
     def make_logp_fn():
         def logp(x, **_):  # the program returns [value, *gradient]: one read, then numpy
-            out = np.asarray(executable(np.asarray(x, dtype=dtype), *shared), dtype="float64")
+            out = np.asarray(executable(np.asarray(x, dtype=dtype), *shared), dtype=f64)
             return float(out[0]), out[1:]
 
         if not os.environ.get("GEOMMM_CHAIN_DEBUG"):
@@ -169,10 +170,11 @@ def _expander(job: dict, np):
     executable = _compiled(job["expand"]["function"], [np.zeros(job["n_dim"]), *shared])
     names, shapes = job["names"], [tuple(s) for s in job["shapes"]]
     ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
+    f64 = np.dtype("float64")
 
     def make_expand_fn(seed1, seed2, chain):
         def expand(x, **_):  # the program returns every variable in one vector: split here
-            values = np.split(np.asarray(executable(x, *shared), dtype="float64"), ends)
+            values = np.split(np.asarray(executable(x, *shared), dtype=f64), ends)
             return {name: v.reshape(shape) for name, v, shape in zip(names, values, shapes, strict=True)}
         return expand
 
