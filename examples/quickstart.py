@@ -1,6 +1,6 @@
 """Quickstart: from a CSV of weekly geo data to an ROI table you can act on.
 
-Run:  .venv/bin/python examples/quickstart.py      (about 2-4 minutes on 2 cores)
+Run:  .venv/bin/python examples/quickstart.py      (about 1-1.5 minutes on 2 cores: 58-73 s measured)
 
 The data are geommm's demo panel (simulated, so the true ROI is known),
 written to CSV first so the script follows exactly the path of your own data:
@@ -46,7 +46,7 @@ def main() -> None:
         print("Formula:", formula, "\n")
         model = gm.GeoMMM(formula, data=panel, lift_tests=lifts)
 
-        # 3. Fit (NUTS with nutpie; compiling takes a minute the first time).
+        # 3. Fit (NUTS with nutpie; compiling takes 5-10 s).
         #    Its convergence verdict is printed below, so the same warning is not shown twice.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", gm.ConvergenceWarning)
