@@ -5,7 +5,7 @@ what the money spent so far returned) and where the next dollar would work best
 (marginal ROI), with honest uncertainty, so that moves are made only where the
 intervals say the difference is real.
 
-    python examples/compare_geos.py           # NUTS, 4 chains x (500 warm-up + 1000 draws) (1.5 min on 2 cores)
+    python examples/compare_geos.py           # NUTS, 4 chains x (500 warm-up + 1000 draws) (57-60 s on 2 cores)
     python examples/compare_geos.py --fast    # Laplace approximation (a first look)
 """
 

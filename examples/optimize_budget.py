@@ -4,7 +4,7 @@ Job: a planning team has this year's budget and wants the split over channels
 (national plan) and over regions (per-geo plan) that the fitted model expects to
 earn the most, within limits the business can actually execute.
 
-    python examples/optimize_budget.py            # NUTS, 4 chains x (500 warm-up + 1000 draws) (1.5-2 min on 2 cores)
+    python examples/optimize_budget.py            # NUTS, 4 chains x (500 warm-up + 1000 draws) (61-66 s on 2 cores)
     python examples/optimize_budget.py --fast     # Laplace approximation (a first look in seconds)
 """
 

@@ -63,7 +63,8 @@ def _run_on_the_calling_thread(jax) -> None:
     """XLA runs each density call on the thread that asks for it, not handed to a
     dispatch thread. Why: the chain blocks on every result at once anyway, and on the one
     CPU this worker owns the hand-over costs a thread switch each way: ~11% of a call on
-    the 8-geo design panel (0.26 -> 0.23 ms, four alternated pairs; docs/performance.md)."""
+    the 8-geo design panel (0.28-0.29 -> 0.24-0.25 ms in the worker; docs/performance.md).
+    JAX reads this when it creates its CPU backend, so it is set before any JAX call."""
     with contextlib.suppress(Exception):  # a JAX without the option: its default is fine
         jax.config.update("jax_cpu_enable_async_dispatch", False)
 

@@ -241,7 +241,7 @@ def value_and_gradient(joined) -> tuple[float, np.ndarray]:
     nutpie wants them."""
     import numpy as np
 
-    out = np.asarray(joined, dtype="float64")
+    out = np.asarray(joined, dtype=np.float64)
     return float(out[0]), out[1:]
 
 

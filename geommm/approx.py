@@ -78,7 +78,7 @@ class JaxDensity:
     shapes: list[tuple[int, ...]]
     variable_names: list[str]  # constrained free variables and deterministics
     batch: int  # points per call of the value -> variables map
-    _value_grad: Callable
+    _value_grad: Callable  # x -> [value, *gradient] (_jax_speed.joined_value_and_grad)
     _variables: Callable
     logp_data: tuple = ()
     vars_data: tuple = ()
@@ -99,7 +99,7 @@ class JaxDensity:
         return value_and_gradient(self._value_grad(x, *self.logp_data))
 
     def grad(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._value_grad(x, *self.logp_data), dtype="float64")[1:]
+        return np.asarray(self._value_grad(x, *self.logp_data), dtype=np.float64)[1:]
 
     def hessp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hessian of the negative log density at ``x`` times ``v``: a one-sided difference
