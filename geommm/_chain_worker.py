@@ -146,7 +146,9 @@ def _loader(job_logp: dict, dtype: str, np):
     stats = [0, 0.0]
 
     def make_logp_fn():
-        def logp(x, **_):  # the program returns [value, *gradient]: one read, then numpy
+        # the program returns [value, *gradient]: one read, then numpy (this is
+        # _jax_speed.value_and_gradient, restated: the worker does not import geommm)
+        def logp(x, **_):
             out = np.asarray(executable(np.asarray(x, dtype=dtype), *shared), dtype=f64)
             return float(out[0]), out[1:]
 

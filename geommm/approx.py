@@ -99,7 +99,7 @@ class JaxDensity:
         return value_and_gradient(self._value_grad(x, *self.logp_data))
 
     def grad(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._value_grad(x, *self.logp_data), dtype=np.float64)[1:]
+        return value_and_gradient(self._value_grad(x, *self.logp_data))[1]
 
     def hessp(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """Hessian of the negative log density at ``x`` times ``v``: a one-sided difference
