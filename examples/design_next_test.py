@@ -53,15 +53,17 @@ WEAK = {"email": {"share": 0.03, "on_weeks": (52, 104), "off_weeks": (1, 1), "we
 #: is learnt, run trees to the 1,023-step cap, and with the cap the first fit sampled in
 #: 46 s instead of 56 s (OK both; a draw takes ~60 steps, so the cap cuts warm-up trees,
 #: not the draws' trajectories; the diagnostics say so if over 10% of draws reach it).
-TUNE, TARGET_ACCEPT, MAX_TREEDEPTH = 500, 0.95, 8
+#: 1000 draws a chain (session 27): with 750 the example ran in 109 s instead of 116 s,
+#: but the refit left 1 divergent transition (WARNING); with 1000 both fits end OK.
+TUNE, DRAWS, TARGET_ACCEPT, MAX_TREEDEPTH = 500, 1000, 0.95, 8
 
 
 def fit(panel, formula, seed, lift_tests=None, target_accept=TARGET_ACCEPT, tune=TUNE,
-        max_treedepth=MAX_TREEDEPTH):
+        max_treedepth=MAX_TREEDEPTH, draws=DRAWS):
     model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model.fit(draws=1000, tune=tune, chains=4, seed=seed, target_accept=target_accept,
+        return model.fit(draws=draws, tune=tune, chains=4, seed=seed, target_accept=target_accept,
                          max_treedepth=max_treedepth, progressbar=False)
 
 
@@ -82,6 +84,7 @@ def main() -> None:
     p.add_argument("--target-accept", type=float, default=TARGET_ACCEPT,
                    help="NUTS target acceptance (default %(default)s)")
     p.add_argument("--tune", type=int, default=TUNE, help="NUTS warm-up steps per chain (default %(default)s)")
+    p.add_argument("--draws", type=int, default=DRAWS, help="NUTS draws per chain (default %(default)s)")
     p.add_argument("--max-treedepth", type=int, default=MAX_TREEDEPTH,
                    help="NUTS tree-depth cap: at most 2**D - 1 leapfrog steps a draw (default %(default)s)")
     a = p.parse_args()
@@ -90,7 +93,7 @@ def main() -> None:
                           collinear=False, channels=CHANNELS, profiles=WEAK)
     print(f"fitting {a.geos} geos x {a.weeks} weeks ...")
     before = fit(sim.panel_until(market.panel, a.weeks), market.formula, sampler_seed, target_accept=a.target_accept,
-                 tune=a.tune, max_treedepth=a.max_treedepth)
+                 tune=a.tune, max_treedepth=a.max_treedepth, draws=a.draws)
 
     ident = before.identification().filter(pl.col("geo") == "national")
     print(ident)
@@ -114,7 +117,7 @@ def main() -> None:
           f"(true {measured['true_lift']:,.0f})")
     row = gm.to_lift_test(top, measured["lift"], measured["lift_se"], spend_delta=measured["spend_delta"])
     after = fit(run.panel, market.formula, sampler_seed, lift_tests=row, target_accept=a.target_accept, tune=a.tune,
-                max_treedepth=a.max_treedepth)
+                max_treedepth=a.max_treedepth, draws=a.draws)
     print("Diagnostics after the test:", after.diagnostics())
     print(after.lift_test_check())
 

@@ -50,7 +50,10 @@ __all__ = ["errors", "GeoMMMError", "ConvergenceWarning", "__version__", *_LAZY]
 
 def __getattr__(name: str):
     if name in _LAZY:
-        module = importlib.import_module(_LAZY[name])
+        from geommm._gc_pause import paused_gc
+
+        with paused_gc():  # PyMC, PyTensor and arviz import ~10% faster (geommm/_gc_pause.py)
+            module = importlib.import_module(_LAZY[name])
         value = module if module.__name__.rpartition(".")[2] == name else getattr(module, name)
         globals()[name] = value
         return value

@@ -29,6 +29,7 @@ import numpy as np
 import pymc as pm
 
 from geommm import variables_map
+from geommm._gc_pause import paused_gc
 from geommm._jax_speed import joined_value_and_grad, lean_graphs, value_and_gradient
 from geommm.errors import ConvergenceWarning
 from geommm.mode_search import (  # noqa: F401 - this module's API since issue 18
@@ -160,7 +161,7 @@ def densities(models: Sequence[pm.Model], seed: int | None = 0, batch: int = 1) 
     same shapes share one compile: the constants that differ between them (their
     data, data-driven priors and scales) become arguments. Models whose graphs differ
     otherwise (``_jax_graph.alike``) are compiled in groups."""
-    with lean_graphs():
+    with lean_graphs(), paused_gc():
         return _densities(list(models), seed, batch)
 
 

@@ -29,6 +29,7 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from geommm._gc_pause import paused_gc
 from geommm.errors import FitError
 
 log = logging.getLogger("geommm")
@@ -248,7 +249,8 @@ def sample(workers: Workers, compiled, s, extra: dict, guard, progress) -> az.In
     n = len(workers.procs)
     seeds = chain_seeds(s.seed, s.chains)
     try:
-        common = job(compiled, s, extra)
+        with paused_gc():  # tracing and exporting, like the compile before it
+            common = job(compiled, s, extra)
         common["progress_seconds"] = PROGRESS_SECONDS if progress.enabled else 0.0
         payloads = []
         for i in range(n):

@@ -18,6 +18,7 @@ import pymc as pm
 
 from geommm import _checks as check
 from geommm._chain_worker import counts, finished
+from geommm._gc_pause import paused_gc
 from geommm._interrupts import InterruptGuard, interrupted
 from geommm._progress import Progress, seconds
 from geommm.errors import FitError, FitInterrupted
@@ -184,7 +185,7 @@ def run(
         try:
             guard.check()
             if callable(model) and not isinstance(model, pm.Model):
-                with progress.stage("model built"):
+                with progress.stage("model built"), paused_gc():
                     model = model()
             guard.check()
             if s.method == "nuts" and s.sampler == "nutpie":
@@ -261,15 +262,17 @@ def _nutpie(
 ) -> az.InferenceData:
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    from geommm import _jax_speed, chain_processes
+    with paused_gc():  # imports JAX and nutpie on a first fit, then compiles
+        from geommm import _jax_speed, chain_processes
 
-    if s.backend == "jax":
-        _jax_speed.tune_xla_flags()  # before the workers copy this process's environment
-    workers = chain_processes.start(s)  # first: their imports overlap the compile below
-    try:
         if s.backend == "jax":
-            _jax_speed.persistent_cache()  # a refit of the same model loads its executables
-        compiled = _jax_speed.compiled_density(model, s.backend, s.precision, lean=workers is None)
+            _jax_speed.tune_xla_flags()  # before the workers copy this process's environment
+        workers = chain_processes.start(s)  # first: their imports overlap the compile below
+    try:
+        with paused_gc():
+            if s.backend == "jax":
+                _jax_speed.persistent_cache()  # a refit of the same model loads its executables
+            compiled = _jax_speed.compiled_density(model, s.backend, s.precision, lean=workers is None)
         s.compile_seconds = time.perf_counter() - t0
         guard.check()
         guard.stage = "sampling"
