@@ -8,8 +8,9 @@ are exempt (type hints only, never run).
 ====  =========  ==============================================================
 rank  layer      modules
 ====  =========  ==============================================================
-0     base       ``errors.py``, ``_atomic.py``, ``_version.py``, ``_hooks.py``: typed errors, safe
-                 file writes, the version, callbacks run after each fit
+0     base       ``errors.py``, ``_atomic.py``, ``_version.py``, ``_hooks.py``, ``_gc_pause.py``:
+                 typed errors, safe file writes, the version, callbacks run after each
+                 fit, the cycle collector paused while compiling
 1     data       ``data/`` (read + validate tables), ``media/`` (the media transform)
 2     formula    ``formula/``: the formula parsed into a ModelSpec
 3     sim        ``sim.py`` or ``sim/``: the simulator may use data, media and formula
@@ -52,7 +53,7 @@ RANK = {name: i for i, name in enumerate(LAYERS)}
 #: First name under ``geommm.`` -> layer (see the table in the module docstring).
 LAYER = {
     "errors": "base", "_atomic": "base", "_version": "base", "_checks": "base", "_interrupts": "base",
-    "_progress": "base", "_hooks": "base",
+    "_progress": "base", "_hooks": "base", "_gc_pause": "base",
     "data": "data", "media": "data",
     "formula": "formula",
     "sim": "sim",
