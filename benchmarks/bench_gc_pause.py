@@ -4,17 +4,22 @@
     python benchmarks/bench_gc_pause.py --rounds 5
 
 Each measurement runs in a fresh process, with ``GEOMMM_GC_PAUSE=0`` (collector on,
-as before the pause) or unset (paused, the default):
+as before the pause) or unset (paused, the default). A first round warms the caches
+(JAX's and PyTensor's compile caches, the OS's file cache) and is not counted; then
+the order of the two alternates from round to round.
 
 - ``import``: ``import geommm; geommm.GeoMMM`` (PyMC, PyTensor, arviz load).
-- ``worker import``: what a chain worker imports (JAX and nutpie), as the worker does.
+- ``worker import``: a real chain worker (``geommm/_chain_worker.py``, pinned to one
+  CPU, the environment the fit gives it) timing its own imports of JAX and nutpie.
 - ``conversion 1st / 2nd``: nutpie's conversion of the 8-geo design-panel model (two
-  fresh models in one process), pinned to one CPU.
-- ``short fit``: a 4 x (20 + 20) NUTS fit of that model in worker processes, 2 CPUs:
-  its compile and its wall time (the workers' imports share the CPUs with the compile).
+  fresh models in one process), pinned to one CPU; and that process's peak memory.
+- ``short fit``: a 4 x (20 + 20) NUTS fit of that model in worker processes (one per
+  CPU, two on a 2-core machine): its compile and its wall time (the workers' imports
+  share the CPUs with the compile).
 
-Prints a markdown table of min-max per measurement (docs/performance.md, "Compiling
-with the cycle collector paused"). Run it alone: other jobs inflate every number.
+Prints a markdown table of min-max and medians per measurement (docs/performance.md,
+"Compiling with the cycle collector paused"). Run it alone: other jobs inflate every
+number.
 """
 
 from __future__ import annotations
@@ -22,9 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 WEAK = {"email": {"share": 0.03, "on_weeks": (52, 104), "off_weeks": (1, 1), "weekly_noise": 0.05}}
 
@@ -48,16 +56,22 @@ def child(what: str) -> dict:
 
         geommm.GeoMMM  # noqa: B018 - the lazy import is what is timed
         return {"import": time.perf_counter() - t}
-    if what == "worker_import":
-        import gc
+    if what == "worker_import":  # the real worker, started as chain_processes starts it
+        import geommm
+        from geommm import _jax_speed
 
-        if os.environ.get("GEOMMM_GC_PAUSE") != "0":
-            gc.disable()
-        t = time.perf_counter()
-        import jax  # noqa: F401
-        import nutpie  # noqa: F401
-
-        return {"worker import": time.perf_counter() - t}
+        worker = Path(geommm.__file__).with_name("_chain_worker.py")
+        env = _jax_speed.worker_xla_flags(dict(os.environ, PYTHONWARNINGS="ignore", JAX_PLATFORMS="cpu",
+                                               GEOMMM_CHAIN_DEBUG="1"))
+        cpu = max(os.sched_getaffinity(0))
+        run = subprocess.run([sys.executable, "-P", str(worker), str(cpu)], env=env, check=False,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,  # its messages: pickles
+                             stderr=subprocess.PIPE)  # no job on stdin: it stops after importing
+        err = run.stderr.decode(errors="replace")
+        found = re.search(r"imported in ([0-9.]+) s", err)
+        if not found:
+            raise SystemExit(f"the worker did not report its imports:\n{err[-2000:]}")
+        return {"worker import": float(found.group(1))}
     if what == "conversion":
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
         from geommm import _jax_speed
@@ -70,6 +84,9 @@ def child(what: str) -> dict:
             with paused_gc():
                 _jax_speed.nutpie_density(model, "float64", lean=False)
             out[label] = time.perf_counter() - t
+        import resource
+
+        out["conversion: peak memory MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         return out
     if what == "fit":
         mmm = _design_model()
@@ -89,25 +106,29 @@ def main() -> None:
         print("RESULT " + json.dumps(child(a.child)))
         return
     results: dict[tuple[str, str], list[float]] = {}
-    for r in range(a.rounds):
+    for r in range(a.rounds + 1):  # round 0 warms the caches and is not counted
         for mode in ("on", "paused") if r % 2 == 0 else ("paused", "on"):
             env = dict(os.environ)
             env.pop("GEOMMM_GC_PAUSE", None)
             if mode == "on":
                 env["GEOMMM_GC_PAUSE"] = "0"
             for what in ("import", "worker_import", "conversion", "fit"):
-                run = subprocess.run([sys.executable, "-P" if what == "worker_import" else "-u", __file__,
-                                      "--child", what], env=env, capture_output=True, text=True, check=True)
-                line = next(x for x in run.stdout.splitlines() if x.startswith("RESULT "))
+                run = subprocess.run([sys.executable, "-P", __file__, "--child", what], env=env, check=False,
+                                     capture_output=True, text=True)
+                line = next((x for x in run.stdout.splitlines() if x.startswith("RESULT ")), None)
+                if run.returncode or line is None:
+                    raise SystemExit(f"{what} ({mode}) failed:\n{run.stderr[-3000:]}")
                 for k, v in json.loads(line[7:]).items():
-                    results.setdefault((k, mode), []).append(v)
-        print(f"round {r + 1} done", file=sys.stderr, flush=True)
-    print(f"| measurement ({a.rounds} runs each, s) | collector on | paused | change (medians) |")
+                    if r:
+                        results.setdefault((k, mode), []).append(v)
+        print(f"round {r} done{' (warm-up, not counted)' if not r else ''}", file=sys.stderr, flush=True)
+    print(f"| measurement ({a.rounds} runs each, s) | collector on: min-max (median) | paused | change of medians |")
     print("|---|---|---|---|")
     for k in dict.fromkeys(k for k, _ in results):
-        on, off = sorted(results[(k, "on")]), sorted(results[(k, "paused")])
-        change = off[len(off) // 2] / on[len(on) // 2] - 1
-        print(f"| {k} | {on[0]:.2f}-{on[-1]:.2f} | {off[0]:.2f}-{off[-1]:.2f} | {change:+.0%} |")
+        on, off = results[(k, "on")], results[(k, "paused")]
+        m_on, m_off = statistics.median(on), statistics.median(off)
+        print(f"| {k} | {min(on):.2f}-{max(on):.2f} ({m_on:.2f}) | {min(off):.2f}-{max(off):.2f} ({m_off:.2f}) "
+              f"| {m_off / m_on - 1:+.0%} |")
     print(f"load average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

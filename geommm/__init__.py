@@ -52,7 +52,7 @@ def __getattr__(name: str):
     if name in _LAZY:
         from geommm._gc_pause import paused_gc
 
-        with paused_gc():  # PyMC, PyTensor and arviz import ~10% faster (geommm/_gc_pause.py)
+        with paused_gc():  # PyMC, PyTensor and arviz import faster (geommm/_gc_pause.py)
             module = importlib.import_module(_LAZY[name])
         value = module if module.__name__.rpartition(".")[2] == name else getattr(module, name)
         globals()[name] = value

@@ -41,10 +41,9 @@ def main() -> None:
     try:
         if len(sys.argv) > 1 and sys.argv[1] != "-":
             os.sched_setaffinity(0, {int(sys.argv[1])})
-        # no cycle collection while importing and loading (geommm/_gc_pause.py says why;
-        # restated: this file does not import geommm): 3.9-4.4 -> 3.3-3.5 s of imports
-        pause = os.environ.get("GEOMMM_GC_PAUSE", "").strip() != "0"
-        if pause:
+        # no cycle collection while importing and loading, as geommm/_gc_pause.py does
+        # (restated: this file does not import geommm); _sample turns it back on
+        if os.environ.get("GEOMMM_GC_PAUSE", "").strip() != "0":
             gc.disable()
         t0 = time.perf_counter()
         import jax
@@ -102,9 +101,7 @@ def _sample(job: dict, send):
     make_logp_fn = _loader(job["logp"], job["logp_dtype"], np)
     make_expand_fn = _expander(job, np)
     _debug(f"density loaded in {time.perf_counter() - t0:.1f} s")
-    if not gc.isenabled():  # paused in main(): what is loaded lives as long as the worker,
-        gc.freeze()  # so later passes skip it
-        gc.enable()
+    gc.enable()  # paused in main() while importing and loading; never while sampling
     for index, seed in zip(job["chains"], job["seeds"]):
         model = from_pyfunc(
             ndim=job["n_dim"],

@@ -1,17 +1,16 @@
 """Python's cycle collector paused while a model's graphs are built and compiled.
 
-Why: building a PyMC model, PyTensor's rewrites and JAX's tracing allocate hundreds of
-thousands of small graph objects that all live until the compile ends. Every burst of
-allocations starts the cycle collector, and its older-generation passes walk every
-object alive (PyMC, JAX and the graph so far) to find almost no garbage. On the 8-geo
-design panel nutpie's conversion of the model took 3.4-4.3 s with the collector and
-2.7-3.0 s without it, one CPU, alternated runs; ~35 MB more peak memory
-(docs/performance.md, "Compiling with the cycle collector paused").
+Why: importing PyMC, building a model, PyTensor's rewrites and JAX's tracing allocate
+hundreds of thousands of small objects that all live on. Every burst of allocations
+starts the cycle collector, whose older-generation passes walk every object alive to
+find almost no garbage. Measured in docs/performance.md ("Compiling with the cycle
+collector paused", ``benchmarks/bench_gc_pause.py``).
 
-Only the build and compile steps are covered, never a sampler's or optimiser's loop: a
+Only imports, builds and compiles are covered, never a sampler's or optimiser's loop: a
 pause there could let garbage pile up for the length of a fit. The collector runs again
-as soon as the step ends and collects what the compile left behind.
-``GEOMMM_GC_PAUSE=0`` turns the pause off (to compare: ``benchmarks/bench_gc_pause.py``).
+when the step ends and collects what the compile left behind. The pause is
+process-wide: a fit compiling on one thread pauses collection for the other threads
+too, for that long. ``GEOMMM_GC_PAUSE=0`` turns it off.
 """
 
 from __future__ import annotations

@@ -299,7 +299,8 @@ def _nutpie(
             if workers:  # could not hand the density over: threads after all
                 workers.stop()
                 workers, progress = None, shown
-                compiled = _jax_speed.lean_logp(compiled, s.precision)  # keeps a warm start
+                with paused_gc():
+                    compiled = _jax_speed.lean_logp(compiled, s.precision)  # keeps a warm start
             s.chain_processes = False  # what ran, for fit.settings
             idata = _nutpie_threads(compiled, s, progressbar, guard, progress, extra)
     finally:

@@ -51,9 +51,38 @@ def test_geommm_gc_pause_0_leaves_the_collector_running(monkeypatch):
     assert gc.isenabled()
 
 
-def test_fits_leave_the_collector_as_they_found_it(tiny_mmm):
+def test_lazy_names_import_paused_and_leave_the_collector_on(monkeypatch):
+    import importlib
+
+    import geommm
+
+    seen = []
+    real = importlib.import_module
+    monkeypatch.setattr(importlib, "import_module", lambda name: seen.append(gc.isenabled()) or real(name))
+    monkeypatch.delitem(vars(geommm), "compare", raising=False)
+    gc.enable()
+    assert callable(geommm.compare)
+    assert seen == [False] and gc.isenabled()
+
+
+def test_fits_compile_paused_but_search_and_sample_with_the_collector_on(tiny_mmm, monkeypatch):
+    """The pause covers the build and the compile, never the optimiser's or the sampler's
+    loop, and a fit leaves the collector on."""
+    import nutpie
+
+    from geommm import approx
+
+    seen: dict[str, list[bool]] = {"mode search": [], "sampling": []}
+    real_search, real_sample = approx.find_mode, nutpie.sample
+    monkeypatch.setattr(approx, "find_mode", lambda *a, **k: seen["mode search"].append(gc.isenabled())
+                        or real_search(*a, **k))
+    monkeypatch.setattr(nutpie, "sample", lambda *a, **k: seen["sampling"].append(gc.isenabled())
+                        or real_sample(*a, **k))
     gc.enable()
     tiny_mmm().fit(method="map", progressbar=False)
     assert gc.isenabled()
-    tiny_mmm().fit(draws=20, tune=20, chains=2, seed=1, max_treedepth=4, progressbar=False)
+    tiny_mmm().fit(draws=20, tune=20, chains=2, seed=1, max_treedepth=4, progressbar=False,
+                   chain_processes=False)
     assert gc.isenabled()
+    assert seen["mode search"] and all(seen["mode search"]), seen
+    assert seen["sampling"] and all(seen["sampling"]), seen
