@@ -262,14 +262,14 @@ def _nutpie(
 ) -> az.InferenceData:
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    with paused_gc():  # imports JAX and nutpie on a first fit, then compiles
-        from geommm import _jax_speed, chain_processes
+    from geommm import _jax_speed, chain_processes
 
-        if s.backend == "jax":
-            _jax_speed.tune_xla_flags()  # before the workers copy this process's environment
-        workers = chain_processes.start(s)  # first: their imports overlap the compile below
+    workers = None
     try:
-        with paused_gc():
+        with paused_gc():  # imports JAX and nutpie on a first fit, then compiles
+            if s.backend == "jax":
+                _jax_speed.tune_xla_flags()  # before the workers copy this process's environment
+            workers = chain_processes.start(s)  # first: their imports overlap the compile below
             if s.backend == "jax":
                 _jax_speed.persistent_cache()  # a refit of the same model loads its executables
             compiled = _jax_speed.compiled_density(model, s.backend, s.precision, lean=workers is None)
