@@ -70,10 +70,15 @@ def test_fits_compile_paused_but_search_and_sample_with_the_collector_on(tiny_mm
     loop, and a fit leaves the collector on."""
     import nutpie
 
-    from geommm import approx
+    from geommm import _jax_speed, approx
 
-    seen: dict[str, list[bool]] = {"mode search": [], "sampling": []}
+    seen: dict[str, list[bool]] = {"mode search": [], "sampling": [], "compile": []}
     real_search, real_sample = approx.find_mode, nutpie.sample
+    real_densities, real_compiled = approx._densities, _jax_speed.compiled_density
+    monkeypatch.setattr(approx, "_densities", lambda *a, **k: seen["compile"].append(gc.isenabled())
+                        or real_densities(*a, **k))
+    monkeypatch.setattr(_jax_speed, "compiled_density", lambda *a, **k: seen["compile"].append(gc.isenabled())
+                        or real_compiled(*a, **k))
     monkeypatch.setattr(approx, "find_mode", lambda *a, **k: seen["mode search"].append(gc.isenabled())
                         or real_search(*a, **k))
     monkeypatch.setattr(nutpie, "sample", lambda *a, **k: seen["sampling"].append(gc.isenabled())
@@ -86,3 +91,4 @@ def test_fits_compile_paused_but_search_and_sample_with_the_collector_on(tiny_mm
     assert gc.isenabled()
     assert seen["mode search"] and all(seen["mode search"]), seen
     assert seen["sampling"] and all(seen["sampling"]), seen
+    assert len(seen["compile"]) == 2 and not any(seen["compile"]), seen  # MAP's and NUTS's compiles paused
