@@ -3,7 +3,7 @@
     python benchmarks/bench_warmup.py                         # demo panel, 4 x (1000 + 1000)
     python benchmarks/bench_warmup.py --tune 500
     python benchmarks/bench_warmup.py --maxdepth 8
-    python benchmarks/bench_warmup.py --start laplace         # chains start at the Laplace mean
+    python benchmarks/bench_warmup.py --start laplace         # chains and scales from the Laplace fit
 
 Samples the demo model (or ``--panel GxWxC``, geommm's simulated panel) as ``fit()``
 does, chains in worker processes, but keeps the warm-up draws, and prints per chain the
@@ -27,19 +27,16 @@ from bench_chain_processes import model  # the demo or a simulated panel, as tha
 
 
 def laplace_start(m, compiled):
-    """Chains start at the Laplace fit's posterior mean (free variables both models share
-    by name and meaning; the media deviations are parameterised differently and keep
-    nutpie's start)."""
-    from geommm import chain_processes
-    from geommm.model.posterior_prior import posterior_mean_point
-    from geommm.sampling import _flat_point
+    """Chains start near the Laplace fit's posterior and the sampler's scales at its sds
+    (geommm.warm_start; the media deviations are parameterised differently in the
+    Laplace model and keep nutpie's start)."""
+    from geommm import warm_start
 
     t0 = time.perf_counter()
     first = m.fit(method="laplace", progressbar=False)
-    point = posterior_mean_point(m.model, first.posterior)
-    point.pop("media_effect_geo_u_zerosum__", None)
+    warm = warm_start.from_posterior(m.model, first.posterior, compiled, skip=("media_effect_geo_u",))
     print(f"Laplace start in {time.perf_counter() - t0:.1f} s")
-    return chain_processes.warm_start(compiled, *_flat_point(m.model, compiled.n_dim, point))
+    return warm_start.precondition(compiled, warm)
 
 
 def main() -> None:

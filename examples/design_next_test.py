@@ -56,15 +56,19 @@ WEAK = {"email": {"share": 0.03, "on_weeks": (52, 104), "off_weeks": (1, 1), "we
 #: 1000 draws a chain (session 27): with 750 the example ran in 109 s instead of 116 s,
 #: but the refit left 1 divergent transition (WARNING); with 1000 both fits end OK.
 TUNE, DRAWS, TARGET_ACCEPT, MAX_TREEDEPTH = 500, 1000, 0.95, 8
+#: The refit starts from the first fit (``warm_start``): its chains near that posterior,
+#: the sampler's scales at its sds, so 200 warm-up steps do what 500 do cold
+#: (docs/performance.md, "Warm start"). The posterior is the refit model's either way.
+REFIT_TUNE = 200
 
 
 def fit(panel, formula, seed, lift_tests=None, target_accept=TARGET_ACCEPT, tune=TUNE,
-        max_treedepth=MAX_TREEDEPTH, draws=DRAWS):
+        max_treedepth=MAX_TREEDEPTH, draws=DRAWS, warm_start=None):
     model = gm.GeoMMM(formula, data=panel, geo="geo", time="week", lift_tests=lift_tests)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return model.fit(draws=draws, tune=tune, chains=4, seed=seed, target_accept=target_accept,
-                         max_treedepth=max_treedepth, progressbar=False)
+                         max_treedepth=max_treedepth, progressbar=False, warm_start=warm_start)
 
 
 def national_roi_draws(result, n_weeks: int) -> np.ndarray:
@@ -84,6 +88,9 @@ def main() -> None:
     p.add_argument("--target-accept", type=float, default=TARGET_ACCEPT,
                    help="NUTS target acceptance (default %(default)s)")
     p.add_argument("--tune", type=int, default=TUNE, help="NUTS warm-up steps per chain (default %(default)s)")
+    p.add_argument("--refit-tune", type=int, default=REFIT_TUNE,
+                   help="warm-up steps of the refit, warm-started from the first fit (default %(default)s)")
+    p.add_argument("--cold-refit", action="store_true", help="refit without the warm start, with --tune warm-up steps")
     p.add_argument("--draws", type=int, default=DRAWS, help="NUTS draws per chain (default %(default)s)")
     p.add_argument("--max-treedepth", type=int, default=MAX_TREEDEPTH,
                    help="NUTS tree-depth cap: at most 2**D - 1 leapfrog steps a draw (default %(default)s)")
@@ -116,8 +123,9 @@ def main() -> None:
     print(f"\nran it: measured lift {measured['lift']:,.0f} +- {measured['lift_se']:,.0f} "
           f"(true {measured['true_lift']:,.0f})")
     row = gm.to_lift_test(top, measured["lift"], measured["lift_se"], spend_delta=measured["spend_delta"])
-    after = fit(run.panel, market.formula, sampler_seed, lift_tests=row, target_accept=a.target_accept, tune=a.tune,
-                max_treedepth=a.max_treedepth, draws=a.draws)
+    after = fit(run.panel, market.formula, sampler_seed, lift_tests=row, target_accept=a.target_accept,
+                tune=a.tune if a.cold_refit else a.refit_tune, max_treedepth=a.max_treedepth, draws=a.draws,
+                warm_start=None if a.cold_refit else before)
     print("Diagnostics after the test:", after.diagnostics())
     print(after.lift_test_check())
 

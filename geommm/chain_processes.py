@@ -212,8 +212,12 @@ def job(compiled, s, extra: dict) -> dict:
 
 
 def _closure(function) -> dict:
-    """The variables nutpie's expansion closes over (its jitted function, names, shapes)."""
-    cells = dict(zip(function.__code__.co_freevars, (c.cell_contents for c in function.__closure__ or ())))
+    """The variables nutpie's expansion closes over (its jitted function, names, shapes),
+    or those a wrapper states as ``exported_parts`` (:mod:`geommm.warm_start`)."""
+    if getattr(function, "exported_parts", None) is not None:
+        return function.exported_parts
+    code = getattr(function, "__code__", None)
+    cells = {} if code is None else dict(zip(code.co_freevars, (c.cell_contents for c in function.__closure__ or ())))
     if not {"expand_fn", "expand_shared_names", "names", "shapes"} <= cells.keys():
         raise RuntimeError("this nutpie version builds its draw expansion differently")
     return cells
@@ -292,27 +296,6 @@ def sample(workers: Workers, compiled, s, extra: dict, guard, progress) -> az.In
                 raise FitError(f"a NUTS worker process stopped before chain(s) {missing} were done: "
                                f"{workers.error_of(i, wait=0.5)}")
     return merge([traces[c] for c in range(s.chains)])
-
-
-#: Jitter (uniform, +-, unconstrained scale) around a warm start, so chains still start apart.
-WARM_JITTER = 0.1
-
-
-def warm_start(compiled, point: np.ndarray, given: np.ndarray):
-    """``compiled`` whose chains start at ``point`` (+- ``WARM_JITTER``) where ``given``,
-    and at nutpie's own jittered start elsewhere. Why: nutpie 0.16 accepts ``init_mean``
-    but its Python-function models never use it; the starting points are what count."""
-    import dataclasses
-
-    own = compiled._make_initial_points
-
-    def start(seed):
-        rng = np.random.default_rng(seed)
-        out = np.array(own(seed), dtype="float64")
-        out[given] = point[given] + rng.uniform(-WARM_JITTER, WARM_JITTER, int(given.sum()))
-        return out
-
-    return dataclasses.replace(compiled, _make_initial_points=start)
 
 
 def merge(traces: list[az.InferenceData]) -> az.InferenceData:

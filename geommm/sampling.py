@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import arviz as az
-import numpy as np
 import pymc as pm
 
 from geommm import _checks as check
@@ -74,6 +73,8 @@ class SamplerSettings:
     #: Stan's default 10). Lower caps the cost of an iteration, e.g. of short warm-ups that
     #: run at the cap while the mass matrix is learnt; the diagnostics say how often it bit.
     max_treedepth: int = 10
+    #: Unconstrained coordinates a warm start took from a previous posterior (0: none).
+    warm_start: int = 0
     backend: str = "auto"  # nutpie's compiler: "jax" (compiles in seconds), "numba", or "auto"
     # nutpie's mass matrix: "draws" (variances of the warm-up draws, as Stan does) or
     # "gradients" (nutpie's default, adapts faster). On geommm's models "draws" gave
@@ -163,7 +164,7 @@ def resolve_precision(s: SamplerSettings, cells: int | None) -> str:
 
 def run(
     model: pm.Model | Callable[[], pm.Model], s: SamplerSettings, progressbar: bool = True,
-    initial_point: dict | None = None, progress: Progress | None = None,
+    warm_from=None, progress: Progress | None = None,
 ) -> az.InferenceData:
     """Sample ``model`` according to ``s``; fills the timing fields of ``s``.
 
@@ -171,8 +172,9 @@ def run(
     like Ctrl-C while compiling. Raises :class:`~geommm.errors.FitInterrupted` on
     Ctrl-C and :class:`~geommm.errors.FitError` if the sampler returns fewer draws
     than asked for: a partial run is never passed off as a whole one.
-    ``initial_point`` (value-variable name -> unconstrained value, e.g. a previous
-    posterior's mean) warm-starts nutpie's chains there; other methods ignore it.
+    ``warm_from`` (a previous posterior, e.g. ``fit.posterior``) warm-starts nutpie:
+    chains near its mean, the metric at its scales (:mod:`geommm.warm_start`); other
+    methods ignore it.
     ``progress``: where stage lines go off a terminal (:mod:`geommm._progress`);
     made from ``progressbar`` when not given.
     """
@@ -189,7 +191,7 @@ def run(
                     model = model()
             guard.check()
             if s.method == "nuts" and s.sampler == "nutpie":
-                idata = _nutpie(model, s, bar, guard, initial_point, progress)
+                idata = _nutpie(model, s, bar, guard, warm_from, progress)
             else:
                 # PyMC's samplers and optimisers cannot be polled: let Ctrl-C raise in them
                 # (they stop early and return what they have; the count below catches that).
@@ -258,11 +260,11 @@ def _sampler_kwargs(s: SamplerSettings) -> dict:
 
 def _nutpie(
     model: pm.Model, s: SamplerSettings, progressbar: bool, guard: InterruptGuard,
-    initial_point: dict | None = None, progress: Progress | None = None,
+    warm_from=None, progress: Progress | None = None,
 ) -> az.InferenceData:
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    from geommm import _jax_speed, chain_processes
+    from geommm import _jax_speed, chain_processes, warm_start
 
     workers = None
     try:
@@ -273,6 +275,10 @@ def _nutpie(
             if s.backend == "jax":
                 _jax_speed.persistent_cache()  # a refit of the same model loads its executables
             compiled = _jax_speed.compiled_density(model, s.backend, s.precision, lean=workers is None)
+            if warm_from is not None:  # a copy: the cached compile stays as it was
+                warm = warm_start.from_posterior(model, warm_from, compiled)
+                compiled = warm_start.precondition(compiled, warm)
+                s.warm_start = warm.n_given
         s.compile_seconds = time.perf_counter() - t0
         guard.check()
         guard.stage = "sampling"
@@ -287,8 +293,6 @@ def _nutpie(
             log.info("compiled in %.1f s; sampling%s", s.compile_seconds, where)
         t0 = time.perf_counter()
         extra = {"maxdepth": s.max_treedepth}
-        if initial_point is not None:  # nutpie 0.16 ignores init_mean here: the starts carry it
-            compiled = chain_processes.warm_start(compiled, *_flat_point(model, compiled.n_dim, initial_point))
         if s.mass_matrix == "low_rank":  # nutpie refuses the draws-based flag with it
             extra["low_rank_modified_mass_matrix"] = True
         else:
@@ -300,7 +304,7 @@ def _nutpie(
                 workers.stop()
                 workers, progress = None, shown
                 with paused_gc():
-                    compiled = _jax_speed.lean_logp(compiled, s.precision)  # keeps a warm start
+                    compiled = _jax_speed.lean_logp(compiled, s.precision)  # of the warm start's z, if any
             s.chain_processes = False  # what ran, for fit.settings
             idata = _nutpie_threads(compiled, s, progressbar, guard, progress, extra)
     finally:
@@ -339,21 +343,6 @@ def _nutpie_threads(compiled, s: SamplerSettings, progressbar: bool, guard: Inte
     except BaseException:
         sampler.cancel()  # a sampler left running crashes the interpreter at exit
         raise
-
-
-def _flat_point(model: pm.Model, n_dim: int, point: dict) -> tuple[np.ndarray, np.ndarray]:
-    """nutpie's flat unconstrained vector (free variables in model order, each raveled)
-    from value-variable arrays, and a mask of the entries ``point`` gave (0 elsewhere)."""
-    parts, given = [], []
-    for rv in model.free_RVs:
-        value = model.rvs_to_values[rv]
-        size = int(np.prod(model.initial_point()[value.name].shape)) if value.name not in point else None
-        parts.append(np.zeros(size) if size is not None else np.asarray(point[value.name], dtype="float64").ravel())
-        given.append(np.full(parts[-1].size, size is None))
-    flat = np.concatenate(parts) if parts else np.zeros(0)
-    if flat.size != n_dim:
-        raise FitError(f"initial point has {flat.size} values, the compiled model {n_dim}")
-    return flat, np.concatenate(given) if given else np.zeros(0, dtype=bool)
 
 
 def _map(model: pm.Model, s: SamplerSettings, progressbar: bool) -> az.InferenceData:

@@ -20,7 +20,8 @@ rank  layer      modules
 5     analysis   ``analysis/``: ROI, contributions, curves, optimiser on posterior draws
 6     fit        ``fit.py``, ``mmm.py`` (GeoMMM), ``sampling.py`` (+ ``advi.py``), ``store.py``,
                  ``_jax_speed.py`` (nutpie JAX speed-ups, used only by sampling) and
-                 ``chain_processes.py`` + ``_chain_worker.py`` (NUTS chains in processes)
+                 ``chain_processes.py`` + ``_chain_worker.py`` (NUTS chains in processes),
+                 ``warm_start.py`` (NUTS started from a previous posterior)
 7     workflows  ``workflows/`` (validation, batch: procedures made of whole fits) and
                  ``batch.py`` (the deprecated shim that re-exports workflows.batch)
 8     report     ``report/``: charts and the HTML report
@@ -60,7 +61,7 @@ LAYER = {
     "model": "model",
     "analysis": "analysis",
     "fit": "fit", "mmm": "fit", "sampling": "fit", "store": "fit", "_jax_speed": "fit", "_jax_graph": "fit", "approx": "fit",
-    "chain_processes": "fit", "_chain_worker": "fit",
+    "chain_processes": "fit", "_chain_worker": "fit", "warm_start": "fit",
     "approx_corrected": "fit", "mode_search": "fit", "advi": "fit", "variables_map": "fit",
     "workflows": "workflows", "batch": "workflows",
     "report": "report",

@@ -157,23 +157,3 @@ def test_worker_processes_get_the_xla_flag_even_after_jax_started():
 
     measured = tuple(int(p) for p in jaxlib.__version__.split(".")[:2]) in _jax_speed._YNN_FLAG_VERSIONS
     assert ("ynn_fusion_type" in env["XLA_FLAGS"]) == measured and "--xla_foo=1" in env["XLA_FLAGS"]
-
-
-def test_a_warm_start_sets_the_given_entries_and_keeps_nutpies_start_elsewhere():
-    """nutpie 0.16 ignores ``init_mean`` for these models; the warm start goes in the
-    starting points that both paths (threads and processes) draw from."""
-    import dataclasses
-
-    @dataclasses.dataclass(frozen=True)
-    class Compiled:
-        _make_initial_points: object
-
-    own = lambda seed: np.random.default_rng(seed).uniform(-1, 1, 5) + 10.0
-    point = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    given = np.array([True, True, False, True, False])
-    warm = chain_processes.warm_start(Compiled(own), point, given)
-    starts = [warm._make_initial_points(seed) for seed in (1, 2)]
-    for seed, start in zip((1, 2), starts):
-        assert np.all(np.abs(start[given] - point[given]) <= chain_processes.WARM_JITTER)
-        np.testing.assert_array_equal(start[~given], own(seed)[~given])
-    assert not np.allclose(starts[0][given], starts[1][given]), "chains must not start at one point"

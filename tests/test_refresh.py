@@ -488,7 +488,6 @@ def test_sequential_refresh_adapts_a_low_rank_mass_matrix_and_nutpie_gets_it(lap
 
     monkeypatch.setattr(nutpie, "compile_pymc_model", lambda model, **_: "compiled")
     monkeypatch.setattr(nutpie, "sample", refuse)
-    monkeypatch.setattr(sampling, "_flat_point", lambda *a: None)
     for mass in ("low_rank", "gradients"):
         settings = sampling.SamplerSettings(mass_matrix=mass, backend="numba", chains=1, draws=5, tune=5)
         with pytest.raises(Exception, match="no"):

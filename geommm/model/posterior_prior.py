@@ -25,8 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pymc as pm
-import pytensor
 import pytensor.tensor as pt
 
 from geommm.media.registry import channel_parameter_priors
@@ -191,28 +189,3 @@ def _cholesky(cov: np.ndarray) -> np.ndarray:
         except np.linalg.LinAlgError:
             jitter *= 100
     raise np.linalg.LinAlgError("the previous posterior's covariance is not positive definite")
-
-
-def posterior_mean_point(model: pm.Model, posterior) -> dict[str, np.ndarray]:
-    """Unconstrained start values (value-variable name -> array) at the previous
-    posterior mean, for the free variables the posterior has (others are left out).
-    One compiled function maps all of them at once."""
-    names, inputs, outputs = [], [], []
-    for rv in model.free_RVs:
-        if rv.name not in posterior:
-            continue
-        arr = np.asarray(posterior[rv.name].values, dtype="float64")
-        mean = arr.reshape(-1, *arr.shape[2:]).mean(axis=0)
-        transform = model.rvs_to_transforms.get(rv)
-        if transform is None:
-            names.append((model.rvs_to_values[rv].name, mean, None))
-            continue
-        sym = pt.tensor(dtype="float64", shape=mean.shape)
-        inputs.append(sym)
-        outputs.append(transform.forward(sym, *rv.owner.inputs))
-        names.append((model.rvs_to_values[rv].name, mean, len(inputs) - 1))
-    mapped = []
-    if outputs:
-        fn = pytensor.function(inputs, outputs, on_unused_input="ignore", mode="FAST_COMPILE")
-        mapped = fn(*[m for _, m, i in names if i is not None])
-    return {name: (mean if i is None else np.asarray(mapped[i])) for name, mean, i in names}

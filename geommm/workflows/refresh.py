@@ -31,7 +31,7 @@ from geommm.model.build import build_pymc_model
 from geommm.model.centring import centring_weights
 from geommm.model.design import build_model_data
 from geommm.model.lift import build_lift_cells
-from geommm.model.posterior_prior import fit_posterior_prior, posterior_mean_point
+from geommm.model.posterior_prior import fit_posterior_prior
 from geommm.model.sampler_prior import fit_sampler_prior
 from geommm.model.window import EFFECT_SHIFT_SD, build_window_model, weeks, window_data
 from geommm.workflows.continuity import continue_panel
@@ -128,7 +128,7 @@ def refresh(
             fit.spec, data, fit.priors, lift_cells=cells, likelihood=fit.likelihood,
             geo_centring=geo_w, level_centring=level_w, effect_shift=step,
         )
-        start = _warm_start(model, fit)
+        start = fit.posterior  # chains near the parent's posterior, metric at its scales
         settings = _settings(fit, fit_kwargs, data.n_cells)
     else:
         prior, reference = _sequential_prior(
@@ -146,7 +146,7 @@ def refresh(
             fit_kwargs.setdefault("mass_matrix", SEQUENTIAL_MASS_MATRIX)
         settings = _settings(fit, fit_kwargs, window.n_cells)
     try:
-        idata = sampling.run(model, settings, progressbar=progressbar, initial_point=start)
+        idata = sampling.run(model, settings, progressbar=progressbar, warm_from=start)
     except GeoMMMError:
         raise
     except Exception as exc:
@@ -234,15 +234,6 @@ def reference_data(fit, data):
     if inside.size == 0:
         raise RefreshError(f"the reference weeks {first}..{last} are not in the refreshed panel")
     return weeks(data, int(inside[0]), int(inside[-1]) + 1), f"{first}/{last}"
-
-
-def _warm_start(model, fit) -> dict | None:
-    """The previous posterior mean of the free variables the parent has (a sequential
-    parent has only geo-level values: the rest start at nutpie's default)."""
-    try:
-        return posterior_mean_point(model, fit.posterior) or None
-    except Exception:  # an exotic transform: start where nutpie would
-        return None
 
 
 def _as_trace(idata, spec, data, first_new: int):
