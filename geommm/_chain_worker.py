@@ -98,8 +98,9 @@ def _sample(job: dict, send):
     from nutpie.compiled_pyfunc import from_pyfunc
 
     t0 = time.perf_counter()
-    make_logp_fn = _loader(job["logp"], job["logp_dtype"], np)
-    make_expand_fn = _expander(job, np)
+    affine = job.get("affine")  # a warm start: nutpie samples z, the programs take mean + scale * z
+    make_logp_fn = _loader(job["logp"], job["logp_dtype"], np, affine)
+    make_expand_fn = _expander(job, np, affine)
     _debug(f"density loaded in {time.perf_counter() - t0:.1f} s")
     gc.enable()  # paused in main() while importing and loading; never while sampling
     for index, seed in zip(job["chains"], job["seeds"]):
@@ -144,7 +145,7 @@ def _compiled(exported_bytes: bytes, args: list):
     return jax.jit(exported.call).lower(*args).compile()
 
 
-def _loader(job_logp: dict, dtype: str, np):
+def _loader(job_logp: dict, dtype: str, np, affine=None):
     dtype, f64 = np.dtype(dtype), np.dtype("float64")  # dtype objects: no name parsing per call
     shared = [np.asarray(a) for a in job_logp["shared"]]
     executable = _compiled(job_logp["function"], [np.zeros(job_logp["n_dim"], dtype), *shared])
@@ -157,6 +158,14 @@ def _loader(job_logp: dict, dtype: str, np):
         def logp(x, **_):
             out = np.asarray(executable(np.asarray(x, dtype=dtype), *shared), dtype=f64)
             return float(out[0]), out[1:]
+
+        if affine is not None:  # geommm/warm_start.py: logp(z) = logp_x(mean + scale z)
+            mean, scale = affine
+            logp_x = logp
+
+            def logp(z, **_):
+                value, grad = logp_x(mean + scale * z)
+                return value, grad * scale
 
         if not os.environ.get("GEOMMM_CHAIN_DEBUG"):
             return logp
@@ -174,7 +183,7 @@ def _loader(job_logp: dict, dtype: str, np):
     return make_logp_fn
 
 
-def _expander(job: dict, np):
+def _expander(job: dict, np, affine=None):
     shared = [np.asarray(a) for a in job["expand"]["shared"]]
     executable = _compiled(job["expand"]["function"], [np.zeros(job["n_dim"]), *shared])
     names, shapes = job["names"], [tuple(s) for s in job["shapes"]]
@@ -183,6 +192,8 @@ def _expander(job: dict, np):
 
     def make_expand_fn(seed1, seed2, chain):
         def expand(x, **_):  # the program returns every variable in one vector: split here
+            if affine is not None:
+                x = affine[0] + affine[1] * x
             values = np.split(np.asarray(executable(x, *shared), dtype=f64), ends)
             return {name: v.reshape(shape) for name, v, shape in zip(names, values, shapes, strict=True)}
         return expand

@@ -13,6 +13,7 @@ them. Anything unexpected while exporting falls back to nutpie's threads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pickle
@@ -182,6 +183,9 @@ def job(compiled, s, extra: dict) -> dict:
     expand = _closure(compiled._make_expand_func)
     single = s.precision == "float32"
     dtype = np.float32 if single else np.float64
+    affine = expand.get("affine")  # a warm start: the programs take x, the worker maps z to x
+    if affine is not None:
+        compiled = dataclasses.replace(compiled, _raw_logp_fn=expand["raw_logp_x"])
     density, shared = _jax_speed.density_function(compiled, single)
     spec = [jax.ShapeDtypeStruct((compiled.n_dim,), dtype)] + [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in shared]
     with jax.enable_x64(not single), warnings.catch_warnings():
@@ -195,6 +199,7 @@ def job(compiled, s, extra: dict) -> dict:
     return {
         "n_dim": int(compiled.n_dim),
         "logp": {"function": bytes(logp), "shared": shared, "n_dim": int(compiled.n_dim)},
+        "affine": None if affine is None else [np.asarray(a, dtype=np.float64) for a in affine],
         "logp_dtype": np.dtype(dtype).name,
         "expand": {"function": bytes(expanded), "shared": expand_shared},
         "names": list(expand["names"]),

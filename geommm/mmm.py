@@ -203,16 +203,17 @@ class GeoMMM:
         preflight: "block" (default) stops with a PreflightError when the data leave the
         fit nothing to answer (``gm.preflight`` lists why), "warn" warns and fits anyway,
         "off" skips the checks.
-        warm_start (NUTS with nutpie): a previous :class:`~geommm.fit.Fit` (NUTS) of this
-        model or a close one, e.g. before the panel gained the test weeks or a lift test.
-        The chains start near its posterior mean and the sampler's scales start at its
-        posterior sds (:mod:`geommm.warm_start`), so warm-up is cheaper and can be
-        shorter: on the 8-geo design panel ``tune=200`` with a warm start needed 35% fewer
-        density evaluations than a cold ``tune=500`` for the same verdict
-        (docs/performance.md, "Warm start"). The posterior is exactly the model's
-        whatever the warm start; a poor one only costs warm-up. Variables the previous
-        fit lacks, or has with other shapes, start as without it.
-        ``fit.settings.warm_start`` counts the coordinates it supplied.
+        warm_start (NUTS with nutpie on JAX): a previous :class:`~geommm.fit.Fit` (NUTS) of
+        this model or a close one, e.g. before the panel gained the test weeks or a lift
+        test. The chains start near its posterior mean and sample coordinates standardised
+        by its posterior sds (:mod:`geommm.warm_start`), so warm-up is cheaper and can be
+        shorter: refitting the design example's panel with its lift test, ``tune=200``
+        warm-started took 24-26% fewer density evaluations than a cold ``tune=500``, with
+        the same posterior and verdict, on three markets (docs/performance.md, "Warm
+        start"). The posterior is exactly the model's whatever the warm start; a poor one
+        only costs warm-up. Variables the previous fit lacks, or has with other shapes,
+        start as without it. ``fit.settings.warm_start`` counts the coordinates it
+        supplied (0: none, e.g. when it could not be used; a warning says why).
         """
         from geommm import sampling
         from geommm._progress import Progress
@@ -303,9 +304,9 @@ def _warm_posterior(warm_start, settings):
 
     if not isinstance(warm_start, Fit):
         raise FitError(f"warm_start must be a previous geommm Fit (NUTS), not {type(warm_start).__name__}")
-    if (settings.method, settings.sampler) != ("nuts", "nutpie"):
-        raise FitError(f"warm_start works with method='nuts', sampler='nutpie', not method={settings.method!r}, "
-                       f"sampler={settings.sampler!r}")
+    if (settings.method, settings.sampler, settings.backend) != ("nuts", "nutpie", "jax"):
+        raise FitError(f"warm_start works with method='nuts', sampler='nutpie', backend='jax', not "
+                       f"method={settings.method!r}, sampler={settings.sampler!r}, backend={settings.backend!r}")
     if warm_start.settings.method != "nuts":
         raise FitError(f"warm_start needs a NUTS fit's posterior; this one is method={warm_start.settings.method!r} "
                        "(an approximation parameterised otherwise)")

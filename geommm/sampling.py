@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import arviz as az
 import pymc as pm
@@ -21,6 +22,9 @@ from geommm._gc_pause import paused_gc
 from geommm._interrupts import InterruptGuard, interrupted
 from geommm._progress import Progress, seconds
 from geommm.errors import FitError, FitInterrupted
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 log = logging.getLogger("geommm")
 
@@ -164,7 +168,7 @@ def resolve_precision(s: SamplerSettings, cells: int | None) -> str:
 
 def run(
     model: pm.Model | Callable[[], pm.Model], s: SamplerSettings, progressbar: bool = True,
-    warm_from=None, progress: Progress | None = None,
+    warm_from: xr.Dataset | None = None, progress: Progress | None = None,
 ) -> az.InferenceData:
     """Sample ``model`` according to ``s``; fills the timing fields of ``s``.
 
@@ -173,7 +177,7 @@ def run(
     Ctrl-C and :class:`~geommm.errors.FitError` if the sampler returns fewer draws
     than asked for: a partial run is never passed off as a whole one.
     ``warm_from`` (a previous posterior, e.g. ``fit.posterior``) warm-starts nutpie:
-    chains near its mean, the metric at its scales (:mod:`geommm.warm_start`); other
+    chains near its mean, on coordinates standardised by its sds (:mod:`geommm.warm_start`); other
     methods ignore it.
     ``progress``: where stage lines go off a terminal (:mod:`geommm._progress`);
     made from ``progressbar`` when not given.
@@ -260,11 +264,11 @@ def _sampler_kwargs(s: SamplerSettings) -> dict:
 
 def _nutpie(
     model: pm.Model, s: SamplerSettings, progressbar: bool, guard: InterruptGuard,
-    warm_from=None, progress: Progress | None = None,
+    warm_from: xr.Dataset | None = None, progress: Progress | None = None,
 ) -> az.InferenceData:
     guard.stage = "compilation"
     t0 = time.perf_counter()
-    from geommm import _jax_speed, chain_processes, warm_start
+    from geommm import _jax_speed, chain_processes
 
     workers = None
     try:
@@ -276,9 +280,7 @@ def _nutpie(
                 _jax_speed.persistent_cache()  # a refit of the same model loads its executables
             compiled = _jax_speed.compiled_density(model, s.backend, s.precision, lean=workers is None)
             if warm_from is not None:  # a copy: the cached compile stays as it was
-                warm = warm_start.from_posterior(model, warm_from, compiled)
-                compiled = warm_start.precondition(compiled, warm)
-                s.warm_start = warm.n_given
+                compiled = _warm(model, warm_from, compiled, s)
         s.compile_seconds = time.perf_counter() - t0
         guard.check()
         guard.stage = "sampling"
@@ -313,6 +315,25 @@ def _nutpie(
     s.sampling_seconds = time.perf_counter() - t0
     progress.say(f"sampled in {seconds(s.sampling_seconds)}")
     return idata
+
+
+def _warm(model: pm.Model, posterior, compiled, s: SamplerSettings):
+    """``compiled`` warm-started from ``posterior`` (:mod:`geommm.warm_start`); cold, with
+    a warning, where that cannot be done: a warm start only saves time, so it never
+    stops a fit."""
+    from geommm import warm_start
+
+    if s.backend != "jax":
+        log.warning("warm start skipped: it needs nutpie's JAX backend, not %r", s.backend)
+        return compiled
+    try:
+        warm = warm_start.from_posterior(model, posterior, compiled)
+        warmed = warm_start.precondition(compiled, warm)
+    except Exception as exc:  # noqa: BLE001 - e.g. a transform that cannot be vectorised
+        log.warning("warm start skipped, the chains start cold (%s: %s)", type(exc).__name__, exc)
+        return compiled
+    s.warm_start = warm.n_given
+    return warmed
 
 
 def _nutpie_threads(compiled, s: SamplerSettings, progressbar: bool, guard: InterruptGuard,

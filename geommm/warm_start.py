@@ -1,18 +1,22 @@
-"""Start NUTS where a previous posterior is: chains near its mean, metric at its scales.
+"""Start NUTS where a previous posterior is: chains near its mean, on coordinates
+standardised by its spreads.
 
 Why: nutpie learns each unconstrained parameter's scale (its mass matrix) during
 warm-up, and while it does not know them its trees run long: on the 8-geo design panel
 the first 100 of 500 warm-up iterations cost 14% of a fit's density evaluations
-(docs/performance.md, "Warm start"). nutpie 0.16 takes no initial mass matrix, so a
-warm-started fit samples an affine reparametrisation instead,
+(docs/performance.md, "Warm start"). nutpie 0.16 takes no initial mass matrix (it
+starts from the gradient at the first point), so a warm-started fit samples an affine
+reparametrisation instead,
 
     z = (x - mean) / scale,
 
 with ``mean`` and ``scale`` the previous posterior's mean and sd of each unconstrained
 coordinate ``x``. NUTS on ``z`` with metric ``M`` is NUTS on ``x`` with metric
 ``scale**2 * M``, and the Jacobian of the map is a constant: the posterior is exactly
-the same, whatever the previous fit was. A good warm start makes warm-up cheaper and
-lets it be shorter; a poor one (another market, other channels) only costs warm-up.
+the same, whatever the previous fit was. Warm-up then adapts on coordinates whose
+scales are already about 1: a good warm start makes it cheaper and lets it be shorter;
+a poor one (another market, other channels) only costs warm-up. nutpie's JAX backend
+only (the numba backend compiles the model differently).
 Coordinates the previous posterior does not have keep ``mean`` 0, ``scale`` 1 and
 nutpie's own start.
 """
@@ -21,10 +25,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geommm.errors import FitError
+
+if TYPE_CHECKING:
+    import pymc as pm
+    import xarray as xr
 
 #: Previous draws used for the means and scales (thinned evenly): enough for a sd within
 #: ~5%, and the transform to the unconstrained space runs once over all of them.
@@ -48,7 +57,7 @@ class WarmStart:
         return int(self.given.sum())
 
 
-def from_posterior(model, posterior, compiled, skip: tuple[str, ...] = (),
+def from_posterior(model: pm.Model, posterior: xr.Dataset, compiled: Any, skip: tuple[str, ...] = (),
                    max_draws: int = MAX_DRAWS) -> WarmStart:
     """The :class:`WarmStart` of ``model`` (a PyMC model) compiled as ``compiled`` from
     ``posterior`` (an xarray Dataset of draws by variable name, as ``fit.posterior``):
@@ -100,13 +109,14 @@ def from_posterior(model, posterior, compiled, skip: tuple[str, ...] = (),
     return WarmStart(flat[0], flat[1], flat[2].astype(bool), tuple(names))
 
 
-def flat_order(model, compiled) -> list[str]:
+def flat_order(model: pm.Model, compiled: Any) -> list[str]:
     """The value variables in the order of nutpie's flat vector. Not ``model.free_RVs``'
     order: nutpie samples the model with dims and data frozen, which orders them anew.
     nutpie's own list where it can be read (its starting-point function), else the
     frozen model's order, as nutpie makes it."""
     start = compiled._make_initial_points
-    cells = dict(zip(start.__code__.co_freevars, (c.cell_contents for c in start.__closure__ or ())))
+    code = getattr(start, "__code__", None)
+    cells = {} if code is None else dict(zip(code.co_freevars, (c.cell_contents for c in start.__closure__ or ())))
     names = cells.get("names")
     if isinstance(names, list) and all(isinstance(name, str) for name in names):
         return names
@@ -120,13 +130,12 @@ def _draws(posterior, name: str, shape: tuple | None, step: int) -> np.ndarray |
     if shape is None or name not in posterior:
         return None
     arr = posterior[name]
-    if tuple(arr.shape[2:]) != shape:
+    if tuple(arr.dims[:2]) != ("chain", "draw") or tuple(arr.shape[2:]) != shape:
         return None
-    values = np.asarray(arr.values, dtype="float64")
-    return values.reshape(-1, *shape)[::step]
+    return np.asarray(arr.values.reshape(-1, *shape)[::step], dtype="float64")  # thinned, then copied
 
 
-def precondition(compiled, warm: WarmStart):
+def precondition(compiled: Any, warm: WarmStart) -> Any:
     """A copy of nutpie's compiled model sampling ``z = (x - mean) / scale``: its log
     density (nutpie's call and the JAX function the chain workers export), its draw
     expansion (which still returns the model's variables) and its chain starts."""
@@ -155,9 +164,10 @@ def precondition(compiled, warm: WarmStart):
             parts = _closure(own_expand)
         except RuntimeError:  # this nutpie builds it otherwise: no worker processes then
             parts = None
-    if parts is not None:
-        inner = parts["expand_fn"]
-        make_expand_func.exported_parts = dict(parts, expand_fn=lambda z, *s: inner(mean + scale * z, *s))
+    if parts is not None and raw is not None:
+        # the chain workers get the model's own programs (x) and map z to x in numpy: a
+        # warm density compiled with the map inside ran 15-25% slower a call in them
+        make_expand_func.exported_parts = dict(parts, affine=(mean, scale), raw_logp_x=raw)
 
     def start(seed):
         x = np.asarray(own_start(seed), dtype="float64")

@@ -128,7 +128,7 @@ def refresh(
             fit.spec, data, fit.priors, lift_cells=cells, likelihood=fit.likelihood,
             geo_centring=geo_w, level_centring=level_w, effect_shift=step,
         )
-        start = fit.posterior  # chains near the parent's posterior, metric at its scales
+        start = fit.posterior  # chains near the parent's posterior, coordinates standardised by it
         settings = _settings(fit, fit_kwargs, data.n_cells)
     else:
         prior, reference = _sequential_prior(
