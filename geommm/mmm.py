@@ -208,7 +208,7 @@ class GeoMMM:
         test. The chains start near its posterior mean and sample coordinates standardised
         by its posterior sds (:mod:`geommm.warm_start`), so warm-up is cheaper and can be
         shorter: refitting the design example's panel with its lift test, ``tune=200``
-        warm-started took 24-26% fewer density evaluations than a cold ``tune=500``, with
+        warm-started took 24-28% fewer density evaluations than a cold ``tune=500``, with
         the same posterior and verdict, on three markets (docs/performance.md, "Warm
         start"). The posterior is exactly the model's whatever the warm start; a poor one
         only costs warm-up. Variables the previous fit lacks, or has with other shapes,
