@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 import warnings
 
 CHANNELS = ["tv", "search", "social", "email"]
@@ -54,28 +53,15 @@ def refit_case(seed: int):
 def sample(m, tune: int, seed: int, warm_from=None) -> dict:
     """The refit sampled as ``fit()`` samples it (chains in worker processes), warm-up kept."""
     import arviz as az
+    from bench_warmup import sample_keeping_warmup, sampling_settings
 
-    from geommm import _jax_speed, chain_processes, sampling, warm_start
-    from geommm._interrupts import InterruptGuard
-    from geommm._progress import Progress
+    from geommm import warm_start
 
-    s = sampling.SamplerSettings(draws=DRAWS, tune=tune, chains=4, seed=seed, chain_processes=True,
-                                 target_accept=TARGET_ACCEPT, max_treedepth=MAX_TREEDEPTH)
-    sampling.check_settings(s, cells=m.data.n_cells)
-    workers = chain_processes.start(s)
-    if workers is None:
-        raise SystemExit("worker processes cannot run here (one CPU, or not Linux)")
-    try:
-        compiled = _jax_speed.compiled_density(m.model, s.backend, s.precision, lean=False)
-        if warm_from is not None:
-            compiled = warm_start.precondition(compiled, warm_start.from_posterior(m.model, warm_from, compiled))
-        extra = {"use_grad_based_mass_matrix": False, "save_warmup": True, "maxdepth": MAX_TREEDEPTH}
-        t0 = time.perf_counter()
-        with InterruptGuard() as guard:
-            idata = chain_processes.sample(workers, compiled, s, extra, guard, Progress(False))
-        seconds = time.perf_counter() - t0
-    finally:
-        workers.stop()
+    s = sampling_settings(draws=DRAWS, tune=tune, chains=4, seed=seed, target_accept=TARGET_ACCEPT,
+                          max_treedepth=MAX_TREEDEPTH)
+    start = None if warm_from is None else (
+        lambda compiled: warm_start.precondition(compiled, warm_start.from_posterior(m.model, warm_from, compiled)))
+    idata, seconds = sample_keeping_warmup(m, s, start, MAX_TREEDEPTH)
     warm = idata.warmup_sample_stats["n_steps"].values.astype(int)
     draws = idata.sample_stats["n_steps"].values.astype(int)
     roi = idata.posterior["roi"].values[..., CHANNELS.index("email")]

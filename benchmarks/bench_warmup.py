@@ -39,6 +39,41 @@ def laplace_start(m, compiled):
     return warm_start.precondition(compiled, warm)
 
 
+def sampling_settings(**kw):
+    from geommm import sampling
+
+    return sampling.SamplerSettings(chain_processes=True, **kw)
+
+
+def sample_keeping_warmup(m, s, start=None, maxdepth: int | None = None):
+    """(idata with the warm-up draws, sampling seconds): ``m`` sampled as ``fit()``
+    samples it, chains in worker processes. ``start(compiled)`` may return another
+    compiled model (a warm start)."""
+    from geommm import _jax_speed, chain_processes, sampling
+    from geommm._interrupts import InterruptGuard
+    from geommm._progress import Progress
+
+    sampling.check_settings(s, cells=m.data.n_cells)
+    _jax_speed.tune_xla_flags()
+    workers = chain_processes.start(s)
+    if workers is None:
+        raise SystemExit("worker processes cannot run here (one CPU, or not Linux)")
+    try:
+        _jax_speed.persistent_cache()
+        compiled = _jax_speed.compiled_density(m.model, s.backend, s.precision, lean=False)
+        if start is not None:
+            compiled = start(compiled)
+        extra = {"use_grad_based_mass_matrix": s.mass_matrix == "gradients", "save_warmup": True}
+        if maxdepth is not None:
+            extra["maxdepth"] = maxdepth
+        t0 = time.perf_counter()
+        with InterruptGuard() as guard:
+            idata = chain_processes.sample(workers, compiled, s, extra, guard, Progress(False))
+        return idata, time.perf_counter() - t0
+    finally:
+        workers.stop()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tune", type=int, default=1000)
@@ -53,31 +88,10 @@ def main() -> None:
 
     import arviz as az
 
-    from geommm import _jax_speed, chain_processes, sampling
-    from geommm._interrupts import InterruptGuard
-    from geommm._progress import Progress
-
     m, name = model(a.panel)
-    s = sampling.SamplerSettings(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed, chain_processes=True)
-    sampling.check_settings(s, cells=m.data.n_cells)
-    _jax_speed.tune_xla_flags()
-    workers = chain_processes.start(s)
-    if workers is None:
-        raise SystemExit("worker processes cannot run here (one CPU, or not Linux)")
-    try:
-        _jax_speed.persistent_cache()
-        compiled = _jax_speed.nutpie_density(m.model, s.precision, lean=False)
-        if a.start == "laplace":
-            compiled = laplace_start(m, compiled)
-        extra = {"use_grad_based_mass_matrix": s.mass_matrix == "gradients", "save_warmup": True}
-        if a.maxdepth is not None:
-            extra["maxdepth"] = a.maxdepth
-        t0 = time.perf_counter()
-        with InterruptGuard() as guard:
-            idata = chain_processes.sample(workers, compiled, s, extra, guard, Progress(False))
-        seconds = time.perf_counter() - t0
-    finally:
-        workers.stop()
+    s = sampling_settings(draws=a.draws, tune=a.tune, chains=a.chains, seed=a.seed)
+    start = (lambda compiled: laplace_start(m, compiled)) if a.start == "laplace" else None
+    idata, seconds = sample_keeping_warmup(m, s, start, a.maxdepth)
     print(f"{name}, {a.chains} chains x ({a.tune} warm-up + {a.draws} draws), seed {a.seed}, "
           f"maxdepth {a.maxdepth or 10}, start {a.start}; sampled in {seconds:.1f} s")
     warm = idata.warmup_sample_stats["n_steps"].values.astype(int)
