@@ -7,8 +7,9 @@ The job is the measurement loop of ``examples/design_next_test.py``: fit 8 geos 
 weeks (email prior-driven), design the best test for email, run it in the simulated
 market, and refit on the panel with the test weeks and the lift-test row. The refit is
 sampled twice with the same NUTS seed, in alternating order: cold (``--cold-tune``
-warm-up steps, nutpie's own start) and warm (``--warm-tune`` steps, chains and scales
-from the first fit: ``GeoMMM.fit(warm_start=...)``, geommm/warm_start.py). Both keep
+warm-up steps, nutpie's own start) and warm (``--warm-tune`` steps, chains near the
+first fit's posterior, coordinates standardised by its sds: ``GeoMMM.fit(warm_start=...)``,
+geommm/warm_start.py). Both keep
 their warm-up draws so the evaluations (leapfrog steps) are counted per phase; counts
 depend on the seeds and settings only, not on the machine's speed, so they are the
 comparison; seconds are printed too. Both must give the same posterior: the email ROI's

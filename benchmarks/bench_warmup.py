@@ -3,7 +3,7 @@
     python benchmarks/bench_warmup.py                         # demo panel, 4 x (1000 + 1000)
     python benchmarks/bench_warmup.py --tune 500
     python benchmarks/bench_warmup.py --maxdepth 8
-    python benchmarks/bench_warmup.py --start laplace         # chains and scales from the Laplace fit
+    python benchmarks/bench_warmup.py --start laplace         # chains and coordinates from the Laplace fit
 
 Samples the demo model (or ``--panel GxWxC``, geommm's simulated panel) as ``fit()``
 does, chains in worker processes, but keeps the warm-up draws, and prints per chain the
@@ -27,8 +27,8 @@ from bench_chain_processes import model  # the demo or a simulated panel, as tha
 
 
 def laplace_start(m, compiled):
-    """Chains start near the Laplace fit's posterior and the sampler's scales at its sds
-    (geommm.warm_start; the media deviations are parameterised differently in the
+    """Chains start near the Laplace fit's posterior, on coordinates standardised by its
+    sds (geommm.warm_start; the media deviations are parameterised differently in the
     Laplace model and keep nutpie's start)."""
     from geommm import warm_start
 

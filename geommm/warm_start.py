@@ -3,7 +3,7 @@ standardised by its spreads.
 
 Why: nutpie learns each unconstrained parameter's scale (its mass matrix) during
 warm-up, and while it does not know them its trees run long: on the 8-geo design panel
-the first 100 of 500 warm-up iterations cost 14% of a fit's density evaluations
+the first 100 of 500 warm-up iterations cost 12-15% of a fit's density evaluations
 (docs/performance.md, "Warm start"). nutpie 0.16 takes no initial mass matrix (it
 starts from the gradient at the first point), so a warm-started fit samples an affine
 reparametrisation instead,
@@ -137,8 +137,10 @@ def _draws(posterior, name: str, shape: tuple | None, step: int) -> np.ndarray |
 
 def precondition(compiled: Any, warm: WarmStart) -> Any:
     """A copy of nutpie's compiled model sampling ``z = (x - mean) / scale``: its log
-    density (nutpie's call and the JAX function the chain workers export), its draw
-    expansion (which still returns the model's variables) and its chain starts."""
+    density (nutpie's call, and the JAX function a threads fallback compiles), its draw
+    expansion (which still returns the model's variables) and its chain starts. The
+    chain workers get the model's own programs and the map (``exported_parts``) and
+    apply it in numpy (:mod:`geommm._chain_worker`)."""
     mean, scale, given = warm.mean, warm.scale, warm.given
     raw = getattr(compiled, "_raw_logp_fn", None)
     own_logp, own_expand, own_start = (compiled._make_logp_func, compiled._make_expand_func,
@@ -157,6 +159,8 @@ def precondition(compiled: Any, warm: WarmStart) -> Any:
         return lambda z, **shared: expand_x(mean + scale * np.asarray(z, dtype="float64"), **shared)
 
     parts = getattr(own_expand, "exported_parts", None)
+    if parts is not None and "affine" in parts:
+        raise ValueError("this compiled model is warm-started already; precondition the original")
     if parts is None:
         from geommm.chain_processes import _closure  # nutpie's expansion, read once
 

@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 import geommm as gm
-from geommm import _jax_speed, sim, warm_start
+from geommm import _chain_worker, _jax_speed, chain_processes, sampling, sim, warm_start
 from geommm.errors import FitError
 
 PANEL = {"n_geos": 3, "n_weeks": 40, "n_channels": 2, "seed": 4, "n_lift_tests": 0}
@@ -63,8 +63,8 @@ def test_the_warm_mean_is_the_previous_posterior_in_nutpies_coordinates(model, c
 
 def test_the_preconditioned_density_is_the_models(model, cold, compiled):
     """logp(z) = logp(mean + scale z), its gradient is scale times the model's, the draws
-    expand to the same values, and both the threads' call and the function the chain
-    workers export see z."""
+    expand to the same values: in this process (threads) and in a chain worker, which
+    gets the model's own programs and the map, in float64 and float32."""
     warm = warm_start.from_posterior(model.model, cold.posterior, compiled)
     pre = warm_start.precondition(compiled, warm)
     shared = compiled._shared_data
@@ -86,16 +86,19 @@ def test_the_preconditioned_density_is_the_models(model, cold, compiled):
         np.testing.assert_allclose(got, ex[name], rtol=1e-10, atol=1e-12, err_msg=name)
         np.testing.assert_allclose(np.reshape(value, np.shape(ex[name])), ex[name], rtol=1e-10, atol=1e-12,
                                    err_msg=name)
-    # float32 (nutpie's single-precision model): float64 mean and scale traced as float32
-    single = _jax_speed.compiled_density(model.model, "jax", "float32", lean=False)
-    density32, shared32 = _jax_speed.density_function(warm_start.precondition(single, warm), single=True)
-    import jax
-
-    with jax.enable_x64(False), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out32 = np.asarray(density32.lower(z.astype(np.float32), *shared32).compile()(z.astype(np.float32), *shared32))
-    assert out32.dtype == np.float32 and out32[0] == pytest.approx(vx, rel=1e-3)
-    np.testing.assert_allclose(out32[1:], gx * warm.scale, rtol=0.05, atol=1e-2 * np.abs(gx * warm.scale).max())
+    # what a chain worker runs: the exported programs of x, the map in numpy
+    for precision, base, rel in (("float64", compiled, 1e-10),
+                                 ("float32", _jax_speed.compiled_density(model.model, "jax", "float32", lean=False),
+                                  1e-3)):
+        s = sampling.SamplerSettings(precision=precision, chains=2, draws=10, tune=10)
+        job = chain_processes.job(warm_start.precondition(base, warm), s, {})
+        assert job["affine"] is not None and job["logp_dtype"] == precision
+        value, grad = _chain_worker._loader(job["logp"], job["logp_dtype"], np, job["affine"])()(z)
+        assert value == pytest.approx(vx, rel=rel)
+        np.testing.assert_allclose(grad, gx * warm.scale, rtol=50 * rel, atol=50 * rel * np.abs(gx * warm.scale).max())
+        worker_draw = _chain_worker._expander(job, np, job["affine"])(0, 0, 0)(z)
+        for name in parts["names"]:
+            np.testing.assert_allclose(worker_draw[name], ex[name], rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 def test_starts_are_near_the_mean_where_given_and_nutpies_elsewhere():
@@ -150,7 +153,9 @@ def test_a_warm_started_fit_in_worker_processes_samples_the_same_posterior(model
 def test_warm_start_refuses_what_it_cannot_use(model, cold, laplace_fit):
     with pytest.raises(FitError, match="warm_start must be a previous geommm Fit"):
         model.fit(warm_start=cold.posterior, **FIT)
-    with pytest.raises(FitError, match="method='nuts', sampler='nutpie'"):
+    with pytest.raises(FitError, match="method='nuts', sampler='nutpie', backend='jax'"):
         model.fit(method="laplace", warm_start=cold, progressbar=False)
+    with pytest.raises(FitError, match="backend='numba'"):  # refused before anything is compiled
+        model.fit(backend="numba", warm_start=cold, **FIT)
     with pytest.raises(FitError, match="needs a NUTS fit's posterior"):
         model.fit(warm_start=laplace_fit, **FIT)
