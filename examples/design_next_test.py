@@ -56,7 +56,7 @@ WEAK = {"email": {"share": 0.03, "on_weeks": (52, 104), "off_weeks": (1, 1), "we
 #: 1000 draws a chain (session 27): with 750 the example ran in 109 s instead of 116 s,
 #: but the refit left 1 divergent transition (WARNING); with 1000 both fits end OK.
 #: 300 warm-up steps for the first fit (session 28): OK/OK on sampler seeds 0, 1, 2 and 3
-#: with the warm refit below (100-111 s), against 116-121 s with 500.
+#: with the warm refit below (100-112 s), against 116-121 s with 500.
 TUNE, DRAWS, TARGET_ACCEPT, MAX_TREEDEPTH = 300, 1000, 0.95, 8
 #: The refit starts from the first fit (``warm_start``): its chains near that posterior, on
 #: coordinates standardised by its sds. With 200 warm-up steps it took 24-28% fewer density
